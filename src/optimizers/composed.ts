@@ -1,0 +1,269 @@
+/**
+ * ComposedOptimizer: a tf.Optimizer built from parameter groups, each a chain of gradient
+ * transformations and a learning rate (optax's multi_transform + chain). It follows tfjs-core's
+ * conventions (className, getConfig/fromConfig, getWeights/setWeights, registration) but keys
+ * its state by variable name instead of by position, so routing and state survive reordering.
+ *
+ * `defineOptimizer` turns a short declarative definition into a registered tfjs class; every
+ * shipped optimizer is one such call, and so is a user's new variant.
+ */
+import { tf } from '../tf.js';
+import { optionsToJSON, resolveOptions, type OptionsInput, type OptionsOf, type OptionSpecs } from './options.js';
+import { registerOptimizer } from './registry.js';
+import type { GradientTransformation, ParamInfo, UpdateContext } from './transforms.js';
+
+export interface ParamGroup {
+  readonly learningRate: number;
+  readonly transform: GradientTransformation;
+}
+
+export interface OptimizerPlan {
+  /** Group name → group. Names must not contain '/'. */
+  readonly groups: Readonly<Record<string, ParamGroup>>;
+  /** Which group a parameter belongs to; defaults to the only group. */
+  readonly route?: (param: ParamInfo) => string;
+}
+
+export interface OptimizerDefinition<S extends OptionSpecs> {
+  /** Registry name used by createOptimizer, e.g. 'muon'. */
+  readonly name: string;
+  /** tfjs serialisation name; must not clash with tfjs's own ('Adam', 'SGD', ...). */
+  readonly className: string;
+  readonly description: string;
+  readonly options: S;
+  readonly plan: (options: OptionsOf<S>) => OptimizerPlan;
+}
+
+/** tfjs's {name, tensor} pair (not re-exported by @tensorflow/tfjs). */
+export type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+
+interface ParamState {
+  group: string;
+  slots: Map<string, tf.Variable>;
+}
+
+/**
+ * tfjs-layers renames a variable `x` to `x_1` when a model with the same layer names is already in
+ * memory (getUniqueTensorName), e.g. a model loaded next to the one that saved it.
+ */
+function canonicalName(name: string): string {
+  return name.replace(/_\d+$/, '');
+}
+
+export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.Optimizer {
+  readonly definition: OptimizerDefinition<S>;
+  readonly options: OptionsOf<S>;
+  /** Multiplies every group's learning rate; LR schedules set it each step. */
+  lrScale = 1;
+  /**
+   * When true, each step keeps Σ(Δθ)² and the element count per group so that
+   * `takeUpdateRms()` can report update RMS without a synchronous read inside the step.
+   */
+  collectUpdateStats = false;
+
+  private readonly plan: OptimizerPlan;
+  private readonly state = new Map<string, ParamState>();
+  /** State restored by setWeights and not yet matched to a live variable. */
+  private readonly unclaimed = new Set<string>();
+  private updateStats = new Map<string, { sumSq: tf.Scalar; count: number }>();
+
+  constructor(definition: OptimizerDefinition<S>, options?: OptionsInput<S>) {
+    super();
+    this.definition = definition;
+    this.options = resolveOptions(definition.className, definition.options, options as Record<string, unknown>);
+    this.plan = definition.plan(this.options);
+    for (const g of Object.keys(this.plan.groups)) {
+      if (g.includes('/')) throw new Error(`${definition.className}: group name "${g}" must not contain '/'`);
+    }
+  }
+
+  /** The main group's base learning rate (the first group). */
+  get learningRate(): number {
+    return Object.values(this.plan.groups)[0]!.learningRate;
+  }
+
+  /** Base learning rate of each group, before lrScale. */
+  groupLearningRates(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.plan.groups).map(([k, g]) => [k, g.learningRate]));
+  }
+
+  /** The group a parameter goes to: its restored state's group if any, else the plan's route. */
+  groupOf(param: ParamInfo): string {
+    const known = this.state.get(param.name);
+    if (known) return known.group;
+    const groups = Object.keys(this.plan.groups);
+    const g = this.plan.route ? this.plan.route(param) : groups[0]!;
+    if (!(g in this.plan.groups)) throw new Error(`${this.definition.className}: route returned unknown group "${g}"`);
+    return g;
+  }
+
+  override getClassName(): string {
+    return this.definition.className;
+  }
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    const entries: [string, tf.Tensor][] = Array.isArray(variableGradients)
+      ? variableGradients.map(({ name, tensor }) => [name, tensor])
+      : Object.entries(variableGradients);
+    const step = this.iterations + 1;
+    const present = new Set(entries.map(([n]) => n));
+    for (const [name, grad] of entries) {
+      if (grad == null) continue;
+      const variable = tf.engine().registeredVariables[name];
+      if (!variable) throw new Error(`${this.definition.className}: no variable named "${name}" is registered`);
+      const param: ParamInfo = { name, shape: variable.shape };
+      const st = this.stateFor(param, present);
+      const group = this.plan.groups[st.group]!;
+      const lr = group.learningRate * this.lrScale;
+      const ctx: UpdateContext = {
+        param,
+        value: variable,
+        step,
+        slot: (slotName) => {
+          const v = st.slots.get(slotName);
+          if (!v) throw new Error(`${this.definition.className}: transform asked for undeclared slot "${slotName}"`);
+          return v;
+        },
+      };
+      tf.tidy(() => {
+        const u = group.transform.update(grad, ctx);
+        const delta = tf.mul(u, lr);
+        variable.assign(tf.sub(variable, delta));
+        if (this.collectUpdateStats) this.recordUpdate(st.group, delta);
+      });
+    }
+    this.incrementIterations();
+  }
+
+  private recordUpdate(group: string, delta: tf.Tensor): void {
+    const prev = this.updateStats.get(group);
+    const sumSq = tf.keep(prev ? tf.add(prev.sumSq, tf.sum(tf.square(delta))) : tf.sum(tf.square(delta))) as tf.Scalar;
+    prev?.sumSq.dispose();
+    this.updateStats.set(group, { sumSq, count: (prev?.count ?? 0) + delta.size });
+  }
+
+  /** RMS of Δθ per group since the last call (needs collectUpdateStats); one read for all groups. */
+  async takeUpdateRms(): Promise<Record<string, number>> {
+    const groups = [...this.updateStats.keys()];
+    if (groups.length === 0) return {};
+    const stats = groups.map((g) => this.updateStats.get(g)!);
+    const stacked = tf.stack(stats.map((s) => s.sumSq));
+    const sums = await stacked.data();
+    stacked.dispose();
+    for (const s of stats) s.sumSq.dispose();
+    this.updateStats = new Map();
+    return Object.fromEntries(groups.map((g, i) => [g, Math.sqrt(sums[i]! / stats[i]!.count)]));
+  }
+
+  private stateFor(param: ParamInfo, present: Set<string>): ParamState {
+    let st = this.state.get(param.name);
+    if (st) {
+      this.unclaimed.delete(param.name);
+    } else {
+      st = this.adoptRestoredState(param.name, present) ?? this.createState(param);
+      this.state.set(param.name, st);
+    }
+    return st;
+  }
+
+  private adoptRestoredState(name: string, present: Set<string>): ParamState | undefined {
+    const candidates = [...this.unclaimed].filter((n) => !present.has(n) && canonicalName(n) === canonicalName(name));
+    if (candidates.length !== 1) return undefined;
+    const from = candidates[0]!;
+    const st = this.state.get(from)!;
+    this.state.delete(from);
+    this.unclaimed.delete(from);
+    return st;
+  }
+
+  private createState(param: ParamInfo): ParamState {
+    const group = this.groupOf(param);
+    const slots = new Map<string, tf.Variable>();
+    for (const [slot, shape] of Object.entries(this.plan.groups[group]!.transform.slots(param))) {
+      slots.set(slot, tf.tidy(() => tf.variable(tf.zeros(shape as number[]), false)));
+    }
+    return { group, slots };
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [await this.saveIterations()];
+    for (const name of [...this.state.keys()].sort()) {
+      const st = this.state.get(name)!;
+      for (const slot of [...st.slots.keys()].sort()) {
+        out.push({ name: `${name}/${st.group}/${slot}`, tensor: st.slots.get(slot)! });
+      }
+    }
+    return out;
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const rest = await this.extractIterations(weightValues);
+    this.disposeState();
+    for (const { name, tensor } of rest) {
+      const parts = name.split('/');
+      if (parts.length < 3) throw new Error(`${this.definition.className}: malformed optimizer weight name "${name}"`);
+      const slot = parts.pop()!;
+      const group = parts.pop()!;
+      const param = parts.join('/');
+      if (!(group in this.plan.groups)) {
+        throw new Error(`${this.definition.className}: weight "${name}" names unknown group "${group}"`);
+      }
+      let st = this.state.get(param);
+      if (!st) {
+        st = { group, slots: new Map() };
+        this.state.set(param, st);
+        this.unclaimed.add(param);
+      }
+      st.slots.set(slot, tf.variable(tensor.clone(), false));
+    }
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return optionsToJSON(this.definition.options, this.options) as tf.serialization.ConfigDict;
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new (cls as unknown as new (o: tf.serialization.ConfigDict) => T)(config);
+  }
+
+  private disposeState(): void {
+    for (const st of this.state.values()) for (const v of st.slots.values()) v.dispose();
+    this.state.clear();
+    this.unclaimed.clear();
+  }
+
+  override dispose(): void {
+    this.disposeState();
+    for (const s of this.updateStats.values()) s.sumSq.dispose();
+    this.updateStats.clear();
+    super.dispose();
+  }
+}
+
+export type ComposedOptimizerClass<S extends OptionSpecs> = {
+  new (options?: OptionsInput<S>): ComposedOptimizer<S>;
+  readonly className: string;
+  readonly definition: OptimizerDefinition<S>;
+};
+
+/** Make, register (with tfjs and the sandbox registry) and return an optimizer class. */
+export function defineOptimizer<S extends OptionSpecs>(definition: OptimizerDefinition<S>): ComposedOptimizerClass<S> {
+  const cls = class extends ComposedOptimizer<S> {
+    static readonly className = definition.className;
+    static readonly definition = definition;
+    constructor(options?: OptionsInput<S>) {
+      super(definition, options);
+    }
+  };
+  Object.defineProperty(cls, 'name', { value: definition.className });
+  const map = tf.serialization.SerializationMap.getMap().classNameMap;
+  if (map[definition.className] !== undefined) {
+    throw new Error(`an optimizer class named "${definition.className}" is already registered with tfjs`);
+  }
+  tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<ComposedOptimizer<S>>);
+  registerOptimizer(definition, cls as unknown as new (options?: Record<string, unknown>) => ComposedOptimizer);
+  return cls;
+}

@@ -1,0 +1,216 @@
+/**
+ * Gradient transformations: small, named, composable steps in the style of optax. Each maps an
+ * incoming update `u` (at first the gradient) to an outgoing one and may keep per-parameter state
+ * slots. An optimizer is a chain of them per parameter group; the group's learning rate is applied
+ * last by ComposedOptimizer (θ ← θ − lr·u), so "decoupled" decay is just `addDecayedWeights`
+ * placed after the adaptive step.
+ *
+ * Layout: tfjs kernels are [fan_in, fan_out] (REFERENCE §1 "layout trap"); expert banks are
+ * [E, fan_in, fan_out]; rank ≥ 4 (conv) kernels are viewed as [prod(leading), fan_out].
+ */
+import { tf } from '../tf.js';
+import { zeropowerViaNewtonSchulz, type NewtonSchulzOptions } from './newton_schulz.js';
+
+export interface ParamInfo {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+export interface UpdateContext {
+  readonly param: ParamInfo;
+  /** The parameter's value before this step. */
+  readonly value: tf.Tensor;
+  /** 1-based step count (torch's `state['step']` after its increment). */
+  readonly step: number;
+  /** This transform's own state slot, created as zeros of the shape it declared. */
+  slot(name: string): tf.Variable;
+}
+
+export interface GradientTransformation {
+  readonly name: string;
+  /** State this transform keeps for one parameter: slot name → shape. */
+  slots(param: ParamInfo): Record<string, readonly number[]>;
+  update(u: tf.Tensor, ctx: UpdateContext): tf.Tensor;
+}
+
+/** Apply transforms in order. Slot names must be unique across the chain. */
+export function chain(...transforms: GradientTransformation[]): GradientTransformation {
+  return {
+    name: transforms.map((t) => t.name).join('→'),
+    slots(param) {
+      const all: Record<string, readonly number[]> = {};
+      for (const t of transforms) {
+        for (const [k, shape] of Object.entries(t.slots(param))) {
+          if (k in all) throw new Error(`chain: two transforms declare the state slot "${k}"`);
+          all[k] = shape;
+        }
+      }
+      return all;
+    },
+    update(u, ctx) {
+      return transforms.reduce((acc, t) => t.update(acc, ctx), u);
+    },
+  };
+}
+
+/** The matrix view of a parameter: [fanIn, fanOut] per matrix, with a batch of `experts` matrices. */
+export function matrixView(shape: readonly number[]): { experts: number; fanIn: number; fanOut: number } {
+  if (shape.length < 2) throw new Error(`a matrix view needs rank ≥ 2, got shape [${shape}]`);
+  const fanOut = shape[shape.length - 1]!;
+  if (shape.length === 3) return { experts: shape[0]!, fanIn: shape[1]!, fanOut };
+  const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  return { experts: 1, fanIn, fanOut };
+}
+
+// ---------------------------------------------------------------- momentum
+
+/**
+ * Keller's Muon momentum, a lerp: m ← β·m + (1−β)·u. With Nesterov the output is
+ * (1−β)·u + β·m (torch `grad.lerp_(m, β)`), else m.
+ */
+export function emaMomentum(beta: number, nesterov: boolean): GradientTransformation {
+  return {
+    name: 'emaMomentum',
+    slots: (p) => ({ momentum: p.shape }),
+    update(u, ctx) {
+      const buf = ctx.slot('momentum');
+      const m = tf.add(tf.mul(buf, beta), tf.mul(u, 1 - beta));
+      buf.assign(m);
+      return nesterov ? tf.add(tf.mul(u, 1 - beta), tf.mul(m, beta)) : m;
+    },
+  };
+}
+
+/**
+ * Heavy-ball momentum as torch.optim.SGD (dampening 0): b ← μ·b + u; out = u + μ·b with
+ * Nesterov, else b. torch starts b at the first gradient, which equals μ·0 + u.
+ */
+export function heavyBallMomentum(momentum: number, nesterov: boolean): GradientTransformation {
+  return {
+    name: 'heavyBallMomentum',
+    slots: (p): Record<string, readonly number[]> => (momentum === 0 ? {} : { buffer: p.shape }),
+    update(u, ctx) {
+      if (momentum === 0) return u;
+      const buf = ctx.slot('buffer');
+      const b = tf.add(tf.mul(buf, momentum), u);
+      buf.assign(b);
+      return nesterov ? tf.add(u, tf.mul(b, momentum)) : b;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Adam
+
+export interface AdamMoments {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  amsgrad: boolean;
+}
+
+/**
+ * Adam's bias-corrected moment ratio as torch computes it (REFERENCE §2):
+ * m̂/(√v̂ + eps), with AMSGrad using the running max of the raw v.
+ */
+export function scaleByAdam({ beta1, beta2, epsilon, amsgrad }: AdamMoments): GradientTransformation {
+  return {
+    name: 'scaleByAdam',
+    slots: (p): Record<string, readonly number[]> =>
+      amsgrad ? { m: p.shape, v: p.shape, vMax: p.shape } : { m: p.shape, v: p.shape },
+    update(u, ctx) {
+      const mVar = ctx.slot('m');
+      const vVar = ctx.slot('v');
+      const m = tf.add(tf.mul(mVar, beta1), tf.mul(u, 1 - beta1));
+      let v: tf.Tensor = tf.add(tf.mul(vVar, beta2), tf.mul(tf.square(u), 1 - beta2));
+      mVar.assign(m);
+      vVar.assign(v);
+      if (amsgrad) {
+        const vMaxVar = ctx.slot('vMax');
+        v = tf.maximum(vMaxVar, v);
+        vMaxVar.assign(v);
+      }
+      const bc1 = 1 - beta1 ** ctx.step;
+      const bc2 = 1 - beta2 ** ctx.step;
+      const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), epsilon);
+      return tf.div(tf.div(m, bc1), denom);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- decay and scaling
+
+/** u + wd·θ. After an adaptive step this is decoupled decay (AdamW); before it, L2 (Adam, SGD). */
+export function addDecayedWeights(weightDecay: number): GradientTransformation {
+  return {
+    name: 'addDecayedWeights',
+    slots: () => ({}),
+    update: (u, ctx) => (weightDecay === 0 ? u : tf.add(u, tf.mul(ctx.value, weightDecay))),
+  };
+}
+
+export function scale(factor: number): GradientTransformation {
+  return { name: 'scale', slots: () => ({}), update: (u) => (factor === 1 ? u : tf.mul(u, factor)) };
+}
+
+// ---------------------------------------------------------------- Muon pieces
+
+/** Orthogonalise each matrix of the update (rank 3: per expert; rank ≥ 4: flattened to a matrix). */
+export function orthogonalize(ns: NewtonSchulzOptions): GradientTransformation {
+  return {
+    name: 'orthogonalize',
+    slots: () => ({}),
+    update(u) {
+      if (u.rank <= 3) return zeropowerViaNewtonSchulz(u, ns);
+      const { fanIn, fanOut } = matrixView(u.shape);
+      return tf.reshape(zeropowerViaNewtonSchulz(tf.reshape(u, [fanIn, fanOut]), ns), u.shape);
+    },
+  };
+}
+
+export type ShapeScaleRule = 'original' | 'match_rms_adamw';
+
+/**
+ * Muon's per-matrix learning-rate factor (REFERENCE §1), in tfjs layout:
+ * 'original' (Keller): sqrt(max(1, fan_out/fan_in)) — Keller's size(-2)/size(-1) on torch's [out, in];
+ * 'match_rms_adamw' (Moonlight, torch.optim.Muon): 0.2·sqrt(max(fan_in, fan_out)).
+ */
+export function shapeScaleFactor(shape: readonly number[], rule: ShapeScaleRule): number {
+  const { fanIn, fanOut } = matrixView(shape);
+  return rule === 'original' ? Math.sqrt(Math.max(1, fanOut / fanIn)) : 0.2 * Math.sqrt(Math.max(fanIn, fanOut));
+}
+
+export function scaleByShape(rule: ShapeScaleRule): GradientTransformation {
+  return {
+    name: 'scaleByShape',
+    slots: () => ({}),
+    update: (u, ctx) => tf.mul(u, shapeScaleFactor(ctx.param.shape, rule)),
+  };
+}
+
+/**
+ * NorMuon's neuron-wise normalisation after orthogonalisation (REFERENCE §1): a per-output-neuron
+ * EMA of the mean squared update, divide by its root, then rescale to the incoming Frobenius norm.
+ * Output neurons are the last axis in tfjs layout, so the mean runs over fan_in (axis −2).
+ */
+export function normalizeNeurons(beta2: number, epsilon: number): GradientTransformation {
+  return {
+    name: 'normalizeNeurons',
+    slots: (p) => {
+      const { experts, fanOut } = matrixView(p.shape);
+      return { neuronSecondMoment: p.shape.length === 3 ? [experts, 1, fanOut] : [1, fanOut] };
+    },
+    update(u, ctx) {
+      const { experts, fanIn, fanOut } = matrixView(ctx.param.shape);
+      const bank = ctx.param.shape.length === 3;
+      const x = tf.reshape(u, bank ? [experts, fanIn, fanOut] : [fanIn, fanOut]);
+      const vVar = ctx.slot('neuronSecondMoment');
+      const v = tf.add(tf.mul(vVar, beta2), tf.mul(tf.mean(tf.square(x), -2, true), 1 - beta2));
+      vVar.assign(v);
+      const normalized = tf.div(x, tf.add(tf.sqrt(v), epsilon));
+      const axes = [-2, -1];
+      const before = tf.sqrt(tf.sum(tf.square(x), axes, true));
+      const after = tf.sqrt(tf.sum(tf.square(normalized), axes, true));
+      return tf.reshape(tf.mul(normalized, tf.div(before, tf.add(after, epsilon))), ctx.param.shape as number[]);
+    },
+  };
+}
