@@ -226,7 +226,9 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    return new (cls as unknown as new (o: tf.serialization.ConfigDict) => T)(config);
+    // tfjs-layers passes its deserialisation context along as `customObjects`; it is not an option.
+    const { customObjects: _ignored, ...options } = config;
+    return new (cls as unknown as new (o: tf.serialization.ConfigDict) => T)(options);
   }
 
   private disposeState(): void {
