@@ -4,6 +4,7 @@
  * A request comes from a CLI flag (`--backend`) or the OPT_SANDBOX_BACKEND environment variable;
  * the flag wins.
  */
+import { registerGradients } from './gradients.js';
 import { tf } from './tf.js';
 
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -79,6 +80,7 @@ export async function initBackend(
     throw new Error('no tfjs backend could be initialised (tried tensorflow, wasm, cpu)');
   }
   await tf.ready();
+  registerGradients();
   if (!current || current.name !== choice.name) options.log?.(`backend: ${choice.name} (${choice.reason})`);
   current = choice;
   return choice;

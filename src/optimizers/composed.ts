@@ -214,7 +214,7 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
         this.state.set(param, st);
         this.unclaimed.add(param);
       }
-      st.slots.set(slot, tf.variable(tensor.clone(), false));
+      st.slots.set(slot, tf.tidy(() => tf.variable(tensor.clone(), false)));
     }
   }
 

@@ -1,0 +1,23 @@
+/**
+ * MNIST digits (the `mnist` package, fixed stratified 80/20 split), a 784-256-10 ReLU MLP,
+ * Muon vs AdamW. Muon takes the hidden matrix; the head and biases go to its internal AdamW,
+ * given AdamW's learning rate so that only the matrix update rule differs between the two.
+ */
+import { defineExperiment } from '../src/train/config.js';
+
+export default defineExperiment({
+  name: 'mnist-mlp',
+  description: 'MNIST MLP 784-256-10 (ReLU), batch 128, warmup + cosine',
+  data: { kind: 'mnist' },
+  model: { kind: 'mlp', hidden: [256], activation: 'relu' },
+  steps: 300,
+  batchSize: 128,
+  evalEvery: 50,
+  schedule: { kind: 'cosine', warmup: 15, minFactor: 0.1 },
+  optimizers: {
+    adamw: { name: 'adamw', options: { learningRate: 3e-3, weightDecay: 0.01 } },
+    muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 3e-3 } } },
+  },
+  seeds: [0, 1, 2],
+  quick: { steps: 30, evalEvery: 15, seeds: [0], evalSize: 500 },
+});

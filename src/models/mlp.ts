@@ -1,0 +1,70 @@
+/** A multilayer perceptron of configurable widths and activation, as plain tfjs variables. */
+import { tf } from '../tf.js';
+import type { Rng } from '../data/rng.js';
+import { registerGradients } from '../gradients.js';
+import { uniformFanIn, uniqueScope } from './init.js';
+import type { Model, ParamRole } from './model.js';
+
+export const ACTIVATIONS = ['relu', 'gelu', 'tanh', 'silu'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+export interface MlpSpec {
+  readonly kind: 'mlp';
+  /** Hidden widths, e.g. [256]. */
+  readonly hidden: readonly number[];
+  readonly activation: Activation;
+}
+
+export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(x);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'silu':
+      return tf.mul(x, tf.sigmoid(x));
+    case 'gelu':
+      // tanh approximation (GPT-2); tfjs has no gelu op.
+      return tf.mul(
+        tf.mul(x, 0.5),
+        tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))),
+      );
+  }
+}
+
+export function createMlp(spec: MlpSpec, inputDim: number, outputDim: number, rng: Rng): Model {
+  registerGradients();
+  const scope = uniqueScope('mlp');
+  const widths = [inputDim, ...spec.hidden, outputDim];
+  const layers: { kernel: tf.Variable; bias: tf.Variable }[] = [];
+  const roles: Record<string, ParamRole> = {};
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const isHead = i + 2 === widths.length;
+    const layerName = isHead ? 'head' : `hidden${i}`;
+    const [fanIn, fanOut] = [widths[i]!, widths[i + 1]!];
+    const kernel = uniformFanIn(rng, [fanIn, fanOut], fanIn, `${scope}/${layerName}/kernel`);
+    const bias = uniformFanIn(rng, [fanOut], fanIn, `${scope}/${layerName}/bias`);
+    roles[kernel.name] = isHead ? 'head' : 'hidden';
+    roles[bias.name] = 'bias';
+    layers.push({ kernel, bias });
+  }
+  return {
+    kind: 'mlp',
+    variables: layers.flatMap((l) => [l.kernel, l.bias]),
+    roles,
+    forward(x) {
+      let h: tf.Tensor = x;
+      layers.forEach((l, i) => {
+        h = tf.add(tf.matMul(h, l.kernel), l.bias);
+        if (i + 1 < layers.length) h = activate(h, spec.activation);
+      });
+      return { output: h as tf.Tensor2D };
+    },
+    dispose() {
+      for (const l of layers) {
+        l.kernel.dispose();
+        l.bias.dispose();
+      }
+    },
+  };
+}

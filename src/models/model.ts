@@ -1,0 +1,33 @@
+/** What the training loop needs from a model, whatever its architecture. */
+import type { tf } from '../tf.js';
+
+/**
+ * The part a parameter plays. Muon takes `hidden` matrices; `head`, `router`, `bias` and
+ * `embedding` go to its internal AdamW (REFERENCE §1), except that an experiment may put the
+ * router on Muon.
+ */
+export type ParamRole = 'hidden' | 'head' | 'router' | 'bias';
+
+export interface ForwardResult {
+  /** Logits (classification) or predictions (regression), [batch, outputDim]. */
+  readonly output: tf.Tensor2D;
+  /** Extra loss terms already scaled by their coefficients (e.g. load balancing, z-loss). */
+  readonly auxLoss?: tf.Scalar;
+  /** Scalars to log, e.g. MoE balance statistics; computed without gradient significance. */
+  readonly stats?: Readonly<Record<string, tf.Tensor>>;
+}
+
+export interface Model {
+  readonly kind: string;
+  readonly variables: readonly tf.Variable[];
+  /** Role of each trainable variable, by variable name. */
+  readonly roles: Readonly<Record<string, ParamRole>>;
+  forward(x: tf.Tensor2D): ForwardResult;
+  /** Called after each optimizer step with this step's stats (e.g. DeepSeek-V3 bias balancing). */
+  afterStep?(stats: Readonly<Record<string, tf.Tensor>>): void;
+  dispose(): void;
+}
+
+export function parameterCount(model: Model): number {
+  return model.variables.reduce((a, v) => a + v.size, 0);
+}

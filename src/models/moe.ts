@@ -1,0 +1,120 @@
+/**
+ * A tiny mixture-of-experts layer (REFERENCE §6): linear router → softmax → top-k with
+ * renormalised gates; E two-layer experts stored as rank-3 banks [E, fan_in, hidden] and
+ * [E, hidden, fan_out] so Muon orthogonalises each expert separately.
+ *
+ * Every expert is evaluated on every token with one batched matMul and the result is masked by
+ * the gates: numerically the same as sparse dispatch, and at this size faster than gathering.
+ * Tokens an expert did not receive contribute zero gradient to it.
+ */
+import { tf } from '../tf.js';
+import type { Rng } from '../data/rng.js';
+import { registerGradients } from '../gradients.js';
+import { uniformFanIn, uniqueScope, zerosVariable } from './init.js';
+import { activate, type Activation } from './mlp.js';
+import type { Model, ParamRole } from './model.js';
+
+export interface MoeSpec {
+  readonly kind: 'moe';
+  readonly experts: number;
+  readonly topK: 1 | 2;
+  readonly expertHidden: number;
+  readonly activation: Activation;
+  /** Switch load-balancing coefficient α (Fedus et al. 2021: 1e-2). */
+  readonly balanceCoef: number;
+  /** ST-MoE router z-loss coefficient (Zoph et al. 2022: 1e-3). */
+  readonly zLossCoef: number;
+  /** DeepSeek-V3 auxiliary-loss-free balancing: a selection-only bias per expert. */
+  readonly biasBalancing: boolean;
+  /** Its update speed γ (DeepSeek-V3: 1e-3). */
+  readonly biasUpdateRate: number;
+}
+
+export const MOE_DEFAULTS: Omit<MoeSpec, 'kind'> = {
+  experts: 8,
+  topK: 2,
+  expertHidden: 32,
+  activation: 'relu',
+  balanceCoef: 1e-2,
+  zLossCoef: 1e-3,
+  biasBalancing: false,
+  biasUpdateRate: 1e-3,
+};
+
+/** Stat names MoE runs log each step (besides the loss terms). */
+export const MOE_STATS = ['expertLoad', 'maxVio', 'loadCv', 'deadExperts', 'routerMaxLogit', 'zLoss', 'balanceLoss'] as const;
+
+export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rng: Rng): Model {
+  registerGradients();
+  const { experts: E, topK: k, expertHidden: H } = spec;
+  if (k > E) throw new Error(`moe: topK (${k}) must not exceed experts (${E})`);
+  const scope = uniqueScope('moe');
+  const router = uniformFanIn(rng, [inputDim, E], inputDim, `${scope}/router/kernel`);
+  const w1 = uniformFanIn(rng, [E, inputDim, H], inputDim, `${scope}/experts/w1`);
+  const b1 = uniformFanIn(rng, [E, H], inputDim, `${scope}/experts/b1`);
+  const w2 = uniformFanIn(rng, [E, H, outputDim], H, `${scope}/experts/w2`);
+  const b2 = uniformFanIn(rng, [E, outputDim], H, `${scope}/experts/b2`);
+  const selectionBias = spec.biasBalancing ? zerosVariable([E], `${scope}/router/selection_bias`, false) : undefined;
+  const roles: Record<string, ParamRole> = {
+    [router.name]: 'router',
+    [w1.name]: 'hidden',
+    [b1.name]: 'bias',
+    [w2.name]: 'hidden',
+    [b2.name]: 'bias',
+  };
+
+  return {
+    kind: 'moe',
+    variables: [router, w1, b1, w2, b2],
+    roles,
+    forward(x) {
+      const batch = x.shape[0];
+      const logits = tf.matMul(x, router); // [B, E]
+      const probs = tf.softmax(logits);
+      // DeepSeek-V3: the bias shifts which experts are chosen, never the gate values.
+      const scores = selectionBias ? tf.add(probs, selectionBias) : probs;
+      const { indices } = tf.topk(scores, k);
+      const mask = tf.sum(tf.oneHot(indices, E), 1); // [B, E], 1 where routed
+      const chosen = tf.mul(probs, mask);
+      const gates = tf.div(chosen, tf.sum(chosen, -1, true)); // renormalised over the top-k
+
+      const xe = tf.broadcastTo(tf.expandDims(x, 0), [E, batch, inputDim]);
+      const h = activate(tf.add(tf.matMul(xe, w1), tf.expandDims(b1, 1)), spec.activation); // [E, B, H]
+      const y = tf.add(tf.matMul(h, w2), tf.expandDims(b2, 1)); // [E, B, out]
+      const output = tf.sum(tf.mul(y, tf.expandDims(tf.transpose(gates), -1)), 0) as tf.Tensor2D;
+
+      // Switch load balancing: α·E·Σ fᵢ·Pᵢ, fᵢ = share of routed slots, Pᵢ = mean router probability.
+      const load = tf.div(tf.sum(mask, 0), batch * k); // fractions, sum 1
+      const meanProb = tf.mean(probs, 0);
+      const balanceLoss = tf.mul(tf.sum(tf.mul(load, meanProb)), E);
+      // ST-MoE z-loss: mean over tokens of (log Σ exp logits)².
+      const zLoss = tf.mean(tf.square(tf.logSumExp(logits, -1)));
+      const auxLoss = tf.add(tf.mul(balanceLoss, spec.balanceCoef), tf.mul(zLoss, spec.zLossCoef)) as tf.Scalar;
+
+      const meanLoad = 1 / E;
+      const stats = {
+        expertLoad: load,
+        maxVio: tf.div(tf.sub(tf.max(load), meanLoad), meanLoad),
+        loadCv: tf.div(tf.sqrt(tf.mean(tf.square(tf.sub(load, meanLoad)))), meanLoad),
+        deadExperts: tf.sum(tf.cast(tf.equal(load, 0), 'float32')),
+        routerMaxLogit: tf.max(tf.abs(logits)),
+        zLoss,
+        balanceLoss,
+      };
+      return { output, auxLoss, stats };
+    },
+    afterStep(stats) {
+      if (!selectionBias) return;
+      const load = stats['expertLoad'];
+      if (!load) return;
+      tf.tidy(() => {
+        // bᵢ ← bᵢ + γ·sign(mean load − loadᵢ): under-loaded experts become more likely to be picked.
+        selectionBias.assign(tf.add(selectionBias, tf.mul(tf.sign(tf.sub(1 / E, load)), spec.biasUpdateRate)));
+      });
+    },
+    dispose() {
+      for (const v of [router, w1, b1, w2, b2]) v.dispose();
+      selectionBias?.dispose();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/** Turn a RunConfig's declarative parts into a dataset, a model and an optimizer. */
+import { loadMnist, mixtureOfRegimes, teacherStudent, type Dataset } from '../data/index.js';
+import type { Rng } from '../data/rng.js';
+import { createMlp } from '../models/mlp.js';
+import { createMoe } from '../models/moe.js';
+import type { Model } from '../models/model.js';
+import { createOptimizer, listOptimizers, type ComposedOptimizer } from '../optimizers/index.js';
+import type { DataSpec, RunConfig } from './config.js';
+
+/**
+ * Synthetic tasks use a fixed data seed unless the spec sets one: seeds vary initialisation and
+ * batch order, while every run of an experiment learns the same task.
+ */
+export const DEFAULT_DATA_SEED = 1234;
+
+const datasetCache = new Map<string, Dataset>();
+
+export function buildDataset(spec: DataSpec): Dataset {
+  const key = JSON.stringify(spec);
+  const cached = datasetCache.get(key);
+  if (cached) return cached;
+  let ds: Dataset;
+  switch (spec.kind) {
+    case 'mnist':
+      ds = loadMnist({ seed: DEFAULT_DATA_SEED, ...(spec.limitPerClass ? { limit: spec.limitPerClass } : {}) });
+      break;
+    case 'teacher': {
+      const { kind: _k, seed, ...rest } = spec;
+      ds = teacherStudent({ seed: seed ?? DEFAULT_DATA_SEED, ...rest });
+      break;
+    }
+    case 'regimes': {
+      const { kind: _k, seed, ...rest } = spec;
+      ds = mixtureOfRegimes({ seed: seed ?? DEFAULT_DATA_SEED, ...rest });
+      break;
+    }
+  }
+  datasetCache.set(key, ds);
+  return ds;
+}
+
+export function buildModel(config: RunConfig, data: Dataset, rng: Rng): Model {
+  return config.model.kind === 'mlp'
+    ? createMlp(config.model, data.inputDim, data.outputDim, rng)
+    : createMoe(config.model, data.inputDim, data.outputDim, rng);
+}
+
+/**
+ * For optimizers with an `exclude` option (the Muon family) that the spec leaves unset, route by
+ * role (REFERENCE §1): hidden matrices and expert banks to Muon; head, biases and — unless
+ * `routerOnMuon` — the router to the internal AdamW.
+ */
+export function buildOptimizer(config: RunConfig, model: Model): ComposedOptimizer {
+  const { name, options, routerOnMuon } = config.optimizer;
+  const info = listOptimizers().find((o) => o.name === name);
+  const hasExclude = info?.options.some((o) => o.name === 'exclude') ?? false;
+  const resolved: Record<string, unknown> = { ...options };
+  if (hasExclude && resolved['exclude'] === undefined) {
+    resolved['exclude'] = (varName: string) => {
+      const role = model.roles[varName];
+      return !(role === 'hidden' || (routerOnMuon === true && role === 'router'));
+    };
+  }
+  const optimizer = createOptimizer(name, resolved);
+  optimizer.lrScale = config.lrScale;
+  return optimizer;
+}
+
+/** Which optimizer group each variable goes to, for config.json. */
+export function describeRouting(optimizer: ComposedOptimizer, model: Model): Record<string, string> {
+  return Object.fromEntries(model.variables.map((v) => [v.name, optimizer.groupOf({ name: v.name, shape: v.shape })]));
+}

@@ -1,0 +1,235 @@
+/**
+ * Experiment specs (declarative, typed, in experiments/) and the fully resolved per-run config the
+ * training loop consumes and config.json records. Validation happens here, before any file is
+ * written, so a bad spec or flag fails with one line that names the field.
+ */
+import { createOptimizer, listOptimizers } from '../optimizers/index.js';
+import { ACTIVATIONS, type MlpSpec } from '../models/mlp.js';
+import { MOE_DEFAULTS, type MoeSpec } from '../models/moe.js';
+import { validateSchedule, type ScheduleSpec } from './schedule.js';
+import { DEFAULT_DETECTORS, type DetectorSpec } from './spikes.js';
+
+export type DataSpec =
+  /** The `mnist` package's 10,000 digits, fixed stratified split; `limitPerClass` caps digits per class. */
+  | { readonly kind: 'mnist'; readonly limitPerClass?: number }
+  | { readonly kind: 'teacher'; readonly seed?: number; readonly inputDim?: number; readonly outputDim?: number }
+  | {
+      readonly kind: 'regimes';
+      readonly seed?: number;
+      readonly inputDim?: number;
+      readonly outputDim?: number;
+      readonly clusters?: number;
+    };
+
+export type ModelSpec = MlpSpec | (Partial<MoeSpec> & { readonly kind: 'moe' });
+
+export interface OptimizerSetup {
+  /** Registry name (createOptimizer). */
+  readonly name: string;
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** Muon family only: put the MoE router on Muon instead of the internal AdamW. */
+  readonly routerOnMuon?: boolean;
+}
+
+/** What a file in experiments/ exports (default export). */
+export interface ExperimentSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly data: DataSpec;
+  readonly model: ModelSpec;
+  readonly steps: number;
+  readonly batchSize: number;
+  /** Evaluate every this many steps (and at the end). */
+  readonly evalEvery: number;
+  /** At most this many test examples per evaluation (all when omitted). */
+  readonly evalSize?: number;
+  readonly schedule: ScheduleSpec;
+  /** Label → optimizer. Labels name the series in charts and the run directories. */
+  readonly optimizers: Readonly<Record<string, OptimizerSetup>>;
+  readonly seeds: readonly number[];
+  readonly detectors?: readonly DetectorSpec[];
+  /** A run diverges when its loss is non-finite or above this factor × its first loss. */
+  readonly divergenceFactor?: number;
+  /** Overrides for `--quick`, a seconds-long smoke version. */
+  readonly quick?: Partial<Pick<ExperimentSpec, 'steps' | 'evalEvery' | 'evalSize' | 'seeds' | 'data' | 'batchSize'>>;
+}
+
+/** One training run, fully resolved: everything needed to reproduce it. */
+export interface RunConfig {
+  readonly experiment: string;
+  /** Optimizer label within the experiment (e.g. "muon"). */
+  readonly label: string;
+  readonly optimizer: OptimizerSetup & { readonly options: Readonly<Record<string, unknown>> };
+  /** Multiplies every optimizer group's learning rate (LR sweeps, stress multipliers); 1 by default. */
+  readonly lrScale: number;
+  readonly data: DataSpec;
+  readonly model: MlpSpec | MoeSpec;
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly evalEvery: number;
+  readonly evalSize: number | null;
+  readonly schedule: ScheduleSpec;
+  readonly seed: number;
+  readonly detectors: readonly DetectorSpec[];
+  readonly divergenceFactor: number;
+}
+
+export const DEFAULT_DIVERGENCE_FACTOR = 4;
+
+export class SpecError extends Error {
+  override name = 'SpecError';
+}
+
+function positiveInt(value: unknown, where: string): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new SpecError(`${where} = ${JSON.stringify(value)}: expected a positive integer`);
+  }
+}
+
+export function resolveModel(model: ModelSpec, where: string): MlpSpec | MoeSpec {
+  if (model.kind === 'mlp') {
+    if (!Array.isArray(model.hidden)) throw new SpecError(`${where}.hidden: expected an array of widths`);
+    model.hidden.forEach((w, i) => positiveInt(w, `${where}.hidden[${i}]`));
+    if (!ACTIVATIONS.includes(model.activation)) {
+      throw new SpecError(`${where}.activation = ${JSON.stringify(model.activation)}: expected one of ${ACTIVATIONS.join(', ')}`);
+    }
+    return { kind: 'mlp', hidden: [...model.hidden], activation: model.activation };
+  }
+  if (model.kind === 'moe') {
+    const m: MoeSpec = { ...MOE_DEFAULTS, ...model, kind: 'moe' };
+    positiveInt(m.experts, `${where}.experts`);
+    positiveInt(m.expertHidden, `${where}.expertHidden`);
+    if (m.topK !== 1 && m.topK !== 2) throw new SpecError(`${where}.topK = ${JSON.stringify(m.topK)}: expected 1 or 2`);
+    if (m.topK > m.experts) throw new SpecError(`${where}.topK = ${m.topK} exceeds experts = ${m.experts}`);
+    if (!ACTIVATIONS.includes(m.activation)) {
+      throw new SpecError(`${where}.activation = ${JSON.stringify(m.activation)}: expected one of ${ACTIVATIONS.join(', ')}`);
+    }
+    for (const k of ['balanceCoef', 'zLossCoef', 'biasUpdateRate'] as const) {
+      if (!(m[k] >= 0 && Number.isFinite(m[k]))) throw new SpecError(`${where}.${k} = ${m[k]}: expected a number ≥ 0`);
+    }
+    return m;
+  }
+  throw new SpecError(`${where}.kind = ${JSON.stringify((model as { kind: unknown }).kind)}: expected "mlp" or "moe"`);
+}
+
+function validateData(data: DataSpec, where: string): void {
+  const kinds = ['mnist', 'teacher', 'regimes'];
+  if (!kinds.includes(data.kind)) {
+    throw new SpecError(`${where}.kind = ${JSON.stringify(data.kind)}: expected one of ${kinds.join(', ')}`);
+  }
+  if (data.kind === 'mnist' && data.limitPerClass !== undefined) positiveInt(data.limitPerClass, `${where}.limitPerClass`);
+}
+
+export function validateOptimizerSetup(setup: OptimizerSetup, where: string): void {
+  const known = listOptimizers().map((o) => o.name);
+  if (!known.includes(setup.name)) {
+    throw new SpecError(`${where}.name = ${JSON.stringify(setup.name)}: unknown optimizer; known: ${known.join(', ')}`);
+  }
+  // Constructing checks every option with the optimizer's own ranges; the instance holds no tensors yet.
+  try {
+    createOptimizer(setup.name, { ...(setup.options ?? {}) }).dispose();
+  } catch (e) {
+    throw new SpecError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+/** Check an experiment spec; throws SpecError naming the first bad field. */
+export function validateExperiment(spec: ExperimentSpec): void {
+  const w = `experiment "${spec.name}"`;
+  if (typeof spec.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(spec.name)) {
+    throw new SpecError(`experiment name ${JSON.stringify(spec.name)}: expected lower-case letters, digits and '-'`);
+  }
+  validateData(spec.data, `${w}: data`);
+  resolveModel(spec.model, `${w}: model`);
+  positiveInt(spec.steps, `${w}: steps`);
+  positiveInt(spec.batchSize, `${w}: batchSize`);
+  positiveInt(spec.evalEvery, `${w}: evalEvery`);
+  if (spec.evalSize !== undefined) positiveInt(spec.evalSize, `${w}: evalSize`);
+  try {
+    validateSchedule(spec.schedule, 'schedule');
+  } catch (e) {
+    throw new SpecError(`${w}: ${(e as Error).message}`);
+  }
+  const labels = Object.keys(spec.optimizers);
+  if (labels.length === 0) throw new SpecError(`${w}: optimizers: expected at least one`);
+  for (const label of labels) {
+    if (!/^[a-z0-9][a-z0-9_-]*$/i.test(label)) throw new SpecError(`${w}: optimizer label ${JSON.stringify(label)}: use letters, digits, '-' or '_'`);
+    validateOptimizerSetup(spec.optimizers[label]!, `${w}: optimizers.${label}`);
+  }
+  if (!Array.isArray(spec.seeds) || spec.seeds.length === 0) throw new SpecError(`${w}: seeds: expected a non-empty array of integers`);
+  for (const s of spec.seeds) {
+    if (!Number.isInteger(s) || s < 0) throw new SpecError(`${w}: seeds: ${JSON.stringify(s)} is not an integer ≥ 0`);
+  }
+  if (spec.divergenceFactor !== undefined && !(spec.divergenceFactor > 1)) {
+    throw new SpecError(`${w}: divergenceFactor = ${spec.divergenceFactor}: expected a number > 1`);
+  }
+}
+
+export interface ResolveOverrides {
+  quick?: boolean;
+  steps?: number;
+  seeds?: readonly number[];
+  /** Only these optimizer labels (or registry names not in the spec, with default options). */
+  optimizers?: readonly string[];
+  /** Learning rate per label ('*' for all). */
+  lr?: Readonly<Record<string, number>>;
+}
+
+/** Apply --quick and flag overrides, then expand to one RunConfig per (optimizer, seed). */
+export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunConfig[] {
+  const base: ExperimentSpec = o.quick && spec.quick ? { ...spec, ...spec.quick } : spec;
+  const effective: ExperimentSpec = {
+    ...base,
+    ...(o.steps !== undefined ? { steps: o.steps } : {}),
+    ...(o.seeds !== undefined ? { seeds: o.seeds } : {}),
+  };
+  let optimizers = { ...effective.optimizers };
+  if (o.optimizers) {
+    const chosen: Record<string, OptimizerSetup> = {};
+    for (const label of o.optimizers) {
+      chosen[label] = optimizers[label] ?? { name: label };
+    }
+    optimizers = chosen;
+  }
+  if (o.lr) {
+    for (const [label, setup] of Object.entries(optimizers)) {
+      const lr = o.lr[label] ?? o.lr['*'];
+      if (lr !== undefined) optimizers[label] = { ...setup, options: { ...(setup.options ?? {}), learningRate: lr } };
+    }
+    for (const label of Object.keys(o.lr)) {
+      if (label !== '*' && !(label in optimizers)) {
+        throw new SpecError(`--lr names "${label}", which is not among the optimizers (${Object.keys(optimizers).join(', ')})`);
+      }
+    }
+  }
+  const final: ExperimentSpec = { ...effective, optimizers };
+  validateExperiment(final);
+  const model = resolveModel(final.model, 'model');
+  const runs: RunConfig[] = [];
+  for (const [label, setup] of Object.entries(final.optimizers)) {
+    for (const seed of final.seeds) {
+      runs.push({
+        experiment: final.name,
+        label,
+        optimizer: { ...setup, options: { ...(setup.options ?? {}) } },
+        lrScale: 1,
+        data: final.data,
+        model,
+        steps: final.steps,
+        batchSize: final.batchSize,
+        evalEvery: final.evalEvery,
+        evalSize: final.evalSize ?? null,
+        schedule: final.schedule,
+        seed,
+        detectors: final.detectors ?? DEFAULT_DETECTORS,
+        divergenceFactor: final.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR,
+      });
+    }
+  }
+  return runs;
+}
+
+/** Identity for experiment files: gives them type checking and editor completion. */
+export function defineExperiment(spec: ExperimentSpec): ExperimentSpec {
+  return spec;
+}

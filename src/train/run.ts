@@ -1,0 +1,131 @@
+/** One run end to end: train, writing config.json, metrics.jsonl and summary.json as it goes. */
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { currentBackend } from '../backend.js';
+import type { RunConfig } from './config.js';
+import { train, type StepRecord, type TrainHooks } from './loop.js';
+import { CONFIG_FILE, METRICS_FILE, MetricsWriter, SUMMARY_FILE, ensureDir, provenance, readJSON, writeJSONAtomic } from './run_files.js';
+import type { SpikeCount } from './spikes.js';
+
+export interface RunSummary {
+  readonly experiment: string;
+  /** The optimizer's label in the experiment (chart series name). */
+  readonly optimizer: string;
+  /** Registry name of the optimizer class. */
+  readonly optimizerName: string;
+  readonly seed: number;
+  readonly lrScale: number;
+  /** Steps completed. */
+  readonly steps: number;
+  readonly plannedSteps: number;
+  /** Mean training loss over the last 10 steps (the last loss if diverged). */
+  readonly finalLoss: number | null;
+  readonly minLoss: number | null;
+  readonly initialLoss: number | null;
+  readonly evalLoss: number | null;
+  readonly evalAcc?: number | null;
+  /** Spike events per detector name. */
+  readonly spikes: Record<string, number>;
+  readonly spikeDetails: Record<string, SpikeCount>;
+  readonly diverged: boolean;
+  readonly divergedAtStep: number | null;
+  /** True when the run was stopped (e.g. Ctrl-C) before its planned steps. */
+  readonly interrupted: boolean;
+  readonly wallSeconds: number;
+  readonly backend: string;
+  readonly configHash: string;
+}
+
+/** A stable hash of the resolved config: the key that lets a rerun skip finished runs. */
+export function configHash(config: RunConfig): string {
+  const canonical = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(canonical);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .sort()
+          .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex').slice(0, 16);
+}
+
+export function runDirName(config: RunConfig): string {
+  const scale = config.lrScale === 1 ? '' : `-x${config.lrScale}`;
+  return `${config.experiment}__${config.label}${scale}__s${config.seed}`;
+}
+
+/** A finished run's summary if `dir` holds one for this exact config, else undefined. */
+export function completedSummary(dir: string, config: RunConfig): RunSummary | undefined {
+  const path = join(dir, SUMMARY_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const summary = readJSON<RunSummary>(path);
+    return summary.configHash === configHash(config) ? summary : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function executeRun(
+  config: RunConfig,
+  dir: string,
+  hooks: TrainHooks & { onRecord?(r: StepRecord): void } = {},
+): Promise<RunSummary> {
+  ensureDir(dir);
+  // A stale summary from an earlier, different config must not survive next to new metrics.
+  rmSync(join(dir, SUMMARY_FILE), { force: true });
+  const backend = currentBackend().name;
+  const hash = configHash(config);
+  writeJSONAtomic(join(dir, CONFIG_FILE), { ...config, configHash: hash, backend, provenance: provenance() });
+  const writer = new MetricsWriter(join(dir, METRICS_FILE));
+  let outcome;
+  try {
+    outcome = await train(config, {
+      ...hooks,
+      onRecord: (r) => {
+        writer.append(r);
+        hooks.onRecord?.(r);
+      },
+    });
+  } finally {
+    writer.close();
+  }
+  const interrupted = !outcome.diverged && outcome.stepsCompleted < config.steps;
+  const summary: RunSummary = {
+    experiment: config.experiment,
+    optimizer: config.label,
+    optimizerName: config.optimizer.name,
+    seed: config.seed,
+    lrScale: config.lrScale,
+    steps: outcome.stepsCompleted,
+    plannedSteps: config.steps,
+    finalLoss: outcome.finalLoss,
+    minLoss: outcome.minLoss,
+    initialLoss: outcome.initialLoss,
+    evalLoss: outcome.evalLoss,
+    ...(config.data.kind === 'mnist' ? { evalAcc: outcome.evalAcc } : {}),
+    spikes: Object.fromEntries(Object.entries(outcome.spikes).map(([k, v]) => [k, v.events])),
+    spikeDetails: outcome.spikes,
+    diverged: outcome.diverged,
+    divergedAtStep: outcome.divergedAtStep,
+    interrupted,
+    wallSeconds: outcome.wallSeconds,
+    backend,
+    configHash: hash,
+  };
+  // An interrupted run keeps its metrics but gets no summary, so a rerun redoes it.
+  if (!interrupted) writeJSONAtomic(join(dir, SUMMARY_FILE), summary);
+  writeJSONAtomic(join(dir, CONFIG_FILE), {
+    ...config,
+    configHash: hash,
+    backend,
+    provenance: provenance(),
+    routing: outcome.routing,
+    parameters: outcome.parameters,
+  });
+  return summary;
+}

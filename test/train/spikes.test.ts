@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/data/rng.js';
+import {
+  countSpikes,
+  createDetector,
+  DEFAULT_DETECTORS,
+  DETECTOR_DEFAULTS_DOC,
+  SpikeTracker,
+  type DetectorSpec,
+  type StepSignal,
+} from '../../src/train/spikes.js';
+
+/** A smooth decaying loss with 3 % Gaussian noise, and a grad norm with 5 % noise. */
+function noisyCurve(seed: number, steps = 1000): StepSignal[] {
+  const rng = new Rng(seed);
+  const out: StepSignal[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const loss = (0.1 + 2 * Math.exp(-step / 200)) * (1 + 0.03 * rng.normal());
+    const gradNorm = (1 + Math.exp(-step / 100)) * (1 + 0.05 * rng.normal());
+    out.push({ step, loss, gradNorm });
+  }
+  return out;
+}
+
+/** Multiplies loss and grad norm by `factor` for `length` steps from each of `at` (1-based steps). */
+function inject(signals: StepSignal[], at: readonly number[], factor = 4, length = 1): StepSignal[] {
+  const hit = new Set(at.flatMap((s) => Array.from({ length }, (_, i) => s + i)));
+  return signals.map((s) => (hit.has(s.step) ? { ...s, loss: s.loss * factor, gradNorm: s.gradNorm * factor } : s));
+}
+
+const SPIKES = [150, 300, 303, 520, 800, 960];
+
+describe('spike detectors on synthetic curves', () => {
+  it('each default detector finds exactly the injected spikes, at the injected steps', () => {
+    for (const seed of [1, 2, 3]) {
+      const signals = inject(noisyCurve(seed), SPIKES);
+      const tracker = new SpikeTracker(DEFAULT_DETECTORS);
+      const flaggedAt: Record<string, number[]> = { median: [], zscore: [], gradnorm: [] };
+      for (const s of signals) for (const name of tracker.observe(s)) flaggedAt[name]!.push(s.step);
+      expect(flaggedAt).toEqual({ median: SPIKES, zscore: SPIKES, gradnorm: SPIKES });
+      for (const c of Object.values(tracker.counts())) expect(c).toEqual({ events: 6, flaggedSteps: 6, firstStep: 150 });
+    }
+  });
+
+  it('flags nothing on clean noisy curves (false-positive check over seeds)', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const counts = countSpikes(DEFAULT_DETECTORS, noisyCurve(seed, 3000));
+      for (const c of Object.values(counts)) expect(c).toEqual({ events: 0, flaggedSteps: 0, firstStep: null });
+    }
+  });
+
+  it('counts a multi-step spike once', () => {
+    const counts = countSpikes(DEFAULT_DETECTORS, inject(noisyCurve(4), [400], 4, 3));
+    for (const c of Object.values(counts)) expect(c).toEqual({ events: 1, flaggedSteps: 3, firstStep: 400 });
+  });
+
+  it('keeps flagged values out of the statistics, so back-to-back spikes are all caught', () => {
+    // Spikes every other step: if each entered the window, the median/std would climb and mask later ones.
+    const at = Array.from({ length: 10 }, (_, i) => 500 + 2 * i);
+    const counts = countSpikes(DEFAULT_DETECTORS, inject(noisyCurve(5), at));
+    for (const c of Object.values(counts)) expect(c.events).toBe(10);
+  });
+
+  it('never flags non-finite values and keeps them out of the statistics', () => {
+    const signals = noisyCurve(6).map((s) =>
+      s.step % 97 === 0 ? { ...s, loss: Number.NaN, gradNorm: Number.POSITIVE_INFINITY } : s,
+    );
+    signals[599] = { step: 600, loss: Number.POSITIVE_INFINITY, gradNorm: Number.NaN };
+    const clean = countSpikes(DEFAULT_DETECTORS, signals);
+    for (const c of Object.values(clean)) expect(c.events).toBe(0);
+    const spiked = countSpikes(DEFAULT_DETECTORS, inject(signals, [601]));
+    for (const c of Object.values(spiked)) expect(c).toEqual({ events: 1, flaggedSteps: 1, firstStep: 601 });
+  });
+
+  it('countSpikes equals the online SpikeTracker counts', () => {
+    const signals = inject(noisyCurve(7), [200, 201, 450, 700], 3);
+    const tracker = new SpikeTracker(DEFAULT_DETECTORS);
+    for (const s of signals) tracker.observe(s);
+    expect(countSpikes(DEFAULT_DETECTORS, signals)).toEqual(tracker.counts());
+  });
+
+  it('the grad-norm detector catches a grad-norm jump with a flat loss; the loss detectors do not', () => {
+    const signals = noisyCurve(8).map((s) => ({
+      ...s,
+      loss: 0.5,
+      gradNorm: s.step === 333 || s.step === 666 ? s.gradNorm * 3 : s.gradNorm,
+    }));
+    const counts = countSpikes(DEFAULT_DETECTORS, signals);
+    expect(counts.gradnorm).toEqual({ events: 2, flaggedSteps: 2, firstStep: 333 });
+    expect(counts.median!.events).toBe(0);
+    expect(counts.zscore!.events).toBe(0);
+  });
+
+  it('does not flag during warm-up', () => {
+    const signals = inject(noisyCurve(9), [10]);
+    for (const c of Object.values(countSpikes(DEFAULT_DETECTORS, signals))) expect(c.events).toBe(0);
+  });
+
+  it('restarts from a lasting level shift instead of flagging it forever', () => {
+    const specs: DetectorSpec[] = [{ kind: 'rollingMedian', name: 'm', window: 30, warmup: 10 }];
+    const signals = noisyCurve(10, 600).map((s) => (s.step > 300 ? { ...s, loss: s.loss * 10 } : s));
+    expect(countSpikes(specs, signals).m).toEqual({ events: 1, flaggedSteps: 30, firstStep: 301 });
+  });
+
+  it('reset() clears the statistics', () => {
+    const d = createDetector({ kind: 'zscore', window: 10, warmup: 5 });
+    for (let step = 1; step <= 10; step++) d.observe({ step, loss: 1 + 0.01 * (step % 3), gradNorm: 1 });
+    expect(d.observe({ step: 11, loss: 5, gradNorm: 1 })).toBe(true);
+    d.reset();
+    expect(d.observe({ step: 12, loss: 5, gradNorm: 1 })).toBe(false);
+  });
+
+  it('validates specs and names', () => {
+    expect(() => createDetector({ kind: 'rollingMedian', window: 10, warmup: 20 })).toThrow(/warmup/);
+    expect(() => createDetector({ kind: 'gradNormEma', alpha: 1 })).toThrow(/alpha/);
+    expect(() => new SpikeTracker([{ kind: 'zscore' }, { kind: 'zscore' }])).toThrow(/duplicate/);
+    expect(DEFAULT_DETECTORS.map((s) => createDetector(s).name)).toEqual(['median', 'zscore', 'gradnorm']);
+    expect(DETECTOR_DEFAULTS_DOC.split('\n').every((l) => l.startsWith('- '))).toBe(true);
+  });
+});
