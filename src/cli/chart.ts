@@ -82,6 +82,14 @@ const PALETTE = [
 /** asciichart's gap between the label's right edge and the data: label, space, axis column. */
 const OFFSET = 3;
 
+/**
+ * asciichart's own symbols except the first: it marks the "zero" row with '┼', but computes that
+ * row wrongly unless min = −max (and never right on a log scale), so the axis is plain '┤'.
+ */
+const SYMBOLS: [string, string, string, string, string, string, string, string, string, string] = [
+  '┤', '┤', '╶', '╴', '─', '╰', '╭', '╮', '╯', '│',
+];
+
 function ema(values: readonly number[], factor: number): number[] {
   const out: number[] = [];
   let s = values[0] ?? 0;
@@ -115,7 +123,8 @@ function yLabels(min: number, max: number, height: number, show: (y: number) => 
   let digits = 3;
   const text = (y: number): string => formatNumber(show(y), digits);
   while (digits < 6 && ys.some((y, k) => k > 0 && text(y) === text(ys[k - 1]!))) digits++;
-  const width = Math.max(...ys.map((y) => text(y).length));
+  // asciichart overwrites a 1-character label with the axis.
+  const width = Math.max(2, ...ys.map((y) => text(y).length));
   return (y) => text(y).padStart(width);
 }
 
@@ -156,12 +165,15 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
   if (finite.length === 0) {
     lines.push('(nothing to plot)');
   } else {
+    // The y range is that of the values before averaging into columns: a one-step spike that
+    // downsampling flattens still stretches the axis, so the scale never hides it entirely.
     let min = Math.min(...finite);
     let max = Math.max(...finite);
     if (max === min) [min, max] = [min - (Math.abs(min) * 0.1 || 1), max + (Math.abs(max) * 0.1 || 1)];
     // asciichart draws rows+1 lines for `height` rows.
     const label = yLabels(min, max, height - 1, logY ? (y) => 10 ** y : (y) => y);
-    const gutter = label(max).length + OFFSET - 1;
+    // Columns left of the axis: label, then OFFSET − 2 spaces (for labels of ≥ 2 characters).
+    const gutter = label(max).length + OFFSET - 2;
     // The first point sits on the axis column, so the plot spans width − gutter columns.
     const columns = Math.max(2, Math.min(steps, width - gutter));
     const curves = prepared.map((p) => fillGaps(downsample(p.ys, Math.max(1, Math.round((p.ys.length / steps) * columns)))));
@@ -172,6 +184,7 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
       {
         height: height - 1,
         offset: OFFSET,
+        symbols: SYMBOLS,
         min,
         max,
         colors: color ? shown.map((i) => prepared[i]!.color) : undefined,
@@ -185,11 +198,12 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
   }
 
   for (const [i, p] of prepared.entries()) {
+    // Most important first, since a narrow terminal truncates the end.
     const parts = [p.s.label];
+    if (p.divergedAt !== null) parts.push(`(diverged at step ${p.divergedAt})`);
+    if (p.ys.length > 0 && !plotted.has(i)) parts.push('(no positive values to plot)');
     if (p.s.note) parts.push(p.s.note);
     if (p.last !== undefined) parts.push(`last ${formatNumber(p.last, 3)}`);
-    if (p.divergedAt !== null) parts.push(`(diverged at step ${p.divergedAt})`);
-    if (p.ys.length > 0 && !plotted.has(i)) parts.push(logY ? '(no positive values to plot)' : '(not plotted)');
     const marker = color ? asciichart.colored('──', p.color) : '──';
     lines.push(`  ${marker} ${truncate(parts.join('  '), width - 5)}`);
   }

@@ -40,10 +40,10 @@ export type DetectorSpec =
  * Qwen3.8-Next flags a loss more than 0.1 above its 201-step rolling median. At an LLM's loss of
  * ≈ 2 that is a ≈ 5 % excursion; a batch-64 mean of per-example cross-entropies spreads by 20–50 %
  * (coefficient of variation) late in a small run, right-skewed, so the rule must be relative and
- * much looser. LLM Foundry's outlier factor, 2×, still fired 8–100 times per 3000 steps on
- * simulated batch-64 cross-entropy curves with that spread; 3× fired at most a few times. 201 steps
+ * much looser. On simulated batch-64 cross-entropy curves of 3000 steps LLM Foundry's outlier
+ * factor, 2×, fired 8 times at a 30 % spread and ≈ 120 at 50 %; 3× fired none and ≈ 9. 201 steps
  * would be two thirds of a 300-step run: 50 keeps the median near a curve that is still falling
- * (lag only makes it more conservative), and 20 values already give a median no outlier can move.
+ * (lag only makes it more conservative), and 20 values already give a median one outlier barely moves.
  * The rule ignores the noise level, so near zero loss (spread ≳ 50 %) it over-flags: read it
  * next to the z-score.
  */
@@ -53,7 +53,8 @@ export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, warmup: 20 } 
  * Rolling z-score: `window` 100, `sigma` 7, `warmup` 50.
  * OLMo 2 counts values ≥ 7σ from the mean of the last 1000. The 7σ carries over: σ is measured,
  * so the rule adapts to each run's noise, and 7 kept simulated batch-64/128 cross-entropy and MSE
- * curves at (almost) zero flags over 3000 steps despite skewed minibatch losses. The window does
+ * curves of 3000 steps at ≤ 1 flag up to a 50 % spread despite skewed minibatch losses (a few
+ * flags only for extremely heavy-tailed ones). The window does
  * not: 1000 steps is a third of our longest runs and longer than the shortest, and on a falling
  * curve a long window's σ is dominated by the trend. 100 values estimate σ to ≈ 7 %, and 50
  * before the first flag keep that estimate from resting on a handful of points.
@@ -65,9 +66,10 @@ export const ZSCORE_DEFAULTS = { window: 100, sigma: 7, warmup: 50 } as const;
  * ZClip keeps an EMA mean and variance of the grad norm with α = 0.97 after 25 warm-up steps and
  * clips when z > 2.5. α and the warm-up carry over (a ≈ 33-step memory suits 300–3000-step runs),
  * but 2.5 is a clipping threshold that fires on ≈ 1 % of steps by design — harmless for clipping,
- * useless as a count of rare events (15–50 per 3000 simulated steps). The EMA variance is noisy
- * (≈ 65 effective samples) and grad norms are right-skewed; z = 5 left simulated noisy runs at
- * under one flag per 3000 steps, while a doubled grad norm is still ≥ 5σ when its spread is ≤ 20 %.
+ * useless as a count of rare events (50–130 per 3000 simulated steps). The EMA variance is noisy
+ * (≈ 65 effective samples) and grad norms are right-skewed; z = 5 left simulated runs of 3000
+ * steps at ≤ 1 flag for grad-norm spreads up to 20 % (≈ 3 at 30 %), while a doubled grad norm is
+ * still ≥ 5σ when its spread is ≤ 20 %.
  */
 export const GRAD_NORM_EMA_DEFAULTS = { alpha: 0.97, z: 5, warmup: 25 } as const;
 

@@ -107,7 +107,7 @@ describe('mixtureOfRegimes', () => {
     let sse = 0;
     for (let k = 0; k < 8; k++) sse += linearSse(s, 16, 4, all.filter((r) => s.groups![r] === k));
     const perClusterR2 = 1 - sse / sst;
-    expect(perClusterR2).toBeGreaterThan(globalR2 + 0.3);
+    expect(perClusterR2).toBeGreaterThan(globalR2 + 0.5); // measured: global 0.08, per-cluster 0.93 (seed 1)
   });
 
   it('same seed gives identical arrays, a different seed different ones', () => {

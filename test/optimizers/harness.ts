@@ -2,8 +2,15 @@
  * Drives a tfjs optimizer and a float64 reference with the same seeded gradients and reports the
  * per-step parameter differences.
  */
-import { tf } from '../../src/index.js';
+import { tf, type ComposedOptimizer } from '../../src/index.js';
 import { Rng, sizeOf, type RefOptimizer } from './reference.js';
+
+/**
+ * What the tests need of any of our optimizers. `ComposedOptimizer<S>` for a specific option set
+ * is not assignable to `ComposedOptimizer` (the plan's option type is contravariant), so the tests
+ * use this structural view instead.
+ */
+export type AnyOptimizer = tf.Optimizer & Pick<ComposedOptimizer, 'options' | 'groupOf' | 'learningRate'>;
 
 export interface ParamSpec {
   readonly name: string;

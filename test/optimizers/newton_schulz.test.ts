@@ -11,11 +11,12 @@ afterAll(() => printObserved('newton_schulz'));
 
 /** Run the tfjs NS on float64 data (rounded to float32) and return the result as float64. */
 function nsTf(data: Float64Array, shape: number[], options?: NewtonSchulzOptions): Float64Array {
-  return tf.tidy(() => {
-    const out = zeropowerViaNewtonSchulz(tf.tensor(Float32Array.from(data), shape), options);
-    expect(out.shape).toEqual(shape);
-    return Float64Array.from(out.dataSync());
-  });
+  const g = tf.tensor(Float32Array.from(data), shape);
+  const out = zeropowerViaNewtonSchulz(g, options);
+  expect(out.shape).toEqual(shape);
+  const result = Float64Array.from(out.dataSync());
+  tf.dispose([g, out]);
+  return result;
 }
 
 const SHAPES: number[][] = [

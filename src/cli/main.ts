@@ -1,0 +1,185 @@
+/**
+ * The sandbox CLI. `npm start` runs the main job (Muon vs AdamW on the MNIST MLP and the MoE task);
+ * `run` runs any experiments/ spec; `view` re-draws saved runs. Every error that is the user's to
+ * fix (flag, spec, path) prints one line and exits with status 2, before any run directory exists.
+ */
+import { Command, Option } from 'commander';
+import { join } from 'node:path';
+import { initBackend } from '../backend.js';
+import { listOptimizers } from '../optimizers/index.js';
+import { expandRuns, SpecError, type RunConfig } from '../train/config.js';
+import { runDirName } from '../train/run.js';
+import { ensureDir } from '../train/run_files.js';
+import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
+import { OptionError } from '../optimizers/options.js';
+import { UsageError, outDir, parseList, parseLr, parsePositiveInt, parseSeeds, parseSmooth, timestamp } from './args.js';
+import { listExperimentNames, loadExperiment } from './experiments.js';
+import { createProgress } from './progress.js';
+import { findRunDirs, loadRun, renderRuns, type ViewOptions } from './runs_view.js';
+import { useColor } from './chart.js';
+
+/** The main job's experiments. */
+export const MAIN_EXPERIMENTS = ['mnist-mlp', 'moe-regimes'] as const;
+
+interface RunFlags {
+  steps?: string;
+  seeds?: string;
+  optimizers?: string;
+  lr?: string;
+  backend?: string;
+  out?: string;
+  quick?: boolean;
+  workers?: string;
+  logY?: boolean;
+  smooth?: string;
+  width?: string;
+}
+
+function viewOptions(flags: Pick<RunFlags, 'logY' | 'smooth' | 'width'>): ViewOptions {
+  return {
+    logY: flags.logY === true,
+    smooth: flags.smooth === undefined ? 0 : parseSmooth(flags.smooth),
+    color: useColor(process.stdout),
+    ...(flags.width !== undefined ? { width: parsePositiveInt('--width', flags.width) } : {}),
+  };
+}
+
+function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option('--steps <n>', 'training steps per run (overrides the spec)')
+    .option('--seeds <list>', 'a count N (seeds 0..N-1) or a comma list, e.g. 0,4,9')
+    .option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon')
+    .option('--lr <lr>', 'learning rate for every optimizer, or per label: muon=0.02,adamw=1e-3')
+    .addOption(new Option('--backend <name>', 'tfjs backend (default: tensorflow if installed, else wasm, else cpu; env OPT_SANDBOX_BACKEND)').choices(['tensorflow', 'wasm', 'cpu']))
+    .option('--out <dir>', 'output folder (default: runs/<timestamp>-<name>)')
+    .option('--quick', 'a seconds-long smoke version of each experiment')
+    .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
+    .option('--log-y', 'log-scale loss charts')
+    .option('--smooth <alpha>', 'EMA smoothing of chart curves, in [0, 1)')
+    .option('--width <cols>', 'chart width in columns (default: terminal width)');
+}
+
+async function runExperiments(names: readonly string[], flags: RunFlags, defaultName: string): Promise<void> {
+  // Everything that can be wrong with the request is checked before any file is written.
+  const view = viewOptions(flags);
+  const overrides = {
+    quick: flags.quick === true,
+    ...(flags.steps !== undefined ? { steps: parsePositiveInt('--steps', flags.steps) } : {}),
+    ...(flags.seeds !== undefined ? { seeds: parseSeeds(flags.seeds) } : {}),
+    ...(flags.optimizers !== undefined ? { optimizers: parseList('--optimizers', flags.optimizers) } : {}),
+    ...(flags.lr !== undefined ? { lr: parseLr(flags.lr) } : {}),
+  };
+  const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
+  const configs: RunConfig[] = [];
+  for (const name of names) configs.push(...expandRuns(await loadExperiment(name), overrides));
+  const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
+
+  const root = outDir(flags.out, join('runs', `${timestamp()}-${defaultName}`));
+  ensureDir(root);
+  const tasks: RunTask[] = configs.map((config) => ({ config, dir: join(root, runDirName(config)) }));
+  console.error(`${tasks.length} runs → ${root} (backend ${backend.name}, ${Math.min(workers, tasks.length)} worker${workers > 1 ? 's' : ''})`);
+
+  const progress = createProgress();
+  const onSigint = () => {
+    if (stopSignal.requested) process.exit(130);
+    stopSignal.requested = true;
+    console.error('\nstopping after the current step (Ctrl-C again to quit now); finished runs are kept');
+  };
+  process.on('SIGINT', onSigint);
+  progress.start(
+    tasks.reduce((a, t) => a + t.config.steps, 0),
+    tasks.length,
+  );
+  const started = performance.now();
+  try {
+    await runTasks(tasks, workers, {
+      onProgress: (i, step, loss) => progress.step(i, step, loss),
+      onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+  const runs = findRunDirs([root]).map(loadRun);
+  console.log(renderRuns(runs, view));
+  console.log(`\n${runs.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s → ${root}`);
+  if (stopSignal.requested) {
+    console.log('interrupted: unfinished runs have metrics but no summary.json');
+    process.exitCode = 130;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('optimizer-sandbox')
+    .description(
+      'Muon vs AdamW (and your own variants) on small MLPs and tiny MoE layers: loss curves, loss spikes, divergence.',
+    )
+    .showSuggestionAfterError();
+
+  addRunFlags(
+    program
+      .command('start')
+      .description(`the main job: ${MAIN_EXPERIMENTS.join(' and ')}, Muon vs AdamW, 3 seeds, charts and a summary table`),
+  ).action((flags: RunFlags) => runExperiments(MAIN_EXPERIMENTS, flags, 'main'));
+
+  addRunFlags(
+    program
+      .command('run')
+      .description('run experiments from experiments/ by name (see `list`) or by path to a spec file')
+      .argument('<experiments...>', 'experiment names or .ts spec paths'),
+  ).action((names: string[], flags: RunFlags) => runExperiments(names, flags, names.join('+').replace(/[^a-z0-9+-]/gi, '_')));
+
+  program
+    .command('view')
+    .description('re-draw saved runs (run folders, or folders containing them) without training')
+    .argument('<dirs...>', 'run directories or their parent folders')
+    .option('--log-y', 'log-scale loss charts')
+    .option('--smooth <alpha>', 'EMA smoothing of chart curves, in [0, 1)')
+    .option('--width <cols>', 'chart width in columns (default: terminal width)')
+    .action((dirs: string[], flags: RunFlags) => {
+      const view = viewOptions(flags);
+      console.log(renderRuns(findRunDirs(dirs).map(loadRun), view));
+    });
+
+  program
+    .command('list')
+    .description('list the experiments and the registered optimizers with their defaults')
+    .action(() => {
+      console.log(`experiments (experiments/*.ts): ${listExperimentNames().join(', ')}\n`);
+      for (const o of listOptimizers()) {
+        console.log(`${o.name} (${o.className}): ${o.description}`);
+        for (const opt of o.options) console.log(`  ${opt.name} = ${JSON.stringify(opt.default)}  — ${opt.doc}`);
+      }
+    });
+
+  return program;
+}
+
+/** Errors the user can fix print one line; anything else is a bug and keeps its stack. */
+export function describeError(e: unknown): { line: string; userError: boolean } {
+  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof RunFailure) {
+    return { line: e.message, userError: true };
+  }
+  const err = e as Error;
+  if (typeof err?.message === 'string' && /backend ".*" .*not available|unknown backend/.test(err.message)) {
+    return { line: err.message, userError: true };
+  }
+  return { line: err?.stack ?? String(e), userError: false };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv as string[], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    const { line, userError } = describeError(e);
+    console.error(`error: ${line}`);
+    return userError ? 2 : 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // Exit explicitly: the wasm backend keeps handles that would otherwise hold the process open.
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

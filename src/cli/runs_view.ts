@@ -1,0 +1,164 @@
+/**
+ * Re-draw saved runs: load run directories, group them by experiment and optimizer, and render a
+ * loss chart per experiment (median over seeds, one series per optimizer) and a summary table.
+ * Used after training and by `view`, so both show exactly what the files say.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunConfig } from '../train/config.js';
+import type { StepRecord } from '../train/loop.js';
+import type { RunSummary } from '../train/run.js';
+import { CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
+import { median, summarize } from '../study/stats.js';
+import { renderChart, type ChartSeries } from './chart.js';
+import { formatNumber, renderTable } from './table.js';
+import { UsageError } from './args.js';
+
+export interface LoadedRun {
+  readonly dir: string;
+  readonly config: RunConfig;
+  /** Absent when the run was interrupted. */
+  readonly summary: RunSummary | undefined;
+  readonly metrics: StepRecord[];
+}
+
+/** A path holding config.json is a run; otherwise its subfolders are searched (two levels deep). */
+export function findRunDirs(paths: readonly string[], depth = 3): string[] {
+  const out: string[] = [];
+  const visit = (p: string, level: number) => {
+    if (existsSync(join(p, CONFIG_FILE)) && existsSync(join(p, METRICS_FILE))) {
+      out.push(p);
+      return;
+    }
+    if (level >= depth) return;
+    for (const entry of readdirSync(p).sort()) {
+      const child = join(p, entry);
+      if (statSync(child).isDirectory()) visit(child, level + 1);
+    }
+  };
+  for (const p of paths) {
+    if (!existsSync(p) || !statSync(p).isDirectory()) throw new UsageError(`${p}: not a directory`);
+    const before = out.length;
+    visit(p, 0);
+    if (out.length === before) throw new UsageError(`${p}: no run directories (config.json + metrics.jsonl) found`);
+  }
+  return out;
+}
+
+export function loadRun(dir: string): LoadedRun {
+  const summaryPath = join(dir, SUMMARY_FILE);
+  return {
+    dir,
+    config: readJSON<RunConfig>(join(dir, CONFIG_FILE)),
+    summary: existsSync(summaryPath) ? readJSON<RunSummary>(summaryPath) : undefined,
+    metrics: readMetrics<StepRecord>(join(dir, METRICS_FILE)),
+  };
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    m.set(k, [...(m.get(k) ?? []), it]);
+  }
+  return m;
+}
+
+/** Per-step median over runs, skipping runs that ended (or went non-finite) before that step. */
+export function medianCurve(curves: readonly (readonly number[])[]): number[] {
+  const length = Math.max(0, ...curves.map((c) => c.length));
+  const out: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const vals = curves.map((c) => c[i]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    out.push(vals.length > 0 ? median(vals) : NaN);
+  }
+  return out;
+}
+
+const seriesLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
+
+function spikeTotals(runs: readonly LoadedRun[]): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.summary?.spikes ?? {})) totals[k] = (totals[k] ?? 0) + v;
+  return totals;
+}
+
+export interface ViewOptions {
+  width?: number;
+  height?: number;
+  logY?: boolean;
+  smooth?: number;
+  color?: boolean;
+}
+
+/** One chart per experiment: the training loss, median over seeds, a series per optimizer. */
+export function renderCharts(runs: readonly LoadedRun[], options: ViewOptions = {}): string {
+  const parts: string[] = [];
+  for (const [experiment, expRuns] of groupBy(runs, (r) => r.config.experiment)) {
+    const series: ChartSeries[] = [];
+    for (const [label, group] of groupBy(expRuns, seriesLabel)) {
+      const curve = medianCurve(group.map((r) => r.metrics.map((m) => (m.loss === null ? NaN : m.loss))));
+      const spikes = Object.entries(spikeTotals(group))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      const diverged = group.filter((r) => r.summary?.diverged).length;
+      series.push({
+        label,
+        values: curve,
+        note: `${group.length} seed${group.length === 1 ? '' : 's'}${diverged ? `, ${diverged} diverged` : ''}; spikes ${spikes || 'n/a'}`,
+      });
+    }
+    parts.push(
+      renderChart(series, {
+        ...options,
+        title: `${experiment}: training loss (median over seeds)${options.logY ? ', log scale' : ''}`,
+      }),
+    );
+  }
+  return parts.join('\n\n');
+}
+
+function cell(values: readonly (number | null | undefined)[]): string {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (xs.length === 0) return '—';
+  const s = summarize(xs);
+  return xs.length === 1 ? formatNumber(s.median) : `${formatNumber(s.median)} [${formatNumber(s.q1)}–${formatNumber(s.q3)}]`;
+}
+
+/** Median [IQR] over seeds per experiment × optimizer. */
+export function renderSummaryTable(runs: readonly LoadedRun[]): string {
+  const detectorNames = [...new Set(runs.flatMap((r) => Object.keys(r.summary?.spikes ?? {})))];
+  const headers = [
+    'experiment',
+    'optimizer',
+    'seeds',
+    'final loss',
+    'eval loss',
+    'eval acc',
+    ...detectorNames.map((d) => `spikes:${d}`),
+    'diverged',
+    's/run',
+  ];
+  const rows: string[][] = [];
+  for (const [key, group] of groupBy(runs, (r) => `${r.config.experiment}\u0000${seriesLabel(r)}`)) {
+    const [experiment, label] = key.split('\u0000') as [string, string];
+    const done = group.filter((r) => r.summary);
+    const sums = done.map((r) => r.summary!);
+    rows.push([
+      experiment,
+      label,
+      `${done.length}${done.length < group.length ? ` (+${group.length - done.length} unfinished)` : ''}`,
+      cell(sums.map((s) => s.finalLoss)),
+      cell(sums.map((s) => s.evalLoss)),
+      sums.some((s) => s.evalAcc != null) ? cell(sums.map((s) => s.evalAcc)) : '—',
+      ...detectorNames.map((d) => cell(sums.map((s) => s.spikes[d] ?? null))),
+      `${sums.filter((s) => s.diverged).length}/${sums.length}`,
+      cell(sums.map((s) => s.wallSeconds)),
+    ]);
+  }
+  return `${renderTable(headers, rows)}\n(median [q1–q3] over seeds; spikes are events per run)`;
+}
+
+export function renderRuns(runs: readonly LoadedRun[], options: ViewOptions = {}): string {
+  return `${renderCharts(runs, options)}\n\n${renderSummaryTable(runs)}`;
+}

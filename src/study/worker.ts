@@ -1,0 +1,36 @@
+/**
+ * A pool worker: its own tfjs instance and backend; runs one RunConfig at a time and reports
+ * progress and the summary back to the parent.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from '../backend.js';
+import { executeRun } from '../train/run.js';
+import type { ToWorker, FromWorker } from './pool.js';
+
+const port = parentPort!;
+let stopRequested = false;
+const backendName = (workerData as { backend: string }).backend;
+
+function send(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'stop') {
+    stopRequested = true;
+    return;
+  }
+  void (async () => {
+    try {
+      await initBackend({ requested: backendName });
+      const summary = await executeRun(message.config, message.dir, {
+        shouldStop: () => stopRequested,
+        onRecord: (r) => send({ type: 'progress', id: message.id, step: r.step, loss: r.loss }),
+      });
+      send({ type: 'done', id: message.id, summary });
+    } catch (e) {
+      send({ type: 'error', id: message.id, message: (e as Error).message });
+    }
+  })();
+});
+send({ type: 'ready' });
