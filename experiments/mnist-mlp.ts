@@ -15,8 +15,8 @@ export default defineExperiment({
   evalEvery: 50,
   schedule: { kind: 'cosine', warmup: 15, minFactor: 0.1 },
   optimizers: {
-    adamw: { name: 'adamw', options: { learningRate: 3e-3, weightDecay: 0.01 } },
-    muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 3e-3 } } },
+    adamw: { name: 'adamw', options: { learningRate: 5e-3, weightDecay: 0.01 } },
+    muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 5e-3 } } },
   },
   seeds: [0, 1, 2],
   quick: { steps: 30, evalEvery: 15, seeds: [0], evalSize: 500 },
