@@ -1,6 +1,6 @@
 /**
  * A tiny mixture-of-experts layer (REFERENCE §6): linear router → softmax → top-k with
- * renormalised gates; E two-layer experts stored as rank-3 banks [E, fan_in, hidden] and
+ * renormalised gates (top-1: the raw probability, as in Switch); E two-layer experts stored as rank-3 banks [E, fan_in, hidden] and
  * [E, hidden, fan_out] so Muon orthogonalises each expert separately.
  *
  * Every expert is evaluated on every token with one batched matMul and the result is masked by
@@ -76,7 +76,9 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
       const { indices } = tf.topk(scores, k);
       const mask = tf.sum(tf.oneHot(indices, E), 1); // [B, E], 1 where routed
       const chosen = tf.mul(probs, mask);
-      const gates = tf.div(chosen, tf.sum(chosen, -1, true)); // renormalised over the top-k
+      // Renormalised over the top-k (Mixtral). For top-1 that would make every gate exactly 1 and cut
+      // the router off from the task loss, so top-1 gates by the raw probability (Switch Transformer).
+      const gates = k === 1 ? chosen : tf.div(chosen, tf.sum(chosen, -1, true));
 
       const xe = tf.broadcastTo(tf.expandDims(x, 0), [E, batch, inputDim]);
       const h = activate(tf.add(tf.matMul(xe, w1), tf.expandDims(b1, 1)), spec.activation); // [E, B, H]

@@ -50,8 +50,11 @@ function canonicalName(name: string): string {
   return name.replace(/_\d+$/, '');
 }
 
+/** A definition without its plan function: what an instance exposes (keeps instances covariant in S). */
+export type OptimizerDescription<S extends OptionSpecs> = Omit<OptimizerDefinition<S>, 'plan'>;
+
 export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.Optimizer {
-  readonly definition: OptimizerDefinition<S>;
+  readonly definition: OptimizerDescription<S>;
   readonly options: OptionsOf<S>;
   /** Multiplies every group's learning rate; LR schedules set it each step. */
   lrScale = 1;
@@ -69,7 +72,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
 
   constructor(definition: OptimizerDefinition<S>, options?: OptionsInput<S>) {
     super();
-    this.definition = definition;
+    const { plan: _plan, ...description } = definition;
+    this.definition = description;
     this.options = resolveOptions(definition.className, definition.options, options as Record<string, unknown>);
     this.plan = definition.plan(this.options);
     for (const g of Object.keys(this.plan.groups)) {

@@ -118,7 +118,7 @@ export const muonOptions = {
     source: KELLER,
     accepts: `an object with ${Object.keys(muonAdamwOptions).join(', ')}`,
     parse: (v) => resolveNested(muonAdamwOptions, v),
-  } satisfies OptionSpec<MuonAdamwOptions>,
+  } satisfies OptionSpec<MuonAdamwOptions, Partial<MuonAdamwOptions>> as OptionSpec<MuonAdamwOptions, Partial<MuonAdamwOptions>>,
 };
 export type MuonOptions = OptionsOf<typeof muonOptions>;
 

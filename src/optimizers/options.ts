@@ -18,8 +18,11 @@ export class NestedOptionError extends Error {
   }
 }
 
-export interface OptionSpec<T> {
+/** `In` is what a caller may pass when it differs from the resolved type (e.g. a partial nested object). */
+export interface OptionSpec<T, In = T> {
   readonly default: T;
+  /** Type-level only: carries `In` for OptionsInput. */
+  readonly input?: In;
   /** Where the default comes from (paper, reference implementation, or "sandbox choice"). */
   readonly source: string;
   /** One line for --help and the README table. */
@@ -32,9 +35,11 @@ export interface OptionSpec<T> {
   toJSON?(value: T): unknown;
 }
 
-export type OptionSpecs = Record<string, OptionSpec<unknown>>;
-export type OptionsOf<S extends OptionSpecs> = { [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
-export type OptionsInput<S extends OptionSpecs> = Partial<OptionsOf<S>>;
+export type OptionSpecs = Record<string, OptionSpec<unknown, unknown>>;
+export type OptionsOf<S extends OptionSpecs> = { [K in keyof S]: S[K] extends OptionSpec<infer T, unknown> ? T : never };
+export type OptionsInput<S extends OptionSpecs> = {
+  [K in keyof S]?: S[K] extends OptionSpec<unknown, infer In> ? In : never;
+};
 
 interface NumberRange {
   min?: number;

@@ -3,8 +3,8 @@
  * layout and maps back, so a layout slip in the shape scale shows up on [8,16] vs [16,8].
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Muon, initBackend, routesToMuon } from '../../src/index.js';
-import { printObserved, record, runTrajectory, uniquePrefix, type ParamSpec } from './harness.js';
+import { Muon, MuonCubic, NorMuon, initBackend, routesToMuon } from '../../src/index.js';
+import { printObserved, record, runTrajectory, uniquePrefix, type AnyOptimizer, type ParamSpec } from './harness.js';
 import { RefMuon } from './reference.js';
 
 const TOL = 2e-4;
@@ -119,6 +119,54 @@ describe('Muon trajectory vs Keller Muon reference (30 steps)', () => {
       }
     });
   }
+});
+
+describe('Muon variants vs the reference', () => {
+  const variants: { label: string; make: () => AnyOptimizer; ref: RefInput; shapes: Record<string, number[]> }[] = [
+    { label: 'Muon nsSteps 3', make: () => new Muon({ nsSteps: 3 }), ref: { nsSteps: 3 }, shapes: { w: [8, 16] } },
+    {
+      label: 'MuonCubic defaults (12 cubic steps)',
+      make: () => new MuonCubic(),
+      ref: { nsSteps: 12, nsCoefficients: [1.5, -0.5, 0] },
+      shapes: { w: [16, 8], experts: [3, 6, 10], b: [10] },
+    },
+    {
+      label: 'NorMuon defaults',
+      make: () => new NorMuon(),
+      ref: { neuronNorm: { beta2: 0.95, eps: 1e-8 } },
+      shapes: { w: [8, 16], tall: [16, 8], experts: [3, 6, 10], b: [10] },
+    },
+    {
+      label: 'NorMuon beta2 0.5, match_rms_adamw',
+      make: () => new NorMuon({ beta2: 0.5, lrAdjust: 'match_rms_adamw' }),
+      ref: { neuronNorm: { beta2: 0.5, eps: 1e-8 }, lrAdjust: 'match_rms_adamw' },
+      shapes: { w: [8, 16], experts: [3, 10, 6] },
+    },
+  ];
+  for (const v of variants) {
+    it(v.label, () => {
+      const p = uniquePrefix('variant');
+      const params: ParamSpec[] = Object.entries(v.shapes).map(([k, shape]) => ({ name: `${p}${k}`, shape }));
+      const opt = v.make();
+      const ref = new RefMuon(v.ref);
+      const res = runTrajectory(opt, ref, params);
+      opt.dispose();
+      for (const { name, shape } of params) {
+        const tol = ref.usesMuon(name, shape) ? TOL : ADAMW_TOL;
+        record(`${v.label} :: ${name.slice(p.length)}`, res.maxError[name]!);
+        expect(res.maxError[name]!).toBeLessThanOrEqual(tol);
+        expect(res.moved[name]!).toBeGreaterThan(20 * tol);
+      }
+    });
+  }
+
+  it('NorMuon differs from plain Muon (its normalisation is visible in the comparison)', () => {
+    const p = uniquePrefix('variantneg');
+    const opt = new NorMuon({ beta2: 0.5 });
+    const res = runTrajectory(opt, new RefMuon({}), [{ name: `${p}w`, shape: [8, 16] }], { steps: 5 });
+    opt.dispose();
+    expect(Math.max(...res.perStep)).toBeGreaterThan(10 * TOL);
+  });
 });
 
 describe('the Muon comparisons can fail', () => {

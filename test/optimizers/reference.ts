@@ -316,8 +316,14 @@ export interface RefMuonOptions {
   momentum: number;
   nesterov: boolean;
   nsSteps: number;
+  nsCoefficients: Abc | readonly Abc[];
   weightDecay: number;
   lrAdjust: 'original' | 'match_rms_adamw';
+  /**
+   * NorMuon (REFERENCE §1): after NS, divide each output neuron's row (torch layout) by the root of
+   * an EMA (β₂) of its mean square plus eps, then rescale to the pre-normalisation Frobenius norm.
+   */
+  neuronNorm: { beta2: number; eps: number } | null;
   /** true: the parameter goes to the internal AdamW (besides rank < 2). */
   exclude: ((name: string, shape: readonly number[]) => boolean) | null;
   adamw: RefAdamOptions;
@@ -338,9 +344,11 @@ export const KELLER_MUON_DEFAULTS: Omit<RefMuonOptions, 'adamw'> = {
   momentum: 0.95,
   nesterov: true,
   nsSteps: 5,
+  nsCoefficients: KELLER_ABC,
   weightDecay: 0,
   lrAdjust: 'original',
   exclude: null,
+  neuronNorm: null,
 };
 
 /**
@@ -355,6 +363,7 @@ export class RefMuon implements RefOptimizer {
   readonly o: RefMuonOptions;
   readonly aux: RefAdamW;
   private readonly momentum = new Map<string, Mat[]>();
+  private readonly neuronMoments = new Map<string, Float64Array[]>();
 
   constructor(o: Partial<Omit<RefMuonOptions, 'adamw'>> & { adamw?: Partial<RefAdamOptions> } = {}) {
     const adamw = { ...KELLER_AUX_ADAMW, ...(o.adamw ?? {}) };
@@ -372,7 +381,7 @@ export class RefMuon implements RefOptimizer {
       this.aux.step(name, shape, theta, grad);
       return;
     }
-    const { lr, momentum: beta, nesterov, nsSteps, weightDecay, lrAdjust } = this.o;
+    const { lr, momentum: beta, nesterov, nsSteps, nsCoefficients, weightDecay, lrAdjust, neuronNorm } = this.o;
     // tfjs [.., fan_in, fan_out] → torch [.., out, in]
     const thetaT = splitMatrices(theta, shape).map((m) => m.t());
     const gradT = splitMatrices(grad, shape).map((m) => m.t());
@@ -381,16 +390,36 @@ export class RefMuon implements RefOptimizer {
       bufs = gradT.map((g) => new Mat(g.rows, g.cols));
       this.momentum.set(name, bufs);
     }
+    let moments = this.neuronMoments.get(name);
+    if (!moments) {
+      moments = gradT.map((g) => new Float64Array(g.rows));
+      this.neuronMoments.set(name, moments);
+    }
     const out = thetaT.map((p, e) => {
       const g = gradT[e]!;
       const m = bufs[e]!;
       for (let i = 0; i < m.data.length; i++) m.data[i] = m.data[i]! + (g.data[i]! - m.data[i]!) * (1 - beta);
       const update = nesterov ? g.combine(1, m.combine(1, g, -1), beta) : m; // grad + β(m − grad)
-      const x = newtonSchulz(update, { steps: nsSteps });
+      let x = newtonSchulz(update, { steps: nsSteps, coefficients: nsCoefficients });
+      if (neuronNorm) x = normalizeRows(x, moments[e]!, neuronNorm.beta2, neuronNorm.eps);
       const [A, B] = [p.rows, p.cols]; // torch size(-2), size(-1) = out, in
       const adjusted = lrAdjust === 'original' ? lr * Math.sqrt(Math.max(1, A / B)) : lr * 0.2 * Math.sqrt(Math.max(A, B));
       return p.scale(1 - lr * weightDecay).combine(1, x, -adjusted);
     });
     theta.set(joinMatrices(out.map((m) => m.t())));
   }
+}
+
+/** NorMuon's per-output-neuron normalisation on a torch-layout [out, in] matrix (rows = neurons). */
+function normalizeRows(x: Mat, v: Float64Array, beta2: number, eps: number): Mat {
+  const out = new Mat(x.rows, x.cols);
+  for (let i = 0; i < x.rows; i++) {
+    let ms = 0;
+    for (let j = 0; j < x.cols; j++) ms += x.get(i, j) ** 2;
+    ms /= x.cols;
+    v[i] = beta2 * v[i]! + (1 - beta2) * ms;
+    const d = Math.sqrt(v[i]!) + eps;
+    for (let j = 0; j < x.cols; j++) out.set(i, j, x.get(i, j) / d);
+  }
+  return out.scale(x.frobenius() / (out.frobenius() + eps));
 }

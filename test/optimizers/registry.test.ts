@@ -1,6 +1,19 @@
 /** Registration with tfjs serialisation and the sandbox registry; config round trips. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, AdamW, ComposedOptimizer, Muon, MuonCubic, NorMuon, SGD, createOptimizer, initBackend, listOptimizers, tf } from '../../src/index.js';
+import {
+  Adam,
+  AdamW,
+  ComposedOptimizer,
+  Muon,
+  MuonCubic,
+  NorMuon,
+  SGD,
+  createOptimizer,
+  currentBackend,
+  initBackend,
+  listOptimizers,
+  tf,
+} from '../../src/index.js';
 import type { AnyOptimizer } from './harness.js';
 
 beforeAll(async () => {
@@ -33,6 +46,12 @@ function roundTrip(opt: AnyOptimizer, extra: tf.serialization.ConfigDict = {}): 
 }
 
 describe('registration', () => {
+  it('runs on the requested backend (OPT_SANDBOX_BACKEND, else the automatic choice)', () => {
+    expect(tf.getBackend()).toBe(currentBackend().name);
+    const requested = process.env['OPT_SANDBOX_BACKEND'];
+    if (requested) expect(tf.getBackend()).toBe(requested);
+  });
+
   for (const { cls, className, name } of classes) {
     it(`${className}: className, registry entry, tfjs serialisation map`, () => {
       expect(cls.className).toBe(className);

@@ -1,0 +1,157 @@
+/**
+ * The stability study's protocol as data (REFERENCE §5, §7): per task, each optimizer tunes its
+ * own LR over its own log-spaced grid with the same seeds; the tuned LR (best median final eval
+ * loss) is then held constant at 1×, 2×, 4×, 8× over a longer horizon, and spikes and divergence
+ * are counted. `planStudy` expands a spec into concrete runs, deterministically.
+ */
+import type { ExperimentSpec, ModelSpec, RunConfig } from '../train/config.js';
+import { expandRuns } from '../train/config.js';
+
+export interface StudyTask {
+  /** Experiment name in experiments/. */
+  readonly experiment: string;
+  /** Replace the experiment's model (e.g. a narrower MLP to keep the study affordable). */
+  readonly model?: ModelSpec;
+}
+
+export interface StudySpec {
+  readonly name: string;
+  readonly description: string;
+  readonly tasks: readonly StudyTask[];
+  /** Optimizer labels from the experiments, compared pairwise as `treatment` − `baseline`. */
+  readonly baseline: string;
+  readonly treatment: string;
+  readonly seeds: readonly number[];
+  readonly tune: {
+    /** Per optimizer label: learning rates to try (log-spaced). */
+    readonly grid: Readonly<Record<string, readonly number[]>>;
+    readonly steps: number;
+  };
+  readonly stress: {
+    readonly multipliers: readonly number[];
+    /** The long ("late-stage") horizon, held at a constant LR. */
+    readonly steps: number;
+  };
+  readonly batchSize?: number;
+}
+
+export type Phase = 'tune' | 'stress';
+
+export interface PlannedRun {
+  readonly phase: Phase;
+  readonly task: string;
+  readonly label: string;
+  /** The main group's learning rate this run uses. */
+  readonly lr: number;
+  /** Stress multiplier of the tuned LR (1 for tuning runs). */
+  readonly multiplier: number;
+  readonly seed: number;
+  readonly config: RunConfig;
+  /** Directory name inside the study's runs/ folder; unique within the study. */
+  readonly dirName: string;
+}
+
+/** `points` log-spaced values from lo to hi inclusive. */
+export function logGrid(lo: number, hi: number, points: number): number[] {
+  if (!(lo > 0 && hi > lo && points >= 2)) throw new Error(`logGrid: need 0 < lo < hi and points ≥ 2, got ${lo}, ${hi}, ${points}`);
+  const step = Math.log10(hi / lo) / (points - 1);
+  // Round to 3 significant digits so grid values print and hash stably.
+  return Array.from({ length: points }, (_, i) => Number((lo * 10 ** (step * i)).toPrecision(3)));
+}
+
+/** Base learning rate of an optimizer label in an experiment (the value lrScale multiplies). */
+export function baseLr(spec: ExperimentSpec, label: string): number {
+  const setup = spec.optimizers[label];
+  if (!setup) throw new Error(`experiment "${spec.name}" has no optimizer "${label}"`);
+  const lr = setup.options?.['learningRate'];
+  if (typeof lr !== 'number') {
+    throw new Error(`experiment "${spec.name}": optimizer "${label}" must set options.learningRate for the study to scale it`);
+  }
+  return lr;
+}
+
+export function validateStudy(study: StudySpec): void {
+  const where = `study "${study.name}"`;
+  for (const label of [study.baseline, study.treatment]) {
+    const grid = study.tune.grid[label];
+    if (!grid || grid.length < 2) throw new Error(`${where}: tune.grid.${label} needs at least 2 learning rates`);
+    if (grid.some((x) => !(x > 0))) throw new Error(`${where}: tune.grid.${label} must hold positive learning rates`);
+  }
+  if (study.seeds.length === 0) throw new Error(`${where}: seeds must not be empty`);
+  if (study.stress.multipliers.some((m) => !(m > 0))) throw new Error(`${where}: stress.multipliers must be positive`);
+  if (!(study.tune.steps >= 1 && study.stress.steps >= 1)) throw new Error(`${where}: steps must be ≥ 1`);
+}
+
+const fmt = (x: number) => Number(x.toPrecision(3)).toString();
+
+function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): ExperimentSpec {
+  return {
+    ...spec,
+    ...(task.model ? { model: task.model } : {}),
+    ...(study.batchSize ? { batchSize: study.batchSize } : {}),
+    optimizers: { [study.baseline]: spec.optimizers[study.baseline]!, [study.treatment]: spec.optimizers[study.treatment]! },
+  };
+}
+
+/** The tuning runs: every grid LR × seed, for each task and optimizer. Final eval only. */
+export function planTuning(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>): PlannedRun[] {
+  const out: PlannedRun[] = [];
+  for (const task of study.tasks) {
+    const spec = taskSpec(experiments.get(task.experiment)!, task, study);
+    for (const label of [study.baseline, study.treatment]) {
+      const base = expandRuns({ ...spec, evalEvery: study.tune.steps }, { optimizers: [label], seeds: study.seeds, steps: study.tune.steps });
+      for (const lr of study.tune.grid[label]!) {
+        for (const run of base) {
+          const config: RunConfig = { ...run, lrScale: lr / baseLr(spec, label) };
+          out.push({
+            phase: 'tune',
+            task: task.experiment,
+            label,
+            lr,
+            multiplier: 1,
+            seed: run.seed,
+            config,
+            dirName: `tune__${task.experiment}__${label}__lr${fmt(lr)}__s${run.seed}`,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The stress runs for one task and optimizer, given its tuned LR: constant LR at each multiplier,
+ * the long horizon, evaluation every tenth of it (for balance-over-time panels).
+ */
+export function planStress(
+  study: StudySpec,
+  experiments: ReadonlyMap<string, ExperimentSpec>,
+  task: StudyTask,
+  label: string,
+  tunedLr: number,
+): PlannedRun[] {
+  const spec = taskSpec(experiments.get(task.experiment)!, task, study);
+  const evalEvery = Math.max(1, Math.floor(study.stress.steps / 10));
+  const base = expandRuns(
+    { ...spec, schedule: { kind: 'constant' }, evalEvery },
+    { optimizers: [label], seeds: study.seeds, steps: study.stress.steps },
+  );
+  const out: PlannedRun[] = [];
+  for (const multiplier of study.stress.multipliers) {
+    for (const run of base) {
+      const lr = tunedLr * multiplier;
+      out.push({
+        phase: 'stress',
+        task: task.experiment,
+        label,
+        lr,
+        multiplier,
+        seed: run.seed,
+        config: { ...run, lrScale: lr / baseLr(spec, label) },
+        dirName: `stress__${task.experiment}__${label}__x${fmt(multiplier)}__s${run.seed}`,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+/**
+ * Running a study: tuning runs, then (per task and optimizer) the tuned LR, then stress runs.
+ * Runs whose directory already holds a summary for the same config hash are skipped, so an
+ * interrupted study resumes. `--shard i/n` runs a deterministic share; a shard that owns any
+ * stress run of a (task, optimizer) group also runs that group's tuning runs, because the stress
+ * LRs depend on them (identical configs give identical results, and `merge` keeps one copy).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExperimentSpec } from '../train/config.js';
+import { completedSummary, type RunSummary } from '../train/run.js';
+import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
+import { planStress, planTuning, validateStudy, type PlannedRun, type StudySpec } from './protocol.js';
+import { runTasks, stopSignal, type PoolEvents } from './pool.js';
+import { median } from './stats.js';
+
+export const STUDY_FILE = 'study.json';
+export const RUNS_DIR = 'runs';
+
+export interface Shard {
+  readonly index: number; // 1-based
+  readonly count: number;
+}
+
+export interface StudyFile {
+  readonly spec: StudySpec;
+  readonly experiments: Record<string, ExperimentSpec>;
+}
+
+export interface StudyProgress extends PoolEvents {
+  onPhase?(phase: string, runs: number, skipped: number, steps: number): void;
+}
+
+/** Round-robin over a canonical order: deterministic, and balanced in run count. */
+export function inShard(position: number, shard: Shard | undefined): boolean {
+  return !shard || position % shard.count === shard.index - 1;
+}
+
+const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
+
+/**
+ * The tuned LR of one task × optimizer: the grid LR with the best median final eval loss over
+ * seeds; a diverged run (or one with no eval) counts as its initial loss (REFERENCE §7).
+ * Ties go to the smaller LR.
+ */
+export function tunedLr(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number } {
+  const byLr = new Map<number, number[]>();
+  for (const { lr, summary } of runs) {
+    const loss =
+      summary.diverged || summary.evalLoss === null || !Number.isFinite(summary.evalLoss)
+        ? (summary.initialLoss ?? Infinity)
+        : summary.evalLoss;
+    byLr.set(lr, [...(byLr.get(lr) ?? []), loss]);
+  }
+  let best = { lr: NaN, score: Infinity };
+  for (const lr of [...byLr.keys()].sort((a, b) => a - b)) {
+    const score = median(byLr.get(lr)!);
+    if (score < best.score) best = { lr, score };
+  }
+  if (!Number.isFinite(best.lr)) throw new Error('tunedLr: no tuning results');
+  return best;
+}
+
+function assertSameStudy(dir: string, file: StudyFile): void {
+  const path = join(dir, STUDY_FILE);
+  if (!existsSync(path)) {
+    writeJSONAtomic(path, file);
+    return;
+  }
+  const existing = readJSON<StudyFile>(path);
+  if (JSON.stringify(existing) !== JSON.stringify(JSON.parse(JSON.stringify(file)))) {
+    throw new Error(`${dir} holds a different study (${STUDY_FILE} differs); use a new --out folder`);
+  }
+}
+
+async function execute(dir: string, planned: readonly PlannedRun[], workers: number, phase: string, events: StudyProgress) {
+  const todo = planned.filter((p) => !completedSummary(join(dir, RUNS_DIR, p.dirName), p.config));
+  events.onPhase?.(phase, todo.length, planned.length - todo.length, todo.reduce((a, p) => a + p.config.steps, 0));
+  await runTasks(
+    todo.map((p) => ({ config: p.config, dir: join(dir, RUNS_DIR, p.dirName) })),
+    workers,
+    events,
+  );
+}
+
+export interface StudyPlanResult {
+  readonly tuning: readonly PlannedRun[];
+  readonly stress: readonly PlannedRun[];
+  readonly tuned: ReadonlyMap<string, number>;
+}
+
+/** Run (this shard of) a study into `dir`. Returns what was planned and the tuned LRs it used. */
+export async function runStudy(
+  study: StudySpec,
+  experiments: ReadonlyMap<string, ExperimentSpec>,
+  dir: string,
+  options: { workers: number; shard?: Shard; events?: StudyProgress },
+): Promise<StudyPlanResult> {
+  validateStudy(study);
+  const events = options.events ?? {};
+  ensureDir(join(dir, RUNS_DIR));
+  assertSameStudy(dir, { spec: study, experiments: Object.fromEntries(experiments) });
+
+  const labels = [study.baseline, study.treatment];
+  const tuning = planTuning(study, experiments);
+  // Stress runs are identified before their LR is known: (task, label, multiplier, seed).
+  const stressKeys = study.tasks.flatMap((t) =>
+    labels.flatMap((label) => study.stress.multipliers.flatMap((m) => study.seeds.map((seed) => ({ task: t, label, m, seed })))),
+  );
+  const ownedStress = stressKeys.filter((_, i) => inShard(i, options.shard));
+  const neededGroups = new Set(ownedStress.map((k) => groupKey(k.task.experiment, k.label)));
+  const tuneNeeded = tuning.filter((p, i) => inShard(i, options.shard) || neededGroups.has(groupKey(p.task, p.label)));
+
+  await execute(dir, tuneNeeded, options.workers, 'tune', events);
+  if (stopSignal.requested) return { tuning: tuneNeeded, stress: [], tuned: new Map() };
+
+  const tuned = new Map<string, number>();
+  const stress: PlannedRun[] = [];
+  for (const task of study.tasks) {
+    for (const label of labels) {
+      const key = groupKey(task.experiment, label);
+      if (!neededGroups.has(key)) continue;
+      const results = tuning
+        .filter((p) => p.task === task.experiment && p.label === label)
+        .map((p) => ({ lr: p.lr, summary: completedSummary(join(dir, RUNS_DIR, p.dirName), p.config) }));
+      const missing = results.filter((r) => !r.summary).length;
+      if (missing > 0) throw new Error(`tuning of ${task.experiment}/${label} is incomplete (${missing} runs missing)`);
+      const lr = tunedLr(results as { lr: number; summary: RunSummary }[]).lr;
+      tuned.set(key, lr);
+      const owned = new Set(
+        ownedStress.filter((k) => k.task === task && k.label === label).map((k) => `${k.m}\u0000${k.seed}`),
+      );
+      stress.push(
+        ...planStress(study, experiments, task, label, lr).filter((p) => owned.has(`${p.multiplier}\u0000${p.seed}`)),
+      );
+    }
+  }
+  await execute(dir, stress, options.workers, 'stress', events);
+  return { tuning: tuneNeeded, stress, tuned };
+}
