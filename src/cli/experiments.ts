@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SpecError, validateExperiment, type ExperimentSpec } from '../train/config.js';
+import { validateStudy, type StudySpec } from '../study/protocol.js';
 
 export const EXPERIMENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'experiments');
 
@@ -32,5 +33,25 @@ export async function loadExperiment(nameOrPath: string, dir = EXPERIMENTS_DIR):
   const spec = mod.default as ExperimentSpec | undefined;
   if (!spec || typeof spec !== 'object') throw new SpecError(`experiment ${path} has no default export`);
   validateExperiment(spec);
+  return spec;
+}
+
+export const STUDIES_DIR = join(EXPERIMENTS_DIR, 'studies');
+
+/** A study spec file default-exports the full protocol and may export `quick`, its small version. */
+export async function loadStudy(nameOrPath: string, quick: boolean): Promise<StudySpec> {
+  const path = nameOrPath.endsWith('.ts') ? nameOrPath : join(STUDIES_DIR, `${nameOrPath}.ts`);
+  if (!existsSync(path)) {
+    const known = existsSync(STUDIES_DIR) ? listExperimentNames(STUDIES_DIR).join(', ') : '(none)';
+    throw new SpecError(`unknown study "${nameOrPath}"; known studies: ${known}`);
+  }
+  const mod = (await import(pathToFileURL(path).href)) as { default?: StudySpec; quick?: StudySpec };
+  const spec = quick ? mod.quick : mod.default;
+  if (!spec) throw new SpecError(`study ${path} has no ${quick ? '`quick` export' : 'default export'}`);
+  try {
+    validateStudy(spec);
+  } catch (e) {
+    throw new SpecError((e as Error).message);
+  }
   return spec;
 }

@@ -12,8 +12,14 @@ import { runDirName } from '../train/run.js';
 import { ensureDir } from '../train/run_files.js';
 import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
 import { OptionError } from '../optimizers/options.js';
-import { UsageError, outDir, parseList, parseLr, parsePositiveInt, parseSeeds, parseSmooth, timestamp } from './args.js';
-import { listExperimentNames, loadExperiment } from './experiments.js';
+import { UsageError, outDir, parseList, parseLr, parsePositiveInt, parseSeeds, parseShard, parseSmooth, timestamp } from './args.js';
+import { listExperimentNames, loadExperiment, loadStudy } from './experiments.js';
+import { runStudy, type Shard } from '../study/study.js';
+import { analyzeStudy } from '../study/analyze.js';
+import { renderReport } from '../study/report.js';
+import { mergeStudies } from '../study/merge.js';
+import { writeFileSync, renameSync, existsSync } from 'node:fs';
+import type { ExperimentSpec } from '../train/config.js';
 import { createProgress } from './progress.js';
 import { findRunDirs, loadRun, renderRuns, type ViewOptions } from './runs_view.js';
 import { useColor } from './chart.js';
@@ -80,26 +86,17 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
   console.error(`${tasks.length} runs → ${root} (backend ${backend.name}, ${Math.min(workers, tasks.length)} worker${workers > 1 ? 's' : ''})`);
 
   const progress = createProgress();
-  const onSigint = () => {
-    if (stopSignal.requested) process.exit(130);
-    stopSignal.requested = true;
-    console.error('\nstopping after the current step (Ctrl-C again to quit now); finished runs are kept');
-  };
-  process.on('SIGINT', onSigint);
   progress.start(
     tasks.reduce((a, t) => a + t.config.steps, 0),
     tasks.length,
   );
   const started = performance.now();
-  try {
-    await runTasks(tasks, workers, {
+  await withStopOnSigint(() =>
+    runTasks(tasks, workers, {
       onProgress: (i, step, loss) => progress.step(i, step, loss),
       onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`),
-    });
-  } finally {
-    progress.stop();
-    process.off('SIGINT', onSigint);
-  }
+    }).finally(() => progress.stop()),
+  );
   const runs = findRunDirs([root]).map(loadRun);
   console.log(renderRuns(runs, view));
   console.log(`\n${runs.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s → ${root}`);
@@ -107,6 +104,82 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
     console.log('interrupted: unfinished runs have metrics but no summary.json');
     process.exitCode = 130;
   }
+}
+
+interface StudyFlags {
+  quick?: boolean;
+  spec?: string;
+  out?: string;
+  workers?: string;
+  shard?: string;
+  backend?: string;
+}
+
+function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
+  const onSigint = () => {
+    if (stopSignal.requested) process.exit(130);
+    stopSignal.requested = true;
+    console.error('\nstopping after the current step (Ctrl-C again to quit now); finished runs are kept');
+  };
+  process.on('SIGINT', onSigint);
+  return work().finally(() => process.off('SIGINT', onSigint));
+}
+
+async function studyCommand(flags: StudyFlags): Promise<void> {
+  const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
+  const shard: Shard | undefined = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
+  const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
+  const experiments = new Map<string, ExperimentSpec>();
+  for (const t of study.tasks) experiments.set(t.experiment, await loadExperiment(t.experiment));
+  const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
+  const fallback = join('runs', shard ? `${study.name}-shard-${shard.index}-of-${shard.count}` : study.name);
+  const dir = outDir(flags.out, fallback);
+  console.error(
+    `study ${study.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''} → ${dir} (backend ${backend.name}, ${workers} worker${workers > 1 ? 's' : ''}); rerun the same command to resume`,
+  );
+  const started = performance.now();
+  let progress = createProgress();
+  const result = await withStopOnSigint(() =>
+    runStudy(study, experiments, dir, {
+      workers,
+      ...(shard ? { shard } : {}),
+      events: {
+        onPhase: (phase, runs, skipped, steps) => {
+          progress.stop();
+          console.error(`${phase}: ${runs} runs to do${skipped ? `, ${skipped} already complete` : ''}`);
+          progress = createProgress();
+          progress.start(steps, runs);
+        },
+        onProgress: (i, step, loss) => progress.step(i, step, loss),
+        onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`),
+      },
+    }).finally(() => progress.stop()),
+  );
+  const minutes = ((performance.now() - started) / 60000).toFixed(1);
+  if (stopSignal.requested) {
+    console.log(`interrupted after ${minutes} min; rerun the same command to resume (finished runs are skipped)`);
+    process.exitCode = 130;
+    return;
+  }
+  for (const [key, lr] of result.tuned) console.log(`tuned LR ${key.replace('\u0000', '/')}: ${lr}`);
+  console.log(`done in ${minutes} min: ${result.tuning.length} tuning + ${result.stress.length} stress runs in ${dir}`);
+  console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
+}
+
+function reportCommand(dir: string): void {
+  if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
+  let results;
+  try {
+    results = analyzeStudy(dir);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const text = renderReport(results);
+  const path = join(dir, 'REPORT.md');
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+  console.log(text);
+  console.error(`written: ${path}`);
 }
 
 export function buildProgram(): Command {
@@ -140,6 +213,37 @@ export function buildProgram(): Command {
     .action((dirs: string[], flags: RunFlags) => {
       const view = viewOptions(flags);
       console.log(renderRuns(findRunDirs(dirs).map(loadRun), view));
+    });
+
+  program
+    .command('study')
+    .description('the stability study: LR tuning per optimizer, then spikes and divergence at 1–8× the tuned LR')
+    .option('--quick', 'the same pipeline with a small grid and short horizons (minutes)')
+    .option('--spec <name|path>', 'study spec in experiments/studies/ (default: stability)')
+    .option('--out <dir>', 'study folder (default: runs/<study name>); rerunning resumes it')
+    .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
+    .option('--shard <i/n>', 'run only the i-th of n deterministic shares (merge them with `merge`)')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .action((flags: StudyFlags) => studyCommand(flags));
+
+  program
+    .command('report')
+    .description('analyse a study folder: write REPORT.md into it and print it')
+    .argument('<dir>', 'study folder')
+    .action((dir: string) => reportCommand(dir));
+
+  program
+    .command('merge')
+    .description('join shard outputs of one study into one study folder')
+    .argument('<dirs...>', 'shard study folders')
+    .requiredOption('--out <dir>', 'merged study folder')
+    .action((dirs: string[], flags: { out: string }) => {
+      try {
+        const r = mergeStudies(dirs, flags.out);
+        console.log(`merged ${dirs.length} folders → ${flags.out}: ${r.copied} runs, ${r.duplicates} duplicates kept once, ${r.unfinishedSkipped} unfinished skipped`);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
     });
 
   program

@@ -1,0 +1,51 @@
+/** Tiny experiment specs shared by the training, run-file and pool tests: seconds, not minutes. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defineExperiment, expandRuns, type ExperimentSpec, type ResolveOverrides, type RunConfig } from '../../src/train/config.js';
+
+/** MNIST, 30 digits per class (240 train / 60 test), 784-32-10 MLP, AdamW and Muon. */
+export const tinyMlp: ExperimentSpec = defineExperiment({
+  name: 'tiny-mlp',
+  description: 'test fixture',
+  data: { kind: 'mnist', limitPerClass: 30 },
+  model: { kind: 'mlp', hidden: [32], activation: 'relu' },
+  steps: 30,
+  batchSize: 32,
+  evalEvery: 10,
+  schedule: { kind: 'cosine', warmup: 5, minFactor: 0.1 },
+  optimizers: {
+    adamw: { name: 'adamw', options: { learningRate: 1e-2, weightDecay: 0.01 } },
+    muon: { name: 'muon', options: { learningRate: 0.05, adamw: { learningRate: 1e-2 } } },
+  },
+  seeds: [0],
+});
+
+/** The clustered-regimes regression task with a 4-expert top-2 MoE. */
+export const tinyMoe: ExperimentSpec = defineExperiment({
+  name: 'tiny-moe',
+  description: 'test fixture',
+  data: { kind: 'regimes', clusters: 4 },
+  model: { kind: 'moe', experts: 4, topK: 2, expertHidden: 8, activation: 'relu' },
+  steps: 30,
+  batchSize: 32,
+  evalEvery: 10,
+  evalSize: 256,
+  schedule: { kind: 'constant' },
+  optimizers: {
+    adamw: { name: 'adamw', options: { learningRate: 3e-3 } },
+    muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 3e-3 } } },
+  },
+  seeds: [0],
+});
+
+/** The single run of `spec` for optimizer `label` and `seed`, with optional overrides. */
+export function oneRun(spec: ExperimentSpec, label: string, seed = 0, o: ResolveOverrides = {}): RunConfig {
+  const runs = expandRuns(spec, { optimizers: [label], seeds: [seed], ...o });
+  if (runs.length !== 1) throw new Error(`expected one run, got ${runs.length}`);
+  return runs[0]!;
+}
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `opt-sandbox-${label}-`));
+}
