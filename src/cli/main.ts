@@ -3,7 +3,7 @@
  * `run` runs any experiments/ spec; `view` re-draws saved runs. Every error that is the user's to
  * fix (flag, spec, path) prints one line and exits with status 2, before any run directory exists.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
 import { initBackend } from '../backend.js';
 import { listOptimizers } from '../optimizers/index.js';
@@ -94,7 +94,7 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
   await withStopOnSigint(() =>
     runTasks(tasks, workers, {
       onProgress: (i, step, loss) => progress.step(i, step, loss),
-      onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`),
+      onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`, s.plannedSteps),
     }).finally(() => progress.stop()),
   );
   const runs = findRunDirs([root]).map(loadRun);
@@ -151,7 +151,7 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
           progress.start(steps, runs);
         },
         onProgress: (i, step, loss) => progress.step(i, step, loss),
-        onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`),
+        onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`, s.plannedSteps),
       },
     }).finally(() => progress.stop()),
   );
@@ -188,7 +188,9 @@ export function buildProgram(): Command {
     .description(
       'Muon vs AdamW (and your own variants) on small MLPs and tiny MoE layers: loss curves, loss spikes, divergence.',
     )
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    // Throw instead of process.exit (inherited by the subcommands below), so main() maps usage errors to 2.
+    .exitOverride();
 
   addRunFlags(
     program
@@ -277,6 +279,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildProgram().parseAsync(argv as string[], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    // Commander has already printed its one-line error (or the help); --help and --version are not errors.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const { line, userError } = describeError(e);
     console.error(`error: ${line}`);
     return userError ? 2 : 1;

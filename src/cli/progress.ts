@@ -8,7 +8,8 @@ import { formatNumber } from './table.js';
 export interface ProgressReporter {
   start(totalSteps: number, totalRuns: number): void;
   step(runIndex: number, step: number, loss: number): void;
-  runDone(runIndex: number, label: string): void;
+  /** `plannedSteps`: a run that stopped early (diverged) still counts as all its steps done. */
+  runDone(runIndex: number, label: string, plannedSteps: number): void;
   stop(): void;
 }
 
@@ -43,11 +44,11 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       lastLoss = loss;
       bar.update(done(), payload());
     },
-    runDone(runIndex, label) {
+    runDone(runIndex, label, plannedSteps) {
       runsDone += 1;
+      stepsByRun.set(runIndex, plannedSteps);
       lastLabel = `(last: ${label})`;
       bar.update(done(), payload());
-      void runIndex;
     },
     stop() {
       bar.stop();

@@ -123,18 +123,26 @@ function compare(baseline: readonly number[], treatment: readonly number[], seed
   };
 }
 
+/** Spike comparisons need at least this many non-diverged runs on each side. */
+export const MIN_STABLE_RUNS = 2;
+
+const spikeRate = (s: RunSummary, detector: string) => spikesPer1k(s.spikes[detector] ?? 0, Math.max(1, s.steps));
+
 function favours(c: Comparison): Endpoint['favours'] {
   if (c.hi < 0) return 'treatment';
   if (c.lo > 0) return 'baseline';
   return null;
 }
 
-/** Mean of each of `parts` equal slices of a series (non-finite values skipped). */
-export function slices(values: readonly number[], parts: number): number[] {
+/**
+ * Mean of a per-step series over each of `parts` equal slices of the planned horizon (value i is
+ * step i + 1). Slices a run never reached (it diverged) are NaN, so runs of different lengths line up.
+ */
+export function slices(values: readonly number[], parts: number, plannedSteps = values.length): number[] {
   const out: number[] = [];
   for (let i = 0; i < parts; i++) {
-    const a = Math.floor((i * values.length) / parts);
-    const b = Math.max(a + 1, Math.floor(((i + 1) * values.length) / parts));
+    const a = Math.floor((i * plannedSteps) / parts);
+    const b = Math.max(a + 1, Math.floor(((i + 1) * plannedSteps) / parts));
     const xs = values.slice(a, b).filter(Number.isFinite);
     out.push(xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
   }
@@ -234,8 +242,9 @@ export function analyzeStudy(dir: string): StudyResults {
         if (runs.length === 0) continue;
         for (const r of runs) for (const d of Object.keys(r.summary.spikes)) detectors.add(d);
         const spikes: Record<string, Summary> = {};
+        const stable = runs.filter((r) => !r.summary.diverged);
         for (const d of detectors) {
-          spikes[d] = summarize(runs.map((r) => spikesPer1k(r.summary.spikes[d] ?? 0, Math.max(1, r.summary.steps))));
+          if (stable.length > 0) spikes[d] = summarize(stable.map((r) => spikeRate(r.summary, d)));
         }
         const evals = runs.map((r) => r.summary.evalLoss).filter((x): x is number => x !== null && Number.isFinite(x));
         const diverged = runs.filter((r) => r.summary.diverged).length;
@@ -256,9 +265,14 @@ export function analyzeStudy(dir: string): StudyResults {
         const divergence = compare(div(base), div(treat), cellSeed++);
         (cell as { divergence?: Comparison }).divergence = divergence;
         endpoints.push({ task: task.experiment, multiplier, metric: 'divergence rate', comparison: divergence, favours: favours(divergence) });
+        // Spike rates compare runs that did not diverge: a run that blew up at step 5 has "no
+        // spikes", which says nothing about stability; divergence is its own endpoint.
+        const stableBase = base.filter((r) => !r.summary.diverged);
+        const stableTreat = treat.filter((r) => !r.summary.diverged);
         for (const d of [...detectors].sort()) {
-          const rate = (rs: LoadedStudyRun[]) => rs.map((r) => spikesPer1k(r.summary.spikes[d] ?? 0, Math.max(1, r.summary.steps)));
-          const c = compare(rate(base), rate(treat), cellSeed++);
+          if (stableBase.length < MIN_STABLE_RUNS || stableTreat.length < MIN_STABLE_RUNS) continue;
+          const rate = (rs: LoadedStudyRun[]) => rs.map((r) => spikeRate(r.summary, d));
+          const c = compare(rate(stableBase), rate(stableTreat), cellSeed++);
           cell.spikes[d] = c;
           endpoints.push({ task: task.experiment, multiplier, metric: `spikes/1k (${d})`, comparison: c, favours: favours(c) });
         }
@@ -277,7 +291,9 @@ export function analyzeStudy(dir: string): StudyResults {
         );
         if (isMoe) {
           const trace = (key: 'maxVio' | 'routerMaxLogit' | 'deadExperts') =>
-            medianPerIndex(metrics.map((m) => slices(m.map((r) => (typeof r[key] === 'number' ? r[key]! : NaN)), 10)));
+            medianPerIndex(
+              metrics.map((m) => slices(m.map((r) => (typeof r[key] === 'number' ? r[key]! : NaN)), 10, spec.stress.steps)),
+            );
           const logits = trace('routerMaxLogit');
           ((balance[task.experiment] ??= {})[label] ??= {})[fmtM(multiplier)] = {
             maxVio: trace('maxVio'),

@@ -3,7 +3,7 @@ import { renderChart } from '../cli/chart.js';
 import { formatNumber, renderTable } from '../cli/table.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
 import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
-import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, type Comparison, type StudyResults } from './analyze.js';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_STABLE_RUNS, type Comparison, type StudyResults } from './analyze.js';
 import type { Summary } from './stats.js';
 
 /** REFERENCE §8, quoted verbatim in every report. */
@@ -12,6 +12,7 @@ export const CLAIM =
 
 const f = (x: number | null | undefined) => formatNumber(x ?? null);
 const medIqr = (s: Summary | null | undefined) => (s ? `${f(s.median)} [${f(s.q1)}–${f(s.q3)}]` : '—');
+const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n})` : '— (all diverged)');
 const ci = (c: Comparison | undefined) => (c ? `${f(c.estimate)} [${f(c.lo)}, ${f(c.hi)}]` : '—');
 const mult = (m: number) => `${Number(m.toPrecision(3))}×`;
 
@@ -38,6 +39,7 @@ function protocol(r: StudyResults): string {
     '  The tuned LR is the grid LR with the best median final eval loss over seeds; a diverged run counts as its initial loss.',
     `- Stress: constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR for ${s.stress.steps} steps. For Muon the multiplier scales every parameter group (its internal AdamW too).`,
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
+    `- Spike rates (events per 1k completed steps) are compared over runs that did not diverge, and only where each side has at least ${MIN_STABLE_RUNS}: a run that blew up early has few spikes, which says nothing about stability. Divergence is its own endpoint.`,
     '- Spike detectors (events: a run of consecutive flagged steps counts once; "gradnorm" is the grad-norm spike count):',
     DETECTOR_DEFAULTS_DOC.split('\n')
       .map((l) => `  ${l}`)
@@ -100,8 +102,8 @@ function stressSection(r: StudyResults): string {
         rows.push([
           mult(c.multiplier),
           `spikes/1k (${det})`,
-          medIqr(B?.spikesPer1k[det]),
-          medIqr(T?.spikesPer1k[det]),
+          spikeCell(B?.spikesPer1k[det]),
+          spikeCell(T?.spikesPer1k[det]),
           ci(sc),
           sc ? f(sc.probTreatmentBetter) : '—',
           sc ? f(sc.pValue) : '—',
@@ -124,7 +126,7 @@ function balanceSection(r: StudyResults): string {
   const tasks = Object.keys(r.balance);
   if (tasks.length === 0) return [...parts, 'No MoE task in this study.'].join('\n');
   parts.push(
-    'Each column is a tenth of the stress run (mean over its steps, median over seeds). MaxVio = (max load − mean load)/mean load; router max |logit| growth = last tenth ÷ first tenth.',
+    'Each column is a tenth of the planned stress horizon (mean over its steps, median over the seeds still running; — once all diverged). MaxVio = (max load − mean load)/mean load; router max |logit| growth = last tenth ÷ first tenth.',
     '',
   );
   for (const task of tasks) {
