@@ -1,7 +1,8 @@
 /**
  * A tiny mixture-of-experts layer (REFERENCE §6): linear router → softmax → top-k with
- * renormalised gates (top-1: the raw probability, as in Switch); E two-layer experts stored as rank-3 banks [E, fan_in, hidden] and
- * [E, hidden, fan_out] so Muon orthogonalises each expert separately.
+ * renormalised gates (top-1: the raw probability, as in Switch); E two-layer experts stored as
+ * rank-3 banks [E, fan_in, hidden] and [E, hidden, fan_out] so Muon orthogonalises each expert
+ * separately.
  *
  * Every expert is evaluated on every token with one batched matMul and the result is masked by
  * the gates: numerically the same as sparse dispatch, and at this size faster than gathering.

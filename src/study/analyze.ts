@@ -82,6 +82,8 @@ export interface StudyResults {
   readonly spec: StudySpec;
   readonly experiments: Record<string, ExperimentSpec>;
   readonly runsFound: number;
+  /** Backends the runs were computed on (one, unless shards were run on different machines). */
+  readonly backends: string[];
   readonly runsExpected: number;
   readonly missing: string[];
   readonly tuning: Record<string, Record<string, TuningResult>>;
@@ -91,8 +93,8 @@ export interface StudyResults {
   readonly endpoints: Endpoint[];
   readonly verdict: VerdictKind;
   readonly detectors: string[];
-  /** Representative curves: task → multiplier → label → median loss per step. */
-  readonly curves: Record<string, Record<string, Record<string, number[]>>>;
+  /** Representative curves: task → multiplier → label → median loss per step, and how many runs diverged. */
+  readonly curves: Record<string, Record<string, Record<string, { values: number[]; diverged: number; n: number }>>>;
 }
 
 interface LoadedStudyRun {
@@ -175,6 +177,7 @@ export function analyzeStudy(dir: string): StudyResults {
   const labels = [spec.baseline, spec.treatment];
   const runsDir = join(dir, RUNS_DIR);
   const missing: string[] = [];
+  const backends = new Set<string>();
   let found = 0;
 
   // ---- tuning
@@ -184,6 +187,7 @@ export function analyzeStudy(dir: string): StudyResults {
     const taskRuns = tuningPlan.filter((p) => p.task === task.experiment);
     const loaded = taskRuns.map((p) => ({ p, summary: loadSummary(join(runsDir, p.dirName)) }));
     for (const l of loaded) {
+      if (l.summary) backends.add(l.summary.backend);
       if (l.summary) found++;
       else missing.push(l.p.dirName);
     }
@@ -235,6 +239,7 @@ export function analyzeStudy(dir: string): StudyResults {
           const summary = loadSummary(join(runsDir, name));
           if (summary) {
             found++;
+            backends.add(summary.backend);
             runs.push({ summary, dir: join(runsDir, name) });
           } else missing.push(name);
         }
@@ -286,9 +291,11 @@ export function analyzeStudy(dir: string): StudyResults {
           .filter((r) => existsSync(join(r.dir, METRICS_FILE)))
           .map((r) => readMetrics<StepRecord>(join(r.dir, METRICS_FILE)));
         if (metrics.length === 0) continue;
-        ((curves[task.experiment] ??= {})[fmtM(multiplier)] ??= {})[label] = medianPerIndex(
-          metrics.map((m) => m.map((r) => (r.loss === null ? NaN : r.loss))),
-        );
+        ((curves[task.experiment] ??= {})[fmtM(multiplier)] ??= {})[label] = {
+          values: medianPerIndex(metrics.map((m) => m.map((r) => (r.loss === null ? NaN : r.loss)))),
+          diverged: (runsByLabel[label] ?? []).filter((r) => r.summary.diverged).length,
+          n: metrics.length,
+        };
         if (isMoe) {
           const trace = (key: 'maxVio' | 'routerMaxLogit' | 'deadExperts') =>
             medianPerIndex(
@@ -310,6 +317,7 @@ export function analyzeStudy(dir: string): StudyResults {
     spec,
     experiments: file.experiments,
     runsFound: found,
+    backends: [...backends].sort(),
     runsExpected,
     missing,
     tuning,

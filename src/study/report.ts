@@ -45,6 +45,7 @@ function protocol(r: StudyResults): string {
       .map((l) => `  ${l}`)
       .join('\n'),
     `- Statistics: median [IQR] per cell; for each difference, the difference of means with a percentile bootstrap 95% CI (${BOOTSTRAP_RESAMPLES} resamples per group, seed ${BOOTSTRAP_SEED}); P(${s.treatment} better) = Mann–Whitney U/(m·n) (ties count ½) with its two-sided p-value (exact without ties and n < 50, else normal approximation with tie correction).`,
+    `- Backend${r.backends.length > 1 ? 's' : ''}: ${r.backends.join(', ') || '—'}${r.backends.length > 1 ? ' (mixed: numbers differ slightly between backends)' : ''}.`,
     `- Runs found: ${r.runsFound} of ${r.runsExpected}.${r.missing.length ? ` **Missing ${r.missing.length}** (first: ${r.missing.slice(0, 3).join(', ')}): the numbers below use what is there.` : ''}`,
   ].join('\n');
 }
@@ -52,13 +53,16 @@ function protocol(r: StudyResults): string {
 function tuningSection(r: StudyResults): string {
   const rows: string[][] = [];
   const sens: string[][] = [];
+  const edges: string[] = [];
   for (const [task, byLabel] of Object.entries(r.tuning)) {
     for (const [label, t] of Object.entries(byLabel)) {
       const at = t.grid.find((g) => g.lr === t.tunedLr);
+      const edge = t.tunedLr === t.grid[0]?.lr || t.tunedLr === t.grid[t.grid.length - 1]?.lr;
+      if (edge) edges.push(`${task}/${label}`);
       rows.push([
         task,
         label,
-        f(t.tunedLr),
+        `${f(t.tunedLr)}${edge ? ' (grid edge)' : ''}`,
         f(at?.medianEvalLoss),
         t.grid.map((g) => `${f(g.lr)}: ${f(g.medianEvalLoss)}${g.diverged ? ` (${g.diverged}/${g.n} div)` : ''}`).join('; '),
       ]);
@@ -70,6 +74,12 @@ function tuningSection(r: StudyResults): string {
     '',
     renderTable(['task', 'optimizer', 'tuned LR', 'median eval loss', 'grid (LR: median final eval loss)'], rows),
     '',
+    ...(edges.length
+      ? [
+          `**Warning:** the tuned LR sits at the edge of its grid for ${edges.join(', ')}: the optimum may lie outside the grid, so widen it before trusting the comparison.`,
+          '',
+        ]
+      : []),
     '## LR sensitivity',
     '',
     'Wortsman et al. 2023: E_η[min(ℓ(η), ℓ₀) − ℓ*] over the grid, ℓ(η) the median final eval loss at η, ℓ₀ the loss at initialisation, ℓ* the best over the grid; a diverged run counts as ℓ₀. Lower means the optimizer is less sensitive to its LR.',
@@ -153,8 +163,12 @@ function curvesSection(r: StudyResults): string {
   for (const [task, byMult] of Object.entries(r.curves)) {
     const mults = Object.keys(byMult).sort((a, b) => Number(a) - Number(b));
     for (const m of [...new Set([mults[0]!, mults[mults.length - 1]!])]) {
-      const series = Object.entries(byMult[m]!).map(([label, values]) => ({ label, values }));
-      parts.push('```', renderChart(series, { width: 90, height: 10, color: false, logY: true, title: `${task} at ${m}× tuned LR (log y)` }), '```', '');
+      const series = Object.entries(byMult[m]!).map(([label, c]) => ({
+        label,
+        values: c.values,
+        note: `${c.n} seeds${c.diverged ? `, ${c.diverged} diverged (curve = median of the runs still going)` : ''}`,
+      }));
+      parts.push('```', renderChart(series, { width: 90, height: 10, color: false, logY: true, title: `${task} at ${m}× tuned LR` }), '```', '');
     }
   }
   return parts.join('\n');

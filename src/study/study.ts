@@ -1,12 +1,14 @@
 /**
  * Running a study: tuning runs, then (per task and optimizer) the tuned LR, then stress runs.
  * Runs whose directory already holds a summary for the same config hash are skipped, so an
- * interrupted study resumes. `--shard i/n` runs a deterministic share; a shard that owns any
- * stress run of a (task, optimizer) group also runs that group's tuning runs, because the stress
- * LRs depend on them (identical configs give identical results, and `merge` keeps one copy).
+ * interrupted study resumes. `--shard i/n` runs a deterministic block of the stress runs plus
+ * the tuning runs of every (task, optimizer) group it touches, because stress LRs depend on them.
+ * A group split between two shards is tuned by both: identical configs give identical results,
+ * and `merge` keeps one copy.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { currentBackend } from '../backend.js';
 import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
@@ -31,9 +33,16 @@ export interface StudyProgress extends PoolEvents {
   onPhase?(phase: string, runs: number, skipped: number, steps: number): void;
 }
 
-/** Round-robin over a canonical order: deterministic, and balanced in run count. */
-export function inShard(position: number, shard: Shard | undefined): boolean {
-  return !shard || position % shard.count === shard.index - 1;
+/**
+ * Contiguous blocks of a canonical order: deterministic and balanced in run count. Stress runs
+ * are ordered task → optimizer → multiplier → seed, so a shard's block spans few (task, optimizer)
+ * groups and repeats little tuning work.
+ */
+export function inShard(position: number, total: number, shard: Shard | undefined): boolean {
+  if (!shard) return true;
+  const start = Math.floor(((shard.index - 1) * total) / shard.count);
+  const end = Math.floor((shard.index * total) / shard.count);
+  return position >= start && position < end;
 }
 
 const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
@@ -74,7 +83,8 @@ function assertSameStudy(dir: string, file: StudyFile): void {
 }
 
 async function execute(dir: string, planned: readonly PlannedRun[], workers: number, phase: string, events: StudyProgress) {
-  const todo = planned.filter((p) => !completedSummary(join(dir, RUNS_DIR, p.dirName), p.config));
+  const backend = currentBackend().name;
+  const todo = planned.filter((p) => !completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, backend));
   events.onPhase?.(phase, todo.length, planned.length - todo.length, todo.reduce((a, p) => a + p.config.steps, 0));
   await runTasks(
     todo.map((p) => ({ config: p.config, dir: join(dir, RUNS_DIR, p.dirName) })),
@@ -107,9 +117,10 @@ export async function runStudy(
   const stressKeys = study.tasks.flatMap((t) =>
     labels.flatMap((label) => study.stress.multipliers.flatMap((m) => study.seeds.map((seed) => ({ task: t, label, m, seed })))),
   );
-  const ownedStress = stressKeys.filter((_, i) => inShard(i, options.shard));
+  const ownedStress = stressKeys.filter((_, i) => inShard(i, stressKeys.length, options.shard));
   const neededGroups = new Set(ownedStress.map((k) => groupKey(k.task.experiment, k.label)));
-  const tuneNeeded = tuning.filter((p, i) => inShard(i, options.shard) || neededGroups.has(groupKey(p.task, p.label)));
+  // Every group has stress runs, so the groups' tuning runs together cover the whole tuning plan.
+  const tuneNeeded = tuning.filter((p) => neededGroups.has(groupKey(p.task, p.label)));
 
   await execute(dir, tuneNeeded, options.workers, 'tune', events);
   if (stopSignal.requested) return { tuning: tuneNeeded, stress: [], tuned: new Map() };
@@ -122,7 +133,7 @@ export async function runStudy(
       if (!neededGroups.has(key)) continue;
       const results = tuning
         .filter((p) => p.task === task.experiment && p.label === label)
-        .map((p) => ({ lr: p.lr, summary: completedSummary(join(dir, RUNS_DIR, p.dirName), p.config) }));
+        .map((p) => ({ lr: p.lr, summary: completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, currentBackend().name) }));
       const missing = results.filter((r) => !r.summary).length;
       if (missing > 0) throw new Error(`tuning of ${task.experiment}/${label} is incomplete (${missing} runs missing)`);
       const lr = tunedLr(results as { lr: number; summary: RunSummary }[]).lr;

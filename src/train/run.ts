@@ -58,12 +58,16 @@ export function runDirName(config: RunConfig): string {
   return `${config.experiment}__${config.label}${scale}__s${config.seed}`;
 }
 
-/** A finished run's summary if `dir` holds one for this exact config, else undefined. */
-export function completedSummary(dir: string, config: RunConfig): RunSummary | undefined {
+/**
+ * A finished run's summary if `dir` holds one for this exact config (and, when given, backend:
+ * numbers differ slightly between backends, so a resumed study must not mix them), else undefined.
+ */
+export function completedSummary(dir: string, config: RunConfig, backend?: string): RunSummary | undefined {
   const path = join(dir, SUMMARY_FILE);
   if (!existsSync(path)) return undefined;
   try {
     const summary = readJSON<RunSummary>(path);
+    if (backend !== undefined && summary.backend !== backend) return undefined;
     return summary.configHash === configHash(config) ? summary : undefined;
   } catch {
     return undefined;

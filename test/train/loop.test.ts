@@ -157,7 +157,10 @@ describe('memory', () => {
       [tinyMlp, 'muon'],
       [tinyMoe, 'muon'],
     ] as const) {
-      const config = { ...oneRun(spec, label, 0, { steps: 100 }), evalEvery: 25 };
+      // Small batch and width: 100 steps must stay quick on the cpu backend too.
+      const base = oneRun(spec, label, 0, { steps: 100 });
+      const model = base.model.kind === 'mlp' ? { ...base.model, hidden: [16] } : base.model;
+      const config = { ...base, model, batchSize: 8, evalEvery: 25 };
       const before = tf.memory().numTensors;
       const samples: Record<number, number> = {};
       await train(config, {
