@@ -116,24 +116,23 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
       const variable = tf.engine().registeredVariables[name];
       if (!variable) throw new Error(`${this.definition.className}: no variable named "${name}" is registered`);
       const param: ParamInfo = { name, shape: variable.shape };
-      const st = this.stateFor(param, present);
-      const group = this.plan.groups[st.group]!;
+      const state = this.stateFor(param, present);
+      const group = this.plan.groups[state.group]!;
       const lr = group.learningRate * this.lrScale;
       const ctx: UpdateContext = {
         param,
         value: variable,
         step,
         slot: (slotName) => {
-          const v = st.slots.get(slotName);
+          const v = state.slots.get(slotName);
           if (!v) throw new Error(`${this.definition.className}: transform asked for undeclared slot "${slotName}"`);
-          return v;
+          return { read: () => v, write: (t) => v.assign(t) };
         },
       };
       tf.tidy(() => {
-        const u = group.transform.update(grad, ctx);
-        const delta = tf.mul(u, lr);
+        const delta = tf.mul(group.transform.update(grad, ctx), lr);
         variable.assign(tf.sub(variable, delta));
-        if (this.collectUpdateStats) this.recordUpdate(st.group, delta);
+        if (this.collectUpdateStats) this.recordUpdate(state.group, delta);
       });
     }
     this.incrementIterations();
@@ -141,22 +140,33 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
 
   private recordUpdate(group: string, delta: tf.Tensor): void {
     const prev = this.updateStats.get(group);
-    const sumSq = tf.keep(prev ? tf.add(prev.sumSq, tf.sum(tf.square(delta))) : tf.sum(tf.square(delta))) as tf.Scalar;
+    const sq = tf.sum(tf.square(delta)) as tf.Scalar;
+    const sumSq = tf.keep(prev ? (tf.add(prev.sumSq, sq) as tf.Scalar) : sq);
     prev?.sumSq.dispose();
     this.updateStats.set(group, { sumSq, count: (prev?.count ?? 0) + delta.size });
   }
 
-  /** RMS of Δθ per group since the last call (needs collectUpdateStats); one read for all groups. */
-  async takeUpdateRms(): Promise<Record<string, number>> {
+  /**
+   * Hand over the accumulated Σ(Δθ)² per group as one tensor (the caller disposes it), so a
+   * training loop can read it together with its loss in a single sync. RMS = sqrt(sumSq / count).
+   */
+  drainUpdateStats(): { groups: string[]; counts: number[]; sumSq: tf.Tensor1D } | undefined {
     const groups = [...this.updateStats.keys()];
-    if (groups.length === 0) return {};
+    if (groups.length === 0) return undefined;
     const stats = groups.map((g) => this.updateStats.get(g)!);
-    const stacked = tf.stack(stats.map((s) => s.sumSq));
-    const sums = await stacked.data();
-    stacked.dispose();
+    const sumSq = tf.stack(stats.map((s) => s.sumSq)) as tf.Tensor1D;
     for (const s of stats) s.sumSq.dispose();
     this.updateStats = new Map();
-    return Object.fromEntries(groups.map((g, i) => [g, Math.sqrt(sums[i]! / stats[i]!.count)]));
+    return { groups, counts: stats.map((s) => s.count), sumSq };
+  }
+
+  /** RMS of Δθ per group since the last call (needs collectUpdateStats). */
+  async takeUpdateRms(): Promise<Record<string, number>> {
+    const drained = this.drainUpdateStats();
+    if (!drained) return {};
+    const sums = await drained.sumSq.data();
+    drained.sumSq.dispose();
+    return Object.fromEntries(drained.groups.map((g, i) => [g, Math.sqrt(sums[i]! / drained.counts[i]!)]));
   }
 
   private stateFor(param: ParamInfo, present: Set<string>): ParamState {

@@ -39,8 +39,11 @@ export function swapLastAxes(x: tf.Tensor): tf.Tensor {
 
 /**
  * Orthogonalise the last two axes of `g` (rank 2: one matrix; rank 3: a bank, each matrix on its
- * own). Works on the wide orientation (rows ≤ cols) so X·Xᵀ is the small Gram matrix, and
- * transposes back, hence NS(Gᵀ) = NS(G)ᵀ. Float32 throughout.
+ * own). Keller's iteration X ← a·X + (b·A + c·A²)·X with A = X·Xᵀ on the wide orientation,
+ * written as X ← P·X with P = a·I + b·A + c·A² (one fewer pass over X), and for a tall matrix
+ * the mirror image Y ← Y·P with A = Yᵀ·Y, which is the same as transposing, iterating and
+ * transposing back (hence NS(Gᵀ) = NS(G)ᵀ) without the two transposes. Either way the Gram
+ * matrix is the small side. Float32 throughout.
  */
 export function zeropowerViaNewtonSchulz(g: tf.Tensor, options: NewtonSchulzOptions = {}): tf.Tensor {
   const steps = options.steps ?? KELLER_NS_STEPS;
@@ -51,17 +54,17 @@ export function zeropowerViaNewtonSchulz(g: tf.Tensor, options: NewtonSchulzOpti
     const rows = g.shape[g.rank - 2]!;
     const cols = g.shape[g.rank - 1]!;
     const tall = rows > cols;
-    let x = tall ? swapLastAxes(g) : g;
-    const norm = tf.sqrt(tf.sum(tf.square(x), [-2, -1], true));
-    x = tf.div(x, tf.add(norm, eps));
+    const eye = tf.eye(Math.min(rows, cols));
+    const norm = tf.sqrt(tf.sum(tf.square(g), [-2, -1], true));
+    let x = tf.div(g, tf.add(norm, eps));
     for (let i = 0; i < steps; i++) {
       const [a, b, c] = coefficientsForStep(coefficients, i);
       const xt = swapLastAxes(x);
-      const gram = tf.matMul(x, xt);
-      // B = b·A + c·A·A; X ← a·X + B·X
-      const poly = tf.add(tf.mul(gram, b), tf.mul(tf.matMul(gram, gram), c));
-      x = tf.add(tf.mul(x, a), tf.matMul(poly, x));
+      const gram = tall ? tf.matMul(xt, x) : tf.matMul(x, xt);
+      // P = a·I + b·A + c·A² = a·I + A·(b·I + c·A); A and P are symmetric and commute.
+      const poly = tf.add(tf.mul(eye, a), tf.matMul(gram, tf.add(tf.mul(gram, c), tf.mul(eye, b))));
+      x = tall ? tf.matMul(x, poly) : tf.matMul(poly, x);
     }
-    return tall ? swapLastAxes(x) : x;
+    return x;
   });
 }

@@ -16,6 +16,12 @@ export interface ParamInfo {
   readonly shape: readonly number[];
 }
 
+/** One piece of optimizer state: read its current value, write its next one. */
+export interface StateSlot {
+  read(): tf.Tensor;
+  write(value: tf.Tensor): void;
+}
+
 export interface UpdateContext {
   readonly param: ParamInfo;
   /** The parameter's value before this step. */
@@ -23,7 +29,7 @@ export interface UpdateContext {
   /** 1-based step count (torch's `state['step']` after its increment). */
   readonly step: number;
   /** This transform's own state slot, created as zeros of the shape it declared. */
-  slot(name: string): tf.Variable;
+  slot(name: string): StateSlot;
 }
 
 export interface GradientTransformation {
@@ -64,6 +70,11 @@ export function matrixView(shape: readonly number[]): { experts: number; fanIn: 
 
 // ---------------------------------------------------------------- momentum
 
+/** torch.lerp: a + w·(b − a), three ops where β·a + (1−β)·b takes four. */
+function lerp(a: tf.Tensor, b: tf.Tensor, weight: number): tf.Tensor {
+  return tf.add(a, tf.mul(tf.sub(b, a), weight));
+}
+
 /**
  * Keller's Muon momentum, a lerp: m ← β·m + (1−β)·u. With Nesterov the output is
  * (1−β)·u + β·m (torch `grad.lerp_(m, β)`), else m.
@@ -74,9 +85,10 @@ export function emaMomentum(beta: number, nesterov: boolean): GradientTransforma
     slots: (p) => ({ momentum: p.shape }),
     update(u, ctx) {
       const buf = ctx.slot('momentum');
-      const m = tf.add(tf.mul(buf, beta), tf.mul(u, 1 - beta));
-      buf.assign(m);
-      return nesterov ? tf.add(tf.mul(u, 1 - beta), tf.mul(m, beta)) : m;
+      const m = lerp(buf.read(), u, 1 - beta);
+      buf.write(m);
+      // torch `grad.lerp_(m, β)`: (1−β)·u + β·m.
+      return nesterov ? lerp(u, m, beta) : m;
     },
   };
 }
@@ -92,8 +104,8 @@ export function heavyBallMomentum(momentum: number, nesterov: boolean): Gradient
     update(u, ctx) {
       if (momentum === 0) return u;
       const buf = ctx.slot('buffer');
-      const b = tf.add(tf.mul(buf, momentum), u);
-      buf.assign(b);
+      const b = tf.add(tf.mul(buf.read(), momentum), u);
+      buf.write(b);
       return nesterov ? tf.add(u, tf.mul(b, momentum)) : b;
     },
   };
@@ -110,7 +122,9 @@ export interface AdamMoments {
 
 /**
  * Adam's bias-corrected moment ratio as torch computes it (REFERENCE §2):
- * m̂/(√v̂ + eps), with AMSGrad using the running max of the raw v.
+ * m ← lerp(m, g, 1−β₁); v ← β₂·v + (1−β₂)·g²; m̂/(√v̂ + eps) with AMSGrad using the running max
+ * of the raw v. The bias corrections are folded into two scalars:
+ * m̂/(√v̂ + eps) = m/(√v + eps·√bc₂) · √bc₂/bc₁.
  */
 export function scaleByAdam({ beta1, beta2, epsilon, amsgrad }: AdamMoments): GradientTransformation {
   return {
@@ -118,21 +132,20 @@ export function scaleByAdam({ beta1, beta2, epsilon, amsgrad }: AdamMoments): Gr
     slots: (p): Record<string, readonly number[]> =>
       amsgrad ? { m: p.shape, v: p.shape, vMax: p.shape } : { m: p.shape, v: p.shape },
     update(u, ctx) {
-      const mVar = ctx.slot('m');
-      const vVar = ctx.slot('v');
-      const m = tf.add(tf.mul(mVar, beta1), tf.mul(u, 1 - beta1));
-      let v: tf.Tensor = tf.add(tf.mul(vVar, beta2), tf.mul(tf.square(u), 1 - beta2));
-      mVar.assign(m);
-      vVar.assign(v);
+      const mSlot = ctx.slot('m');
+      const vSlot = ctx.slot('v');
+      const m = lerp(mSlot.read(), u, 1 - beta1);
+      let v: tf.Tensor = tf.add(tf.mul(vSlot.read(), beta2), tf.mul(tf.square(u), 1 - beta2));
+      mSlot.write(m);
+      vSlot.write(v);
       if (amsgrad) {
-        const vMaxVar = ctx.slot('vMax');
-        v = tf.maximum(vMaxVar, v);
-        vMaxVar.assign(v);
+        const vMaxSlot = ctx.slot('vMax');
+        v = tf.maximum(vMaxSlot.read(), v);
+        vMaxSlot.write(v);
       }
+      const sqrtBc2 = Math.sqrt(1 - beta2 ** ctx.step);
       const bc1 = 1 - beta1 ** ctx.step;
-      const bc2 = 1 - beta2 ** ctx.step;
-      const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(bc2)), epsilon);
-      return tf.div(tf.div(m, bc1), denom);
+      return tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon * sqrtBc2)), sqrtBc2 / bc1);
     },
   };
 }
@@ -203,9 +216,9 @@ export function normalizeNeurons(beta2: number, epsilon: number): GradientTransf
       const { experts, fanIn, fanOut } = matrixView(ctx.param.shape);
       const bank = ctx.param.shape.length === 3;
       const x = tf.reshape(u, bank ? [experts, fanIn, fanOut] : [fanIn, fanOut]);
-      const vVar = ctx.slot('neuronSecondMoment');
-      const v = tf.add(tf.mul(vVar, beta2), tf.mul(tf.mean(tf.square(x), -2, true), 1 - beta2));
-      vVar.assign(v);
+      const vSlot = ctx.slot('neuronSecondMoment');
+      const v = tf.add(tf.mul(vSlot.read(), beta2), tf.mul(tf.mean(tf.square(x), -2, true), 1 - beta2));
+      vSlot.write(v);
       const normalized = tf.div(x, tf.add(tf.sqrt(v), epsilon));
       const axes = [-2, -1];
       const before = tf.sqrt(tf.sum(tf.square(x), axes, true));

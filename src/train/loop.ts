@@ -133,6 +133,8 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
 
       let statNames: string[] = [];
       let loadWidth = 0;
+      let updateGroups: string[] = [];
+      let updateCounts: number[] = [];
       const packed = tf.tidy(() => {
         const x = tf.tensor2d(xBuf, [config.batchSize, data.inputDim]);
         const y = tf.tensor2d(yBuf, [config.batchSize, data.outputDim]);
@@ -148,7 +150,12 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         optimizer.applyGradients(grads);
         const k = kept!;
         if (k.stats) model.afterStep?.(k.stats);
-        const scalars: tf.Tensor[] = [k.task, gradNorm, k.aux ?? tf.scalar(NaN)];
+        const update = optimizer.drainUpdateStats();
+        if (update) {
+          updateGroups = update.groups;
+          updateCounts = update.counts;
+        }
+        const scalars: tf.Tensor[] = [k.task, gradNorm, k.aux ?? tf.scalar(NaN), ...(update ? [update.sumSq] : [])];
         if (k.stats) {
           statNames = Object.keys(k.stats).filter((n) => n !== 'expertLoad');
           scalars.push(...statNames.map((n) => k.stats![n]!));
@@ -163,11 +170,13 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         tf.dispose([k.task, ...(k.aux ? [k.aux] : []), ...Object.values(k.stats ?? {})]);
         return out;
       });
+      // The step's one synchronous read: loss, grad norm, aux terms, update stats, MoE stats.
       const values = await packed.data();
       packed.dispose();
-      const updateRms = await optimizer.takeUpdateRms();
       const loss = values[0]!;
       const gradNorm = values[1]!;
+      const updateRms = Object.fromEntries(updateGroups.map((g, i) => [g, Math.sqrt(values[3 + i]! / updateCounts[i]!)]));
+      const statBase = 3 + updateGroups.length;
       const record: StepRecord = {
         step,
         loss,
@@ -178,9 +187,11 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       };
       if (!Number.isNaN(values[2]!)) record.auxLoss = values[2]!;
       statNames.forEach((n, i) => {
-        (record as unknown as Record<string, number>)[n] = values[3 + i]!;
+        (record as unknown as Record<string, number>)[n] = values[statBase + i]!;
       });
-      if (loadWidth > 0) record.expertLoad = Array.from(values.subarray(3 + statNames.length, 3 + statNames.length + loadWidth));
+      if (loadWidth > 0) {
+        record.expertLoad = Array.from(values.subarray(statBase + statNames.length, statBase + statNames.length + loadWidth));
+      }
 
       if (step === 1) initialLoss = loss;
       losses.push(loss);
