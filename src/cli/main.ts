@@ -5,7 +5,10 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
-import { initBackend } from '../backend.js';
+import { initBackend, parseBackendName, type BackendName } from '../backend.js';
+import { tf } from '../tf.js';
+import { cpus } from 'node:os';
+import { renderTable } from './table.js';
 import { listOptimizers } from '../optimizers/index.js';
 import { expandRuns, SpecError, type RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
@@ -166,6 +169,70 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
 }
 
+interface BenchFlags {
+  quick?: boolean;
+  json?: string;
+  backend?: string;
+}
+
+async function benchCommand(flags: BenchFlags): Promise<void> {
+  const { benchBackend, checkTargets } = await import('../bench/bench.js');
+  const backends: BackendName[] = flags.backend ? [parseBackendName(flags.backend, '--backend')] : [];
+  if (backends.length === 0) {
+    for (const b of ['tensorflow', 'wasm', 'cpu'] as const) {
+      try {
+        await initBackend({ requested: b });
+        backends.push(b);
+      } catch {
+        console.error(`bench: backend ${b} not available, skipped`);
+      }
+    }
+  }
+  const experiments = { mlp: await loadExperiment('mnist-mlp'), moe: await loadExperiment('moe-regimes') };
+  const results = [];
+  for (const b of backends) {
+    const r = await benchBackend(b, { quick: flags.quick === true, experiments, log: (l) => console.error(l) });
+    results.push(r);
+    console.log(`\n## ${b}: matmul ${r.matmulGflops.toFixed(1)} GFLOP/s (${r.matmulShapes.map((s) => `${s.shape}: ${s.gflops.toFixed(1)}`).join(', ')})\n`);
+    console.log(
+      renderTable(
+        ['model', 'optimizer', 'step ms (median)', 'q1–q3', 'FLOPs', 'efficiency'],
+        r.cases.map((c) => [c.model, c.optimizer, c.stepMs.toFixed(2), `${c.spread.q1.toFixed(2)}–${c.spread.q3.toFixed(2)}`, `${(c.flops / 1e6).toFixed(1)} M`, `${c.efficiency.toFixed(2)}×`]),
+      ),
+    );
+    console.log('');
+    console.log(
+      renderTable(
+        ['figure', 'value'],
+        [
+          ...r.muonOverAdamw.map((m) => [`Muon/AdamW step (${m.model})`, `${m.measured.toFixed(2)} measured, ${m.flopModel.toFixed(2)} FLOP model`]),
+          ['Newton–Schulz 784×256', `${r.nsGflops.toFixed(1)} GFLOP/s (${(100 * r.nsOverMatmul).toFixed(0)}% of matmul)`],
+          ['tensor growth, 1000 steps', `${r.tensorGrowth} (${Object.entries(r.tensorGrowthByOptimizer).map(([k, v]) => `${k} ${v}`).join(', ')})`],
+          ...r.stateBytes.map((s) => [`state bytes ${s.optimizer}`, `${s.measured} measured, ${s.theory} theory`]),
+          [
+            'study throughput',
+            `${r.throughput.workers1.toFixed(1)} runs/min (1 worker), ${r.throughput.workersAll.toFixed(1)} (${r.throughput.workers} workers); ${r.throughput.runs} runs × ${r.throughput.stepsPerRun} steps`,
+          ],
+          ['bench time', `${r.seconds.toFixed(0)} s`],
+        ],
+      ),
+    );
+    if (b === 'wasm') {
+      console.log('\nTargets (wasm):\n');
+      console.log(renderTable(['target', 'value', 'met'], checkTargets(r).map((t) => [t.target, t.value, t.pass ? 'yes' : 'NO'])));
+    }
+  }
+  if (flags.json) {
+    writeFileSync(`${flags.json}.tmp`, `${JSON.stringify({ machine: machineInfo(), quick: flags.quick === true, backends: results }, null, 2)}\n`);
+    renameSync(`${flags.json}.tmp`, flags.json);
+    console.error(`written: ${flags.json}`);
+  }
+}
+
+function machineInfo(): Record<string, unknown> {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, tfjs: tf.version.tfjs, platform: process.platform };
+}
+
 function reportCommand(dir: string): void {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
   let results;
@@ -247,6 +314,14 @@ export function buildProgram(): Command {
         throw new UsageError((e as Error).message);
       }
     });
+
+  program
+    .command('bench')
+    .description('benchmark each available backend: matmul rate, step times vs the FLOP model, Newton–Schulz, state bytes, tensor growth, throughput')
+    .option('--quick', 'fewer repetitions and shorter throughput runs (≈ 2 minutes)')
+    .option('--json <file>', 'also write the figures as JSON')
+    .addOption(new Option('--backend <name>', 'only this backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .action((flags: BenchFlags) => benchCommand(flags));
 
   program
     .command('list')

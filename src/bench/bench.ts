@@ -1,0 +1,276 @@
+/**
+ * `npm run bench`: per backend, the plain matmul rate at the step's shapes, step times of AdamW,
+ * Muon and SGD on the default MLP and MoE configs against the FLOP model, Newton–Schulz's rate,
+ * optimizer state bytes against theory, tensor growth over 1000 steps, and study throughput with
+ * 1 worker and one per core. Figures, not assertions: the targets are checked and printed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend, type BackendName } from '../backend.js';
+import { tf } from '../tf.js';
+import { Rng } from '../data/rng.js';
+import { zeropowerViaNewtonSchulz } from '../optimizers/index.js';
+import { expandRuns, type ExperimentSpec, type RunConfig } from '../train/config.js';
+import { buildDataset, buildModel, buildOptimizer } from '../train/build.js';
+import { train } from '../train/loop.js';
+import { runDirName } from '../train/run.js';
+import { defaultWorkers, runTasks } from '../study/pool.js';
+import { quantile } from '../study/stats.js';
+import { modelMatrices, newtonSchulzFlops, stepFlops, type MatrixShape } from './flops.js';
+
+export const BENCH_OPTIMIZERS = ['adamw', 'muon', 'sgd'] as const;
+
+export interface Spread {
+  readonly median: number;
+  readonly q1: number;
+  readonly q3: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+export interface BenchCase {
+  readonly model: string;
+  readonly optimizer: string;
+  /** Median step time, ms. */
+  readonly stepMs: number;
+  readonly spread: Spread;
+  /** FLOP model of one step (REFERENCE §4). */
+  readonly flops: number;
+  /** stepMs ÷ (flops ÷ matmul rate): 1 means the step runs at the plain matmul rate. */
+  readonly efficiency: number;
+}
+
+export interface BackendBench {
+  readonly backend: string;
+  /** Plain matMul rate at the MLP step's two large shapes, GFLOP/s. */
+  readonly matmulGflops: number;
+  readonly matmulShapes: { shape: string; gflops: number }[];
+  readonly cases: BenchCase[];
+  readonly muonOverAdamw: { model: string; measured: number; flopModel: number }[];
+  /** Newton–Schulz on the MLP's hidden kernel [784, 256], GFLOP/s, and its share of the matmul rate. */
+  readonly nsGflops: number;
+  readonly nsOverMatmul: number;
+  /** tf.memory().numTensors after 1000 steps minus after 10, worst over the optimizers. */
+  readonly tensorGrowth: number;
+  readonly tensorGrowthByOptimizer: Record<string, number>;
+  readonly stateBytes: { optimizer: string; measured: number; theory: number }[];
+  /** Study runs per minute. */
+  readonly throughput: { workers1: number; workersAll: number; workers: number; runs: number; stepsPerRun: number };
+  readonly seconds: number;
+}
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly experiments: { mlp: ExperimentSpec; moe: ExperimentSpec };
+  readonly log?: (line: string) => void;
+}
+
+function spread(xs: readonly number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: quantile(s, 0.5), q1: quantile(s, 0.25), q3: quantile(s, 0.75), min: s[0]!, max: s[s.length - 1]!, n: s.length };
+}
+
+/** Median wall time of `f` over `reps` calls after `warmup`; `f` must finish its work (read back). */
+function timeIt(f: () => void, reps: number, warmup = 3): number {
+  for (let i = 0; i < warmup; i++) f();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    f();
+    ts.push(performance.now() - t0);
+  }
+  return spread(ts).median;
+}
+
+function matmulRate(m: number, k: number, n: number, reps: number): number {
+  const [a, b] = tf.tidy(() => [tf.randomNormal([m, k], 0, 1, 'float32', 1), tf.randomNormal([k, n], 0, 1, 'float32', 2)]);
+  const ms = timeIt(() => tf.tidy(() => void tf.matMul(a!, b!).dataSync()), reps);
+  tf.dispose([a!, b!]);
+  return (2 * m * k * n) / ms / 1e6;
+}
+
+function benchRun(spec: ExperimentSpec, label: string, steps: number): RunConfig {
+  const runs = expandRuns({ ...spec, evalEvery: 1_000_000 }, { optimizers: [label], seeds: [0], steps });
+  return runs[0]!;
+}
+
+async function stepTimes(config: RunConfig, warmup: number): Promise<number[]> {
+  const ms: number[] = [];
+  await train(config, { onRecord: (r) => void (r.step > warmup && ms.push(r.ms)) });
+  return ms;
+}
+
+/** Matrices Muon orthogonalises under the experiments' role routing: hidden matrices and expert banks. */
+function orthogonalisedNames(model: string, matrices: readonly MatrixShape[]): string[] {
+  return matrices.filter((m) => (model === 'mlp' ? m.name !== 'head' : m.name !== 'router')).map((m) => m.name);
+}
+
+async function stateBytes(spec: ExperimentSpec, label: string): Promise<{ optimizer: string; measured: number; theory: number }> {
+  const config = benchRun(spec, label, 1);
+  const data = buildDataset(config.data);
+  const model = buildModel(config, data, new Rng(0));
+  const optimizer = buildOptimizer(config, model);
+  try {
+    tf.tidy(() => optimizer.applyGradients(Object.fromEntries(model.variables.map((v) => [v.name, tf.zerosLike(v)]))));
+    const weights = (await optimizer.getWeights()).slice(1); // [0] is the iteration counter
+    const measured = weights.reduce((a, w) => a + w.tensor.size * 4, 0);
+    let floats = 0;
+    for (const v of model.variables) {
+      const group = optimizer.groupOf({ name: v.name, shape: v.shape });
+      // AdamW: m and v per parameter; Muon: one momentum per matrix parameter, AdamW state for
+      // the rest; SGD with momentum: one buffer per parameter.
+      floats += label === 'sgd' ? v.size : group === 'muon' ? v.size : 2 * v.size;
+    }
+    return { optimizer: label, measured, theory: floats * 4 };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+async function tensorGrowth(spec: ExperimentSpec, label: string): Promise<number> {
+  let at10 = NaN;
+  let at1000 = NaN;
+  await train(benchRun(spec, label, 1000), {
+    onRecord: (r) => {
+      if (r.step === 10) at10 = tf.memory().numTensors;
+      if (r.step === 1000) at1000 = tf.memory().numTensors;
+    },
+  });
+  return at1000 - at10;
+}
+
+async function throughput(spec: ExperimentSpec, quick: boolean): Promise<BackendBench['throughput']> {
+  const runs = quick ? 8 : 16;
+  const stepsPerRun = quick ? 150 : 300;
+  const configs = Array.from({ length: runs }, (_, i) =>
+    expandRuns({ ...spec, evalEvery: stepsPerRun }, { optimizers: [i % 2 ? 'muon' : 'adamw'], seeds: [i], steps: stepsPerRun })[0]!,
+  );
+  const workers = defaultWorkers();
+  const rate = async (n: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'opt-sandbox-bench-'));
+    try {
+      const t0 = performance.now();
+      await runTasks(
+        configs.map((c) => ({ config: c, dir: join(dir, runDirName(c)) })),
+        n,
+        {},
+        { inWorkers: true },
+      );
+      return runs / ((performance.now() - t0) / 60000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const workers1 = await rate(1);
+  const workersAll = await rate(workers);
+  return { workers1, workersAll, workers, runs, stepsPerRun };
+}
+
+export async function benchBackend(backend: BackendName, options: BenchOptions): Promise<BackendBench> {
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  await initBackend({ requested: backend });
+  const { mlp, moe } = options.experiments;
+  const reps = 20;
+  const warmup = 5;
+
+  log(`[${backend}] matmul rate`);
+  const mlpData = buildDataset(mlp.data);
+  const mlpModel = benchRun(mlp, 'adamw', 1).model;
+  const hidden = mlpModel.kind === 'mlp' ? mlpModel.hidden[0]! : 256;
+  const batch = mlp.batchSize;
+  const shapes: [number, number, number][] = [
+    [batch, mlpData.inputDim, hidden], // forward of the hidden layer
+    [mlpData.inputDim, batch, hidden], // its weight gradient xᵀ·dy
+  ];
+  const matmulShapes = shapes.map(([m, k, n]) => ({ shape: `${m}x${k}x${n}`, gflops: matmulRate(m, k, n, backend === 'cpu' ? 5 : 30) }));
+  const totalFlops = shapes.reduce((a, [m, k, n]) => a + 2 * m * k * n, 0);
+  const matmulGflops = totalFlops / shapes.reduce((a, [m, k, n], i) => a + (2 * m * k * n) / matmulShapes[i]!.gflops, 0);
+
+  const cases: BenchCase[] = [];
+  for (const [name, spec] of [
+    ['mlp', mlp],
+    ['moe', moe],
+  ] as const) {
+    const data = buildDataset(spec.data);
+    for (const label of BENCH_OPTIMIZERS) {
+      log(`[${backend}] ${name} ${label}: ${warmup} + ${reps} steps`);
+      const config = benchRun(spec, label, warmup + reps);
+      const times = await stepTimes(config, warmup);
+      const matrices = modelMatrices(config.model, data.inputDim, data.outputDim);
+      const nsSteps = label === 'muon' ? ((config.optimizer.options['nsSteps'] as number | undefined) ?? 5) : 0;
+      const flops = stepFlops(matrices, spec.batchSize, label === 'muon' ? orthogonalisedNames(name, matrices) : [], nsSteps);
+      const s = spread(times);
+      cases.push({ model: name, optimizer: label, stepMs: s.median, spread: s, flops, efficiency: s.median / (flops / (matmulGflops * 1e6)) });
+    }
+  }
+  const muonOverAdamw = ['mlp', 'moe'].map((model) => {
+    const c = (o: string) => cases.find((x) => x.model === model && x.optimizer === o)!;
+    return { model, measured: c('muon').stepMs / c('adamw').stepMs, flopModel: c('muon').flops / c('adamw').flops };
+  });
+
+  log(`[${backend}] Newton–Schulz`);
+  const g = tf.randomNormal([mlpData.inputDim, hidden], 0, 1, 'float32', 3);
+  const nsMs = timeIt(() => tf.tidy(() => void zeropowerViaNewtonSchulz(g).dataSync()), backend === 'cpu' ? 3 : 15, 2);
+  g.dispose();
+  const nsGflops = newtonSchulzFlops(mlpData.inputDim, hidden, 5) / nsMs / 1e6;
+
+  log(`[${backend}] optimizer state bytes`);
+  const stateBytesList = [];
+  for (const label of BENCH_OPTIMIZERS) stateBytesList.push(await stateBytes(mlp, label));
+
+  log(`[${backend}] tensor growth over 1000 steps`);
+  const tensorGrowthByOptimizer: Record<string, number> = {};
+  for (const label of ['adamw', 'muon'] as const) tensorGrowthByOptimizer[label] = await tensorGrowth(moe, label);
+
+  log(`[${backend}] study throughput (1 and ${defaultWorkers()} workers)`);
+  const tp = await throughput(moe, options.quick);
+
+  return {
+    backend,
+    matmulGflops,
+    matmulShapes,
+    cases,
+    muonOverAdamw,
+    nsGflops,
+    nsOverMatmul: nsGflops / matmulGflops,
+    tensorGrowth: Math.max(...Object.values(tensorGrowthByOptimizer)),
+    tensorGrowthByOptimizer,
+    stateBytes: stateBytesList,
+    throughput: tp,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly value: string;
+  readonly pass: boolean;
+}
+
+/** The performance targets (issue: wasm backend, this machine). */
+export function checkTargets(b: BackendBench): TargetCheck[] {
+  const adamwMlp = b.cases.find((c) => c.model === 'mlp' && c.optimizer === 'adamw')!;
+  const ratio = b.muonOverAdamw.map((r) => ({ ...r, rel: r.measured / r.flopModel }));
+  const stateOk = b.stateBytes.every((s) => s.measured === s.theory);
+  const speedup = b.throughput.workersAll / b.throughput.workers1;
+  return [
+    { target: 'AdamW MLP step ≤ 1.5 × FLOPs ÷ matmul rate', value: `${adamwMlp.efficiency.toFixed(2)}×`, pass: adamwMlp.efficiency <= 1.5 },
+    ...ratio.map((r) => ({
+      target: `Muon/AdamW step (${r.model}) ≤ 1.25 × FLOP-model ratio`,
+      value: `${r.measured.toFixed(2)} vs ${r.flopModel.toFixed(2)} (${r.rel.toFixed(2)}×)`,
+      pass: r.rel <= 1.25,
+    })),
+    { target: 'Newton–Schulz ≥ 80% of matmul rate', value: `${(100 * b.nsOverMatmul).toFixed(0)}%`, pass: b.nsOverMatmul >= 0.8 },
+    {
+      target: `throughput ${b.throughput.workers} workers ≥ 1.8 × 1 worker`,
+      value: `${speedup.toFixed(2)}×`,
+      pass: b.throughput.workers < 2 || speedup >= 1.8,
+    },
+    { target: 'zero tensor growth (1000 steps)', value: String(b.tensorGrowth), pass: b.tensorGrowth === 0 },
+    { target: 'optimizer state bytes = theory', value: stateOk ? 'equal' : 'differ', pass: stateOk },
+  ];
+}
