@@ -11,6 +11,7 @@ import type { ComposedOptimizer } from '../optimizers/index.js';
 import type { RunConfig } from './config.js';
 import { buildDataset, buildModel, buildOptimizer, describeRouting } from './build.js';
 import { lrFactor } from './schedule.js';
+import { meanSquaredError, softmaxCrossEntropy } from './losses.js';
 import { SpikeTracker, type SpikeCount } from './spikes.js';
 
 /** One line of metrics.jsonl. Non-finite numbers are written as null. */
@@ -68,7 +69,7 @@ export const FINAL_LOSS_WINDOW = 10;
 const EVAL_CHUNK = 1000;
 
 function taskLoss(kind: Dataset['kind'], y: tf.Tensor, output: tf.Tensor): tf.Scalar {
-  return kind === 'classification' ? tf.losses.softmaxCrossEntropy(y, output) : tf.losses.meanSquaredError(y, output);
+  return kind === 'classification' ? softmaxCrossEntropy(y, output) : meanSquaredError(y, output);
 }
 
 function evaluate(model: Model, data: Dataset, limit: number | null): { loss: number; acc: number | null } {
