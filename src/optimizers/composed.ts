@@ -68,7 +68,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
   private readonly state = new Map<string, ParamState>();
   /** State restored by setWeights and not yet matched to a live variable. */
   private readonly unclaimed = new Set<string>();
-  private updateStats = new Map<string, { sumSq: tf.Scalar; count: number }>();
+  /** Per group: Σ(Δθ)² of each parameter update since the last drain, and the element count. */
+  private updateStats = new Map<string, { parts: tf.Scalar[]; count: number }>();
 
   constructor(definition: OptimizerDefinition<S>, options?: OptionsInput<S>) {
     super();
@@ -139,11 +140,10 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
   }
 
   private recordUpdate(group: string, delta: tf.Tensor): void {
-    const prev = this.updateStats.get(group);
-    const sq = tf.sum(tf.square(delta)) as tf.Scalar;
-    const sumSq = tf.keep(prev ? (tf.add(prev.sumSq, sq) as tf.Scalar) : sq);
-    prev?.sumSq.dispose();
-    this.updateStats.set(group, { sumSq, count: (prev?.count ?? 0) + delta.size });
+    const entry = this.updateStats.get(group) ?? { parts: [], count: 0 };
+    entry.parts.push(tf.keep(tf.sum(tf.square(delta)) as tf.Scalar));
+    entry.count += delta.size;
+    this.updateStats.set(group, entry);
   }
 
   /**
@@ -154,8 +154,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     const groups = [...this.updateStats.keys()];
     if (groups.length === 0) return undefined;
     const stats = groups.map((g) => this.updateStats.get(g)!);
-    const sumSq = tf.stack(stats.map((s) => s.sumSq)) as tf.Tensor1D;
-    for (const s of stats) s.sumSq.dispose();
+    const sumSq = tf.tidy(() => tf.stack(stats.map((s) => (s.parts.length === 1 ? s.parts[0]! : tf.addN(s.parts)))) as tf.Tensor1D);
+    for (const s of stats) tf.dispose(s.parts);
     this.updateStats = new Map();
     return { groups, counts: stats.map((s) => s.count), sumSq };
   }
@@ -253,7 +253,7 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
 
   override dispose(): void {
     this.disposeState();
-    for (const s of this.updateStats.values()) s.sumSq.dispose();
+    for (const s of this.updateStats.values()) tf.dispose(s.parts);
     this.updateStats.clear();
     super.dispose();
   }

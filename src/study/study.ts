@@ -14,7 +14,6 @@ import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
 import { planStress, planTuning, validateStudy, type PlannedRun, type StudySpec } from './protocol.js';
 import { runTasks, stopSignal, type PoolEvents } from './pool.js';
-import { median } from './stats.js';
 
 export const STUDY_FILE = 'study.json';
 export const RUNS_DIR = 'runs';
@@ -55,18 +54,21 @@ const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
 export function tunedLr(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number } {
   const byLr = new Map<number, number[]>();
   for (const { lr, summary } of runs) {
+    // A run with no finite initial loss (its first loss was NaN, stored as null) scores +∞.
+    const initial = summary.initialLoss !== null && Number.isFinite(summary.initialLoss) ? summary.initialLoss : Infinity;
     const loss =
-      summary.diverged || summary.evalLoss === null || !Number.isFinite(summary.evalLoss)
-        ? (summary.initialLoss ?? Infinity)
-        : summary.evalLoss;
+      summary.diverged || summary.evalLoss === null || !Number.isFinite(summary.evalLoss) ? initial : summary.evalLoss;
     byLr.set(lr, [...(byLr.get(lr) ?? []), loss]);
   }
-  let best = { lr: NaN, score: Infinity };
+  let best: { lr: number; score: number } | undefined;
   for (const lr of [...byLr.keys()].sort((a, b) => a - b)) {
-    const score = median(byLr.get(lr)!);
-    if (score < best.score) best = { lr, score };
+    // stats.median rejects non-finite values; +∞ scores are legitimate here, so sort directly.
+    const xs = byLr.get(lr)!.sort((a, b) => a - b);
+    const mid = xs.length >> 1;
+    const score = xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+    if (!best || score < best.score) best = { lr, score };
   }
-  if (!Number.isFinite(best.lr)) throw new Error('tunedLr: no tuning results');
+  if (!best) throw new Error('tunedLr: no tuning results');
   return best;
 }
 

@@ -135,6 +135,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       let statNames: string[] = [];
       let loadWidth = 0;
       let updateGroups: string[] = [];
+      let hasAux = false;
       let updateCounts: number[] = [];
       const packed = tf.tidy(() => {
         const x = tf.tensor2d(xBuf, [config.batchSize, data.inputDim]);
@@ -147,7 +148,8 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
           if (out.stats) kept.stats = Object.fromEntries(Object.entries(out.stats).map(([k, t]) => [k, tf.keep(t)]));
           return out.auxLoss ? tf.add(task, out.auxLoss) : task;
         }, variables);
-        const gradNorm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+        // Σ‖g‖²; the square root is taken after the read.
+        const gradSumSq = tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))));
         optimizer.applyGradients(grads);
         const k = kept!;
         if (k.stats) model.afterStep?.(k.stats);
@@ -156,7 +158,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
           updateGroups = update.groups;
           updateCounts = update.counts;
         }
-        const scalars: tf.Tensor[] = [k.task, gradNorm, k.aux ?? tf.scalar(NaN), ...(update ? [update.sumSq] : [])];
+        // Fixed layout: [task, Σg², aux (the task loss again as a placeholder when there is none), update Σ(Δθ)²..., stats...].
+        const scalars: tf.Tensor[] = [k.task, gradSumSq, k.aux ?? k.task, ...(update ? [update.sumSq] : [])];
+        hasAux = k.aux !== undefined;
         if (k.stats) {
           statNames = Object.keys(k.stats).filter((n) => n !== 'expertLoad');
           scalars.push(...statNames.map((n) => k.stats![n]!));
@@ -175,7 +179,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       const values = await packed.data();
       packed.dispose();
       const loss = values[0]!;
-      const gradNorm = values[1]!;
+      const gradNorm = Math.sqrt(values[1]!);
       const updateRms = Object.fromEntries(updateGroups.map((g, i) => [g, Math.sqrt(values[3 + i]! / updateCounts[i]!)]));
       const statBase = 3 + updateGroups.length;
       const record: StepRecord = {
@@ -186,7 +190,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         lr: optimizer.learningRate * optimizer.lrScale,
         ms: 0,
       };
-      if (!Number.isNaN(values[2]!)) record.auxLoss = values[2]!;
+      if (hasAux) record.auxLoss = values[2]!;
       statNames.forEach((n, i) => {
         (record as unknown as Record<string, number>)[n] = values[statBase + i]!;
       });
