@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
-import { initBackend, parseBackendName, type BackendName } from '../backend.js';
+import { BACKENDS, initBackend, parseBackendName, type BackendName } from '../backend.js';
 import { tf } from '../tf.js';
 import { cpus } from 'node:os';
 import { renderTable } from './table.js';
@@ -59,7 +59,7 @@ function addRunFlags(cmd: Command): Command {
     .option('--seeds <list>', 'a count N (seeds 0..N-1) or a comma list, e.g. 0,4,9')
     .option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon')
     .option('--lr <lr>', 'learning rate for every optimizer, or per label: muon=0.02,adamw=1e-3')
-    .addOption(new Option('--backend <name>', 'tfjs backend (default: tensorflow if installed, else wasm, else cpu; env OPT_SANDBOX_BACKEND)').choices(['tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'tfjs backend (default: tensorflow if installed, else wasm, else cpu; env OPT_SANDBOX_BACKEND)').choices([...BACKENDS]))
     .option('--out <dir>', 'output folder (default: runs/<timestamp>-<name>)')
     .option('--quick', 'a seconds-long smoke version of each experiment')
     .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
@@ -179,7 +179,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   const { benchBackend, checkTargets } = await import('../bench/bench.js');
   const backends: BackendName[] = flags.backend ? [parseBackendName(flags.backend, '--backend')] : [];
   if (backends.length === 0) {
-    for (const b of ['tensorflow', 'wasm', 'cpu'] as const) {
+    for (const b of BACKENDS) {
       try {
         await initBackend({ requested: b });
         backends.push(b);
@@ -292,7 +292,7 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'study folder (default: runs/<study name>); rerunning resumes it')
     .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
     .option('--shard <i/n>', 'run only the i-th of n deterministic shares (merge them with `merge`)')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
     .action((flags: StudyFlags) => studyCommand(flags));
 
   program
@@ -320,7 +320,7 @@ export function buildProgram(): Command {
     .description('benchmark each available backend: matmul rate, step times vs the FLOP model, Newton–Schulz, state bytes, tensor growth, throughput')
     .option('--quick', 'fewer repetitions and shorter throughput runs (≈ 2 minutes)')
     .option('--json <file>', 'also write the figures as JSON')
-    .addOption(new Option('--backend <name>', 'only this backend').choices(['tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'only this backend').choices([...BACKENDS]))
     .action((flags: BenchFlags) => benchCommand(flags));
 
   program
