@@ -4,7 +4,7 @@
  * A request comes from a CLI flag (`--backend`) or the OPT_SANDBOX_BACKEND environment variable;
  * the flag wins.
  */
-import { registerGradients } from './gradients.js';
+import { registerGradients } from './ops.js';
 import { tf } from './tf.js';
 
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;

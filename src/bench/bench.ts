@@ -11,6 +11,7 @@ import { initBackend, type BackendName } from '../backend.js';
 import { tf } from '../tf.js';
 import { Rng } from '../data/rng.js';
 import { zeropowerViaNewtonSchulz } from '../optimizers/index.js';
+import { matMul } from '../ops.js';
 import { expandRuns, type ExperimentSpec, type RunConfig } from '../train/config.js';
 import { buildDataset, buildModel, buildOptimizer } from '../train/build.js';
 import { train } from '../train/loop.js';
@@ -86,7 +87,7 @@ function timeIt(f: () => void, reps: number, warmup = 3): number {
 
 function matmulRate(m: number, k: number, n: number, reps: number): number {
   const [a, b] = tf.tidy(() => [tf.randomNormal([m, k], 0, 1, 'float32', 1), tf.randomNormal([k, n], 0, 1, 'float32', 2)]);
-  const ms = timeIt(() => tf.tidy(() => void tf.matMul(a!, b!).dataSync()), reps);
+  const ms = timeIt(() => tf.tidy(() => void matMul(a!, b!).dataSync()), reps);
   tf.dispose([a!, b!]);
   return (2 * m * k * n) / ms / 1e6;
 }

@@ -1,7 +1,7 @@
 /** A multilayer perceptron of configurable widths and activation, as plain tfjs variables. */
 import { tf } from '../tf.js';
 import type { Rng } from '../data/rng.js';
-import { registerGradients } from '../gradients.js';
+import { matMul, registerGradients } from '../ops.js';
 import { uniformFanIn, uniqueScope } from './init.js';
 import type { Model, ParamRole } from './model.js';
 
@@ -55,7 +55,7 @@ export function createMlp(spec: MlpSpec, inputDim: number, outputDim: number, rn
     forward(x) {
       let h: tf.Tensor = x;
       layers.forEach((l, i) => {
-        h = tf.add(tf.matMul(h, l.kernel), l.bias);
+        h = tf.add(matMul(h, l.kernel), l.bias);
         if (i + 1 < layers.length) h = activate(h, spec.activation);
       });
       return { output: h as tf.Tensor2D };

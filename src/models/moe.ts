@@ -10,7 +10,7 @@
  */
 import { tf } from '../tf.js';
 import type { Rng } from '../data/rng.js';
-import { registerGradients } from '../gradients.js';
+import { matMul, registerGradients } from '../ops.js';
 import { uniformFanIn, uniqueScope, zerosVariable } from './init.js';
 import { activate, type Activation } from './mlp.js';
 import type { Model, ParamRole } from './model.js';
@@ -70,7 +70,7 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
     roles,
     forward(x) {
       const batch = x.shape[0];
-      const logits = tf.matMul(x, router); // [B, E]
+      const logits = matMul(x, router); // [B, E]
       const probs = tf.softmax(logits);
       // DeepSeek-V3: the bias shifts which experts are chosen, never the gate values.
       const scores = selectionBias ? tf.add(probs, selectionBias) : probs;
@@ -82,8 +82,8 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
       const gates = k === 1 ? chosen : tf.div(chosen, tf.sum(chosen, -1, true));
 
       const xe = tf.broadcastTo(tf.expandDims(x, 0), [E, batch, inputDim]);
-      const h = activate(tf.add(tf.matMul(xe, w1), tf.expandDims(b1, 1)), spec.activation); // [E, B, H]
-      const y = tf.add(tf.matMul(h, w2), tf.expandDims(b2, 1)); // [E, B, out]
+      const h = activate(tf.add(matMul(xe, w1), tf.expandDims(b1, 1)), spec.activation); // [E, B, H]
+      const y = tf.add(matMul(h, w2), tf.expandDims(b2, 1)); // [E, B, out]
       const output = tf.sum(tf.mul(y, tf.expandDims(tf.transpose(gates), -1)), 0) as tf.Tensor2D;
 
       // Switch load balancing: α·E·Σ fᵢ·Pᵢ, fᵢ = share of routed slots, Pᵢ = mean router probability.

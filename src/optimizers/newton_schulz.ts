@@ -4,6 +4,7 @@
  * for Keller Jordan's quintic coefficients. It is a matrix iteration, not a Newton method on the loss.
  */
 import { tf } from '../tf.js';
+import { matMul, swapLastAxes } from '../ops.js';
 
 export type NsCoefficients = readonly [number, number, number];
 
@@ -29,14 +30,6 @@ export function coefficientsForStep(c: NsCoefficients | readonly NsCoefficients[
   return c[Math.min(step, c.length - 1)]!;
 }
 
-/** Swap the last two axes. An explicit transpose: wasm's transposed matMul path is ~10× slower. */
-export function swapLastAxes(x: tf.Tensor): tf.Tensor {
-  const perm = x.shape.map((_, i) => i);
-  const r = perm.length;
-  [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
-  return tf.transpose(x, perm);
-}
-
 /**
  * Orthogonalise the last two axes of `g` (rank 2: one matrix; rank 3: a bank, each matrix on its
  * own). Keller's iteration X ← a·X + (b·A + c·A²)·X with A = X·Xᵀ on the wide orientation,
@@ -60,10 +53,10 @@ export function zeropowerViaNewtonSchulz(g: tf.Tensor, options: NewtonSchulzOpti
     for (let i = 0; i < steps; i++) {
       const [a, b, c] = coefficientsForStep(coefficients, i);
       const xt = swapLastAxes(x);
-      const gram = tall ? tf.matMul(xt, x) : tf.matMul(x, xt);
+      const gram = tall ? matMul(xt, x) : matMul(x, xt);
       // P = a·I + b·A + c·A² = a·I + A·(b·I + c·A); A and P are symmetric and commute.
-      const poly = tf.add(tf.mul(eye, a), tf.matMul(gram, tf.add(tf.mul(gram, c), tf.mul(eye, b))));
-      x = tall ? tf.matMul(x, poly) : tf.matMul(poly, x);
+      const poly = tf.add(tf.mul(eye, a), matMul(gram, tf.add(tf.mul(gram, c), tf.mul(eye, b))));
+      x = tall ? matMul(x, poly) : matMul(poly, x);
     }
     return x;
   });

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { Rng } from '../../src/data/rng.js';
-import { registerGradients } from '../../src/gradients.js';
+import { registerGradients } from '../../src/ops.js';
 import { createMoe, MOE_DEFAULTS, type MoeSpec } from '../../src/models/moe.js';
 import type { Model } from '../../src/models/model.js';
 import { tf } from '../../src/tf.js';

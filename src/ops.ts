@@ -1,14 +1,17 @@
 /**
- * Gradients registered once per process. TopK has none in tfjs (REFERENCE §4), and the MoE router's
- * top-k selection sits on the tape. The gradient of TopK's values w.r.t. its input scatters each dy back
- * to the position its index came from; the integer indices output has no gradient.
+ * Fast paths and gradients the training step relies on, registered once per process:
+ * - matMul without tfjs's per-call reshapes, and BatchMatMul's gradient without wasm's slow
+ *   transposed path;
+ * - TopK's gradient, which tfjs lacks (REFERENCE §4) and the MoE router's top-k selection needs:
+ *   each dy of the values goes back to the position its index came from; the integer indices
+ *   output has no gradient.
  */
 import { tf } from './tf.js';
 
 let registered = false;
 
-/** Swap the last two axes explicitly. */
-function transposeLast(x: tf.Tensor): tf.Tensor {
+/** Swap the last two axes explicitly (an explicit transpose: see matMulT). */
+export function swapLastAxes(x: tf.Tensor): tf.Tensor {
   const perm = x.shape.map((_, i) => i);
   const r = perm.length;
   [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
@@ -22,7 +25,24 @@ function transposeLast(x: tf.Tensor): tf.Tensor {
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
-  return tf.matMul(transposeA ? transposeLast(a) : a, transposeB ? transposeLast(b) : b);
+  return matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+}
+
+/**
+ * a·b for float32 operands of equal rank (2 or 3, batch dims equal). tf.matMul reshapes both
+ * operands to rank 3 and the result back, three extra ops at ~20 µs each on wasm; the
+ * BatchMatMul kernel takes rank 2 and 3 as they are, on wasm and cpu alike, and the tape records
+ * it with its (re-registered) gradient. Anything else goes through tf.matMul.
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const direct =
+    a.rank === b.rank &&
+    (a.rank === 2 || (a.rank === 3 && a.shape[0] === b.shape[0])) &&
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    tf.getBackend() !== 'tensorflow';
+  if (!direct) return tf.matMul(a, b);
+  return tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: false, transposeB: false }) as tf.Tensor;
 }
 
 /**
