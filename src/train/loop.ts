@@ -96,6 +96,90 @@ function evaluate(model: Model, data: Dataset, limit: number | null): { loss: nu
 
 const finiteOrNaN = (x: number | undefined): number => (x === undefined ? NaN : x);
 
+/** Where each value sits in a step's packed read-back. */
+interface StepLayout {
+  hasAux: boolean;
+  updateGroups: string[];
+  updateCounts: number[];
+  statNames: string[];
+  loadWidth: number;
+}
+
+/**
+ * One optimizer step on one batch (the batch tensors are disposed here). Returns every number
+ * the step reports packed into one tensor, so the caller reads back once:
+ * [task loss, Σg², aux loss (the task loss again as a placeholder when there is none),
+ *  Σ(Δθ)² per optimizer group..., MoE scalars..., expert loads...].
+ */
+function trainStep(
+  model: Model,
+  optimizer: ComposedOptimizer,
+  kind: Dataset['kind'],
+  variables: tf.Variable[],
+  batch: [tf.Tensor2D, tf.Tensor2D],
+): { packed: tf.Tensor1D; layout: StepLayout } {
+  const layout: StepLayout = { hasAux: false, updateGroups: [], updateCounts: [], statNames: [], loadWidth: 0 };
+  const packed = tf.tidy(() => {
+    const [x, y] = batch;
+    let kept: { task: tf.Scalar; aux?: tf.Scalar; stats?: Readonly<Record<string, tf.Tensor>> } | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const out = model.forward(x);
+      const task = taskLoss(kind, y, out.output);
+      // tf.keep lets these escape variableGrads' inner scope; disposed below.
+      kept = { task: tf.keep(task), ...(out.auxLoss ? { aux: tf.keep(out.auxLoss) } : {}) };
+      if (out.stats) kept.stats = Object.fromEntries(Object.entries(out.stats).map(([k, t]) => [k, tf.keep(t)]));
+      return out.auxLoss ? tf.add(task, out.auxLoss) : task;
+    }, variables);
+    const gradSumSq = tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))));
+    optimizer.applyGradients(grads);
+    const k = kept!;
+    if (k.stats) model.afterStep?.(k.stats);
+    const update = optimizer.drainUpdateStats();
+    if (update) {
+      layout.updateGroups = update.groups;
+      layout.updateCounts = update.counts;
+    }
+    layout.hasAux = k.aux !== undefined;
+    const parts: tf.Tensor[] = [k.task, gradSumSq, k.aux ?? k.task, ...(update ? [update.sumSq] : [])];
+    if (k.stats) {
+      layout.statNames = Object.keys(k.stats).filter((n) => n !== 'expertLoad');
+      parts.push(...layout.statNames.map((n) => k.stats![n]!));
+      const load = k.stats['expertLoad'];
+      if (load) {
+        layout.loadWidth = load.size;
+        parts.push(load);
+      }
+    }
+    const out = tf.concat(parts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D;
+    tf.dispose([k.task, ...(k.aux ? [k.aux] : []), ...Object.values(k.stats ?? {})]);
+    return out;
+  });
+  tf.dispose(batch);
+  return { packed, layout };
+}
+
+function decodeStep(step: number, values: Float32Array | Int32Array | Uint8Array, layout: StepLayout, lr: number): StepRecord {
+  const at = (i: number) => values[i]!;
+  const record: StepRecord = {
+    step,
+    loss: at(0),
+    gradNorm: Math.sqrt(at(1)),
+    updateRms: Object.fromEntries(layout.updateGroups.map((g, i) => [g, Math.sqrt(at(3 + i) / layout.updateCounts[i]!)])),
+    lr,
+    ms: 0,
+  };
+  if (layout.hasAux) record.auxLoss = at(2);
+  const base = 3 + layout.updateGroups.length;
+  layout.statNames.forEach((n, i) => {
+    (record as unknown as Record<string, number>)[n] = at(base + i);
+  });
+  if (layout.loadWidth > 0) {
+    const from = base + layout.statNames.length;
+    record.expertLoad = Array.from(values.subarray(from, from + layout.loadWidth), Number);
+  }
+  return record;
+}
+
 export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const started = performance.now();
   const rng = new Rng(config.seed);
@@ -132,71 +216,15 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       gatherRows(data.train.x, data.inputDim, idx, xBuf);
       gatherRows(data.train.y, data.outputDim, idx, yBuf);
 
-      let statNames: string[] = [];
-      let loadWidth = 0;
-      let updateGroups: string[] = [];
-      let hasAux = false;
-      let updateCounts: number[] = [];
-      const packed = tf.tidy(() => {
-        const x = tf.tensor2d(xBuf, [config.batchSize, data.inputDim]);
-        const y = tf.tensor2d(yBuf, [config.batchSize, data.outputDim]);
-        let kept: { task: tf.Scalar; aux?: tf.Scalar; stats?: Readonly<Record<string, tf.Tensor>> } | undefined;
-        const { grads } = tf.variableGrads(() => {
-          const out = model.forward(x);
-          const task = taskLoss(data.kind, y, out.output);
-          kept = { task: tf.keep(task), ...(out.auxLoss ? { aux: tf.keep(out.auxLoss) } : {}) };
-          if (out.stats) kept.stats = Object.fromEntries(Object.entries(out.stats).map(([k, t]) => [k, tf.keep(t)]));
-          return out.auxLoss ? tf.add(task, out.auxLoss) : task;
-        }, variables);
-        // Σ‖g‖²; the square root is taken after the read.
-        const gradSumSq = tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))));
-        optimizer.applyGradients(grads);
-        const k = kept!;
-        if (k.stats) model.afterStep?.(k.stats);
-        const update = optimizer.drainUpdateStats();
-        if (update) {
-          updateGroups = update.groups;
-          updateCounts = update.counts;
-        }
-        // Fixed layout: [task, Σg², aux (the task loss again as a placeholder when there is none), update Σ(Δθ)²..., stats...].
-        const scalars: tf.Tensor[] = [k.task, gradSumSq, k.aux ?? k.task, ...(update ? [update.sumSq] : [])];
-        hasAux = k.aux !== undefined;
-        if (k.stats) {
-          statNames = Object.keys(k.stats).filter((n) => n !== 'expertLoad');
-          scalars.push(...statNames.map((n) => k.stats![n]!));
-          const load = k.stats['expertLoad'];
-          if (load) {
-            loadWidth = load.size;
-            scalars.push(load);
-          }
-        }
-        const out = tf.concat(scalars.map((s) => tf.reshape(s, [-1])));
-        // tf.keep let these escape variableGrads' inner scope; they are done with now.
-        tf.dispose([k.task, ...(k.aux ? [k.aux] : []), ...Object.values(k.stats ?? {})]);
-        return out;
-      });
+      const { packed, layout } = trainStep(model, optimizer, data.kind, variables, [
+        tf.tensor2d(xBuf, [config.batchSize, data.inputDim]),
+        tf.tensor2d(yBuf, [config.batchSize, data.outputDim]),
+      ]);
       // The step's one synchronous read: loss, grad norm, aux terms, update stats, MoE stats.
       const values = await packed.data();
       packed.dispose();
-      const loss = values[0]!;
-      const gradNorm = Math.sqrt(values[1]!);
-      const updateRms = Object.fromEntries(updateGroups.map((g, i) => [g, Math.sqrt(values[3 + i]! / updateCounts[i]!)]));
-      const statBase = 3 + updateGroups.length;
-      const record: StepRecord = {
-        step,
-        loss,
-        gradNorm,
-        updateRms,
-        lr: optimizer.learningRate * optimizer.lrScale,
-        ms: 0,
-      };
-      if (hasAux) record.auxLoss = values[2]!;
-      statNames.forEach((n, i) => {
-        (record as unknown as Record<string, number>)[n] = values[statBase + i]!;
-      });
-      if (loadWidth > 0) {
-        record.expertLoad = Array.from(values.subarray(statBase + statNames.length, statBase + statNames.length + loadWidth));
-      }
+      const record = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale);
+      const { loss, gradNorm } = record;
 
       if (step === 1) initialLoss = loss;
       losses.push(loss);
