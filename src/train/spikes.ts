@@ -29,11 +29,19 @@ export interface SpikeDetector {
 
 export type DetectorSpec =
   /** loss − median(last `window` losses) > threshold·|median|: relative form of the Qwen rolling-median rule. */
-  | { kind: 'rollingMedian'; name?: string; window?: number; threshold?: number; warmup?: number }
+  | { kind: 'rollingMedian'; name?: string; window?: number; threshold?: number; minJump?: number; warmup?: number }
   /** OLMo-style: (loss − rolling mean) / rolling std > sigma. */
-  | { kind: 'zscore'; name?: string; window?: number; sigma?: number; warmup?: number }
+  | { kind: 'zscore'; name?: string; window?: number; sigma?: number; minJump?: number; warmup?: number }
   /** ZClip-style: EMA mean/variance of the grad norm, spike when its z-score > z. */
   | { kind: 'gradNormEma'; name?: string; alpha?: number; z?: number; warmup?: number };
+
+/**
+ * Both loss detectors also require the loss to rise at least `minJump` = 0.1 above its reference:
+ * Qwen3.8-Next's absolute threshold, kept as a floor. Near zero loss (an MNIST MLP trained to
+ * 0.005) minibatch losses are heavy-tailed, and a relative or σ-based rule alone then flags
+ * harmless 0.01 → 0.05 wiggles by the hundred per 1k steps (seen in the first full study).
+ */
+export const MIN_JUMP_DEFAULT = 0.1;
 
 /**
  * Rolling median: `window` 50, `threshold` 2 (flag a loss above 3× the median), `warmup` 20.
@@ -47,7 +55,8 @@ export type DetectorSpec =
  * The rule ignores the noise level, so near zero loss (spread ≳ 50 %) it over-flags: read it
  * next to the z-score.
  */
-export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, warmup: 20 } as const;
+export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, minJump: MIN_JUMP_DEFAULT, warmup: 20 } as const;
+
 
 /**
  * Rolling z-score: `window` 100, `sigma` 7, `warmup` 50.
@@ -59,7 +68,7 @@ export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, warmup: 20 } 
  * curve a long window's σ is dominated by the trend. 100 values estimate σ to ≈ 7 %, and 50
  * before the first flag keep that estimate from resting on a handful of points.
  */
-export const ZSCORE_DEFAULTS = { window: 100, sigma: 7, warmup: 50 } as const;
+export const ZSCORE_DEFAULTS = { window: 100, sigma: 7, minJump: MIN_JUMP_DEFAULT, warmup: 50 } as const;
 
 /**
  * Grad-norm EMA: `alpha` 0.97, `z` 5, `warmup` 25.
@@ -85,17 +94,19 @@ const G = GRAD_NORM_EMA_DEFAULTS;
 
 /** Markdown bullet list of the default detectors and why, for the README. */
 export const DETECTOR_DEFAULTS_DOC = [
-  `- **median**: loss > ${1 + M.threshold}× the median of the last ${M.window} losses (flags after ${M.warmup}). ` +
+  `- **median**: loss > ${1 + M.threshold}× the median of the last ${M.window} losses and at least ${M.minJump} above it (flags after ${M.warmup}). ` +
     `Relative form of Qwen3.8-Next's "0.1 above the 201-step median": 0.1 is ≈ 5 % of an LLM's loss but far ` +
     `inside the 20–50 % spread of a batch-64 loss here, where even 2× (LLM Foundry's outlier factor) fires ` +
     `often; a ${M.window}-step window tracks a still-falling curve in a 300–3000-step run. Blind to the noise ` +
     `level, so it over-flags near zero loss.`,
-  `- **zscore**: (loss − mean) / std > ${Z.sigma} over the last ${Z.window} losses (flags after ${Z.warmup}). ` +
+  `- **zscore**: (loss − mean) / std > ${Z.sigma} over the last ${Z.window} losses and loss − mean > ${Z.minJump} (flags after ${Z.warmup}). ` +
     `OLMo 2's 7σ, which adapts to each run's noise; its 1000-value window is most of a run here and would ` +
     `mostly measure the downward trend.`,
   `- **gradnorm**: grad-norm z-score > ${G.z} against an EMA mean and variance (α = ${G.alpha}, ` +
     `${G.warmup} warm-up steps), ZClip's α and warm-up. ZClip's z > 2.5 is a clipping threshold that fires on ` +
     `≈ 1 % of steps by design, too often to count rare events.`,
+  `- The ${M.minJump} floor on both loss rules is Qwen3.8-Next's absolute threshold: near zero loss, minibatch losses are ` +
+    `heavy-tailed and relative or σ rules alone flag harmless 0.01 → 0.05 wiggles by the hundred per 1k steps.`,
   `- Flagged values never enter the statistics, so one spike cannot mask the next; a flagged run as long as ` +
     `the statistics' memory is taken as a new level and they restart. Non-finite values are never spikes ` +
     `(divergence is counted apart). A run of consecutive flagged steps is one event.`,
@@ -223,16 +234,18 @@ export function createDetector(spec: DetectorSpec): SpikeDetector {
     case 'rollingMedian': {
       const window = spec.window ?? ROLLING_MEDIAN_DEFAULTS.window;
       const threshold = spec.threshold ?? ROLLING_MEDIAN_DEFAULTS.threshold;
+      const minJump = spec.minJump ?? ROLLING_MEDIAN_DEFAULTS.minJump;
       const warmup = spec.warmup ?? ROLLING_MEDIAN_DEFAULTS.warmup;
       checkWindow(name, window, warmup);
       check(threshold > 0, name, 'threshold must be > 0', threshold);
+      check(minJump >= 0, name, 'minJump must be ≥ 0', minJump);
       const win = new RollingWindow(window);
       return detector(name, lossOf, window, {
         ready: () => win.length >= warmup,
         // |median| keeps the rule meaningful for a loss that can be negative.
         isSpike: (x) => {
           const median = win.median();
-          return x - median > threshold * Math.abs(median);
+          return x - median > Math.max(threshold * Math.abs(median), minJump);
         },
         accept: (x) => win.push(x),
         clear: () => win.clear(),
@@ -241,15 +254,17 @@ export function createDetector(spec: DetectorSpec): SpikeDetector {
     case 'zscore': {
       const window = spec.window ?? ZSCORE_DEFAULTS.window;
       const sigma = spec.sigma ?? ZSCORE_DEFAULTS.sigma;
+      const minJump = spec.minJump ?? ZSCORE_DEFAULTS.minJump;
       const warmup = spec.warmup ?? ZSCORE_DEFAULTS.warmup;
       checkWindow(name, window, warmup);
       check(sigma > 0, name, 'sigma must be > 0', sigma);
+      check(minJump >= 0, name, 'minJump must be ≥ 0', minJump);
       const win = new RollingWindow(window);
       return detector(name, lossOf, window, {
         ready: () => win.length >= warmup,
         isSpike: (x) => {
           const { mean, std } = win.meanStd();
-          return (x - mean) / sdFloor(std, mean) > sigma;
+          return (x - mean) / sdFloor(std, mean) > sigma && x - mean > minJump;
         },
         accept: (x) => win.push(x),
         clear: () => win.clear(),

@@ -118,3 +118,38 @@ describe('spike detectors on synthetic curves', () => {
     expect(DETECTOR_DEFAULTS_DOC.split('\n').every((l) => l.startsWith('- '))).toBe(true);
   });
 });
+
+describe('the absolute floor (minJump)', () => {
+  it('ignores heavy-tailed wiggles near zero loss that relative rules alone would flag', () => {
+    const rng = new Rng(21);
+    // A classifier trained to ~0.005: lognormal minibatch losses, often 5–10× the median, never 0.1 above it.
+    const signals = Array.from({ length: 1000 }, (_, i) => ({
+      step: i + 1,
+      loss: 0.005 * Math.exp(0.8 * rng.normal()),
+      gradNorm: 1 + 0.05 * rng.normal(),
+    }));
+    const floored = countSpikes(DEFAULT_DETECTORS, signals);
+    expect(floored['median']!.events).toBe(0);
+    expect(floored['zscore']!.events).toBe(0);
+    const unfloored = countSpikes(
+      [
+        { kind: 'rollingMedian', name: 'median', minJump: 0 },
+        { kind: 'zscore', name: 'zscore', minJump: 0 },
+      ],
+      signals,
+    );
+    expect(unfloored['median']!.events).toBeGreaterThan(10);
+  });
+
+  it('still flags a jump of more than 0.1 at low loss', () => {
+    const rng = new Rng(22);
+    const signals = Array.from({ length: 300 }, (_, i) => ({
+      step: i + 1,
+      loss: i + 1 === 250 ? 0.5 : 0.01 * (1 + 0.1 * rng.normal()),
+      gradNorm: 1,
+    }));
+    const counts = countSpikes(DEFAULT_DETECTORS, signals);
+    expect(counts['median']).toEqual({ events: 1, flaggedSteps: 1, firstStep: 250 });
+    expect(counts['zscore']).toEqual({ events: 1, flaggedSteps: 1, firstStep: 250 });
+  });
+});
