@@ -52,8 +52,8 @@ export const MIN_JUMP_DEFAULT = 0.1;
  * factor, 2×, fired 8 times at a 30 % spread and ≈ 120 at 50 %; 3× fired none and ≈ 9. 201 steps
  * would be two thirds of a 300-step run: 50 keeps the median near a curve that is still falling
  * (lag only makes it more conservative), and 20 values already give a median one outlier barely moves.
- * The rule ignores the noise level, so near zero loss (spread ≳ 50 %) it over-flags: read it
- * next to the z-score.
+ * The rule ignores the noise level, so near zero loss (spread ≳ 50 %) it would over-flag
+ * without the absolute floor (MIN_JUMP_DEFAULT).
  */
 export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, minJump: MIN_JUMP_DEFAULT, warmup: 20 } as const;
 
@@ -98,7 +98,7 @@ export const DETECTOR_DEFAULTS_DOC = [
     `Relative form of Qwen3.8-Next's "0.1 above the 201-step median": 0.1 is ≈ 5 % of an LLM's loss but far ` +
     `inside the 20–50 % spread of a batch-64 loss here, where even 2× (LLM Foundry's outlier factor) fires ` +
     `often; a ${M.window}-step window tracks a still-falling curve in a 300–3000-step run. Blind to the noise ` +
-    `level, so it over-flags near zero loss.`,
+    `level on its own; the floor below keeps it quiet near zero loss.`,
   `- **zscore**: (loss − mean) / std > ${Z.sigma} over the last ${Z.window} losses and loss − mean > ${Z.minJump} (flags after ${Z.warmup}). ` +
     `OLMo 2's 7σ, which adapts to each run's noise; its 1000-value window is most of a run here and would ` +
     `mostly measure the downward trend.`,
