@@ -18,7 +18,7 @@ import { train } from '../train/loop.js';
 import { runDirName } from '../train/run.js';
 import { defaultWorkers, runTasks } from '../study/pool.js';
 import { quantile } from '../study/stats.js';
-import { modelMatrices, newtonSchulzFlops, stepFlops, type MatrixShape } from './flops.js';
+import { modelMatrices, newtonSchulzFlops, stepFlops, type MatrixShape } from '../models/flops.js';
 
 export const BENCH_OPTIMIZERS = ['adamw', 'muon', 'sgd'] as const;
 
@@ -143,12 +143,18 @@ async function tensorGrowth(spec: ExperimentSpec, label: string): Promise<number
   return at1000 - at10;
 }
 
-async function throughput(spec: ExperimentSpec, quick: boolean): Promise<BackendBench['throughput']> {
+/**
+ * Runs per minute on a study's mix: the stability study's tasks (its narrower MLP, the MoE) in
+ * turn, AdamW and Muon alternating, each run writing its files like a study run does.
+ */
+async function throughput(specs: readonly ExperimentSpec[], quick: boolean): Promise<BackendBench['throughput']> {
   const runs = quick ? 12 : 24;
   const stepsPerRun = quick ? 200 : 400;
-  const configs = Array.from({ length: runs }, (_, i) =>
-    expandRuns({ ...spec, evalEvery: stepsPerRun }, { optimizers: [i % 2 ? 'muon' : 'adamw'], seeds: [i], steps: stepsPerRun })[0]!,
-  );
+  const configs = Array.from({ length: runs }, (_, i) => {
+    const spec = specs[i % specs.length]!;
+    const label = Math.floor(i / specs.length) % 2 ? 'muon' : 'adamw';
+    return expandRuns({ ...spec, evalEvery: stepsPerRun }, { optimizers: [label], seeds: [i], steps: stepsPerRun })[0]!;
+  });
   const workers = defaultWorkers();
   const rate = async (n: number) => {
     const dir = mkdtempSync(join(tmpdir(), 'opt-sandbox-bench-'));
@@ -177,8 +183,9 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   const started = performance.now();
   await initBackend({ requested: backend });
   const { mlp, moe } = options.experiments;
-  const reps = 20;
-  const warmup = 5;
+  // ≥ 20 timed steps after 20 warm-up steps: the first steps of a process run slower (JIT, wasm heap growth).
+  const reps = options.quick ? 20 : 50;
+  const warmup = 20;
 
   log(`[${backend}] matmul rate`);
   const mlpData = buildDataset(mlp.data);
@@ -230,7 +237,8 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   for (const label of ['adamw', 'muon'] as const) tensorGrowthByOptimizer[label] = await tensorGrowth(moe, label);
 
   log(`[${backend}] study throughput (1 and ${defaultWorkers()} workers)`);
-  const tp = await throughput(moe, options.quick);
+  const studyMlp: ExperimentSpec = { ...mlp, model: { kind: 'mlp', hidden: [128], activation: 'relu' } };
+  const tp = await throughput([studyMlp, moe], options.quick);
 
   return {
     backend,

@@ -1,13 +1,14 @@
 /**
  * Run many training runs: in this process (workers ≤ 1) or in a pool of worker threads, each with
  * its own tfjs instance and the same backend. A run's numbers depend only on its config and the
- * backend, so the pool returns what a serial loop would, in task order.
+ * backend, so the pool returns what a serial loop would, in task order, whatever order it ran them in.
  */
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
 import { currentBackend } from '../backend.js';
 import type { RunConfig } from '../train/config.js';
 import { executeRun, type RunSummary } from '../train/run.js';
+import { estimateRunSeconds } from './cost.js';
 
 export interface RunTask {
   readonly config: RunConfig;
@@ -59,6 +60,9 @@ const workerEntry = new URL('./worker.ts', import.meta.url).href;
 async function runParallel(tasks: readonly RunTask[], workers: number, events: PoolEvents): Promise<RunSummary[]> {
   const results: (RunSummary | undefined)[] = new Array(tasks.length);
   const backend = currentBackend().name;
+  // Longest first, so no worker is left finishing a long run alone at the end.
+  const cost = tasks.map((t) => estimateRunSeconds(t.config));
+  const order = tasks.map((_, i) => i).sort((a, b) => cost[b]! - cost[a]! || a - b);
   let next = 0;
   let failure: Error | undefined;
   const pool: Worker[] = [];
@@ -69,11 +73,11 @@ async function runParallel(tasks: readonly RunTask[], workers: number, events: P
   const drive = (worker: Worker) =>
     new Promise<void>((resolve) => {
       const dispatch = () => {
-        if (next >= tasks.length || failure || stopSignal.requested) {
+        if (next >= order.length || failure || stopSignal.requested) {
           resolve();
           return;
         }
-        const id = next++;
+        const id = order[next++]!;
         events.onStart?.(tasks[id]!, id);
         worker.postMessage({ type: 'run', id, config: tasks[id]!.config, dir: tasks[id]!.dir } satisfies ToWorker);
       };

@@ -8,6 +8,7 @@ import { executeRun } from '../train/run.js';
 import type { ToWorker, FromWorker } from './pool.js';
 
 const port = parentPort!;
+const PROGRESS_INTERVAL_MS = 200;
 let stopRequested = false;
 const backendName = (workerData as { backend: string }).backend;
 
@@ -23,9 +24,17 @@ port.on('message', (message: ToWorker) => {
   void (async () => {
     try {
       await initBackend({ requested: backendName });
+      // Progress at most every PROGRESS_INTERVAL_MS: a message per step would wake the parent
+      // hundreds of times a second and steal CPU from the workers.
+      let lastSent = 0;
       const summary = await executeRun(message.config, message.dir, {
         shouldStop: () => stopRequested,
-        onRecord: (r) => send({ type: 'progress', id: message.id, step: r.step, loss: r.loss }),
+        onRecord: (r) => {
+          const now = performance.now();
+          if (now - lastSent < PROGRESS_INTERVAL_MS && r.step < message.config.steps) return;
+          lastSent = now;
+          send({ type: 'progress', id: message.id, step: r.step, loss: r.loss });
+        },
       });
       send({ type: 'done', id: message.id, summary });
     } catch (e) {

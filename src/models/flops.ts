@@ -5,8 +5,8 @@
  * [E, m, n] counts E matrices. Elementwise work is not counted: the model says what the matmuls
  * alone would take.
  */
-import type { MlpSpec } from '../models/mlp.js';
-import type { MoeSpec } from '../models/moe.js';
+import type { MlpSpec } from './mlp.js';
+import type { MoeSpec } from './moe.js';
 
 export interface MatrixShape {
   readonly name: string;
