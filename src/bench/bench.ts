@@ -58,7 +58,14 @@ export interface BackendBench {
   readonly tensorGrowthByOptimizer: Record<string, number>;
   readonly stateBytes: { optimizer: string; measured: number; theory: number }[];
   /** Study runs per minute. */
-  readonly throughput: { workers1: number; workersAll: number; workers: number; runs: number; stepsPerRun: number };
+  readonly throughput: {
+    workers1: number;
+    workersAll: number;
+    workers: number;
+    runs: number;
+    stepsPerRun: number;
+    tasks: string[];
+  };
   readonly seconds: number;
 }
 
@@ -147,9 +154,11 @@ async function tensorGrowth(spec: ExperimentSpec, label: string): Promise<number
  * Runs per minute on a study's mix: the stability study's tasks (its narrower MLP, the MoE) in
  * turn, AdamW and Muon alternating, each run writing its files like a study run does.
  */
-async function throughput(specs: readonly ExperimentSpec[], quick: boolean): Promise<BackendBench['throughput']> {
-  const runs = quick ? 12 : 24;
-  const stepsPerRun = quick ? 200 : 400;
+async function throughput(
+  specs: readonly ExperimentSpec[],
+  size: { runs: number; stepsPerRun: number },
+): Promise<BackendBench['throughput']> {
+  const { runs, stepsPerRun } = size;
   const configs = Array.from({ length: runs }, (_, i) => {
     const spec = specs[i % specs.length]!;
     const label = Math.floor(i / specs.length) % 2 ? 'muon' : 'adamw';
@@ -175,7 +184,7 @@ async function throughput(specs: readonly ExperimentSpec[], quick: boolean): Pro
   };
   const workers1 = await rate(1);
   const workersAll = await rate(workers);
-  return { workers1, workersAll, workers, runs, stepsPerRun };
+  return { workers1, workersAll, workers, runs, stepsPerRun, tasks: specs.map((x) => x.name) };
 }
 
 export async function benchBackend(backend: BackendName, options: BenchOptions): Promise<BackendBench> {
@@ -183,9 +192,11 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   const started = performance.now();
   await initBackend({ requested: backend });
   const { mlp, moe } = options.experiments;
-  // ≥ 20 timed steps after 20 warm-up steps: the first steps of a process run slower (JIT, wasm heap growth).
+  // ≥ 20 timed steps after warm-up: the first steps of a process run slower (JIT, wasm heap growth).
+  // The cpu backend is ~30× slower; a few warm-up steps of 0.2–2 s each are plenty there.
+  const slow = backend === 'cpu';
   const reps = options.quick ? 20 : 50;
-  const warmup = 20;
+  const warmup = slow ? 3 : 20;
 
   log(`[${backend}] matmul rate`);
   const mlpData = buildDataset(mlp.data);
@@ -238,7 +249,11 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
 
   log(`[${backend}] study throughput (1 and ${defaultWorkers()} workers)`);
   const studyMlp: ExperimentSpec = { ...mlp, model: { kind: 'mlp', hidden: [128], activation: 'relu' } };
-  const tp = await throughput([studyMlp, moe], options.quick);
+  // On the slow cpu backend the quick bench measures throughput on the MoE alone, in short runs.
+  const tp = await throughput(
+    slow && options.quick ? [moe] : [studyMlp, moe],
+    slow ? { runs: 8, stepsPerRun: options.quick ? 100 : 200 } : { runs: options.quick ? 12 : 24, stepsPerRun: options.quick ? 200 : 400 },
+  );
 
   return {
     backend,
