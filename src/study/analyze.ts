@@ -251,7 +251,8 @@ export function analyzeStudy(dir: string): StudyResults {
         for (const d of detectors) {
           if (stable.length > 0) spikes[d] = summarize(stable.map((r) => spikeRate(r.summary, d)));
         }
-        const evals = runs.map((r) => r.summary.evalLoss).filter((x): x is number => x !== null && Number.isFinite(x));
+        // A diverged run's last evaluation predates its blow-up: it is not a final loss.
+        const evals = stable.map((r) => r.summary.evalLoss).filter((x): x is number => x !== null && Number.isFinite(x));
         const diverged = runs.filter((r) => r.summary.diverged).length;
         byLabel[label] = {
           n: runs.length,

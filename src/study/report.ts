@@ -119,7 +119,7 @@ function stressSection(r: StudyResults): string {
           sc ? f(sc.pValue) : '—',
         ]);
       }
-      rows.push([mult(c.multiplier), 'final eval loss', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), '', '', '']);
+      rows.push([mult(c.multiplier), 'final eval loss (runs that did not diverge)', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), '', '', '']);
     }
     parts.push(
       `### ${task}`,

@@ -304,7 +304,7 @@ describe('report from a fixture where muon is better (supported)', () => {
     expect(find(stress, '2×', 'spikes/1k (median)')).toEqual(['2×', 'spikes/1k (median)', '100 [100–100] (n=3)', '100 [100–100] (n=5)', '0 [0, 0]', '0.5', '1']);
     expect(find(stress, '4×', 'divergence rate').slice(0, 6)).toEqual(['4×', 'divergence rate', '1 (5/5)', '0 (0/5)', '-1 [-1, -1]', '1']);
     expect(find(stress, '4×', 'spikes/1k (zscore)')).toEqual(['4×', 'spikes/1k (zscore)', '— (all diverged)', '150 [150–150] (n=5)', '—', '—', '—']);
-    expect(find(stress, '4×', 'final eval loss')).toEqual(['4×', 'final eval loss', '—', '0.5 [0.5–0.5]', '', '', '']);
+    expect(find(stress, '4×', 'final eval loss (runs that did not diverge)')).toEqual(['4×', 'final eval loss (runs that did not diverge)', '—', '0.5 [0.5–0.5]', '', '', '']);
     expect(find(stress, '2×', 'divergence rate').slice(0, 4)).toEqual(['2×', 'divergence rate', '0.4 (2/5)', '0 (0/5)']);
   });
 
