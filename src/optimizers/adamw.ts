@@ -1,18 +1,13 @@
 /** AdamW exactly as torch.optim.AdamW (REFERENCE §2): θ ← θ − lr·(m̂/(√v̂+eps) + wd·θ). */
 import { defineOptimizer } from './composed.js';
-import { beta, booleanOption, epsilon, learningRate, weightDecay } from './options.js';
+import { adamOptionSpecs } from './options.js';
 import { addDecayedWeights, chain, scaleByAdam } from './transforms.js';
 
-const TORCH = 'torch.optim.AdamW';
-
-export const adamwOptions = {
-  learningRate: learningRate(1e-3, TORCH),
-  beta1: beta(0.9, 'first-moment decay β₁ ∈ [0, 1)', TORCH),
-  beta2: beta(0.999, 'second-moment decay β₂ ∈ [0, 1)', TORCH),
-  epsilon: epsilon(1e-8, 'added to √v̂ (torch; tfjs Adam uses 1e-7)', TORCH),
-  weightDecay: weightDecay(1e-2, 'decoupled decay, multiplied by lr', TORCH),
-  amsgrad: booleanOption(false, 'use the running max of v (AMSGrad)', TORCH),
-};
+/** torch's defaults; note eps 1e-8 where tfjs's own Adam uses 1e-7 (REFERENCE §2). */
+export const adamwOptions = adamOptionSpecs(
+  { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-2, decayDoc: 'decoupled decay, multiplied by lr' },
+  'torch.optim.AdamW',
+);
 
 export const AdamW = defineOptimizer({
   name: 'adamw',

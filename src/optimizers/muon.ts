@@ -14,6 +14,7 @@ import {
   type NsCoefficients,
 } from './newton_schulz.js';
 import {
+  adamOptionSpecs,
   beta,
   booleanOption,
   enumOption,
@@ -40,14 +41,10 @@ import {
 const KELLER = 'KellerJordan/Muon';
 
 /** Keller's internal AdamW for non-matrix parameters: lr 3e-4, betas (0.9, 0.95), eps 1e-10, wd 0. */
-export const muonAdamwOptions = {
-  learningRate: learningRate(3e-4, KELLER),
-  beta1: beta(0.9, 'β₁', KELLER),
-  beta2: beta(0.95, 'β₂', KELLER),
-  epsilon: epsilon(1e-10, 'eps', KELLER),
-  weightDecay: weightDecay(0, 'decoupled decay', KELLER),
-  amsgrad: booleanOption(false, 'AMSGrad', 'torch.optim.AdamW'),
-};
+export const muonAdamwOptions = adamOptionSpecs(
+  { learningRate: 3e-4, beta1: 0.9, beta2: 0.95, epsilon: 1e-10, weightDecay: 0, decayDoc: 'decoupled decay, multiplied by lr' },
+  KELLER,
+);
 export type MuonAdamwOptions = OptionsOf<typeof muonAdamwOptions>;
 
 /** Which parameters skip Muon: a predicate on name and shape, or regular-expression name patterns. */

@@ -181,3 +181,25 @@ export function optionsToJSON<S extends OptionSpecs>(specs: S, values: OptionsOf
   }
   return out;
 }
+
+export interface AdamDefaults {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** How the weight decay acts (decoupled or L2), for the docs. */
+  decayDoc: string;
+}
+
+/** The six Adam-family options (AdamW, Adam, Muon's internal AdamW), each with its own defaults and source. */
+export function adamOptionSpecs(d: AdamDefaults, source: string) {
+  return {
+    learningRate: learningRate(d.learningRate, source),
+    beta1: beta(d.beta1, 'first-moment decay β₁ ∈ [0, 1)', source),
+    beta2: beta(d.beta2, 'second-moment decay β₂ ∈ [0, 1)', source),
+    epsilon: epsilon(d.epsilon, 'added to √v̂', source),
+    weightDecay: weightDecay(d.weightDecay, d.decayDoc, source),
+    amsgrad: booleanOption(false, 'use the running max of v (AMSGrad)', source),
+  };
+}
