@@ -13,12 +13,15 @@ export function parsePositiveInt(flag: string, value: string): number {
   return n;
 }
 
-/** "3" → seeds 0,1,2; "0,5,7" → exactly those seeds. */
+/** "3" → seeds 0,1,2; "0,5,7" → exactly those seeds; "5," → seed 5 alone. */
 export function parseSeeds(value: string): number[] {
   if (/^\d+$/.test(value.trim())) return Array.from({ length: parsePositiveInt('--seeds', value) }, (_, i) => i);
-  const parts = value.split(',').map((s) => s.trim());
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s, i, all) => s !== '' || i < all.length - 1);
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
-    throw new UsageError(`--seeds ${JSON.stringify(value)}: expected a count (e.g. 3) or a comma list of integers (e.g. 0,4,9)`);
+    throw new UsageError(`--seeds ${JSON.stringify(value)}: expected a count (e.g. 3) or a comma list of integers (e.g. 0,4,9, or 7, for seed 7 alone)`);
   }
   const seeds = parts.map(Number);
   if (new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${JSON.stringify(value)}: repeated seed`);
