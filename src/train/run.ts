@@ -84,7 +84,10 @@ export async function executeRun(
   rmSync(join(dir, SUMMARY_FILE), { force: true });
   const backend = currentBackend().name;
   const hash = configHash(config);
-  writeJSONAtomic(join(dir, CONFIG_FILE), { ...config, configHash: hash, backend, provenance: provenance() });
+  const record = { ...config, configHash: hash, backend, provenance: provenance() };
+  // Written first so a run that crashes still says what it was; rewritten at the end with the
+  // routing and parameter count, which exist only once the model and optimizer are built.
+  writeJSONAtomic(join(dir, CONFIG_FILE), record);
   const writer = new MetricsWriter(join(dir, METRICS_FILE));
   let outcome;
   try {
@@ -123,13 +126,6 @@ export async function executeRun(
   };
   // An interrupted run keeps its metrics but gets no summary, so a rerun redoes it.
   if (!interrupted) writeJSONAtomic(join(dir, SUMMARY_FILE), summary);
-  writeJSONAtomic(join(dir, CONFIG_FILE), {
-    ...config,
-    configHash: hash,
-    backend,
-    provenance: provenance(),
-    routing: outcome.routing,
-    parameters: outcome.parameters,
-  });
+  writeJSONAtomic(join(dir, CONFIG_FILE), { ...record, routing: outcome.routing, parameters: outcome.parameters });
   return summary;
 }
