@@ -13,7 +13,7 @@ import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
 import { METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
 import { planTuning, type StudySpec } from './protocol.js';
-import { RUNS_DIR, STUDY_FILE, tunedLr, type StudyFile } from './study.js';
+import { RUNS_DIR, STUDY_FILE, tunedLr, tuningScores, type StudyFile } from './study.js';
 import { bootstrapDiffCI, lrSensitivity, mannWhitney, median, spikesPer1k, summarize, type Summary } from './stats.js';
 
 /** Seed of every bootstrap in a report, so reports are reproducible to the digit. */
@@ -198,21 +198,20 @@ export function analyzeStudy(dir: string): StudyResults {
     for (const label of labels) {
       const mine = loaded.filter((l) => l.p.label === label && l.summary);
       if (mine.length === 0) continue;
-      const lossOf = (s: RunSummary) =>
-        s.diverged || s.evalLoss === null || !Number.isFinite(s.evalLoss) ? (s.initialLoss ?? initialLoss) : s.evalLoss;
-      const grid = [...new Set(mine.map((l) => l.p.lr))]
-        .sort((a, b) => a - b)
-        .map((lr) => {
-          const at = mine.filter((l) => l.p.lr === lr).map((l) => l.summary!);
-          return { lr, medianEvalLoss: median(at.map(lossOf)), diverged: at.filter((s) => s.diverged).length, n: at.length };
-        });
+      const results = mine.map((l) => ({ lr: l.p.lr, summary: l.summary! }));
+      const grid = tuningScores(results).map(({ lr, score, n }) => ({
+        lr,
+        medianEvalLoss: score,
+        diverged: results.filter((r) => r.lr === lr && r.summary.diverged).length,
+        n,
+      }));
       const sens = lrSensitivity(
         grid.map((g) => ({ lr: g.lr, finalLoss: g.medianEvalLoss, diverged: false })),
         initialLoss,
       );
       tuning[task.experiment]![label] = {
         grid,
-        tunedLr: tunedLr(mine.map((l) => ({ lr: l.p.lr, summary: l.summary! }))).lr,
+        tunedLr: tunedLr(results).lr,
         sensitivity: sens.sensitivity,
         bestLoss: sens.best,
         initialLoss,

@@ -47,27 +47,31 @@ export function inShard(position: number, total: number, shard: Shard | undefine
 const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
 
 /**
- * The tuned LR of one task × optimizer: the grid LR with the best median final eval loss over
- * seeds; a diverged run (or one with no eval) counts as its initial loss (REFERENCE §7).
- * Ties go to the smaller LR.
+ * A tuning run's score: its final eval loss, or its initial loss if it diverged or has no eval
+ * (REFERENCE §7); +∞ when even the initial loss is missing (NaN at step 1, stored as null).
  */
-export function tunedLr(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number } {
+export function tuningLoss(summary: RunSummary): number {
+  const initial = summary.initialLoss !== null && Number.isFinite(summary.initialLoss) ? summary.initialLoss : Infinity;
+  return summary.diverged || summary.evalLoss === null || !Number.isFinite(summary.evalLoss) ? initial : summary.evalLoss;
+}
+
+/** Median score per grid LR, in increasing LR order. stats.median rejects +∞; these may hold it. */
+export function tuningScores(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number; n: number }[] {
   const byLr = new Map<number, number[]>();
-  for (const { lr, summary } of runs) {
-    // A run with no finite initial loss (its first loss was NaN, stored as null) scores +∞.
-    const initial = summary.initialLoss !== null && Number.isFinite(summary.initialLoss) ? summary.initialLoss : Infinity;
-    const loss =
-      summary.diverged || summary.evalLoss === null || !Number.isFinite(summary.evalLoss) ? initial : summary.evalLoss;
-    byLr.set(lr, [...(byLr.get(lr) ?? []), loss]);
-  }
+  for (const { lr, summary } of runs) byLr.set(lr, [...(byLr.get(lr) ?? []), tuningLoss(summary)]);
+  return [...byLr.keys()]
+    .sort((a, b) => a - b)
+    .map((lr) => {
+      const xs = byLr.get(lr)!.sort((a, b) => a - b);
+      const mid = xs.length >> 1;
+      return { lr, score: xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2, n: xs.length };
+    });
+}
+
+/** The tuned LR: the grid LR with the best median score over seeds; ties go to the smaller LR. */
+export function tunedLr(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number } {
   let best: { lr: number; score: number } | undefined;
-  for (const lr of [...byLr.keys()].sort((a, b) => a - b)) {
-    // stats.median rejects non-finite values; +∞ scores are legitimate here, so sort directly.
-    const xs = byLr.get(lr)!.sort((a, b) => a - b);
-    const mid = xs.length >> 1;
-    const score = xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
-    if (!best || score < best.score) best = { lr, score };
-  }
+  for (const { lr, score } of tuningScores(runs)) if (!best || score < best.score) best = { lr, score };
   if (!best) throw new Error('tunedLr: no tuning results');
   return best;
 }
