@@ -9,7 +9,7 @@ import type { RunConfig } from '../train/config.js';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
 import { CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
-import { median, summarize } from '../study/stats.js';
+import { medianPerIndex, summarize } from '../study/stats.js';
 import { renderChart, type ChartSeries } from './chart.js';
 import { formatNumber, renderTable } from './table.js';
 import { UsageError } from './args.js';
@@ -64,17 +64,6 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return m;
 }
 
-/** Per-step median over runs, skipping runs that ended (or went non-finite) before that step. */
-export function medianCurve(curves: readonly (readonly number[])[]): number[] {
-  const length = Math.max(0, ...curves.map((c) => c.length));
-  const out: number[] = [];
-  for (let i = 0; i < length; i++) {
-    const vals = curves.map((c) => c[i]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-    out.push(vals.length > 0 ? median(vals) : NaN);
-  }
-  return out;
-}
-
 const seriesLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
 
 function spikeTotals(runs: readonly LoadedRun[]): Record<string, number> {
@@ -97,7 +86,7 @@ export function renderCharts(runs: readonly LoadedRun[], options: ViewOptions = 
   for (const [experiment, expRuns] of groupBy(runs, (r) => r.config.experiment)) {
     const series: ChartSeries[] = [];
     for (const [label, group] of groupBy(expRuns, seriesLabel)) {
-      const curve = medianCurve(group.map((r) => r.metrics.map((m) => (m.loss === null ? NaN : m.loss))));
+      const curve = medianPerIndex(group.map((r) => r.metrics.map((m) => (m.loss === null ? NaN : m.loss))));
       const spikes = Object.entries(spikeTotals(group))
         .map(([k, v]) => `${k}=${v}`)
         .join(' ');

@@ -14,7 +14,7 @@ import type { RunSummary } from '../train/run.js';
 import { METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
 import { planTuning, type StudySpec } from './protocol.js';
 import { RUNS_DIR, STUDY_FILE, tunedLr, tuningScores, type StudyFile } from './study.js';
-import { bootstrapDiffCI, lrSensitivity, mannWhitney, median, spikesPer1k, summarize, type Summary } from './stats.js';
+import { bootstrapDiffCI, lrSensitivity, mannWhitney, median, medianPerIndex, spikesPer1k, summarize, type Summary } from './stats.js';
 
 /** Seed of every bootstrap in a report, so reports are reproducible to the digit. */
 export const BOOTSTRAP_SEED = 20231012;
@@ -149,14 +149,6 @@ export function slices(values: readonly number[], parts: number, plannedSteps = 
     out.push(xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
   }
   return out;
-}
-
-function medianPerIndex(rows: readonly number[][]): number[] {
-  const len = Math.max(0, ...rows.map((r) => r.length));
-  return Array.from({ length: len }, (_, i) => {
-    const xs = rows.map((r) => r[i]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-    return xs.length ? median(xs) : NaN;
-  });
 }
 
 /** The verdict follows mechanically from the CIs: see `verdictFrom`. */

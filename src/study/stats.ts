@@ -332,3 +332,15 @@ export function spikesPer1k(count: number, steps: number): number {
   if (!(count >= 0)) throw new Error(`spikesPer1k: count must be non-negative, got ${count}`);
   return (count * 1000) / steps;
 }
+
+/**
+ * Per-index median of several series (e.g. loss curves over seeds), skipping series that ended or
+ * went non-finite before that index; NaN where none has a finite value.
+ */
+export function medianPerIndex(series: readonly (readonly number[])[]): number[] {
+  const length = Math.max(0, ...series.map((c) => c.length));
+  return Array.from({ length }, (_, i) => {
+    const xs = series.map((c) => c[i]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    return xs.length > 0 ? median(xs) : NaN;
+  });
+}
