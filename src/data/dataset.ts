@@ -16,6 +16,10 @@ export interface Split {
   readonly groups?: Int32Array;
 }
 
+/** Default input and output widths of the synthetic tasks (teacher–student, mixture of regimes). */
+export const SYNTHETIC_INPUT_DIM = 16;
+export const SYNTHETIC_OUTPUT_DIM = 4;
+
 export interface Dataset {
   readonly name: string;
   readonly kind: TaskKind;

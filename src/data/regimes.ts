@@ -25,7 +25,7 @@
  * Cluster ids are balanced (each cluster gets ⌊n/K⌋ or ⌈n/K⌉ examples) and recorded in `groups`.
  * Deterministic in the seed; centres, teachers, train/test inputs and noise come from separate forks.
  */
-import { checkInt, checkKeys, checkNumber, checkSeed, type Dataset, type Split } from './dataset.js';
+import { checkInt, checkKeys, checkNumber, checkSeed, SYNTHETIC_INPUT_DIM, SYNTHETIC_OUTPUT_DIM, type Dataset, type Split } from './dataset.js';
 import { Rng } from './rng.js';
 import { randomTanhTeacher } from './teacher.js';
 
@@ -47,8 +47,8 @@ export function mixtureOfRegimes(opts: MixtureOfRegimesOptions): Dataset {
   const fn = 'mixtureOfRegimes';
   checkKeys(fn, opts, ['seed', 'inputDim', 'outputDim', 'clusters', 'hidden', 'spread', 'nTrain', 'nTest', 'noise']);
   const seed = checkSeed(fn, opts.seed);
-  const inputDim = checkInt(fn, 'inputDim', opts.inputDim ?? 16);
-  const outputDim = checkInt(fn, 'outputDim', opts.outputDim ?? 4);
+  const inputDim = checkInt(fn, 'inputDim', opts.inputDim ?? SYNTHETIC_INPUT_DIM);
+  const outputDim = checkInt(fn, 'outputDim', opts.outputDim ?? SYNTHETIC_OUTPUT_DIM);
   const clusters = checkInt(fn, 'clusters', opts.clusters ?? 8);
   const hidden = checkInt(fn, 'hidden', opts.hidden ?? 32);
   const spread = checkNumber(fn, 'spread', opts.spread ?? 0.3, { min: 0, minExclusive: true });

@@ -8,7 +8,7 @@
  * Deterministic in the seed: teacher weights, train inputs, test inputs and noise come from separate
  * forks of `new Rng(seed)`, so e.g. changing nTest does not change the training set.
  */
-import { checkInt, checkKeys, checkNumber, checkSeed, type Dataset } from './dataset.js';
+import { checkInt, checkKeys, checkNumber, checkSeed, SYNTHETIC_INPUT_DIM, SYNTHETIC_OUTPUT_DIM, type Dataset } from './dataset.js';
 import { Rng } from './rng.js';
 
 /** A random tanh MLP  f(u) = W2ᵀ tanh(W1ᵀ u), weights row-major W1 [inputDim, hidden], W2 [hidden, outputDim]. */
@@ -72,9 +72,9 @@ export function teacherStudent(opts: TeacherStudentOptions): Dataset {
   const fn = 'teacherStudent';
   checkKeys(fn, opts, ['seed', 'inputDim', 'hidden', 'outputDim', 'nTrain', 'nTest', 'noise']);
   const seed = checkSeed(fn, opts.seed);
-  const inputDim = checkInt(fn, 'inputDim', opts.inputDim ?? 16);
+  const inputDim = checkInt(fn, 'inputDim', opts.inputDim ?? SYNTHETIC_INPUT_DIM);
   const hidden = checkInt(fn, 'hidden', opts.hidden ?? 32);
-  const outputDim = checkInt(fn, 'outputDim', opts.outputDim ?? 4);
+  const outputDim = checkInt(fn, 'outputDim', opts.outputDim ?? SYNTHETIC_OUTPUT_DIM);
   const nTrain = checkInt(fn, 'nTrain', opts.nTrain ?? 4096);
   const nTest = checkInt(fn, 'nTest', opts.nTest ?? 1024);
   const noise = checkNumber(fn, 'noise', opts.noise ?? 0.01, { min: 0 });

@@ -5,16 +5,18 @@
  */
 import type { DataSpec, RunConfig } from '../train/config.js';
 import { modelMatrices, stepFlops } from '../models/flops.js';
+import { MNIST_CLASSES, MNIST_INPUT_DIM } from '../data/mnist.js';
+import { SYNTHETIC_INPUT_DIM, SYNTHETIC_OUTPUT_DIM } from '../data/dataset.js';
 
 /** Per-step cost of the many small ops, seconds (measured here on wasm: ≈ 5 ms for a tiny MoE step). */
 const OVERHEAD_S = 5e-3;
 /** Matmul rate assumed for the estimate, FLOP/s (wasm on this machine: ≈ 25 GFLOP/s). */
 const RATE = 25e9;
 
-/** The data dimensions without loading the data (defaults of src/data). */
+/** The data dimensions without loading the data. */
 export function dataDims(data: DataSpec): { inputDim: number; outputDim: number } {
-  if (data.kind === 'mnist') return { inputDim: 784, outputDim: 10 };
-  return { inputDim: data.inputDim ?? 16, outputDim: data.outputDim ?? 4 };
+  if (data.kind === 'mnist') return { inputDim: MNIST_INPUT_DIM, outputDim: MNIST_CLASSES };
+  return { inputDim: data.inputDim ?? SYNTHETIC_INPUT_DIM, outputDim: data.outputDim ?? SYNTHETIC_OUTPUT_DIM };
 }
 
 export function estimateRunSeconds(config: RunConfig): number {
