@@ -4,8 +4,8 @@
  * rank-3 banks [E, fan_in, hidden] and [E, hidden, fan_out] so Muon orthogonalises each expert
  * separately.
  *
- * Every expert is evaluated on every token with one batched matMul and the result is masked by
- * the gates: numerically the same as sparse dispatch, and at this size faster than gathering.
+ * Every expert is evaluated on every token and the result is weighted by the gates (zero where
+ * not routed): the same function as sparse dispatch, and at this size faster than gathering.
  * Tokens an expert did not receive contribute zero gradient to it.
  */
 import { tf } from '../tf.js';
@@ -81,10 +81,15 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
       // the router off from the task loss, so top-1 gates by the raw probability (Switch Transformer).
       const gates = k === 1 ? chosen : tf.div(chosen, tf.sum(chosen, -1, true));
 
-      const xe = tf.broadcastTo(tf.expandDims(x, 0), [E, batch, inputDim]);
-      const h = activate(tf.add(matMul(xe, w1), tf.expandDims(b1, 1)), spec.activation); // [E, B, H]
-      const y = tf.add(matMul(h, w2), tf.expandDims(b2, 1)); // [E, B, out]
-      const output = tf.sum(tf.mul(y, tf.expandDims(tf.transpose(gates), -1)), 0) as tf.Tensor2D;
+      // All experts on every token as two plain 2-D matMuls: wasm's batched (rank-3) matMul and
+      // broadcastTo (Tile) are 10–15× slower than its 2-D path at these shapes (measured: 8×[128,16]·[16,32]
+      // 670 µs batched vs 47 µs as [128,16]·[16,256]; broadcastTo to [8,128,16] 880 µs).
+      // Layer 1: x·[W1₁ … W1_E] side by side. Layer 2: Σₑ gₑ·(hₑ·W2ₑ + b2ₑ) = (g ⊙ h)·[W2₁; …; W2_E] + g·b2,
+      // the gated hidden blocks against the experts' output matrices stacked.
+      const w1SideBySide = tf.reshape(tf.transpose(w1, [1, 0, 2]), [inputDim, E * H]);
+      const h = activate(tf.add(matMul(x, w1SideBySide), tf.reshape(b1, [E * H])), spec.activation); // [B, E·H]
+      const gatedH = tf.reshape(tf.mul(tf.reshape(h, [batch, E, H]), tf.expandDims(gates, -1)), [batch, E * H]);
+      const output = tf.add(matMul(gatedH, tf.reshape(w2, [E * H, outputDim])), matMul(gates, b2)) as tf.Tensor2D;
 
       // Switch load balancing: α·E·Σ fᵢ·Pᵢ, fᵢ = share of routed slots, Pᵢ = mean router probability.
       const load = tf.div(tf.sum(mask, 0), batch * k); // fractions, sum 1

@@ -13,7 +13,7 @@ import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
 import { planStress, planTuning, validateStudy, type PlannedRun, type StudySpec } from './protocol.js';
-import { runTasks, stopSignal, type PoolEvents } from './pool.js';
+import { openPool, stopSignal, type PoolEvents, type RunPool } from './pool.js';
 
 export const STUDY_FILE = 'study.json';
 export const RUNS_DIR = 'runs';
@@ -88,13 +88,12 @@ function assertSameStudy(dir: string, file: StudyFile): void {
   }
 }
 
-async function execute(dir: string, planned: readonly PlannedRun[], workers: number, phase: string, events: StudyProgress) {
+async function execute(dir: string, planned: readonly PlannedRun[], pool: RunPool, phase: string, events: StudyProgress) {
   const backend = currentBackend().name;
   const todo = planned.filter((p) => !completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, backend));
   events.onPhase?.(phase, todo.length, planned.length - todo.length, todo.reduce((a, p) => a + p.config.steps, 0));
-  await runTasks(
+  await pool.run(
     todo.map((p) => ({ config: p.config, dir: join(dir, RUNS_DIR, p.dirName) })),
-    workers,
     events,
   );
 }
@@ -128,30 +127,36 @@ export async function runStudy(
   // Every group has stress runs, so the groups' tuning runs together cover the whole tuning plan.
   const tuneNeeded = tuning.filter((p) => neededGroups.has(groupKey(p.task, p.label)));
 
-  await execute(dir, tuneNeeded, options.workers, 'tune', events);
-  if (stopSignal.requested) return { tuning: tuneNeeded, stress: [], tuned: new Map() };
+  // One pool for both phases: each worker loads tsx and tfjs and warms up V8 once, not per phase.
+  const pool = openPool(options.workers);
+  try {
+    await execute(dir, tuneNeeded, pool, 'tune', events);
+    if (stopSignal.requested) return { tuning: tuneNeeded, stress: [], tuned: new Map() };
 
-  const tuned = new Map<string, number>();
-  const stress: PlannedRun[] = [];
-  for (const task of study.tasks) {
-    for (const label of labels) {
-      const key = groupKey(task.experiment, label);
-      if (!neededGroups.has(key)) continue;
-      const results = tuning
-        .filter((p) => p.task === task.experiment && p.label === label)
-        .map((p) => ({ lr: p.lr, summary: completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, currentBackend().name) }));
-      const missing = results.filter((r) => !r.summary).length;
-      if (missing > 0) throw new Error(`tuning of ${task.experiment}/${label} is incomplete (${missing} runs missing)`);
-      const lr = tunedLr(results as { lr: number; summary: RunSummary }[]).lr;
-      tuned.set(key, lr);
-      const owned = new Set(
-        ownedStress.filter((k) => k.task === task && k.label === label).map((k) => `${k.m}\u0000${k.seed}`),
-      );
-      stress.push(
-        ...planStress(study, experiments, task, label, lr).filter((p) => owned.has(`${p.multiplier}\u0000${p.seed}`)),
-      );
+    const tuned = new Map<string, number>();
+    const stress: PlannedRun[] = [];
+    for (const task of study.tasks) {
+      for (const label of labels) {
+        const key = groupKey(task.experiment, label);
+        if (!neededGroups.has(key)) continue;
+        const results = tuning
+          .filter((p) => p.task === task.experiment && p.label === label)
+          .map((p) => ({ lr: p.lr, summary: completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, currentBackend().name) }));
+        const missing = results.filter((r) => !r.summary).length;
+        if (missing > 0) throw new Error(`tuning of ${task.experiment}/${label} is incomplete (${missing} runs missing)`);
+        const lr = tunedLr(results as { lr: number; summary: RunSummary }[]).lr;
+        tuned.set(key, lr);
+        const owned = new Set(
+          ownedStress.filter((k) => k.task === task && k.label === label).map((k) => `${k.m}\u0000${k.seed}`),
+        );
+        stress.push(
+          ...planStress(study, experiments, task, label, lr).filter((p) => owned.has(`${p.multiplier}\u0000${p.seed}`)),
+        );
+      }
     }
+    await execute(dir, stress, pool, 'stress', events);
+    return { tuning: tuneNeeded, stress, tuned };
+  } finally {
+    await pool.close();
   }
-  await execute(dir, stress, options.workers, 'stress', events);
-  return { tuning: tuneNeeded, stress, tuned };
 }

@@ -2,11 +2,11 @@
  * The worker pool returns what a serial loop would: same summaries, in task order, and the same
  * files. Worker threads load their own tfjs with the parent's backend.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { RunFailure, runTasks, type RunTask } from '../../src/study/pool.js';
+import { openPool, RunFailure, runTasks, type RunTask } from '../../src/study/pool.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import { runDirName, type RunSummary } from '../../src/train/run.js';
 import { readMetrics } from '../../src/train/run_files.js';
@@ -78,5 +78,27 @@ describe('runTasks', () => {
     );
     expect(failure).toBeInstanceOf(RunFailure);
     expect((failure as Error).message).toMatch(/run .*fail.*a failed: .*batchSize/);
+  });
+
+  it('a pool runs several batches on the same workers, each like a fresh serial run', async () => {
+    const serial = await runTasks(tasks('reuse-serial'), 1);
+    const pool = openPool(2);
+    try {
+      const first = await pool.run(tasks('reuse-1').slice(0, 2));
+      const second = await pool.run(tasks('reuse-2'));
+      expect(first.map(comparable)).toEqual(serial.slice(0, 2).map(comparable));
+      expect(second.map(comparable)).toEqual(serial.map(comparable));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('warm-up runs go to every worker, below their own folders, and are not reported', async () => {
+    const started: number[] = [];
+    const warm: RunTask = { config: configs[2]!, dir: join(root, 'warm', 'warmup') };
+    const out = await runTasks(tasks('warm').slice(0, 2), 2, { onStart: (_t, i) => started.push(i) }, { warmup: [warm] });
+    expect(out.map((s) => s.seed)).toEqual([configs[0]!.seed, configs[1]!.seed]);
+    expect(started.sort()).toEqual([0, 1]);
+    for (const w of ['worker0', 'worker1']) expect(existsSync(join(warm.dir, w, 'summary.json'))).toBe(true);
   });
 });
