@@ -16,8 +16,8 @@ import { expandRuns, type ExperimentSpec, type RunConfig } from '../train/config
 import { buildDataset, buildModel, buildOptimizer } from '../train/build.js';
 import { train } from '../train/loop.js';
 import { runDirName } from '../train/run.js';
-import { defaultWorkers, runTasks } from '../study/pool.js';
-import { quantile } from '../study/stats.js';
+import { defaultWorkers, openPool } from '../study/pool.js';
+import { median, quantile } from '../study/stats.js';
 import { modelMatrices, newtonSchulzFlops, stepFlops, type MatrixShape } from '../models/flops.js';
 
 export const BENCH_OPTIMIZERS = ['adamw', 'muon', 'sgd'] as const;
@@ -57,13 +57,15 @@ export interface BackendBench {
   readonly tensorGrowth: number;
   readonly tensorGrowthByOptimizer: Record<string, number>;
   readonly stateBytes: { optimizer: string; measured: number; theory: number }[];
-  /** Study runs per minute. */
+  /** Study runs per minute: the median over rounds, and each round's figure. */
   readonly throughput: {
     workers1: number;
     workersAll: number;
     workers: number;
     runs: number;
     stepsPerRun: number;
+    rounds: number;
+    perRound: { workers1: number[]; workersAll: number[] };
     tasks: string[];
   };
   readonly seconds: number;
@@ -153,46 +155,62 @@ async function tensorGrowth(spec: ExperimentSpec, label: string): Promise<number
 /**
  * Runs per minute on a study's mix: the stability study's tasks (its narrower MLP, the MoE) in
  * turn, AdamW and Muon alternating, each run writing its files like a study run does.
+ *
+ * Steady state, as a study of hundreds of runs sees it: each pool starts its workers (loading tsx
+ * and tfjs, ≈ 1 s) and runs one short warm-up run of every task and optimizer before the clock
+ * starts (V8 compiles the hot JavaScript on a background thread during a worker's first seconds,
+ * which on a full machine takes time from the other workers). The 1-worker and all-core pools then
+ * take turns, round by round, and the medians are reported: figures from one round of ≈ 10 s
+ * moved by ±5% between repeats on the 2-core machine.
  */
 async function throughput(
   specs: readonly ExperimentSpec[],
-  size: { runs: number; stepsPerRun: number },
+  size: { runs: number; stepsPerRun: number; rounds: number },
 ): Promise<BackendBench['throughput']> {
-  const { runs, stepsPerRun } = size;
+  const { runs, stepsPerRun, rounds } = size;
   const optimizers = ['adamw', 'muon'] as const;
   const configs = Array.from({ length: runs }, (_, i) => {
     const spec = specs[i % specs.length]!;
     const label = optimizers[Math.floor(i / specs.length) % 2]!;
     return expandRuns({ ...spec, evalEvery: stepsPerRun }, { optimizers: [label], seeds: [i], steps: stepsPerRun })[0]!;
   });
-  // One short run of every task and optimizer on each worker before the clock starts.
   const warmupSteps = Math.max(10, Math.round(stepsPerRun / 4));
   const warmupConfigs = specs.flatMap((spec) =>
     expandRuns({ ...spec, evalEvery: warmupSteps }, { optimizers: [...optimizers], seeds: [0], steps: warmupSteps }),
   );
   const workers = defaultWorkers();
-  const rate = async (n: number) => {
-    const dir = mkdtempSync(join(tmpdir(), 'opt-sandbox-bench-'));
-    try {
-      // Steady state, as a study of hundreds of runs sees it: timed from the first dispatch after
-      // every worker has started (loading tsx and tfjs, ≈ 1 s) and run the warm-up runs (V8 compiles
-      // the hot JavaScript on a background thread for the first few seconds, which on a full
-      // machine takes time from the other workers).
-      let t0 = NaN;
-      await runTasks(
-        configs.map((c) => ({ config: c, dir: join(dir, runDirName(c)) })),
-        n,
-        { onStart: () => void (Number.isNaN(t0) && (t0 = performance.now())) },
-        { inWorkers: true, warmup: warmupConfigs.map((c) => ({ config: c, dir: join(dir, 'warmup', runDirName(c)) })) },
-      );
-      return runs / ((performance.now() - t0) / 60000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  const dir = mkdtempSync(join(tmpdir(), 'opt-sandbox-bench-'));
+  const warmup = warmupConfigs.map((c) => ({ config: c, dir: join(dir, 'warmup', runDirName(c)) }));
+  const pools = [openPool(1, { inWorkers: true, warmup }), openPool(workers, { inWorkers: true, warmup })] as const;
+  const perRound = { workers1: [] as number[], workersAll: [] as number[] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const [k, pool] of pools.entries()) {
+        const roundDir = join(dir, `round${round}-${k}`);
+        // Timed from the first dispatch, which comes after the pool's start-up and warm-up.
+        let t0 = NaN;
+        await pool.run(
+          configs.map((c) => ({ config: c, dir: join(roundDir, runDirName(c)) })),
+          { onStart: () => void (Number.isNaN(t0) && (t0 = performance.now())) },
+        );
+        (k === 0 ? perRound.workers1 : perRound.workersAll).push(runs / ((performance.now() - t0) / 60000));
+        rmSync(roundDir, { recursive: true, force: true });
+      }
     }
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    workers1: median(perRound.workers1),
+    workersAll: median(perRound.workersAll),
+    workers,
+    runs,
+    stepsPerRun,
+    rounds,
+    perRound,
+    tasks: specs.map((x) => x.name),
   };
-  const workers1 = await rate(1);
-  const workersAll = await rate(workers);
-  return { workers1, workersAll, workers, runs, stepsPerRun, tasks: specs.map((x) => x.name) };
 }
 
 export async function benchBackend(backend: BackendName, options: BenchOptions): Promise<BackendBench> {
@@ -260,7 +278,9 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   // On the slow cpu backend the quick bench measures throughput on the MoE alone, in short runs.
   const tp = await throughput(
     slow && options.quick ? [moe] : [studyMlp, moe],
-    slow ? { runs: 8, stepsPerRun: options.quick ? 100 : 200 } : { runs: options.quick ? 12 : 24, stepsPerRun: options.quick ? 200 : 400 },
+    slow
+      ? { runs: 8, stepsPerRun: options.quick ? 100 : 200, rounds: options.quick ? 1 : 3 }
+      : { runs: options.quick ? 12 : 16, stepsPerRun: options.quick ? 150 : 400, rounds: options.quick ? 3 : 5 },
   );
 
   return {

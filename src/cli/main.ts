@@ -211,7 +211,8 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
           ...r.stateBytes.map((s) => [`state bytes ${s.optimizer}`, `${s.measured} measured, ${s.theory} theory`]),
           [
             'study throughput',
-            `${r.throughput.workers1.toFixed(1)} runs/min (1 worker), ${r.throughput.workersAll.toFixed(1)} (${r.throughput.workers} workers); ${r.throughput.runs} runs × ${r.throughput.stepsPerRun} steps of ${r.throughput.tasks.join(', ')}`,
+            `${r.throughput.workers1.toFixed(1)} runs/min (1 worker), ${r.throughput.workersAll.toFixed(1)} (${r.throughput.workers} workers); ` +
+              `median of ${r.throughput.rounds} rounds of ${r.throughput.runs} runs × ${r.throughput.stepsPerRun} steps of ${r.throughput.tasks.join(', ')}`,
           ],
           ['bench time', `${r.seconds.toFixed(0)} s`],
         ],
