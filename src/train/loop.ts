@@ -7,6 +7,7 @@ import { tf } from '../tf.js';
 import { batchIndices, gatherRows, type Dataset, type Split } from '../data/index.js';
 import { Rng } from '../data/rng.js';
 import type { Model } from '../models/model.js';
+import { loadBalanceStats } from '../models/moe.js';
 import type { ComposedOptimizer } from '../optimizers/index.js';
 import type { RunConfig } from './config.js';
 import { buildDataset, buildModel, buildOptimizer, describeRouting } from './build.js';
@@ -176,6 +177,7 @@ function decodeStep(step: number, values: Float32Array | Int32Array | Uint8Array
   if (layout.loadWidth > 0) {
     const from = base + layout.statNames.length;
     record.expertLoad = Array.from(values.subarray(from, from + layout.loadWidth), Number);
+    Object.assign(record, loadBalanceStats(record.expertLoad));
   }
   return record;
 }
