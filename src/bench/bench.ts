@@ -219,9 +219,10 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   await initBackend({ requested: backend });
   const { mlp, moe } = options.experiments;
   // ≥ 20 timed steps after warm-up: the first steps of a process run slower (JIT, wasm heap growth).
+  // On wasm 40 (quick): a 2-core VM's neighbours slow some steps, and 20 moved the median by ±5%.
   // The cpu backend is ~30× slower; a few warm-up steps of 0.2–2 s each are plenty there.
   const slow = backend === 'cpu';
-  const reps = options.quick ? 20 : 50;
+  const reps = slow ? (options.quick ? 20 : 50) : options.quick ? 40 : 80;
   const warmup = slow ? 3 : 20;
 
   log(`[${backend}] matmul rate`);
