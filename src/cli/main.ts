@@ -319,7 +319,7 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('benchmark each available backend: matmul rate, step times vs the FLOP model, Newton–Schulz, state bytes, tensor growth, throughput')
-    .option('--quick', 'fewer repetitions and shorter throughput runs (≈ 2 minutes)')
+    .option('--quick', 'fewer repetitions and shorter throughput runs (≈ 1.7 min on wasm, 3.3 min on cpu)')
     .option('--json <file>', 'also write the figures as JSON')
     .addOption(new Option('--backend <name>', 'only this backend').choices([...BACKENDS]))
     .action((flags: BenchFlags) => benchCommand(flags));
