@@ -163,7 +163,7 @@ async function tensorGrowth(spec: ExperimentSpec, label: string): Promise<number
  * take turns, round by round, and the medians are reported: figures from one round of ≈ 10 s
  * moved by ±5% between repeats on the 2-core machine.
  */
-export async function throughput(
+async function throughput(
   specs: readonly ExperimentSpec[],
   size: { runs: number; stepsPerRun: number; rounds: number },
 ): Promise<BackendBench['throughput']> {
