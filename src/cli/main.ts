@@ -12,6 +12,7 @@ import { renderTable } from './table.js';
 import { listOptimizers } from '../optimizers/index.js';
 import { expandRuns, SpecError, type RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
+import { checkDataAvailable } from '../train/build.js';
 import { ensureDir } from '../train/run_files.js';
 import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
 import { OptionError } from '../optimizers/options.js';
@@ -26,6 +27,7 @@ import type { ExperimentSpec } from '../train/config.js';
 import { createProgress } from './progress.js';
 import { findRunDirs, loadRun, renderRuns, type ViewOptions } from './runs_view.js';
 import { useColor } from './chart.js';
+import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 
 /** The main job's experiments. */
 export const MAIN_EXPERIMENTS = ['mnist-mlp', 'moe-regimes'] as const;
@@ -81,6 +83,7 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
   const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
   const configs: RunConfig[] = [];
   for (const name of names) configs.push(...expandRuns(await loadExperiment(name), overrides));
+  for (const c of configs) checkDataAvailable(c.data);
   const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
 
   const root = outDir(flags.out, join('runs', `${timestamp()}-${defaultName}`));
@@ -134,9 +137,11 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
   const experiments = new Map<string, ExperimentSpec>();
   for (const t of study.tasks) experiments.set(t.experiment, await loadExperiment(t.experiment));
+  for (const e of experiments.values()) checkDataAvailable(e.data);
   const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
   const fallback = join('runs', shard ? `${study.name}-shard-${shard.index}-of-${shard.count}` : study.name);
   const dir = outDir(flags.out, fallback);
+  ensureDir(dir);
   console.error(
     `study ${study.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''} → ${dir} (backend ${backend.name}, ${workers} worker${workers > 1 ? 's' : ''}); rerun the same command to resume`,
   );
@@ -338,16 +343,24 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Errors the user can fix print one line; anything else is a bug and keeps its stack. */
-export function describeError(e: unknown): { line: string; userError: boolean } {
-  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof RunFailure) {
-    return { line: e.message, userError: true };
+/**
+ * Errors the user can fix print one line and exit 2; faults of the machine (full disk, no
+ * permission, a missing package) print one line and exit 1; anything else is a bug and keeps its
+ * stack (exit 1).
+ */
+export function describeError(e: unknown): { line: string; userError: boolean; status: 1 | 2 } {
+  if (e instanceof EnvironmentError) return { line: firstLine(e.message), userError: false, status: 1 };
+  if (e instanceof RunFailure) return { line: firstLine(e.message), userError: e.status === 2, status: e.status };
+  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof OutputPathError) {
+    return { line: firstLine(e.message), userError: true, status: 2 };
   }
+  const fsFault = describeFsError(e);
+  if (fsFault) return { line: fsFault.line, userError: fsFault.status === 2, status: fsFault.status };
   const err = e as Error;
   if (typeof err?.message === 'string' && /backend ".*" .*not available|unknown backend/.test(err.message)) {
-    return { line: err.message, userError: true };
+    return { line: err.message, userError: true, status: 2 };
   }
-  return { line: err?.stack ?? String(e), userError: false };
+  return { line: err?.stack ?? String(e), userError: false, status: 1 };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -357,9 +370,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     // Commander has already printed its one-line error (or the help); --help and --version are not errors.
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    const { line, userError } = describeError(e);
+    const { line, status } = describeError(e);
     console.error(`error: ${line}`);
-    return userError ? 2 : 1;
+    return status;
   }
 }
 

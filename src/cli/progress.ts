@@ -13,6 +13,23 @@ export interface ProgressReporter {
   stop(): void;
 }
 
+/**
+ * An ETA as `42s`, `12m05s` or `1h05m`. Rounds the whole duration first and then splits it, so
+ * seconds roll over into minutes (cli-progress's own formatter rounds the remainder and printed
+ * `12m60s`). `roundTo` seconds (5 for the bar) keeps the figure from flickering.
+ */
+export function formatEta(seconds: number, roundTo = 1): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const step = roundTo > 0 ? roundTo : 1;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (seconds < 10) return `${Math.round(seconds)}s`;
+  const s = Math.round(seconds / step) * step;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  const minutes = Math.round(s / 60);
+  return `${Math.floor(minutes / 60)}h${pad(minutes % 60)}m`;
+}
+
 export function createProgress(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
   const stepsByRun = new Map<number, number>();
   let totalRuns = 0;
@@ -28,6 +45,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 200,
+      formatTime: (t: number, _options: unknown, roundTo: number) => formatEta(t, roundTo),
       fps: 5,
       noTTYOutput: !stream.isTTY,
       notTTYSchedule: 5000,

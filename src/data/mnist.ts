@@ -12,10 +12,10 @@
  * with the run's own generator.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { checkInt, checkKeys, checkNumber, checkSeed, type Dataset, type Split } from './dataset.js';
 import { Rng } from './rng.js';
+import { dataPackageRoot } from './package_root.js';
 
 /** The only seed the train/test split depends on. Changing it changes every reported test number. */
 export const MNIST_SPLIT_SEED = 0x6d6e6973; // "mnis"
@@ -34,11 +34,15 @@ export interface MnistOptions {
 
 let digitCache: Float32Array[] | undefined;
 
+/** Where the `mnist` package is installed; a missing package is a one-line environment error. */
+export function mnistPackageRoot(): string {
+  return dataPackageRoot('mnist');
+}
+
 /** The per-digit image arrays, parsed once per process (about 0.5 s) and cached. Do not mutate. */
 function loadDigits(): Float32Array[] {
   if (digitCache) return digitCache;
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve('mnist/package.json'));
+  const root = mnistPackageRoot();
   const digits: Float32Array[] = [];
   for (let d = 0; d < MNIST_CLASSES; d++) {
     const file = join(root, 'src', 'digits', `${d}.json`);

@@ -10,6 +10,7 @@ import { currentBackend } from '../backend.js';
 import type { RunConfig } from '../train/config.js';
 import { executeRun, type RunSummary } from '../train/run.js';
 import { estimateRunSeconds } from './cost.js';
+import { firstLine } from '../errors.js';
 
 export interface RunTask {
   readonly config: RunConfig;
@@ -21,7 +22,7 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; id: number; step: number; loss: number }
   | { type: 'done'; id: number; summary: RunSummary }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string; status: 1 | 2 };
 
 export interface PoolEvents {
   onStart?(task: RunTask, index: number): void;
@@ -33,8 +34,15 @@ export function defaultWorkers(): number {
   return Math.max(1, cpus().length);
 }
 
+/** A run that could not finish; `status` is the exit status its cause calls for (see src/errors.ts). */
 export class RunFailure extends Error {
   override name = 'RunFailure';
+  constructor(
+    message: string,
+    readonly status: 1 | 2 = 2,
+  ) {
+    super(message);
+  }
 }
 
 /** Set by SIGINT handlers: running runs stop after their current step and write no summary. */
@@ -203,16 +211,16 @@ function runOn(worker: Worker, id: number, task: RunTask, events: PoolEvents): P
         resolve(m.summary);
       } else if (m.type === 'error') {
         finish();
-        reject(new RunFailure(`run ${task.dir} failed: ${m.message}`));
+        reject(new RunFailure(`run ${task.dir} failed: ${m.message}`, m.status));
       }
     };
     const onError = (e: Error) => {
       finish();
-      reject(new RunFailure(`a worker crashed: ${e.message}`));
+      reject(new RunFailure(`a worker crashed: ${firstLine(e.message)}`, 1));
     };
     const onExit = (code: number) => {
       finish();
-      reject(new RunFailure(`a worker exited (code ${code}) during run ${task.dir}`));
+      reject(new RunFailure(`a worker exited (code ${code}) during run ${task.dir}`, 1));
     };
     worker.on('message', onMessage);
     worker.on('error', onError);

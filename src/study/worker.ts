@@ -6,11 +6,23 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import { executeRun } from '../train/run.js';
 import type { ToWorker, FromWorker } from './pool.js';
+import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 
 const port = parentPort!;
 const PROGRESS_INTERVAL_MS = 200;
 let stopRequested = false;
 const backendName = (workerData as { backend: string }).backend;
+
+/** The one line and exit status the parent reports for a failed run. */
+function workerError(e: unknown): { message: string; status: 1 | 2 } {
+  const fsFault = describeFsError(e);
+  if (fsFault) return { message: fsFault.line, status: fsFault.status };
+  if (e instanceof EnvironmentError) return { message: firstLine(e.message), status: 1 };
+  if (e instanceof OutputPathError) return { message: firstLine(e.message), status: 2 };
+  // Anything else is a bug: keep the message's first line here, the stack on stderr for a report.
+  console.error((e as Error)?.stack ?? String(e));
+  return { message: firstLine((e as Error)?.message ?? String(e)), status: 1 };
+}
 
 function send(message: FromWorker): void {
   port.postMessage(message);
@@ -38,7 +50,7 @@ port.on('message', (message: ToWorker) => {
       });
       send({ type: 'done', id: message.id, summary });
     } catch (e) {
-      send({ type: 'error', id: message.id, message: (e as Error).message });
+      send({ type: 'error', id: message.id, ...workerError(e) });
     }
   })();
 });

