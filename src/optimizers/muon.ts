@@ -11,7 +11,9 @@ import {
   KELLER_NS_COEFFICIENTS,
   KELLER_NS_EPSILON,
   KELLER_NS_STEPS,
+  NS_PRECISIONS,
   type NsCoefficients,
+  type NsPrecision,
 } from './newton_schulz.js';
 import {
   adamOptionSpecs,
@@ -101,6 +103,12 @@ export const muonOptions = {
   nsSteps: numberOption(KELLER_NS_STEPS, { min: 1, max: 99, integer: true }, 'Newton–Schulz iterations', KELLER),
   nsCoefficients: nsCoefficientsOption(KELLER_NS_COEFFICIENTS, KELLER),
   epsilon: epsilon(KELLER_NS_EPSILON, 'Newton–Schulz normaliser guard: X/(‖X‖_F + eps)', KELLER),
+  nsPrecision: enumOption<NsPrecision>(
+    'fp32',
+    NS_PRECISIONS,
+    "Newton–Schulz arithmetic: 'fp32', or 'bf16' (Keller's G.bfloat16() path emulated: every matmul and elementwise result rounded to bf16)",
+    `${KELLER} (it runs NS in bf16); sandbox default fp32`,
+  ),
   weightDecay: weightDecay(0, 'decoupled decay W·(1 − lr·wd), unadjusted lr', KELLER),
   lrAdjust: enumOption<ShapeScaleRule>(
     'original',
@@ -134,7 +142,7 @@ export function routesToMuon(param: ParamInfo, exclude: ExcludeRule): boolean {
 export function muonDirection(o: MuonCore): GradientTransformation {
   return chain(
     emaMomentum(o.momentum, o.nesterov),
-    orthogonalize({ steps: o.nsSteps, coefficients: o.nsCoefficients, epsilon: o.epsilon }),
+    orthogonalize({ steps: o.nsSteps, coefficients: o.nsCoefficients, epsilon: o.epsilon, precision: o.nsPrecision }),
   );
 }
 
@@ -147,7 +155,7 @@ export function muonPlan(o: MuonCore, direction: GradientTransformation): Optimi
     groups: {
       muon: {
         learningRate: o.learningRate,
-        transform: chain(direction, scaleByShape(o.lrAdjust), addDecayedWeights(o.weightDecay)),
+        transform: chain(direction, scaleByShape(o.lrAdjust, o.nsPrecision), addDecayedWeights(o.weightDecay)),
       },
       adamw: {
         learningRate: o.adamw.learningRate,

@@ -5,6 +5,7 @@
  */
 import { tf } from '../tf.js';
 import { matMul, swapLastAxes } from '../ops.js';
+import { roundToFormat } from '../precision/round.js';
 
 export type NsCoefficients = readonly [number, number, number];
 
@@ -19,7 +20,15 @@ export interface NewtonSchulzOptions {
   /** One (a, b, c) for every step, or one per step; a short list holds its last entry (as Polar Express does). */
   coefficients?: NsCoefficients | readonly NsCoefficients[];
   epsilon?: number;
+  /**
+   * 'fp32' (default): float32 throughout. 'bf16': KellerJordan/Muon's `G.bfloat16()` path emulated
+   * (REFERENCE §1, §10): see zeropowerBf16.
+   */
+  precision?: NsPrecision;
 }
+
+export const NS_PRECISIONS = ['fp32', 'bf16'] as const;
+export type NsPrecision = (typeof NS_PRECISIONS)[number];
 
 function isTripleList(c: NsCoefficients | readonly NsCoefficients[]): c is readonly NsCoefficients[] {
   return Array.isArray(c[0]);
@@ -43,6 +52,7 @@ export function zeropowerViaNewtonSchulz(g: tf.Tensor, options: NewtonSchulzOpti
   const coefficients = options.coefficients ?? KELLER_NS_COEFFICIENTS;
   const eps = options.epsilon ?? KELLER_NS_EPSILON;
   if (g.rank < 2) throw new Error(`Newton–Schulz needs a matrix or a stack of matrices, got shape [${g.shape}]`);
+  if (options.precision === 'bf16') return zeropowerBf16(g, steps, coefficients, eps);
   return tf.tidy(() => {
     const rows = g.shape[g.rank - 2]!;
     const cols = g.shape[g.rank - 1]!;
@@ -59,5 +69,34 @@ export function zeropowerViaNewtonSchulz(g: tf.Tensor, options: NewtonSchulzOpti
       x = tall ? matMul(x, poly) : matMul(poly, x);
     }
     return x;
+  });
+}
+
+/**
+ * Keller's iteration as `zeropower_via_newtonschulz5` runs it on `G.bfloat16()`, emulated in
+ * float32 tensors that hold bf16 values: the input is rounded to bf16; every matmul takes bf16
+ * operands and its float32-accumulated result is rounded to bf16 (torch's CPU bf16 matmul,
+ * REFERENCE §10); every elementwise result (the scalings a·X, b·A, c·A, the sums, the normalised
+ * X) is rounded to bf16; the Frobenius norm is accumulated in float32 and rounded (torch's
+ * reduction opmath). Keller's literal order is kept — tall inputs transposed first and back at
+ * the end, B = b·A + (c·A)·A, X ← a·X + B·X — rather than the float32 path's rearrangement,
+ * because in bf16 the rounding order changes the result. The output (bf16 values) is used as
+ * float32, as torch's `p.add_(update)` upcasts it.
+ */
+function zeropowerBf16(g: tf.Tensor, steps: number, coefficients: NsCoefficients | readonly NsCoefficients[], eps: number): tf.Tensor {
+  const bf16 = (t: tf.Tensor) => roundToFormat(t, 'bf16');
+  return tf.tidy(() => {
+    const tall = g.shape[g.rank - 2]! > g.shape[g.rank - 1]!;
+    let x = bf16(g);
+    if (tall) x = swapLastAxes(x);
+    const norm = bf16(tf.sqrt(tf.sum(tf.square(x), [-2, -1], true)));
+    x = bf16(tf.div(x, bf16(tf.add(norm, eps))));
+    for (let i = 0; i < steps; i++) {
+      const [a, b, c] = coefficientsForStep(coefficients, i);
+      const gram = bf16(matMul(x, swapLastAxes(x)));
+      const poly = bf16(tf.add(bf16(tf.mul(gram, b)), bf16(matMul(bf16(tf.mul(gram, c)), gram))));
+      x = bf16(tf.add(bf16(tf.mul(x, a)), bf16(matMul(poly, x))));
+    }
+    return tall ? swapLastAxes(x) : x;
   });
 }

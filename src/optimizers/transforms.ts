@@ -9,7 +9,8 @@
  * [E, fan_in, fan_out]; rank ≥ 4 (conv) kernels are viewed as [prod(leading), fan_out].
  */
 import { tf } from '../tf.js';
-import { zeropowerViaNewtonSchulz, type NewtonSchulzOptions } from './newton_schulz.js';
+import { zeropowerViaNewtonSchulz, type NewtonSchulzOptions, type NsPrecision } from './newton_schulz.js';
+import { roundToFormat } from '../precision/round.js';
 
 export interface ParamInfo {
   readonly name: string;
@@ -192,11 +193,20 @@ export function shapeScaleFactor(shape: readonly number[], rule: ShapeScaleRule)
   return rule === 'original' ? Math.sqrt(Math.max(1, fanOut / fanIn)) : 0.2 * Math.sqrt(Math.max(fanIn, fanOut));
 }
 
-export function scaleByShape(rule: ShapeScaleRule): GradientTransformation {
+/**
+ * u · shapeScaleFactor. With precision 'bf16' the product is rounded to bf16, as Keller's in-place
+ * `update *= max(1, A/B)**0.5` on the bf16 Newton–Schulz output does (a factor of 1 changes nothing).
+ */
+export function scaleByShape(rule: ShapeScaleRule, precision: NsPrecision = 'fp32'): GradientTransformation {
   return {
     name: 'scaleByShape',
     slots: () => ({}),
-    update: (u, ctx) => tf.mul(u, shapeScaleFactor(ctx.param.shape, rule)),
+    update(u, ctx) {
+      const factor = shapeScaleFactor(ctx.param.shape, rule);
+      if (factor === 1) return u;
+      const scaled = tf.mul(u, factor);
+      return precision === 'bf16' ? roundToFormat(scaled, 'bf16') : scaled;
+    },
   };
 }
 

@@ -9,6 +9,8 @@
  * fan_out/fan_in there), and converts the result back.
  */
 
+import { bf16ByBits } from '../precision/reference.js';
+
 // ------------------------------------------------------------------ seeded random numbers
 
 /** mulberry32: a tiny seeded generator, enough for reproducible test data. */
@@ -109,6 +111,38 @@ export interface RefNsOptions {
   /** One triple for all steps, or one per step (a short list repeats its last triple). */
   coefficients?: Abc | readonly Abc[];
   epsilon?: number;
+  /** 'bf16': Keller's `G.bfloat16()` path, see newtonSchulzBf16. */
+  precision?: 'fp32' | 'bf16';
+}
+
+/**
+ * A float64 value as torch's bf16 kernels produce it: accumulated in float32 (Math.fround), then
+ * rounded to bf16 by the bit rule of REFERENCE §10.
+ */
+export const toBf16 = (x: number): number => bf16ByBits(Math.fround(x));
+
+const bf16Mat = (m: Mat): Mat => new Mat(m.rows, m.cols, m.data.map(toBf16));
+
+/**
+ * Keller's `zeropower_via_newtonschulz5` as run on `G.bfloat16()` (CPU torch semantics): every
+ * tensor is bf16, so every matmul result (accumulated in float64 here, in float32 by torch: the
+ * difference is far below bf16's resolution) and every elementwise result is rounded to bf16;
+ * X.norm() is accumulated and then rounded. Order as written in muon.py:
+ * B = b·A + (c·A)@A, X = a·X + B@X.
+ */
+function newtonSchulzBf16(g: Mat, steps: number, perStep: (i: number) => Abc, eps: number): Mat {
+  const transposed = g.rows > g.cols;
+  let x = bf16Mat(transposed ? g.t() : g);
+  const denom = toBf16(toBf16(x.frobenius()) + eps);
+  x = bf16Mat(x.scale(1 / denom));
+  for (let i = 0; i < steps; i++) {
+    const [a, b, c] = perStep(i);
+    const A = bf16Mat(x.matmul(x.t()));
+    const cA = bf16Mat(A.scale(c));
+    const B = bf16Mat(bf16Mat(A.scale(b)).combine(1, bf16Mat(cA.matmul(A)), 1));
+    x = bf16Mat(bf16Mat(x.scale(a)).combine(1, bf16Mat(B.matmul(x)), 1));
+  }
+  return transposed ? x.t() : x;
 }
 
 /**
@@ -121,6 +155,7 @@ export function newtonSchulz(g: Mat, options: RefNsOptions = {}): Mat {
   const perStep = (i: number): Abc =>
     typeof coefficients[0] === 'number' ? (coefficients as Abc) : (coefficients as readonly Abc[])[Math.min(i, coefficients.length - 1)]!;
   const eps = options.epsilon ?? 1e-7;
+  if (options.precision === 'bf16') return newtonSchulzBf16(g, steps, perStep, eps);
   const transposed = g.rows > g.cols;
   let x = transposed ? g.t() : g;
   x = x.scale(1 / (x.frobenius() + eps));
@@ -324,6 +359,11 @@ export interface RefMuonOptions {
    * an EMA (β₂) of its mean square plus eps, then rescale to the pre-normalisation Frobenius norm.
    */
   neuronNorm: { beta2: number; eps: number } | null;
+  /**
+   * 'bf16': NS on `G.bfloat16()` (newtonSchulzBf16), and Keller's in-place shape scale
+   * `update *= max(1, A/B)**0.5` on that bf16 tensor rounds its result to bf16 too.
+   */
+  nsPrecision: 'fp32' | 'bf16';
   /** true: the parameter goes to the internal AdamW (besides rank < 2). */
   exclude: ((name: string, shape: readonly number[]) => boolean) | null;
   adamw: RefAdamOptions;
@@ -349,6 +389,7 @@ export const KELLER_MUON_DEFAULTS: Omit<RefMuonOptions, 'adamw'> = {
   lrAdjust: 'original',
   exclude: null,
   neuronNorm: null,
+  nsPrecision: 'fp32',
 };
 
 /**
@@ -381,7 +422,7 @@ export class RefMuon implements RefOptimizer {
       this.aux.step(name, shape, theta, grad);
       return;
     }
-    const { lr, momentum: beta, nesterov, nsSteps, nsCoefficients, weightDecay, lrAdjust, neuronNorm } = this.o;
+    const { lr, momentum: beta, nesterov, nsSteps, nsCoefficients, weightDecay, lrAdjust, neuronNorm, nsPrecision } = this.o;
     // tfjs [.., fan_in, fan_out] → torch [.., out, in]
     const thetaT = splitMatrices(theta, shape).map((m) => m.t());
     const gradT = splitMatrices(grad, shape).map((m) => m.t());
@@ -400,11 +441,12 @@ export class RefMuon implements RefOptimizer {
       const m = bufs[e]!;
       for (let i = 0; i < m.data.length; i++) m.data[i] = m.data[i]! + (g.data[i]! - m.data[i]!) * (1 - beta);
       const update = nesterov ? g.combine(1, m.combine(1, g, -1), beta) : m; // grad + β(m − grad)
-      let x = newtonSchulz(update, { steps: nsSteps, coefficients: nsCoefficients });
+      let x = newtonSchulz(update, { steps: nsSteps, coefficients: nsCoefficients, precision: nsPrecision });
       if (neuronNorm) x = normalizeRows(x, moments[e]!, neuronNorm.beta2, neuronNorm.eps);
       const [A, B] = [p.rows, p.cols]; // torch size(-2), size(-1) = out, in
-      const adjusted = lrAdjust === 'original' ? lr * Math.sqrt(Math.max(1, A / B)) : lr * 0.2 * Math.sqrt(Math.max(A, B));
-      return p.scale(1 - lr * weightDecay).combine(1, x, -adjusted);
+      const shapeScale = lrAdjust === 'original' ? Math.sqrt(Math.max(1, A / B)) : 0.2 * Math.sqrt(Math.max(A, B));
+      if (nsPrecision === 'bf16') return p.scale(1 - lr * weightDecay).combine(1, bf16Mat(x.scale(shapeScale)), -lr);
+      return p.scale(1 - lr * weightDecay).combine(1, x, -lr * shapeScale);
     });
     theta.set(joinMatrices(out.map((m) => m.t())));
   }

@@ -2,7 +2,20 @@
  * Plain-JS references for src/precision/round.ts that work on the float32 bit pattern
  * (DataView), integer arithmetic only: an independent route to the same numbers.
  */
-import { FORMATS, type ElementFormat } from '../../src/precision/round.js';
+
+export type RefFormat = 'bf16' | 'e4m3' | 'e5m2' | 'e2m1';
+
+/**
+ * The formats from REFERENCE §10 and the OCP FP8 / MX specifications, written out here rather than
+ * imported so that the reference shares no numbers with the code under test: mantissa bits m,
+ * smallest normal exponent emin, largest finite value, and whether overflow saturates.
+ */
+const REF_FORMATS: Record<RefFormat, { m: number; emin: number; max: number; saturate: boolean }> = {
+  bf16: { m: 7, emin: -126, max: (2 - 2 ** -7) * 2 ** 127, saturate: false }, // bits 0x7F7F0000
+  e4m3: { m: 3, emin: -6, max: 448, saturate: true },
+  e5m2: { m: 2, emin: -14, max: 57344, saturate: true },
+  e2m1: { m: 1, emin: 0, max: 6, saturate: true },
+};
 
 const view = new DataView(new ArrayBuffer(4));
 
@@ -29,8 +42,9 @@ export function bf16ByBits(x: number): number {
  * integer round-half-even of the significand at the format's spacing, then the format's
  * overflow rule (saturate to ±max, or ±Infinity for bf16). NaN stays NaN; a zero keeps x's sign.
  */
-export function roundRef(x: number, format: ElementFormat): number {
-  const f = FORMATS[format];
+export function roundRef(x: number, format: RefFormat): number {
+  const r = REF_FORMATS[format];
+  const f = { maxFinite: r.max, saturate: r.saturate, minNormalExponent: r.emin, mantissaBits: r.m };
   const u = float32Bits(x);
   const negative = u >>> 31 === 1;
   const biased = (u >>> 23) & 0xff;
@@ -68,7 +82,7 @@ export function quantizeScaledRef(xs: Float32Array, format: 'e4m3' | 'e5m2'): Fl
   let amax = 0;
   for (const v of xs) amax = Number.isFinite(v) ? Math.max(amax, Math.abs(v)) : NaN;
   amax = Math.max(amax, 2 ** -100);
-  const s = Math.fround(FORMATS[format].maxFinite / amax);
+  const s = Math.fround(REF_FORMATS[format].max / amax);
   return xs.map((v) => Math.fround(roundRef(Math.fround(v * s), format) / s));
 }
 
