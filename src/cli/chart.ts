@@ -1,6 +1,7 @@
 /** Terminal line charts of training curves (asciichart), sized to the terminal and safe for diverged runs. */
 import * as asciichart from 'asciichart';
 import { formatNumber } from './table.js';
+import { ansiForeground, seriesColours } from '../figures/palette.js';
 
 export interface ChartSeries {
   readonly label: string;
@@ -62,22 +63,6 @@ export function downsample(values: readonly number[], points: number): number[] 
   }
   return out;
 }
-
-// Distinct hues first, then their light variants; no black/white/grey, which vanish on some themes.
-const PALETTE = [
-  asciichart.cyan,
-  asciichart.magenta,
-  asciichart.yellow,
-  asciichart.green,
-  asciichart.blue,
-  asciichart.red,
-  asciichart.lightcyan,
-  asciichart.lightmagenta,
-  asciichart.lightyellow,
-  asciichart.lightgreen,
-  asciichart.lightblue,
-  asciichart.lightred,
-];
 
 /** asciichart's gap between the label's right edge and the data: label, space, axis column. */
 const OFFSET = 3;
@@ -146,13 +131,15 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
   const color = options.color ?? useColor();
   const xLabel = options.xLabel ?? 'step';
 
-  const prepared = series.map((s, i) => {
+  // The figures' palette (src/figures/palette.ts), so an optimizer has one colour everywhere.
+  const colours = seriesColours(series.map((s) => s.label));
+  const prepared = series.map((s) => {
     const cut = s.values.findIndex((v) => !Number.isFinite(v));
     const kept = cut < 0 ? s.values : s.values.slice(0, cut);
     const smoothed = smooth > 0 ? ema(kept, smooth) : [...kept];
     // Non-positive values have no logarithm: they become gaps, filled after downsampling.
     const ys = logY ? smoothed.map((v) => (v > 0 ? Math.log10(v) : Number.NaN)) : smoothed;
-    return { s, ys, last: kept.at(-1), divergedAt: cut < 0 ? null : cut + 1, color: PALETTE[i % PALETTE.length] };
+    return { s, ys, last: kept.at(-1), divergedAt: cut < 0 ? null : cut + 1, color: ansiForeground(colours.get(s.label)!) };
   });
   const steps = Math.max(0, ...series.map((s) => s.values.length));
   const finite = prepared.flatMap((p) => p.ys.filter(Number.isFinite));

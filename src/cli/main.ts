@@ -22,12 +22,15 @@ import { runStudy, type Shard } from '../study/study.js';
 import { analyzeStudy } from '../study/analyze.js';
 import { renderReport } from '../study/report.js';
 import { mergeStudies } from '../study/merge.js';
-import { writeFileSync, renameSync, existsSync } from 'node:fs';
+import { writeFileSync, renameSync, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
 import { createProgress } from './progress.js';
 import { findRunDirs, loadRun, renderRuns, type ViewOptions } from './runs_view.js';
 import { useColor } from './chart.js';
 import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
+import { writeRunPages, writeStudyPages } from '../figures/pages.js';
+import type { WrittenFigure } from '../figures/output.js';
 
 /** The main job's experiments. */
 export const MAIN_EXPERIMENTS = ['mnist-mlp', 'moe-regimes'] as const;
@@ -106,6 +109,9 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
   const runs = findRunDirs([root]).map(loadRun);
   console.log(renderRuns(runs, view));
   console.log(`\n${runs.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s → ${root}`);
+  const page = join(root, RUNS_HTML);
+  reportWarnings(await writeRunPages(runs, { html: page }));
+  console.log(`figures: ${resolve(page)}`);
   if (stopSignal.requested) {
     console.log('interrupted: unfinished runs have metrics but no summary.json');
     process.exitCode = 130;
@@ -239,7 +245,15 @@ function machineInfo(): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, tfjs: tf.version.tfjs, platform: process.platform };
 }
 
-function reportCommand(dir: string): void {
+/** The page `start` and `run` write next to their runs. */
+export const RUNS_HTML = 'runs.html';
+
+/** A figure that renders with warnings is still written; the warnings go to stderr. */
+function reportWarnings(written: readonly WrittenFigure[]): void {
+  for (const w of written) for (const msg of w.warnings) console.error(`figure ${w.figure.id}: ${msg}`);
+}
+
+async function reportCommand(dir: string): Promise<void> {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
   let results;
   try {
@@ -247,12 +261,40 @@ function reportCommand(dir: string): void {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const text = renderReport(results);
+  const pages = await writeStudyPages(dir, results);
+  reportWarnings(pages.written);
+  const text = renderReport(results, pages.markdown);
   const path = join(dir, 'REPORT.md');
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
   console.log(text);
-  console.error(`written: ${path}`);
+  console.error(`written: ${path}, ${pages.htmlPath} and ${pages.written.length} figures in ${join(dir, 'figures')}`);
+}
+
+interface ViewFlags extends RunFlags {
+  html?: string;
+  svg?: string;
+}
+
+async function viewCommand(dirs: readonly string[], flags: ViewFlags): Promise<void> {
+  const view = viewOptions(flags);
+  // Checked before anything is written: the page's folder must exist, an SVG folder must not be a file.
+  if (flags.html !== undefined && !(existsSync(dirname(resolve(flags.html))) && statSync(dirname(resolve(flags.html))).isDirectory())) {
+    throw new UsageError(`--html ${flags.html}: folder ${dirname(flags.html)} does not exist`);
+  }
+  if (flags.html !== undefined && existsSync(flags.html) && statSync(flags.html).isDirectory()) {
+    throw new UsageError(`--html ${flags.html}: is a folder; give a file name, e.g. ${join(flags.html, 'runs.html')}`);
+  }
+  if (flags.svg !== undefined && existsSync(flags.svg) && !statSync(flags.svg).isDirectory()) {
+    throw new UsageError(`--svg ${flags.svg}: exists and is not a folder`);
+  }
+  const runs = findRunDirs(dirs).map(loadRun);
+  console.log(renderRuns(runs, view));
+  if (flags.html === undefined && flags.svg === undefined) return;
+  const written = await writeRunPages(runs, { ...(flags.html !== undefined ? { html: flags.html } : {}), ...(flags.svg !== undefined ? { svgDir: flags.svg } : {}) });
+  reportWarnings(written);
+  if (flags.html !== undefined) console.error(`written: ${resolve(flags.html)}`);
+  if (flags.svg !== undefined) console.error(`written: ${written.length} SVG figures in ${flags.svg}`);
 }
 
 export function buildProgram(): Command {
@@ -285,10 +327,9 @@ export function buildProgram(): Command {
     .option('--log-y', 'log-scale loss charts')
     .option('--smooth <alpha>', 'EMA smoothing of chart curves, in [0, 1)')
     .option('--width <cols>', 'chart width in columns (default: terminal width)')
-    .action((dirs: string[], flags: RunFlags) => {
-      const view = viewOptions(flags);
-      console.log(renderRuns(findRunDirs(dirs).map(loadRun), view));
-    });
+    .option('--html <file>', 'also write one self-contained interactive HTML page of the figures (opens offline)')
+    .option('--svg <dir>', 'also write each figure as an SVG file into this folder (created if missing)')
+    .action((dirs: string[], flags: ViewFlags) => viewCommand(dirs, flags));
 
   program
     .command('study')
@@ -303,7 +344,7 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('analyse a study folder: write REPORT.md into it and print it')
+    .description('analyse a study folder: write REPORT.md, figures/*.svg and the self-contained report.html into it; print REPORT.md')
     .argument('<dir>', 'study folder')
     .action((dir: string) => reportCommand(dir));
 

@@ -64,7 +64,8 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return m;
 }
 
-const seriesLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
+/** A run's series name: its optimizer label, with the LR scale when it is not 1. */
+export const seriesLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
 
 function spikeTotals(runs: readonly LoadedRun[]): Record<string, number> {
   const totals: Record<string, number> = {};

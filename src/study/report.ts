@@ -212,7 +212,8 @@ function claimSection(r: StudyResults): string {
   ].join('\n');
 }
 
-export function renderReport(r: StudyResults): string {
+/** `figures`: the Markdown that embeds the SVG figures (src/figures/output.ts), placed before the claim check. */
+export function renderReport(r: StudyResults, figures = ''): string {
   return [
     `# Stability study report: ${r.spec.name}`,
     '',
@@ -226,6 +227,7 @@ export function renderReport(r: StudyResults): string {
     '',
     curvesSection(r),
     '',
+    ...(figures ? [figures, ''] : []),
     claimSection(r),
     '',
   ].join('\n');

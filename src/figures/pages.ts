@@ -1,0 +1,59 @@
+/**
+ * What the commands write: a study's figures (SVG files, their Markdown, report.html) and the
+ * pages of plain run folders (`view --html/--svg`, the page `npm start` prints).
+ */
+import { join } from 'node:path';
+import type { LoadedRun } from '../cli/runs_view.js';
+import type { StudyResults } from '../study/analyze.js';
+import { renderHtmlPage } from './html.js';
+import { writeFileAtomic } from '../train/run_files.js';
+import { FIGURES_DIR, figuresMarkdown, writeSvgFigures, type WrittenFigure } from './output.js';
+import { runFigures } from './run_figures.js';
+import { studyFigures } from './study_figures.js';
+
+export const STUDY_HTML = 'report.html';
+
+export interface StudyPages {
+  /** Markdown that embeds the SVGs (links relative to the study folder). */
+  readonly markdown: string;
+  readonly htmlPath: string;
+  readonly written: WrittenFigure[];
+}
+
+/** `<dir>/figures/*.svg` and `<dir>/report.html` for a study. */
+export async function writeStudyPages(dir: string, r: StudyResults): Promise<StudyPages> {
+  const figures = studyFigures(dir, r);
+  const written = await writeSvgFigures(join(dir, FIGURES_DIR), figures);
+  const verdict = { supported: 'supported', contradicted: 'contradicted', inconclusive: 'inconclusive' }[r.verdict];
+  const htmlPath = join(dir, STUDY_HTML);
+  writeFileAtomic(
+    htmlPath,
+    renderHtmlPage({
+      title: `Stability study: ${r.spec.name}`,
+      intro: [
+        `${r.spec.description}. ${r.spec.treatment} (treatment) vs ${r.spec.baseline} (baseline) on ${r.spec.tasks.map((t) => t.experiment).join(', ')}; seeds ${r.spec.seeds.join(', ')}; ${r.runsFound} of ${r.runsExpected} runs found.`,
+        `Verdict of the claim check at this scale: ${verdict} (the reasoning, every endpoint's CI and the limits are in REPORT.md next to this file).`,
+      ],
+      figures,
+    }),
+  );
+  return { markdown: figuresMarkdown(figures), htmlPath, written };
+}
+
+/** The HTML page and/or SVG files of plain run folders. */
+export async function writeRunPages(runs: readonly LoadedRun[], out: { html?: string; svgDir?: string }): Promise<WrittenFigure[]> {
+  const figures = runFigures(runs);
+  const written = out.svgDir !== undefined ? await writeSvgFigures(out.svgDir, figures) : [];
+  if (out.html !== undefined) {
+    const experiments = [...new Set(runs.map((r) => r.config.experiment))];
+    writeFileAtomic(
+      out.html,
+      renderHtmlPage({
+        title: `Runs: ${experiments.join(', ')}`,
+        intro: [`${runs.length} runs from ${[...new Set(runs.map((r) => r.dir.replace(/[/\\][^/\\]+$/, '')))].join(', ')}.`],
+        figures,
+      }),
+    );
+  }
+  return written;
+}

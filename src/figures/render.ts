@@ -1,0 +1,58 @@
+/**
+ * The one renderer: a Vega-Lite spec → Vega → SVG text, headless in Node (vega's View with the
+ * 'none' renderer builds the scenegraph without a canvas or DOM; toSVG serialises it).
+ */
+import { parse, View, type Spec as VegaSpec } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { figureConfig, type Theme } from './theme.js';
+
+export interface Rendered {
+  readonly svg: string;
+  /** Warnings from Vega-Lite's compiler and Vega's dataflow; a correct figure has none. */
+  readonly warnings: string[];
+}
+
+/** A logger that keeps warnings and errors instead of printing them. */
+function collectingLogger(sink: string[]) {
+  let level = 2;
+  const logger = {
+    level(l?: number) {
+      if (l === undefined) return level as never;
+      level = l;
+      return logger as never;
+    },
+    warn(...a: readonly unknown[]) {
+      sink.push(a.map(String).join(' '));
+      return logger;
+    },
+    error(...a: readonly unknown[]) {
+      sink.push(`error: ${a.map(String).join(' ')}`);
+      return logger;
+    },
+    info() {
+      return logger;
+    },
+    debug() {
+      return logger;
+    },
+  };
+  return logger;
+}
+
+export function compileFigure(spec: TopLevelSpec, theme: Theme, warnings: string[] = []): VegaSpec {
+  const withConfig = { ...spec, config: figureConfig(theme) } as TopLevelSpec;
+  return compile(withConfig, { logger: collectingLogger(warnings) as never }).spec;
+}
+
+export async function renderSvg(spec: TopLevelSpec, theme: Theme = 'neutral'): Promise<Rendered> {
+  const warnings: string[] = [];
+  const vega = compileFigure(spec, theme, warnings);
+  const view = new View(parse(vega), { renderer: 'none', logger: collectingLogger(warnings) as never });
+  try {
+    const svg = await view.toSVG();
+    // Headless, the zoom and legend listeners have no window to attach to; that is expected here.
+    return { svg, warnings: warnings.filter((w) => !/Can not resolve event source: window/.test(w)) };
+  } finally {
+    view.finalize();
+  }
+}

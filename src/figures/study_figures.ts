@@ -1,0 +1,195 @@
+/**
+ * The study's figures, from its analysis (tuning) and its stress runs' files (curves, rates):
+ * LR sensitivity, divergence rate and spikes per 1k steps against the LR multiplier with bootstrap
+ * CIs, and per task the training loss, eval loss, MoE balance and (LM runs) attention statistics
+ * over time at every multiplier.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, type StudyResults } from '../study/analyze.js';
+import { spikesPer1k } from '../study/stats.js';
+import { RUNS_DIR } from '../study/study.js';
+import type { StepRecord } from '../train/loop.js';
+import type { RunSummary } from '../train/run.js';
+import { METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
+import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
+import { seriesColours } from './palette.js';
+import { curveFigure, lrSensitivityFigure, rateFigure, type Figure, type RatePanel } from './specs.js';
+import { meanWithCI } from './traces.js';
+
+interface StressRun extends RunData {
+  readonly summary: RunSummary;
+}
+
+const fmtM = (m: number) => Number(m.toPrecision(3)).toString();
+const multLabel = (m: number) => `${fmtM(m)}×`;
+
+/** The stress runs of one task: multiplier → label → finished runs (the naming of analyze.ts / planStress). */
+function loadStress(dir: string, r: StudyResults, task: string): Map<number, Map<string, StressRun[]>> {
+  const out = new Map<number, Map<string, StressRun[]>>();
+  for (const m of r.spec.stress.multipliers) {
+    const byLabel = new Map<string, StressRun[]>();
+    for (const label of [r.spec.baseline, r.spec.treatment]) {
+      const runs: StressRun[] = [];
+      for (const seed of r.spec.seeds) {
+        const runDir = join(dir, RUNS_DIR, `stress__${task}__${label}__x${fmtM(m)}__s${seed}`);
+        if (!existsSync(join(runDir, SUMMARY_FILE)) || !existsSync(join(runDir, METRICS_FILE))) continue;
+        const summary = readJSON<RunSummary>(join(runDir, SUMMARY_FILE));
+        runs.push({ seed, summary, diverged: summary.diverged, records: readMetrics<StepRecord>(join(runDir, METRICS_FILE)) });
+      }
+      byLabel.set(label, runs);
+    }
+    out.set(m, byLabel);
+  }
+  return out;
+}
+
+export function studyFigures(dir: string, r: StudyResults): Figure[] {
+  const labels = [r.spec.baseline, r.spec.treatment];
+  const colours = seriesColours(labels);
+  const tasks = r.spec.tasks.map((t) => t.experiment);
+  const seeds = r.spec.seeds.length;
+  const mults = r.spec.stress.multipliers;
+  const multList = mults.map(multLabel).join(', ');
+  const figures: Figure[] = [];
+
+  // ---- LR sensitivity (tuning)
+  const lrPanels = tasks.flatMap((task) => {
+    const t = r.tuning[task];
+    if (!t) return [];
+    const series = labels.flatMap((label) => {
+      const tr = t[label];
+      return tr ? [{ label, tunedLr: tr.tunedLr, grid: tr.grid.map((g) => ({ lr: g.lr, loss: g.medianEvalLoss, diverged: g.diverged, n: g.n })) }] : [];
+    });
+    const initialLoss = Object.values(t)[0]?.initialLoss ?? NaN;
+    return [{ title: `${task} (eval loss: ${lossUnit(r.experiments[task])})`, initialLoss, series }];
+  });
+  if (lrPanels.length > 0) {
+    figures.push(
+      lrSensitivityFigure({
+        id: 'lr-sensitivity',
+        section: 'LR sensitivity',
+        title: 'LR sensitivity: final eval loss against the learning rate',
+        caption:
+          `Median over ${seeds} seeds of the final eval loss after ${r.spec.tune.steps} tuning steps, at each grid LR, per optimizer and task (log–log). ` +
+          `A diverged run counts as ℓ₀, the loss at initialisation (dashed line); ✕ marks grid points where at least one seed diverged; the ringed point is the tuned LR.`,
+        panels: lrPanels,
+        colours,
+      }),
+    );
+  }
+
+  // ---- rates against the multiplier (stress)
+  const stress = new Map(tasks.map((task) => [task, loadStress(dir, r, task)]));
+  let seed = BOOTSTRAP_SEED;
+  const divPanels: RatePanel[] = tasks.map((task) => ({
+    title: task,
+    cells: mults.flatMap((m) =>
+      labels.map((label) => {
+        const runs = stress.get(task)!.get(m)!.get(label)!;
+        return { multiplier: multLabel(m), label, ci: meanWithCI(runs.map((x) => (x.summary.diverged ? 1 : 0)), seed++, BOOTSTRAP_RESAMPLES) };
+      }),
+    ),
+  }));
+  figures.push(
+    rateFigure({
+      id: 'divergence-rate',
+      section: 'Stress test',
+      title: 'Divergence rate against the LR multiplier',
+      caption:
+        `Fraction of ${seeds} seeds that diverged (non-finite loss or loss above the divergence factor × the first loss) with a constant LR at ${multList} the tuned LR for ${r.spec.stress.steps} steps; ` +
+        `bars are percentile-bootstrap 95% CIs of the mean (${BOOTSTRAP_RESAMPLES} resamples).`,
+      yTitle: 'divergence rate (fraction of runs)',
+      unitInterval: true,
+      panels: divPanels,
+      multipliers: mults.map(multLabel),
+      colours,
+    }),
+  );
+  const detectors = r.detectors;
+  if (detectors.length > 0) {
+    const spikePanels: RatePanel[] = tasks.flatMap((task) =>
+      detectors.map((d) => ({
+        title: `${task} · ${d}`,
+        cells: mults.flatMap((m) =>
+          labels.map((label) => {
+            const stable = stress.get(task)!.get(m)!.get(label)!.filter((x) => !x.summary.diverged);
+            const rates = stable.map((x) => spikesPer1k(x.summary.spikes[d] ?? 0, Math.max(1, x.summary.steps)));
+            return { multiplier: multLabel(m), label, ci: meanWithCI(rates, seed++, BOOTSTRAP_RESAMPLES) };
+          }),
+        ),
+      })),
+    );
+    figures.push(
+      rateFigure({
+        id: 'spike-rates',
+        section: 'Stress test',
+        title: 'Loss spikes per 1k steps against the LR multiplier',
+        caption:
+          `Spike events per 1,000 completed steps, per detector (columns) and task (rows), over the runs that did not diverge (up to ${seeds} seeds; a missing point means every run diverged), ` +
+          `at ${multList} the tuned LR; bars are percentile-bootstrap 95% CIs of the mean.`,
+        yTitle: 'spikes per 1k steps',
+        panels: spikePanels,
+        multipliers: mults.map(multLabel),
+        colours,
+        columns: detectors.length,
+      }),
+    );
+  }
+
+  // ---- curves over time, per task
+  for (const task of tasks) {
+    const byMult = stress.get(task)!;
+    const groups = mults.map((m) => ({
+      title: `${multLabel(m)} tuned LR`,
+      series: labels.map((label) => ({ label, runs: byMult.get(m)!.get(label)! })),
+    }));
+    const all = groups.flatMap((g) => g.series.flatMap((s) => s.runs));
+    if (all.length === 0) continue;
+    const counts = groups.flatMap((g) => g.series.map((s) => s.runs.length));
+    const diverged = all.filter((x) => x.diverged).length;
+    const spec = r.experiments[task];
+    const seedsText = `${seedsPhrase(counts)} per optimizer and multiplier${diverged ? `; ${diverged} of ${all.length} runs diverged` : ''}`;
+    figures.push(
+      curveFigure({
+        id: `loss-${task}`,
+        section: 'Curves',
+        title: `${task}: training loss at ${multList} the tuned LR`,
+        caption:
+          `Training loss per step (log scale), median over seeds (line) and interquartile range (band) of the runs still going, with a constant LR for ${r.spec.stress.steps} steps; ` +
+          `▲ loss-spike events (any detector, at that run's loss), ✕ divergences (at the run's last finite loss). ${seedsText}.`,
+        panels: curvePanels(groups, 'loss', { spikes: true }),
+        yTitle: `training loss (${lossUnit(spec)})`,
+        logY: true,
+        colours,
+      }),
+    );
+    figures.push(
+      curveFigure({
+        id: `eval-${task}`,
+        section: 'Curves',
+        title: `${task}: eval loss at ${multList} the tuned LR`,
+        caption: `Held-out eval loss at each evaluation (log scale), median and interquartile range over seeds; ✕ marks a divergence at the run's last evaluation. ${seedsText}.`,
+        panels: curvePanels(groups, 'evalLoss', { spikes: false }),
+        yTitle: `eval loss (${lossUnit(spec)})`,
+        logY: true,
+        colours,
+      }),
+    );
+    for (const m of metricsPresent(all)) {
+      figures.push(
+        curveFigure({
+          id: `${m.slug}-${task}`,
+          section: m.field === 'maxVio' || m.field === 'routerMaxLogit' ? 'MoE balance' : 'Attention',
+          title: `${task}: ${m.name} at ${multList} the tuned LR`,
+          caption: `${m.why} Median and interquartile range over seeds per step. ${seedsText}.`,
+          panels: curvePanels(groups, m.field, { spikes: false }),
+          yTitle: m.yTitle,
+          logY: m.logY,
+          colours,
+        }),
+      );
+    }
+  }
+  return figures;
+}
