@@ -18,6 +18,7 @@ const toRunData = (r: LoadedRun): RunData => ({ seed: r.config.seed, records: r.
 
 export function runFigures(runs: readonly LoadedRun[]): Figure[] {
   const figures: Figure[] = [];
+  const push = (f: Figure | null) => void (f && figures.push(f));
   for (const [experiment, expRuns] of groupBy(runs, (r) => r.config.experiment)) {
     const series = [...groupBy(expRuns, seriesLabel)].map(([label, rs]) => ({ label, runs: rs.map(toRunData) }));
     const groups = [{ title: experiment, series }];
@@ -31,7 +32,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
     const unit = lossUnit(expRuns[0]!.config);
     // Assigned per experiment in series order, exactly as the terminal chart of the same runs does.
     const local = seriesColours(series.map((s) => s.label));
-    figures.push(
+    push(
       curveFigure({
         id: `loss-${experiment}`,
         section: experiment,
@@ -45,7 +46,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
     );
     const all = series.flatMap((s) => s.runs);
     if (all.some((r) => r.records.some((x) => typeof x.evalLoss === 'number'))) {
-      figures.push(
+      push(
         curveFigure({
           id: `eval-${experiment}`,
           section: experiment,
@@ -59,7 +60,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
       );
     }
     for (const m of metricsPresent(all)) {
-      figures.push(
+      push(
         curveFigure({
           id: `${m.slug}-${experiment}`,
           section: experiment,

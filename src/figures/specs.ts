@@ -118,7 +118,8 @@ function columnsFor(panels: number): number {
   return Math.min(4, Math.max(1, panels));
 }
 
-export function curveFigure(input: CurveFigureInput): Figure {
+/** The figure, or null when no panel has a curve to draw. */
+export function curveFigure(input: CurveFigureInput): Figure | null {
   const positive = (y: number) => !input.logY || y > 0;
   const rows: Spec[] = [];
   input.panels.forEach((panel, p) => {
@@ -137,13 +138,15 @@ export function curveFigure(input: CurveFigureInput): Figure {
   const x = { field: 'x', type: 'quantitative', title: input.xTitle ?? 'training step', axis: { tickCount: 5 } };
   const yScale = input.logY ? { type: 'log', nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
   const y = { field: 'y', type: 'quantitative', title: input.yTitle, scale: yScale };
-  const panels = input.panels.map((panel, p) => {
+  const panels = input.panels.flatMap((panel, p) => {
     const pick = `pick${p}`;
     const fade = { condition: { param: pick, value: 1 }, value: 0.12 };
     const only = (k: string) => [{ filter: `datum.k === '${k}' && datum.p === ${p}` }];
+    // A panel with no curve (e.g. no run evaluated) is left out rather than drawn empty.
+    if (!rows.some((r) => r['k'] === 'band' && r['p'] === p)) return [];
     // A layer with no rows would only make Vega warn about an empty extent.
     const has = (k: string) => rows.some((r) => r['k'] === k && r['p'] === p);
-    return {
+    return [{
       title: panel.title,
       width: PANEL_WIDTH,
       height: PANEL_HEIGHT,
@@ -190,8 +193,9 @@ export function curveFigure(input: CurveFigureInput): Figure {
           encoding: { x, y, color: colour, opacity: fade, tooltip: eventTooltip },
         },
       ].filter(Boolean),
-    };
+    }];
   });
+  if (panels.length === 0) return null;
   const columns = columnsFor(panels.length);
   const body: Spec = { concat: panels, columns, resolve: { scale: { color: 'shared' } } };
   return {
@@ -372,11 +376,13 @@ export function rateFigure(input: RateFigureInput): Figure {
     { field: 'hi', title: 'CI high', format: '.3~g' },
     { field: 'n', title: 'runs' },
   ];
-  const panels = input.panels.map((panel, p) => {
+  const panels = input.panels.flatMap((panel, p) => {
     const pick = `pick${p}`;
     const fade = { condition: { param: pick, value: 1 }, value: 0.12 };
     const mine = [{ filter: `datum.p === ${p}` }];
-    return {
+    // Nothing to measure (e.g. every run diverged): no panel.
+    if (!rows.some((r) => r['p'] === p)) return [];
+    return [{
       title: panel.title,
       width: Math.round(PANEL_WIDTH * 0.8),
       height: PANEL_HEIGHT,
@@ -395,7 +401,7 @@ export function rateFigure(input: RateFigureInput): Figure {
           encoding: { x, xOffset, y, color: colour, opacity: fade, tooltip },
         },
       ],
-    };
+    }];
   });
   const columns = input.columns ?? columnsFor(panels.length);
   return {

@@ -52,6 +52,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
   const mults = r.spec.stress.multipliers;
   const multList = mults.map(multLabel).join(', ');
   const figures: Figure[] = [];
+  const push = (f: Figure | null) => void (f && figures.push(f));
 
   // ---- LR sensitivity (tuning)
   const lrPanels = tasks.flatMap((task) => {
@@ -150,7 +151,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
     const diverged = all.filter((x) => x.diverged).length;
     const spec = r.experiments[task];
     const seedsText = `${seedsPhrase(counts)} per optimizer and multiplier${diverged ? `; ${diverged} of ${all.length} runs diverged` : ''}`;
-    figures.push(
+    push(
       curveFigure({
         id: `loss-${task}`,
         section: 'Curves',
@@ -164,7 +165,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
         colours,
       }),
     );
-    figures.push(
+    push(
       curveFigure({
         id: `eval-${task}`,
         section: 'Curves',
@@ -177,7 +178,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
       }),
     );
     for (const m of metricsPresent(all)) {
-      figures.push(
+      push(
         curveFigure({
           id: `${m.slug}-${task}`,
           section: m.field === 'maxVio' || m.field === 'routerMaxLogit' ? 'MoE balance' : 'Attention',

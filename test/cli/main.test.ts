@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
@@ -144,8 +144,11 @@ describe('a successful run', () => {
     const outDir = join(tmp, 'success');
     const code = await main(['run', 'mnist-mlp', '--quick', '--seeds', '1', '--steps', '5', '--workers', '1', '--out', outDir]);
     expect(code, err.join('\n')).toBe(0);
-    const runs = readdirSync(outDir).sort();
+    const runs = readdirSync(outDir).filter((f) => f !== 'runs.html').sort();
     expect(runs).toEqual(['mnist-mlp__adamw__s0', 'mnist-mlp__muon__s0']);
+    // The HTML page of the figures is written next to the runs and its path printed last.
+    expect(existsSync(join(outDir, 'runs.html'))).toBe(true);
+    expect(out.at(-1)).toBe(`figures: ${resolve(outDir, 'runs.html')}`);
     for (const r of runs) {
       const summary = readJSON<RunSummary>(join(outDir, r, 'summary.json'));
       expect(summary.steps).toBe(5);

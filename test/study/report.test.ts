@@ -12,6 +12,8 @@ import { main } from '../../src/cli/main.js';
 import { analyzeStudy, verdictFrom, type Comparison, type Endpoint, type StudyResults } from '../../src/study/analyze.js';
 import { planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
 import { renderReport } from '../../src/study/report.js';
+import { figuresMarkdown } from '../../src/figures/output.js';
+import { studyFigures } from '../../src/figures/study_figures.js';
 import { RUNS_DIR, STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { ExperimentSpec, RunConfig } from '../../src/train/config.js';
 import { configHash, type RunSummary } from '../../src/train/run.js';
@@ -336,7 +338,7 @@ describe('report from a fixture where muon is better (supported)', () => {
     expect(r.curves['tiny-moe']!['4']!['adamw']!.values).toHaveLength(5);
   });
 
-  it('is deterministic, and the CLI `report` command writes the same text to REPORT.md', async () => {
+  it('is deterministic, and the CLI `report` command writes the same text to REPORT.md, plus its figures', async () => {
     expect(renderReport(analyzeStudy(dir))).toBe(text);
     const logged: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void logged.push(a.map(String).join(' ')));
@@ -345,9 +347,12 @@ describe('report from a fixture where muon is better (supported)', () => {
     expect(await main(['report', dir])).toBe(0);
     const path = join(dir, 'REPORT.md');
     expect(existsSync(path)).toBe(true);
-    expect(readFileSync(path, 'utf8')).toBe(text);
-    expect(logged).toEqual([text]);
-    expect(errors).toEqual([`written: ${path}`]);
+    // The CLI adds the figures section (test/figures covers its content) before the claim check.
+    const written = readFileSync(path, 'utf8');
+    expect(written).toBe(renderReport(r, figuresMarkdown(studyFigures(dir, r))));
+    expect(written.replace(/## Figures\n[\s\S]*?(?=## Claim check)/, '')).toBe(text);
+    expect(logged).toEqual([written]);
+    expect(errors).toEqual([`written: ${path}, ${join(dir, 'report.html')} and ${studyFigures(dir, r).length} figures in ${join(dir, 'figures')}`]);
   });
 });
 

@@ -1,0 +1,302 @@
+/**
+ * Figures: the palette shared with the terminal charts, the rows figures plot (bands, events,
+ * CIs), and the SVG files `report` and `view --svg/--html` write, read back and checked for their
+ * data marks (counted against the synthetic study whose divergences and spikes are known), axis
+ * titles with units, and captions.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { renderChart } from '../../src/cli/chart.js';
+import { main } from '../../src/cli/main.js';
+import { ansi256, ansiForeground, OPTIMIZER_COLOURS, seriesColours } from '../../src/figures/palette.js';
+import { renderSvg } from '../../src/figures/render.js';
+import { MARKS, wrap } from '../../src/figures/specs.js';
+import { studyFigures } from '../../src/figures/study_figures.js';
+import { analyzeStudy } from '../../src/study/analyze.js';
+import { band, divergenceEvents, meanWithCI, spikeEvents, traceOf, type Trace } from '../../src/figures/traces.js';
+import type { StepRecord } from '../../src/train/loop.js';
+import { ensureDir } from '../../src/train/run_files.js';
+import { tempDir } from '../train/fixtures.js';
+import { markGroups, markItems, parseSvg, svgTexts, type SvgElement } from './svg_check.js';
+import { FIXTURE_MULTIPLIERS, FIXTURE_SEEDS, FIXTURE_TASKS, fixtureDivergesAt, fixtureSpikeSteps, writeStudyFixture } from './study_fixture.js';
+
+describe('palette', () => {
+  it('gives registered optimizers fixed colours whatever the order, and other labels distinct free colours', () => {
+    const a = seriesColours(['muon', 'adamw']);
+    const b = seriesColours(['adamw', 'my-variant', 'muon', 'other']);
+    expect(a.get('muon')).toBe(OPTIMIZER_COLOURS['muon']);
+    expect(b.get('muon')).toBe(OPTIMIZER_COLOURS['muon']);
+    expect(a.get('adamw')).toBe(b.get('adamw'));
+    const all = [...b.values()];
+    expect(new Set(all).size).toBe(all.length);
+    expect(Object.values(OPTIMIZER_COLOURS)).not.toContain(b.get('my-variant'));
+  });
+
+  it('maps colours onto the xterm 256-colour cube', () => {
+    expect(ansi256('#000000')).toBe(16);
+    expect(ansi256('#ffffff')).toBe(231);
+    expect(ansi256('#ff0000')).toBe(196);
+    expect(ansi256('#5f87af')).toBe(16 + 36 * 1 + 6 * 2 + 3);
+    expect(() => ansi256('red')).toThrow(/not a #rrggbb/);
+  });
+
+  it('colours the terminal chart of an optimizer as its figures', () => {
+    const out = renderChart(
+      [
+        { label: 'adamw', values: [3, 2, 1] },
+        { label: 'muon', values: [3, 1, 0.5] },
+      ],
+      { width: 60, color: true },
+    );
+    const legend = out.split('\n').slice(-2);
+    expect(legend[0]).toContain(ansiForeground(OPTIMIZER_COLOURS['adamw']!));
+    expect(legend[1]).toContain(ansiForeground(OPTIMIZER_COLOURS['muon']!));
+  });
+});
+
+const rec = (step: number, loss: number, spikes?: string[]): StepRecord => ({ step, loss, gradNorm: 1, updateRms: {}, lr: 1, ms: 1, ...(spikes ? { spikes } : {}) });
+
+describe('traces', () => {
+  const trace = (seed: number, values: number[], divergedAt: number | null = null): Trace => ({
+    seed,
+    steps: values.map((_, i) => i + 1),
+    values,
+    spikes: [],
+    divergedAt,
+  });
+
+  it('band: per-step median and type-7 quartiles over the runs that have the step', () => {
+    const b = band([trace(0, [1, 2, 3]), trace(1, [3, 4]), trace(2, [5, 6, 9]), trace(3, [7, 8])], 10);
+    expect(b.map((p) => p.step)).toEqual([1, 2, 3]);
+    expect(b[0]).toEqual({ step: 1, median: 4, q1: 2.5, q3: 5.5, n: 4 });
+    expect(b[2]).toEqual({ step: 3, median: 6, q1: 4.5, q3: 7.5, n: 2 });
+  });
+
+  it('band: downsamples long runs to at most maxPoints buckets of per-run means', () => {
+    const long = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const b = band([trace(0, long), trace(1, long.map((v) => 2 * v))], 100);
+    expect(b).toHaveLength(100);
+    // Bucket 0 holds steps 1..10: run means 5.5 and 11, their median 8.25; mean step 5.5.
+    expect(b[0]).toMatchObject({ step: 5.5, median: 8.25, n: 2 });
+    expect(b.at(-1)!.step).toBe(995.5);
+  });
+
+  it('traceOf: one spike event per run of flagged steps, non-finite values dropped, divergence at the last record', () => {
+    const records = [rec(1, 2), rec(2, 5, ['median']), rec(3, 6, ['median', 'zscore']), rec(4, 2), rec(5, 4, ['gradnorm']), rec(6, NaN)];
+    const t = traceOf(3, records, (r) => r.loss, true);
+    expect(t.steps).toEqual([1, 2, 3, 4, 5]);
+    expect(t.spikes).toEqual([
+      { step: 2, detectors: ['median'] },
+      { step: 5, detectors: ['gradnorm'] },
+    ]);
+    expect(t.divergedAt).toBe(6);
+    expect(spikeEvents([t]).map((e) => [e.step, e.value])).toEqual([
+      [2, 5],
+      [5, 4],
+    ]);
+    expect(divergenceEvents([t])).toEqual([{ seed: 3, step: 6, value: 4, note: 'diverged at step 6' }]);
+    expect(divergenceEvents([traceOf(0, records, (r) => r.loss, false)])).toEqual([]);
+  });
+
+  it('meanWithCI: the mean with a bootstrap interval around it; a constant sample collapses', () => {
+    expect(meanWithCI([], 1)).toBeNull();
+    expect(meanWithCI([0.5, 0.5, 0.5], 1)).toEqual({ mean: 0.5, lo: 0.5, hi: 0.5, n: 3 });
+    const ci = meanWithCI([0, 0, 1, 1, 1], 7, 2000)!;
+    expect(ci.mean).toBeCloseTo(0.6, 12);
+    expect(ci.lo).toBeLessThan(0.6);
+    expect(ci.hi).toBeGreaterThan(0.6);
+    expect(ci.lo).toBeGreaterThanOrEqual(0);
+    expect(ci.hi).toBeLessThanOrEqual(1);
+    expect(meanWithCI([0, 0, 1, 1, 1], 7, 2000)).toEqual(ci);
+  });
+
+  it('wrap: lines no longer than the width, words kept whole', () => {
+    const lines = wrap('one two three four five six seven', 10);
+    expect(lines).toEqual(['one two', 'three four', 'five six', 'seven']);
+  });
+});
+
+// ---- SVG files from a study and from run folders
+
+let root: string;
+beforeAll(async () => {
+  await initBackend();
+  root = tempDir('figures');
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+function quiet(): { errors: string[] } {
+  const errors: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.map(String).join(' ')));
+  return { errors };
+}
+
+const read = (path: string) => parseSvg(readFileSync(path, 'utf8'));
+const label = (e: SvgElement) => e.attrs['aria-label'] ?? '';
+
+describe('report: SVG figures of a study', () => {
+  let dir: string;
+  let report: string;
+  let errors: string[];
+  beforeAll(async () => {
+    dir = join(root, 'study');
+    writeStudyFixture(dir);
+    ({ errors } = quiet());
+    expect(await main(['report', dir])).toBe(0);
+    vi.restoreAllMocks();
+    report = readFileSync(join(dir, 'REPORT.md'), 'utf8');
+  });
+
+  it('REPORT.md links every figure by a relative path to an SVG file that exists and parses', () => {
+    const links = [...report.matchAll(/!\[([^\]]+)\]\(([^)]+)\)/g)].map((m) => m[2]!);
+    const expected = ['lr-sensitivity', 'divergence-rate', 'spike-rates', 'loss-tiny-mlp', 'eval-tiny-mlp', 'loss-tiny-moe', 'eval-tiny-moe', 'maxvio-tiny-moe', 'router-logit-tiny-moe'];
+    expect(links).toEqual(expected.map((id) => `figures/${id}.svg`));
+    expect(readdirSync(join(dir, 'figures')).sort()).toEqual(expected.map((id) => `${id}.svg`).sort());
+    for (const l of links) {
+      const els = read(join(dir, l));
+      expect(els.filter((e) => e.attrs['role'] === 'graphics-symbol' || /mark-(line|area)/.test(e.attrs['class'] ?? '')).length, l).toBeGreaterThan(0);
+    }
+    // Rendering warnings would have been printed as "figure <id>: …".
+    expect(errors.filter((e) => e.startsWith('figure '))).toEqual([]);
+    // A caption follows each image in the Markdown too.
+    expect(report).toMatch(/!\[tiny-moe: training loss at 1×, 2×, 4× the tuned LR\]\(figures\/loss-tiny-moe\.svg\)\n\n\*Training loss per step/);
+  });
+
+  it('loss curves: a median line per optimizer in every panel, every spike event and every divergence marked', () => {
+    for (const task of FIXTURE_TASKS) {
+      const els = read(join(dir, 'figures', `loss-${task}.svg`));
+      FIXTURE_MULTIPLIERS.forEach((m, p) => {
+        // Line marks are grouped by series: one group per optimizer.
+        expect(markGroups(els, `${MARKS.median}${p}`), `${task} ${m}×`).toHaveLength(2);
+        expect(markGroups(els, `${MARKS.band}${p}`)).toHaveLength(2);
+        const spikes = FIXTURE_SEEDS.flatMap((s) => fixtureSpikeSteps('adamw', m, fixtureDivergesAt('adamw', m, s) ?? 120));
+        expect(markItems(els, `${MARKS.spike}${p}`)).toHaveLength(spikes.length);
+        const diverged = FIXTURE_SEEDS.flatMap((s) => ['adamw', 'muon'].filter((l) => fixtureDivergesAt(l, m, s) !== null));
+        expect(markItems(els, `${MARKS.diverged}${p}`)).toHaveLength(diverged.length);
+      });
+      // 4×: adamw diverges at 40, 50, 60 and muon (seed 2) at 90, each marker at its own step.
+      const marked = markItems(els, `${MARKS.diverged}2`).map(label);
+      expect(marked.filter((l) => /optimizer: adamw/.test(l)).map((l) => /step: (\d+)/.exec(l)![1])).toEqual(['40', '50', '60']);
+      expect(marked.filter((l) => /optimizer: muon/.test(l)).map((l) => /step: (\d+)/.exec(l)![1])).toEqual(['90']);
+      const texts = svgTexts(els);
+      expect(texts).toContain('training step');
+      expect(texts).toContain(task === 'tiny-moe' ? 'training loss (MSE)' : 'training loss (cross-entropy, nats)');
+      expect(texts).toEqual(expect.arrayContaining(['1× tuned LR', '2× tuned LR', '4× tuned LR', 'adamw', 'muon']));
+      const caption = texts.join(' ');
+      expect(caption).toContain('3 seeds per optimizer and multiplier; 4 of 18 runs diverged');
+      expect(caption).toContain('interquartile range (band)');
+    }
+  });
+
+  it('LR sensitivity: each grid point, the diverged ones crossed, the tuned LR ringed', () => {
+    const els = read(join(dir, 'figures', 'lr-sensitivity.svg'));
+    FIXTURE_TASKS.forEach((_task, p) => {
+      expect(markGroups(els, `${MARKS.median}${p}`)).toHaveLength(2);
+      // adamw's 0.1 diverged in one of three seeds; all other grid points are clean.
+      expect(markItems(els, `${MARKS.diverged}${p}`).map(label)).toEqual([expect.stringMatching(/learning rate.*: 0\.1;.*optimizer: adamw.*1\/3 runs diverged/)]);
+      expect(markItems(els, `${MARKS.point}${p}`)).toHaveLength(5);
+      const tuned = markItems(els, `${MARKS.tuned}${p}`).map(label);
+      expect(tuned).toHaveLength(2);
+      expect(tuned.find((l) => l.includes('adamw'))).toMatch(/: 0\.01;/);
+      expect(tuned.find((l) => l.includes('muon'))).toMatch(/: 0\.05;/);
+    });
+    const texts = svgTexts(els);
+    expect(texts).toEqual(expect.arrayContaining(['learning rate (main group, log scale)', 'final eval loss', 'tiny-moe (eval loss: MSE)']));
+    expect(texts.join(' ')).toContain('Median over 3 seeds');
+  });
+
+  it('divergence rate: a point and a CI per optimizer and multiplier, at the fixture rates', () => {
+    const els = read(join(dir, 'figures', 'divergence-rate.svg'));
+    FIXTURE_TASKS.forEach((_task, p) => {
+      const points = markItems(els, `${MARKS.point}${p}`).map(label);
+      expect(points).toHaveLength(FIXTURE_MULTIPLIERS.length * 2);
+      expect(markItems(els, `${MARKS.interval}${p}`)).toHaveLength(FIXTURE_MULTIPLIERS.length * 2);
+      const at4 = (o: string) => points.find((l) => l.includes(`optimizer: ${o}`) && l.includes('4×'))!;
+      expect(at4('adamw')).toMatch(/divergence rate \(fraction of runs\): 1\b/);
+      expect(at4('muon')).toMatch(/divergence rate \(fraction of runs\): 0\.3333/);
+    });
+    expect(svgTexts(els)).toContain('LR multiplier (× tuned LR)');
+  });
+
+  it('MoE balance only for the MoE task; no attention figures without attention metrics', () => {
+    const files = readdirSync(join(dir, 'figures'));
+    expect(files).toContain('maxvio-tiny-moe.svg');
+    expect(files.some((f) => f.startsWith('maxvio-tiny-mlp'))).toBe(false);
+    expect(files.some((f) => f.startsWith('attn-'))).toBe(false);
+    const els = read(join(dir, 'figures', 'maxvio-tiny-moe.svg'));
+    expect(svgTexts(els)).toContain('MaxVio ((max − mean) / mean load)');
+  });
+
+  it('writes one self-contained report.html: runtime, specs and data inline, nothing fetched', () => {
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|<img[^>]+src=|@import|url\(http/i);
+    expect(html).toContain('vegaLite');
+    const specs = JSON.parse(/<script type="application\/json" id="figure-specs">([\s\S]*?)<\/script>/.exec(html)![1]!) as { id: string; spec: { data: { values: unknown[] } } }[];
+    expect(specs.map((s) => s.id)).toEqual(readdirSync(join(dir, 'figures')).map((f) => f.replace('.svg', '')).sort((a, b) => specs.findIndex((s) => s.id === a) - specs.findIndex((s) => s.id === b)));
+    for (const s of specs) expect(s.spec.data.values.length, s.id).toBeGreaterThan(0);
+    // Every script block closes where it should: the inlined libraries contain no raw </script.
+    expect(html.match(/<script/g)!.length).toBe(html.match(/<\/script>/g)!.length);
+  });
+
+  it('adds attention figures when the runs record maxAttnLogit and minAttnEntropy', async () => {
+    const lm = join(root, 'study-attn');
+    writeStudyFixture(lm, { attention: true });
+    const figures = studyFigures(lm, analyzeStudy(lm));
+    const ids = figures.map((f) => f.id);
+    for (const task of FIXTURE_TASKS) expect(ids).toEqual(expect.arrayContaining([`attn-logit-${task}`, `attn-entropy-${task}`]));
+    const { svg, warnings } = await renderSvg(figures.find((f) => f.id === 'attn-entropy-tiny-mlp')!.spec);
+    expect(warnings).toEqual([]);
+    const els = parseSvg(svg);
+    expect(svgTexts(els)).toContain('min attention entropy (nats)');
+    expect(markGroups(els, `${MARKS.median}0`)).toHaveLength(2);
+  });
+});
+
+describe('view --svg / --html: figures of plain run folders', () => {
+  let runs: string;
+  beforeAll(() => {
+    // The fixture's stress runs are ordinary run folders (config.json + metrics.jsonl + summary.json).
+    const study = join(root, 'for-view');
+    writeStudyFixture(study);
+    runs = join(study, 'runs');
+  });
+
+  it('writes an SVG per experiment and metric and one HTML page', async () => {
+    const svgDir = join(root, 'view-svg');
+    const page = join(root, 'view.html');
+    const { errors } = quiet();
+    expect(await main(['view', runs, '--svg', svgDir, '--html', page])).toBe(0);
+    expect(errors.filter((e) => e.startsWith('figure '))).toEqual([]);
+    const files = readdirSync(svgDir).sort();
+    expect(files).toEqual(['eval-tiny-mlp.svg', 'eval-tiny-moe.svg', 'loss-tiny-mlp.svg', 'loss-tiny-moe.svg', 'maxvio-tiny-moe.svg', 'router-logit-tiny-moe.svg']);
+    const els = read(join(svgDir, 'loss-tiny-moe.svg'));
+    // Series are optimizer × LR scale: tuning runs at 3 LRs and stress runs at 3 multipliers per optimizer.
+    const series = markGroups(els, `${MARKS.median}0`).length;
+    expect(series).toBeGreaterThanOrEqual(6);
+    expect(svgTexts(els)).toContain('training loss (MSE)');
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('<title>Runs: tiny-mlp, tiny-moe</title>');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+  });
+
+  it('refuses a page in a folder that does not exist, with one line and status 2, writing nothing', async () => {
+    const { errors } = quiet();
+    const svgDir = join(root, 'never-written');
+    expect(await main(['view', runs, '--svg', svgDir, '--html', join(root, 'no-such', 'x.html')])).toBe(2);
+    expect(errors.at(-1)).toMatch(/^error: --html .*no-such.*x\.html: folder .* does not exist$/);
+    expect(existsSync(svgDir)).toBe(false);
+    ensureDir(join(root, 'a-folder'));
+    expect(await main(['view', runs, '--html', join(root, 'a-folder')])).toBe(2);
+    expect(errors.at(-1)).toMatch(/is a folder/);
+    writeFileSync(join(root, 'a-file'), 'x');
+    expect(await main(['view', runs, '--svg', join(root, 'a-file')])).toBe(2);
+    expect(errors.at(-1)).toMatch(/--svg .*a-file: exists and is not a folder/);
+  });
+});
