@@ -12,7 +12,9 @@ const tasks = [
   // The study's MNIST MLP is 784-128-10: Newton–Schulz on a 784×256 matrix costs ~8× the step
   // itself on wasm, and the study runs it hundreds of times.
   { experiment: 'mnist-mlp', model: { kind: 'mlp', hidden: [128], activation: 'relu' } },
-  { experiment: 'moe-regimes' },
+  // Arms (src/study/arms.ts) at the multipliers where either optimizer first fails: Muon with its
+  // update RMS matched to AdamW's at AdamW's LR (Moonlight) now; bf16 and fp4 once issue 10 lands.
+  { experiment: 'moe-regimes', arms: ['muon-match-rms', 'bf16', 'fp4'] },
   { experiment: 'moe-router-muon' },
 ] as const satisfies StudySpec['tasks'];
 

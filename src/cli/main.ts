@@ -18,10 +18,11 @@ import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '
 import { OptionError } from '../optimizers/options.js';
 import { UsageError, outDir, parseList, parseLr, parsePositiveInt, parseSeeds, parseShard, parseSmooth, timestamp } from './args.js';
 import { listExperimentNames, loadExperiment, loadStudy } from './experiments.js';
-import { runStudy, type Shard } from '../study/study.js';
+import { estimateStudy, runStudy, type Shard } from '../study/study.js';
 import { analyzeStudy } from '../study/analyze.js';
 import { renderReport } from '../study/report.js';
 import { mergeStudies } from '../study/merge.js';
+import { estimateWallSeconds } from '../study/cost.js';
 import { writeFileSync, renameSync, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
@@ -151,6 +152,12 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   console.error(
     `study ${study.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''} → ${dir} (backend ${backend.name}, ${workers} worker${workers > 1 ? 's' : ''}); rerun the same command to resume`,
   );
+  const estimate = estimateStudy(study, experiments, { workers, ...(shard ? { shard } : {}) });
+  const min = (s: number) => (s < 60 ? `${Math.ceil(s)} s` : `${(s / 60).toFixed(1)} min`);
+  console.error(
+    `estimated wall time: ${min(estimate.total)} for ${estimate.runs} runs (tuning ${min(estimate.tune)}, stress ${min(estimate.stress)}, arms ≤ ${min(estimate.arms)}; ` +
+      `FLOP model on ${workers} worker${workers > 1 ? 's' : ''}, before skipping finished runs; diverged runs end early)`,
+  );
   const started = performance.now();
   let progress = createProgress();
   const result = await withStopOnSigint(() =>
@@ -158,11 +165,14 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
       workers,
       ...(shard ? { shard } : {}),
       events: {
-        onPhase: (phase, runs, skipped, steps) => {
+        onPhase: (phase, runs, skipped, steps, estimates) => {
           progress.stop();
-          console.error(`${phase}: ${runs} runs to do${skipped ? `, ${skipped} already complete` : ''}`);
+          const secs = estimates ? estimates.map((e) => e.seconds) : [];
+          console.error(
+            `${phase}: ${runs} runs to do${skipped ? `, ${skipped} already complete` : ''}${runs ? ` (estimated ${min(estimateWallSeconds(secs, workers))})` : ''}`,
+          );
           progress = createProgress();
-          progress.start(steps, runs);
+          progress.start(steps, runs, estimates);
         },
         onProgress: (i, step, loss) => progress.step(i, step, loss),
         onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`, s.plannedSteps),
@@ -176,7 +186,8 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
     return;
   }
   for (const [key, lr] of result.tuned) console.log(`tuned LR ${key.replace('\u0000', '/')}: ${lr}`);
-  console.log(`done in ${minutes} min: ${result.tuning.length} tuning + ${result.stress.length} stress runs in ${dir}`);
+  for (const [task, ms] of result.armMultipliers) console.log(`arms on ${task} at ${ms.map((m) => `${m}×`).join(', ')} (where either optimizer first fails)`);
+  console.log(`done in ${minutes} min: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.arms.length} arm runs in ${dir}`);
   console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
 }
 

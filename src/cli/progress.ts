@@ -6,7 +6,12 @@ import cliProgress from 'cli-progress';
 import { formatNumber } from './table.js';
 
 export interface ProgressReporter {
-  start(totalSteps: number, totalRuns: number): void;
+  /**
+   * `estimates` (per run index: planned steps and estimated seconds) weights each run's steps by its
+   * estimated cost, so the bar and its ETA track time rather than steps: a Muon MLP step costs ~20×
+   * a MoE step, and the pool starts the longest runs first, which would make a step-count ETA wrong.
+   */
+  start(totalSteps: number, totalRuns: number, estimates?: readonly { steps: number; seconds: number }[]): void;
   step(runIndex: number, step: number, loss: number): void;
   /** `plannedSteps`: a run that stopped early (diverged) still counts as all its steps done. */
   runDone(runIndex: number, label: string, plannedSteps: number): void;
@@ -36,7 +41,13 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
   let runsDone = 0;
   let lastLoss = NaN;
   let lastLabel = '';
-  const done = () => [...stepsByRun.values()].reduce((a, b) => a + b, 0);
+  let weights: readonly { steps: number; seconds: number }[] | undefined;
+  // Progress in steps, or in estimated seconds when the runs' costs are known.
+  const worth = (run: number, steps: number) => {
+    const w = weights?.[run];
+    return w ? (w.seconds * Math.min(steps, w.steps)) / Math.max(1, w.steps) : steps;
+  };
+  const done = () => [...stepsByRun.entries()].reduce((a, [run, steps]) => a + worth(run, steps), 0);
   const payload = () => ({ runs: `${runsDone}/${totalRuns} runs`, loss: formatNumber(lastLoss), label: lastLabel });
   const bar = new cliProgress.SingleBar(
     {
@@ -53,9 +64,11 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     cliProgress.Presets.shades_classic,
   );
   return {
-    start(totalSteps, runs) {
+    start(totalSteps, runs, estimates) {
       totalRuns = runs;
-      bar.start(Math.max(1, totalSteps), 0, payload());
+      weights = estimates && estimates.length === runs ? estimates : undefined;
+      const total = weights ? weights.reduce((a, w) => a + w.seconds, 0) : totalSteps;
+      bar.start(total > 0 ? total : 1, 0, payload());
     },
     step(runIndex, step, loss) {
       stepsByRun.set(runIndex, step);

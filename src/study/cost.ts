@@ -27,3 +27,24 @@ export function estimateRunSeconds(config: RunConfig): number {
   const nsSteps = (config.optimizer.options['nsSteps'] as number | undefined) ?? 5;
   return config.steps * (OVERHEAD_S + stepFlops(matrices, config.batchSize, orthogonalised, nsSteps) / RATE);
 }
+
+/**
+ * Slow-down of each run when every core is busy: runs took ≈ 5–8% longer each with 2 workers on
+ * this 2-core machine (README, Performance).
+ */
+const CONTENTION = 1.07;
+
+/**
+ * Wall time of runs of the given costs on `workers` workers dispatched longest first, each to the
+ * worker that frees up first — the pool's order (pool.ts) — i.e. the makespan of that schedule.
+ */
+export function estimateWallSeconds(costs: readonly number[], workers: number): number {
+  const w = Math.max(1, Math.floor(workers));
+  const free = new Array<number>(Math.min(w, Math.max(1, costs.length))).fill(0);
+  for (const c of [...costs].sort((a, b) => b - a)) {
+    let at = 0;
+    for (let i = 1; i < free.length; i++) if (free[i]! < free[at]!) at = i;
+    free[at]! += c;
+  }
+  return Math.max(...free) * (w > 1 && costs.length > 1 ? CONTENTION : 1);
+}

@@ -6,13 +6,38 @@
  */
 import type { ExperimentSpec, ModelSpec, RunConfig } from '../train/config.js';
 import { expandRuns } from '../train/config.js';
+import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
 
 export interface StudyTask {
   /** Experiment name in experiments/. */
   readonly experiment: string;
   /** Replace the experiment's model (e.g. a narrower MLP to keep the study affordable). */
   readonly model?: ModelSpec;
+  /** This task's tuning horizon in steps (default: the study's `tune.steps`). */
+  readonly tuneSteps?: number;
+  /**
+   * This task's stress horizon as a multiple of its tuning horizon (default: the study's absolute
+   * `stress.steps`). "Late stage" needs the second half of a stress run to lie well past the tuning
+   * horizon: ≥ 3 for the LM tasks (issue 13).
+   */
+  readonly stressLength?: number;
+  /**
+   * Arms (src/study/arms.ts) run on this task at the multipliers where either optimizer first fails.
+   * Arms whose feature is missing are listed, planned as nothing, and reported as not run.
+   */
+  readonly arms?: readonly ArmName[];
 }
+
+/** Which tasks play which role in the claim check's sub-claims (a)–(f). */
+export interface ClaimTasks {
+  /** The claim's own setting: an MoE language model. */
+  readonly moe: string;
+  /** The dense control for sub-claim (f). */
+  readonly dense: string;
+}
+
+/** The defaults: the LMs of issue 9. A study without them reports those sub-claims as not run. */
+export const DEFAULT_CLAIM_TASKS: ClaimTasks = { moe: 'lm-moe', dense: 'lm-brown' };
 
 export interface StudySpec {
   readonly name: string;
@@ -33,9 +58,13 @@ export interface StudySpec {
     readonly steps: number;
   };
   readonly batchSize?: number;
+  /** k of the failed endpoint's "final eval loss ≥ k × the task's best tuned loss" (default FAILURE_LOSS_FACTOR). */
+  readonly failureLossFactor?: number;
+  /** Roles of the tasks in the claim check v2 (default DEFAULT_CLAIM_TASKS). */
+  readonly claimTasks?: ClaimTasks;
 }
 
-export type Phase = 'tune' | 'stress';
+export type Phase = 'tune' | 'stress' | 'arm';
 
 export interface PlannedRun {
   readonly phase: Phase;
@@ -45,6 +74,8 @@ export interface PlannedRun {
   readonly lr: number;
   /** Stress multiplier of the tuned LR (1 for tuning runs). */
   readonly multiplier: number;
+  /** The arm of an arm run; absent for tuning and stress runs (the 'none' arm). */
+  readonly arm?: ArmName;
   readonly seed: number;
   readonly config: RunConfig;
   /** Directory name inside the study's runs/ folder; unique within the study. */
@@ -80,7 +111,35 @@ export function validateStudy(study: StudySpec): void {
   if (study.seeds.length === 0) throw new Error(`${where}: seeds must not be empty`);
   if (study.stress.multipliers.some((m) => !(m > 0))) throw new Error(`${where}: stress.multipliers must be positive`);
   if (!(study.tune.steps >= 1 && study.stress.steps >= 1)) throw new Error(`${where}: steps must be ≥ 1`);
+  if (study.failureLossFactor !== undefined && !(study.failureLossFactor > 1)) {
+    throw new Error(`${where}: failureLossFactor = ${study.failureLossFactor}: expected a number > 1`);
+  }
+  for (const task of study.tasks) {
+    const w = `${where}: task ${task.experiment}`;
+    if (task.tuneSteps !== undefined && !(Number.isInteger(task.tuneSteps) && task.tuneSteps >= 1)) {
+      throw new Error(`${w}: tuneSteps = ${task.tuneSteps}: expected a positive integer`);
+    }
+    if (task.stressLength !== undefined && !(task.stressLength > 0 && Number.isFinite(task.stressLength))) {
+      throw new Error(`${w}: stressLength = ${task.stressLength}: expected a positive multiple of the tuning horizon`);
+    }
+    for (const arm of task.arms ?? []) {
+      if (!isArmName(arm) || arm === 'none') {
+        throw new Error(`${w}: arm ${JSON.stringify(arm)}: expected one of ${Object.keys(ARMS).filter((a) => a !== 'none').join(', ')}`);
+      }
+    }
+  }
 }
+
+/** A task's tuning horizon. */
+export const tuneStepsOf = (study: StudySpec, task: StudyTask): number => task.tuneSteps ?? study.tune.steps;
+
+/** A task's stress horizon: `stressLength` × its tuning horizon, else the study's `stress.steps`. */
+export function stressStepsOf(study: StudySpec, task: StudyTask): number {
+  return task.stressLength !== undefined ? Math.max(1, Math.round(task.stressLength * tuneStepsOf(study, task))) : study.stress.steps;
+}
+
+/** The task entry of an experiment name (undefined when the study has no such task). */
+export const taskOf = (study: StudySpec, experiment: string): StudyTask | undefined => study.tasks.find((t) => t.experiment === experiment);
 
 const fmt = (x: number) => Number(x.toPrecision(3)).toString();
 
@@ -99,7 +158,8 @@ export function planTuning(study: StudySpec, experiments: ReadonlyMap<string, Ex
   for (const task of study.tasks) {
     const spec = taskSpec(experiments.get(task.experiment)!, task, study);
     for (const label of [study.baseline, study.treatment]) {
-      const base = expandRuns({ ...spec, evalEvery: study.tune.steps }, { optimizers: [label], seeds: study.seeds, steps: study.tune.steps });
+      const steps = tuneStepsOf(study, task);
+      const base = expandRuns({ ...spec, evalEvery: steps }, { optimizers: [label], seeds: study.seeds, steps });
       for (const lr of study.tune.grid[label]!) {
         for (const run of base) {
           const config: RunConfig = { ...run, lrScale: lr / baseLr(spec, label) };
@@ -132,11 +192,9 @@ export function planStress(
   tunedLr: number,
 ): PlannedRun[] {
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
-  const evalEvery = Math.max(1, Math.floor(study.stress.steps / 10));
-  const base = expandRuns(
-    { ...spec, schedule: { kind: 'constant' }, evalEvery },
-    { optimizers: [label], seeds: study.seeds, steps: study.stress.steps },
-  );
+  const steps = stressStepsOf(study, task);
+  const evalEvery = Math.max(1, Math.floor(steps / 10));
+  const base = expandRuns({ ...spec, schedule: { kind: 'constant' }, evalEvery }, { optimizers: [label], seeds: study.seeds, steps });
   const out: PlannedRun[] = [];
   for (const multiplier of study.stress.multipliers) {
     for (const run of base) {
@@ -154,4 +212,36 @@ export function planStress(
     }
   }
   return out;
+}
+
+/**
+ * The runs of one arm on one task and optimizer: the stress runs' configs (constant LR, the stress
+ * horizon) at each of `multipliers`, with the arm's override. `tuned` holds both optimizers' tuned
+ * LRs because an arm may take its LR from the baseline (`lrFrom: 'baseline'`).
+ */
+export function planArm(
+  study: StudySpec,
+  experiments: ReadonlyMap<string, ExperimentSpec>,
+  task: StudyTask,
+  arm: ArmName,
+  label: string,
+  tuned: { readonly baseline: number; readonly treatment: number },
+  multipliers: readonly number[],
+): PlannedRun[] {
+  if (!armLabels(arm, study.baseline, study.treatment).includes(label)) return [];
+  const spec = taskSpec(experiments.get(task.experiment)!, task, study);
+  const own = label === study.baseline ? tuned.baseline : tuned.treatment;
+  const from = ARMS[arm].override.lrFrom === 'baseline' ? tuned.baseline : own;
+  const stress = planStress(study, experiments, { ...task }, label, own).filter((p) => multipliers.includes(p.multiplier));
+  return stress.map((p) => {
+    const lr = from * p.multiplier;
+    return {
+      ...p,
+      phase: 'arm' as const,
+      arm,
+      lr,
+      config: applyArm(p.config, arm, lr / baseLr(spec, label)),
+      dirName: `arm__${task.experiment}__${arm}__${label}__x${fmt(p.multiplier)}__s${p.seed}`,
+    };
+  });
 }

@@ -3,8 +3,21 @@ import { renderChart } from '../cli/chart.js';
 import { formatNumber, renderTable } from '../cli/table.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
 import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
-import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_STABLE_RUNS, type Comparison, type StudyResults } from './analyze.js';
-import type { Summary } from './stats.js';
+import {
+  ADJUSTED_TAIL_RESAMPLES,
+  BOOTSTRAP_RESAMPLES,
+  BOOTSTRAP_SEED,
+  GROWTH_SIGNALS,
+  MIN_GROWTH_POINTS,
+  MIN_STABLE_RUNS,
+  type Comparison,
+  type StressCell,
+  type StudyResults,
+} from './analyze.js';
+import { ARMS } from './arms.js';
+import { overallParagraph, subClaims } from './claims.js';
+import { stressStepsOf, tuneStepsOf } from './protocol.js';
+import { FAMILY_ALPHA, type Summary } from './stats.js';
 
 /** REFERENCE §8, quoted verbatim in every report. */
 export const CLAIM =
@@ -14,6 +27,8 @@ const f = (x: number | null | undefined) => formatNumber(x ?? null);
 const medIqr = (s: Summary | null | undefined) => (s ? `${f(s.median)} [${f(s.q1)}–${f(s.q3)}]` : '—');
 const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n})` : '— (all diverged)');
 const ci = (c: Comparison | undefined) => (c ? `${f(c.estimate)} [${f(c.lo)}, ${f(c.hi)}]` : '—');
+const adj = (c: Comparison | undefined) => (c ? `[${f(c.adjLo)}, ${f(c.adjHi)}]` : '—');
+const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
 const mult = (m: number) => `${Number(m.toPrecision(3))}×`;
 
 function protocol(r: StudyResults): string {
@@ -38,13 +53,17 @@ function protocol(r: StudyResults): string {
     `- Tuning: ${s.tune.steps} steps with each experiment's own schedule; LR grids (each optimizer its own):\n${grids}`,
     '  The tuned LR is the grid LR with the best median final eval loss over seeds; a diverged run counts as its initial loss.',
     `- Stress: constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR for ${s.stress.steps} steps. For Muon the multiplier scales every parameter group (its internal AdamW too).`,
+    ...lateStageProtocol(r),
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
+    `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k is above the ≈3× gap between two optimizers that both train normally here (AdamW vs Muon on the MoE) and below a run that broke and plateaued (Muon's MNIST runs at 4× in the first full study: 13×). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${f(l)}`).join(', ') || '—'}.`,
+    '- Final eval loss (endpoint): a diverged run counts as its loss at initialisation (as in tuning); other runs keep their final eval loss, even above it.',
     `- Spike rates (events per 1k completed steps) are compared over runs that did not diverge, and only where each side has at least ${MIN_STABLE_RUNS}: a run that blew up early has few spikes, which says nothing about stability. Divergence is its own endpoint.`,
     '- Spike detectors (events: a run of consecutive flagged steps counts once; "gradnorm" is the grad-norm spike count):',
     DETECTOR_DEFAULTS_DOC.split('\n')
       .map((l) => `  ${l}`)
       .join('\n'),
-    `- Statistics: median [IQR] per cell; for each difference, the difference of means with a percentile bootstrap 95% CI (${BOOTSTRAP_RESAMPLES} resamples per group, seed ${BOOTSTRAP_SEED}); P(${s.treatment} better) = Mann–Whitney U/(m·n) (ties count ½) with its two-sided p-value (exact without ties and n < 50, else normal approximation with tie correction).`,
+    `- Statistics: median [IQR] per cell; for each difference, the difference of means with a percentile bootstrap 95% CI (${BOOTSTRAP_RESAMPLES} resamples per group, seeded by the endpoint's identity from ${BOOTSTRAP_SEED}); P(${s.treatment} better) = Mann–Whitney U/(m·n) (ties count ½) with its two-sided p-value (exact without ties and n < 50, else normal approximation with tie correction).`,
+    `- Multiplicity: the ${r.endpoints.length} endpoints are one family. Each also gets a family-wise interval at confidence 1 − ${FAMILY_ALPHA}/${r.endpoints.length} = ${pct(r.familyConfidence)} (Bonferroni; the same bootstrap with enough resamples for ≥ ${ADJUSTED_TAIL_RESAMPLES} beyond each end), and **every verdict uses the family-wise intervals**, so one chance 95% CI cannot decide one. p-values are given raw and Holm-adjusted over all tests (the endpoints and the log-rank tests).`,
     `- Backend${r.backends.length > 1 ? 's' : ''}: ${r.backends.join(', ') || '—'}${r.backends.length > 1 ? ' (mixed: numbers differ slightly between backends)' : ''}.`,
     `- Runs found: ${r.runsFound} of ${r.runsExpected}.${r.missing.length ? ` **Missing ${r.missing.length}** (first: ${r.missing.slice(0, 3).join(', ')}): the numbers below use what is there.` : ''}`,
   ].join('\n');
@@ -88,45 +107,66 @@ function tuningSection(r: StudyResults): string {
   ].join('\n');
 }
 
-function stressSection(r: StudyResults): string {
+/** The rows of one cell: rates, spikes (whole run and last half), final eval loss, each with its comparison. */
+function cellRows(r: StudyResults, c: StressCell): string[][] {
   const { baseline: b, treatment: t } = r.spec;
-  const parts = ['## Stress test: spikes per 1k steps and divergence', ''];
+  const B = c.byLabel[b];
+  const T = c.byLabel[t];
+  const stats = (x: Comparison | undefined) => [ci(x), adj(x), x ? f(x.probTreatmentBetter) : '—', x ? f(x.pValue) : '—', x ? f(x.pHolm) : '—'];
+  const rate = (n: number | undefined, k: number | undefined) => (n === undefined || k === undefined ? '—' : `${f(k / n)} (${k}/${n})`);
+  const reasons = (cell: typeof B) =>
+    cell && cell.failed > cell.diverged
+      ? ` [${Object.entries(cell.failureReasons)
+          .filter(([why]) => why !== 'diverged')
+          .map(([why, k]) => `${k} ${why}`)
+          .join(', ')}]`
+      : '';
+  const rows: string[][] = [
+    [mult(c.multiplier), 'divergence rate', rate(B?.n, B?.diverged), rate(T?.n, T?.diverged), ...stats(c.divergence)],
+    [mult(c.multiplier), 'failure rate', `${rate(B?.n, B?.failed)}${reasons(B)}`, `${rate(T?.n, T?.failed)}${reasons(T)}`, ...stats(c.failure)],
+    [mult(c.multiplier), 'steps lost to divergence', medIqr(B?.stepsLost), medIqr(T?.stepsLost), ...stats(c.stepsLost)],
+  ];
+  for (const det of r.detectors) {
+    rows.push([mult(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det]), spikeCell(T?.spikesPer1k[det]), ...stats(c.spikes[det])]);
+  }
+  for (const det of r.detectors) {
+    rows.push([
+      mult(c.multiplier),
+      `late spikes/1k (${det})`,
+      spikeCell(B?.lateSpikesPer1k[det]),
+      spikeCell(T?.lateSpikesPer1k[det]),
+      ...stats(c.lateSpikes[det]),
+    ]);
+  }
+  rows.push([mult(c.multiplier), 'final eval loss', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), ...stats(c.finalEval)]);
+  return rows;
+}
+
+function cellHeader(r: StudyResults, baselineNote = ''): string[] {
+  const { baseline: b, treatment: t } = r.spec;
+  return [
+    'LR',
+    'metric',
+    `${b}${baselineNote} median [IQR]`,
+    `${t} median [IQR]`,
+    `Δ ${t}−${b} (mean) [95% CI]`,
+    `family-wise ${pct(r.familyConfidence)}`,
+    `P(${t} better)`,
+    'p',
+    'p (Holm)',
+  ];
+}
+
+function stressSection(r: StudyResults): string {
+  const parts = [
+    '## Stress test: spikes per 1k steps, divergence and failure',
+    '',
+    '"late spikes" count the events that start in the last half of the horizon, per 1k steps of that half. Spike medians are over the runs that did not diverge (n shown); the final eval loss median too, while its Δ counts a diverged run as its initial loss. "steps lost to divergence" is the horizon minus the step a run diverged at (0 if it did not): the horizon minus the restricted mean survival time.',
+    '',
+  ];
   for (const task of r.spec.tasks.map((x) => x.experiment)) {
-    const cells = r.stress.filter((c) => c.task === task);
-    const rows: string[][] = [];
-    for (const c of cells) {
-      const B = c.byLabel[b];
-      const T = c.byLabel[t];
-      const d = c.divergence;
-      rows.push([
-        mult(c.multiplier),
-        'divergence rate',
-        B ? `${f(B.divergenceRate)} (${B.diverged}/${B.n})` : '—',
-        T ? `${f(T.divergenceRate)} (${T.diverged}/${T.n})` : '—',
-        ci(d),
-        d ? f(d.probTreatmentBetter) : '—',
-        d ? f(d.pValue) : '—',
-      ]);
-      for (const det of r.detectors) {
-        const sc = c.spikes[det];
-        rows.push([
-          mult(c.multiplier),
-          `spikes/1k (${det})`,
-          spikeCell(B?.spikesPer1k[det]),
-          spikeCell(T?.spikesPer1k[det]),
-          ci(sc),
-          sc ? f(sc.probTreatmentBetter) : '—',
-          sc ? f(sc.pValue) : '—',
-        ]);
-      }
-      rows.push([mult(c.multiplier), 'final eval loss (runs that did not diverge)', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), '', '', '']);
-    }
-    parts.push(
-      `### ${task}`,
-      '',
-      renderTable(['LR', 'metric', `${b} median [IQR]`, `${t} median [IQR]`, `Δ ${t}−${b} (mean) [95% CI]`, `P(${t} better)`, 'p'], rows),
-      '',
-    );
+    const rows = r.stress.filter((c) => c.task === task).flatMap((c) => cellRows(r, c));
+    parts.push(`### ${task}`, '', renderTable(cellHeader(r), rows), '');
   }
   return parts.join('\n');
 }
@@ -174,19 +214,186 @@ function curvesSection(r: StudyResults): string {
   return parts.join('\n');
 }
 
+/** Protocol lines for the late-stage horizons and the arms. */
+function lateStageProtocol(r: StudyResults): string[] {
+  const s = r.spec;
+  const horizons = s.tasks
+    .map((t) => {
+      const tune = tuneStepsOf(s, t);
+      const stress = stressStepsOf(s, t);
+      return `${t.experiment} ${tune} → ${stress} steps (${f(stress / tune)}×)`;
+    })
+    .join('; ');
+  const arms = r.arms.length
+    ? r.arms.map((a) => `${a.task}/${a.arm}${a.needs ? ' (not run)' : ''}`).join(', ')
+    : 'none';
+  return [
+    `- Horizons, tuning → stress (the stress run's last half is the "late stage"): ${horizons}.`,
+    `- Arms beyond optimizer × multiplier, at the multipliers where either optimizer first fails (at least half its stress runs failed; the largest multiplier if neither fails): ${arms}. See "Arms".`,
+  ];
+}
+
+function survivalSection(r: StudyResults): string {
+  const { baseline: b, treatment: t } = r.spec;
+  const parts = [
+    '## Time to divergence (Kaplan–Meier)',
+    '',
+    `Each run is an observation: the step it diverged at (an event), or censored where it stopped without diverging (the horizon). Median = the first step where the Kaplan–Meier survival Ŝ(t) ≤ ½ ("not reached" when fewer than half diverged). Log-rank test of ${t} against ${b} (χ², 1 df), p raw and Holm-adjusted.`,
+    '',
+  ];
+  const rows: string[][] = [];
+  for (const c of [...r.stress, ...r.armCells]) {
+    if (!c.survival) continue;
+    const cell = (label: string) => {
+      const k = c.survival!.byLabel[label];
+      if (!k) return ['—', '—', '—'];
+      const end = k.steps.length ? k.steps[k.steps.length - 1]!.survival : 1;
+      return [`${k.events}/${k.n}`, k.median === null ? 'not reached' : String(k.median), f(end)];
+    };
+    const lr = c.survival.logRank;
+    rows.push([c.task, c.arm, mult(c.multiplier), ...cell(b), ...cell(t), f(lr.chiSquare), f(lr.pValue), f(lr.pHolm)]);
+  }
+  if (rows.length === 0) return [...parts, 'No cell with runs of both optimizers.'].join('\n');
+  parts.push(
+    renderTable(
+      ['task', 'arm', 'LR', `${b} diverged`, `${b} median step`, `${b} Ŝ(end)`, `${t} diverged`, `${t} median step`, `${t} Ŝ(end)`, 'log-rank χ²', 'p', 'p (Holm)'],
+      rows,
+    ),
+  );
+  return parts.join('\n');
+}
+
+function growthSection(r: StudyResults): string {
+  const parts = [
+    '## Growth of per-step signals over the last half',
+    '',
+    `Per run, the least-squares slope of ln(signal) against step over the last half of its horizon (points where the signal is finite and > 0; runs with ≥ ${MIN_GROWTH_POINTS} such points), × 1000: log-units per 1k steps, so 0 is flat and 0.69 doubles every 1k steps. Median [IQR] over seeds; "×/1k" is e^median. Signals, where a task records them: ${GROWTH_SIGNALS.join(', ')} (maxAttnLogit and outputLogZ come with the language models).`,
+    '',
+  ];
+  const shown = r.growth.filter((g) => g.runs > 0);
+  if (shown.length === 0) return [...parts, 'No signal recorded.'].join('\n');
+  parts[2] += ' Cells where every run diverged before enough of its last half are left out.';
+  const rows = shown.map((g) => [
+    g.task,
+    g.signal,
+    g.arm,
+    g.label,
+    mult(g.multiplier),
+    g.slopePer1k ? medIqr(g.slopePer1k) : '—',
+    g.slopePer1k ? f(Math.exp(g.slopePer1k.median)) : '—',
+    String(g.runs),
+  ]);
+  parts.push(renderTable(['task', 'signal', 'arm', 'optimizer', 'LR', 'slope of ln per 1k steps, median [IQR]', '×/1k', 'runs'], rows));
+  return parts.join('\n');
+}
+
+function armsSection(r: StudyResults): string {
+  const { baseline: b, treatment: t } = r.spec;
+  const parts = [
+    '## Arms',
+    '',
+    'Each arm is a small declarative override of the run config (src/study/arms.ts), run at the multipliers where either optimizer first fails in the stress test. An arm of both optimizers compares them with the override on each side; an arm of the treatment alone is compared with the baseline\'s stress runs at the same multiplier.',
+    '',
+  ];
+  if (r.arms.length === 0) return [...parts, 'No arm in this study.'].join('\n');
+  parts.push(
+    renderTable(
+      ['task', 'arm', 'what', 'applies to', 'status', 'multipliers', 'source'],
+      r.arms.map((a) => {
+        const def = ARMS[a.arm];
+        const firsts = Object.entries(a.firstFailure)
+          .map(([label, m]) => `${label} first fails at ${m === null ? 'none' : mult(m)}`)
+          .join(', ');
+        return [
+          a.task,
+          a.arm,
+          def.description,
+          def.appliesTo === 'both' ? `${b} and ${t}` : `${t} only`,
+          a.needs ? `not run in this study (needs ${a.needs})` : 'run',
+          a.needs ? '—' : `${a.multipliers.map(mult).join(', ')} (${firsts})`,
+          def.source,
+        ];
+      }),
+    ),
+    '',
+  );
+  for (const a of r.arms.filter((x) => !x.needs)) {
+    const cells = r.armCells.filter((c) => c.task === a.task && c.arm === a.arm);
+    const note = ARMS[a.arm].appliesTo === 'treatment' ? ' (no arm)' : '';
+    parts.push(`### ${a.task}: ${a.arm}`, '', renderTable(cellHeader(r, note), cells.flatMap((c) => cellRows(r, c))), '');
+  }
+  return parts.join('\n');
+}
+
+function multiplicitySection(r: StudyResults): string {
+  const e = r.endpoints;
+  const rawSig = e.filter((x) => x.comparison.pValue < FAMILY_ALPHA);
+  const holmSig = e.filter((x) => x.comparison.pHolm < FAMILY_ALPHA);
+  const ci95 = e.filter((x) => x.comparison.hi < 0 || x.comparison.lo > 0);
+  const fw = e.filter((x) => x.favours !== null);
+  const lines = [
+    '## Multiplicity',
+    '',
+    `- Endpoints: ${e.length}; log-rank tests: ${[...r.stress, ...r.armCells].filter((c) => c.survival).length}.`,
+    `- 95% CIs that exclude 0: ${ci95.length}; family-wise intervals (${pct(r.familyConfidence)}) that exclude 0: ${fw.length} — only these count in the verdicts.`,
+    `- p < ${FAMILY_ALPHA} raw: ${rawSig.length}; after Holm: ${holmSig.length}.`,
+  ];
+  const shown = e.filter((x) => x.comparison.pValue < FAMILY_ALPHA || x.favours !== null || x.comparison.hi < 0 || x.comparison.lo > 0);
+  if (shown.length) {
+    lines.push(
+      '',
+      'Endpoints with p < 0.05 or an interval excluding 0:',
+      '',
+      renderTable(
+        ['task', 'arm', 'LR', 'metric', 'Δ [95% CI]', 'family-wise', 'p', 'p (Holm)', 'decides'],
+        shown.map((x) => [x.task, x.arm, mult(x.multiplier), x.metric, ci(x.comparison), adj(x.comparison), f(x.comparison.pValue), f(x.comparison.pHolm), x.favours ?? 'no']),
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function claimV2Section(r: StudyResults): string {
+  const claims = subClaims(r);
+  const word = { supported: '**supported**', contradicted: '**contradicted**', inconclusive: '**inconclusive**' };
+  const lines = [
+    '### Claim check v2: sub-claims',
+    '',
+    `Each sub-claim gets a verdict by the rule above applied to its own endpoints' family-wise intervals; roles: MoE LM = ${(r.spec.claimTasks ?? { moe: 'lm-moe' }).moe}, dense LM = ${(r.spec.claimTasks ?? { dense: 'lm-brown' }).dense}.`,
+    '',
+  ];
+  for (const c of claims) {
+    const fav = (side: 'treatment' | 'baseline') => c.endpoints.filter((e) => e.favours === side).length;
+    const body =
+      c.verdict === null
+        ? c.note!
+        : `${word[c.verdict]} — ${c.endpoints.length} endpoints, ${fav('treatment')} favour ${r.spec.treatment}, ${fav('baseline')} favour ${r.spec.baseline}${c.note ? ` (${c.note})` : ''}`;
+    lines.push(`- (${c.id}) ${c.text}: ${body}`);
+  }
+  lines.push('', `Overall: ${overallParagraph(claims, r.spec.treatment, r.spec.baseline)}`);
+  return lines.join('\n');
+}
+
+/** Smallest two-sided exact Mann–Whitney p for n vs n without ties: 2 / C(2n, n). */
+function minMannWhitneyP(n: number): number {
+  let c = 1;
+  for (let i = 1; i <= n; i++) c = (c * (n + i)) / i;
+  return Math.min(1, 2 / c);
+}
+
 function claimSection(r: StudyResults): string {
   const { baseline: b, treatment: t } = r.spec;
   const forT = r.endpoints.filter((e) => e.favours === 'treatment');
   const forB = r.endpoints.filter((e) => e.favours === 'baseline');
   const line = (e: (typeof r.endpoints)[number]) =>
-    `  - ${e.task} at ${mult(e.multiplier)}, ${e.metric}: Δ = ${ci(e.comparison)}, P(${t} better) = ${f(e.comparison.probTreatmentBetter)}, p = ${f(e.comparison.pValue)}`;
+    `  - ${e.task}${e.arm === 'none' ? '' : ` (arm ${e.arm})`} at ${mult(e.multiplier)}, ${e.metric}: Δ = ${ci(e.comparison)}, family-wise ${adj(e.comparison)}, P(${t} better) = ${f(e.comparison.probTreatmentBetter)}, p = ${f(e.comparison.pValue)}, Holm p = ${f(e.comparison.pHolm)}`;
   const verdictText = {
-    supported: `**Supported at this scale**: at least one endpoint's 95% CI lies entirely below 0 (${t} better) and none lies entirely above 0.`,
-    contradicted: `**Contradicted at this scale**: at least one endpoint's 95% CI lies entirely above 0 (${b} better) and none lies entirely below 0.`,
+    supported: `**Supported at this scale**: at least one endpoint's family-wise interval lies entirely below 0 (${t} better) and none lies entirely above 0.`,
+    contradicted: `**Contradicted at this scale**: at least one endpoint's family-wise interval lies entirely above 0 (${b} better) and none lies entirely below 0.`,
     inconclusive:
       forT.length && forB.length
         ? `**Inconclusive at this scale**: some endpoints favour ${t} and others ${b}.`
-        : `**Inconclusive at this scale**: every endpoint's 95% CI includes 0.`,
+        : `**Inconclusive at this scale**: every endpoint's family-wise interval includes 0.`,
   }[r.verdict];
   return [
     '## Claim check',
@@ -194,18 +401,21 @@ function claimSection(r: StudyResults): string {
     `> ${CLAIM}`,
     '> — the claim under test (REFERENCE §8)',
     '',
-    `Endpoints: for every task and LR multiplier, the ${t} − ${b} difference in divergence rate and in spikes per 1k steps for each detector (${r.endpoints.length} endpoints). Rule: *supported* if at least one CI lies below 0 and none above; *contradicted* if at least one lies above and none below; otherwise *inconclusive*.`,
+    `Endpoints: for every task, LR multiplier and arm, the ${t} − ${b} difference in divergence rate, failure rate, steps lost to divergence, final eval loss, and spikes per 1k steps (whole run and last half) for each detector (${r.endpoints.length} endpoints). Rule: *supported* if at least one family-wise interval (${pct(r.familyConfidence)}) lies below 0 and none above; *contradicted* if at least one lies above and none below; otherwise *inconclusive*.`,
     '',
-    `- Endpoints favouring ${t} (CI below 0): ${forT.length}${forT.length ? `\n${forT.map(line).join('\n')}` : ''}`,
-    `- Endpoints favouring ${b} (CI above 0): ${forB.length}${forB.length ? `\n${forB.map(line).join('\n')}` : ''}`,
-    `- Endpoints whose CI includes 0: ${r.endpoints.length - forT.length - forB.length}`,
+    `- Endpoints favouring ${t} (family-wise interval below 0): ${forT.length}${forT.length ? `\n${forT.map(line).join('\n')}` : ''}`,
+    `- Endpoints favouring ${b} (family-wise interval above 0): ${forB.length}${forB.length ? `\n${forB.map(line).join('\n')}` : ''}`,
+    `- Endpoints whose family-wise interval includes 0: ${r.endpoints.length - forT.length - forB.length}`,
+    `- Of the ${forT.length + forB.length} deciding endpoints, ${[...forT, ...forB].filter((e) => e.comparison.pHolm < FAMILY_ALPHA).length} also have a Holm-adjusted p < ${FAMILY_ALPHA}.`,
     '',
     `Verdict: ${verdictText}`,
+    '',
+    claimV2Section(r),
     '',
     '### Limits of a small-scale test',
     '',
     `- Scale: models of ~10⁴–10⁵ parameters trained for ${r.spec.stress.steps} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (REFERENCE §8).`,
-    `- Seeds: n = ${r.spec.seeds.length} per cell, so CIs are wide and a bootstrap over so few values is itself approximate; ${r.endpoints.length} endpoints are tested without a multiplicity correction, so one CI excluding 0 by chance is plausible.`,
+    `- Seeds: n = ${r.spec.seeds.length} per cell, so intervals are wide and a bootstrap over so few values is itself approximate. A percentile interval cannot reach beyond the resampled means, so when the two sides do not overlap at all (e.g. every run of one optimizer diverged and none of the other) even the family-wise interval excludes 0, at any confidence, while the exact two-sided Mann–Whitney p at ${r.spec.seeds.length} vs ${r.spec.seeds.length} cannot go below ${f(minMannWhitneyP(r.spec.seeds.length))} (the tie-corrected normal approximation a little lower), which Holm over ${r.endpoints.length}+ tests multiplies far above 0.05. The family-wise intervals keep partial overlaps from deciding a verdict, not complete separations: read the Holm p-values beside them (Multiplicity).`,
     '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR; real late-stage instabilities (attention-logit growth, MoE outlier activations, data-order effects) have no counterpart in an MLP or a one-layer MoE.',
     '- Spike detectors are relative thresholds tuned for minibatch noise at this scale; the counts depend on those thresholds (see Protocol), and Muon and AdamW reach different loss levels, which changes the noise each detector sees.',
     '- Muon here is plain Muon (no QK-clip, no RMS matching unless configured); Kimi K2 and Moonlight changes that bear on stability are not tested.',
@@ -223,11 +433,19 @@ export function renderReport(r: StudyResults, figures = ''): string {
     '',
     stressSection(r),
     '',
+    survivalSection(r),
+    '',
+    growthSection(r),
+    '',
+    armsSection(r),
+    '',
     balanceSection(r),
     '',
     curvesSection(r),
     '',
     ...(figures ? [figures, ''] : []),
+    multiplicitySection(r),
+    '',
     claimSection(r),
     '',
   ].join('\n');

@@ -344,3 +344,81 @@ export function medianPerIndex(series: readonly (readonly number[])[]): number[]
     return xs.length > 0 ? median(xs) : NaN;
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Multiplicity (Holm 1979; Bonferroni)
+// ---------------------------------------------------------------------------------------------
+
+/** The usual family-wise error rate of the study's verdicts. */
+export const FAMILY_ALPHA = 0.05;
+
+/**
+ * Holm's step-down adjustment (Holm 1979), as R's `p.adjust(p, "holm")`: with the m p-values in
+ * ascending order p₍₁₎ ≤ … ≤ p₍ₘ₎, the adjusted p₍ᵢ₎ is max_{j ≤ i} min(1, (m − j + 1)·p₍ⱼ₎), returned
+ * in the input's order. Rejecting where adjusted p ≤ α controls the family-wise error rate at α under
+ * any dependence between the tests, and rejects everything Bonferroni rejects (it is uniformly more
+ * powerful). Ties keep their input order, which does not change the result.
+ */
+export function holm(pValues: readonly number[]): number[] {
+  for (const p of pValues) if (!(p >= 0 && p <= 1)) throw new Error(`holm: p-values must be in [0, 1], got ${p}`);
+  const m = pValues.length;
+  const order = pValues.map((_, i) => i).sort((a, b) => pValues[a]! - pValues[b]! || a - b);
+  const out = new Array<number>(m);
+  let running = 0;
+  order.forEach((idx, rank) => {
+    running = Math.max(running, Math.min(1, (m - rank) * pValues[idx]!));
+    out[idx] = running;
+  });
+  return out;
+}
+
+/**
+ * Two-sided confidence of each of m simultaneous intervals so that all m cover together with
+ * probability ≥ 1 − α (Bonferroni): 1 − α/m. One interval (m ≤ 1) keeps 1 − α.
+ */
+export function bonferroniConfidence(m: number, alpha = FAMILY_ALPHA): number {
+  if (!(alpha > 0 && alpha < 1)) throw new Error(`bonferroniConfidence: alpha must be in (0, 1), got ${alpha}`);
+  if (!(Number.isInteger(m) && m >= 0)) throw new Error(`bonferroniConfidence: m must be a non-negative integer, got ${m}`);
+  return 1 - alpha / Math.max(1, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Growth of a positive per-step signal
+// ---------------------------------------------------------------------------------------------
+
+export interface LogSlope {
+  /** Least-squares slope of ln(value) against step, per step. exp(1000·slope) is the growth factor per 1k steps. */
+  readonly slope: number;
+  /** Points used (finite, positive values). */
+  readonly n: number;
+}
+
+/**
+ * Ordinary least-squares slope of ln(y) on x, over the points where y is finite and > 0 (the log of
+ * anything else is undefined; a signal that is 0 or negative there is skipped, not clamped). Needs at
+ * least 2 points with distinct x, else null. Exponential growth y = a·e^{bx} gives exactly b.
+ */
+export function logSlope(xs: readonly number[], ys: readonly number[]): LogSlope | null {
+  if (xs.length !== ys.length) throw new Error(`logSlope: ${xs.length} x values but ${ys.length} y values`);
+  const px: number[] = [];
+  const py: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    const y = ys[i]!;
+    if (Number.isFinite(xs[i]!) && Number.isFinite(y) && y > 0) {
+      px.push(xs[i]!);
+      py.push(Math.log(y));
+    }
+  }
+  const n = px.length;
+  if (n < 2) return null;
+  const mx = px.reduce((a, b) => a + b, 0) / n;
+  const my = py.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (px[i]! - mx) * (py[i]! - my);
+    sxx += (px[i]! - mx) ** 2;
+  }
+  if (!(sxx > 0)) return null;
+  return { slope: sxy / sxx, n };
+}

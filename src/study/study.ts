@@ -12,8 +12,11 @@ import { currentBackend } from '../backend.js';
 import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
-import { planStress, planTuning, validateStudy, type PlannedRun, type StudySpec } from './protocol.js';
+import { planArm, planStress, planTuning, validateStudy, type PlannedRun, type StudySpec, type StudyTask } from './protocol.js';
 import { openPool, stopSignal, type PoolEvents, type RunPool } from './pool.js';
+import { armLabels, armRunnable, type ArmName } from './arms.js';
+import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
+import { estimateRunSeconds, estimateWallSeconds } from './cost.js';
 
 export const STUDY_FILE = 'study.json';
 export const RUNS_DIR = 'runs';
@@ -29,7 +32,13 @@ export interface StudyFile {
 }
 
 export interface StudyProgress extends PoolEvents {
-  onPhase?(phase: string, runs: number, skipped: number, steps: number): void;
+  /** `estimates`: per run to do (in the order of the pool's run indices), its steps and estimated seconds. */
+  onPhase?(phase: string, runs: number, skipped: number, steps: number, estimates?: readonly RunEstimate[]): void;
+}
+
+export interface RunEstimate {
+  readonly steps: number;
+  readonly seconds: number;
 }
 
 /**
@@ -91,7 +100,13 @@ function assertSameStudy(dir: string, file: StudyFile): void {
 async function execute(dir: string, planned: readonly PlannedRun[], pool: RunPool, phase: string, events: StudyProgress) {
   const backend = currentBackend().name;
   const todo = planned.filter((p) => !completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, backend));
-  events.onPhase?.(phase, todo.length, planned.length - todo.length, todo.reduce((a, p) => a + p.config.steps, 0));
+  events.onPhase?.(
+    phase,
+    todo.length,
+    planned.length - todo.length,
+    todo.reduce((a, p) => a + p.config.steps, 0),
+    todo.map((p) => ({ steps: p.config.steps, seconds: estimateRunSeconds(p.config) })),
+  );
   await pool.run(
     todo.map((p) => ({ config: p.config, dir: join(dir, RUNS_DIR, p.dirName) })),
     events,
@@ -101,7 +116,78 @@ async function execute(dir: string, planned: readonly PlannedRun[], pool: RunPoo
 export interface StudyPlanResult {
   readonly tuning: readonly PlannedRun[];
   readonly stress: readonly PlannedRun[];
+  readonly arms: readonly PlannedRun[];
   readonly tuned: ReadonlyMap<string, number>;
+  /** Task → the multipliers its arms ran at (tasks with owned arm runs only). */
+  readonly armMultipliers: ReadonlyMap<string, readonly number[]>;
+}
+
+interface StressKey {
+  readonly task: StudyTask;
+  readonly label: string;
+  readonly m: number;
+  readonly seed: number;
+}
+interface ArmKey {
+  readonly task: StudyTask;
+  readonly arm: ArmName;
+  readonly label: string;
+  readonly seed: number;
+}
+
+/** The arms of a task that can run today (the others are reported as not run). */
+export const runnableArms = (task: StudyTask): ArmName[] => (task.arms ?? []).filter((a) => a !== 'none' && armRunnable(a));
+
+/**
+ * What a shard runs. Positions in the canonical order — stress runs (task → optimizer → multiplier →
+ * seed), then arm runs (task → arm → optimizer → seed) — are split into contiguous blocks. A shard
+ * runs its own stress runs; the stress runs of every task it owns arm runs of (the arms' multipliers
+ * are derived from them: identical configs give identical results, `merge` keeps one copy); and the
+ * tuning runs of every (task, optimizer) group those stress runs belong to.
+ */
+export function studyShare(study: StudySpec, shard: Shard | undefined) {
+  const labels = [study.baseline, study.treatment];
+  const stressKeys: StressKey[] = study.tasks.flatMap((task) =>
+    labels.flatMap((label) => study.stress.multipliers.flatMap((m) => study.seeds.map((seed) => ({ task, label, m, seed })))),
+  );
+  const armKeys: ArmKey[] = study.tasks.flatMap((task) =>
+    runnableArms(task).flatMap((arm) =>
+      armLabels(arm, study.baseline, study.treatment).flatMap((label) => study.seeds.map((seed) => ({ task, arm, label, seed }))),
+    ),
+  );
+  const total = stressKeys.length + armKeys.length;
+  const ownedArms = armKeys.filter((_, i) => inShard(stressKeys.length + i, total, shard));
+  const armTasks = new Set(ownedArms.map((k) => k.task.experiment));
+  const stressNeeded = stressKeys.filter((k, i) => inShard(i, total, shard) || armTasks.has(k.task.experiment));
+  const neededGroups = new Set(stressNeeded.map((k) => groupKey(k.task.experiment, k.label)));
+  return { stressNeeded, ownedArms, armTasks, neededGroups };
+}
+
+/**
+ * The wall time the study (this shard of it) should take, from the FLOP-model cost of each run
+ * (cost.ts) on `workers` workers in the pool's longest-first order. Stress and arm runs are costed
+ * before their LRs are known (cost does not depend on the LR); arms are counted at two multipliers,
+ * the most they can run at. An upper bound in that diverged runs stop early.
+ */
+export function estimateStudy(
+  study: StudySpec,
+  experiments: ReadonlyMap<string, ExperimentSpec>,
+  options: { workers: number; shard?: Shard },
+): { tune: number; stress: number; arms: number; total: number; runs: number } {
+  const share = studyShare(study, options.shard);
+  const tuning = planTuning(study, experiments).filter((p) => share.neededGroups.has(groupKey(p.task, p.label)));
+  const stress = share.stressNeeded.map((k) => {
+    const anyLr = study.tune.grid[k.label]![0]!;
+    return planStress(study, experiments, k.task, k.label, anyLr).find((p) => p.multiplier === k.m && p.seed === k.seed)!;
+  });
+  const arms = share.ownedArms.flatMap((k) => {
+    const lr = { baseline: study.tune.grid[study.baseline]![0]!, treatment: study.tune.grid[study.treatment]![0]! };
+    const [m1, m2] = [study.stress.multipliers[0]!, study.stress.multipliers[study.stress.multipliers.length - 1]!];
+    return planArm(study, experiments, k.task, k.arm, k.label, lr, [m1, m2]).filter((p) => p.seed === k.seed);
+  });
+  const wall = (runs: readonly PlannedRun[]) => estimateWallSeconds(runs.map((p) => estimateRunSeconds(p.config)), options.workers);
+  const [tune, stressS, armsS] = [wall(tuning), wall(stress), wall(arms)];
+  return { tune, stress: stressS, arms: armsS, total: tune + stressS + armsS, runs: tuning.length + stress.length + arms.length };
 }
 
 /** Run (this shard of) a study into `dir`. Returns what was planned and the tuned LRs it used. */
@@ -118,44 +204,71 @@ export async function runStudy(
 
   const labels = [study.baseline, study.treatment];
   const tuning = planTuning(study, experiments);
-  // Stress runs are identified before their LR is known: (task, label, multiplier, seed).
-  const stressKeys = study.tasks.flatMap((t) =>
-    labels.flatMap((label) => study.stress.multipliers.flatMap((m) => study.seeds.map((seed) => ({ task: t, label, m, seed })))),
-  );
-  const ownedStress = stressKeys.filter((_, i) => inShard(i, stressKeys.length, options.shard));
-  const neededGroups = new Set(ownedStress.map((k) => groupKey(k.task.experiment, k.label)));
+  const share = studyShare(study, options.shard);
   // Every group has stress runs, so the groups' tuning runs together cover the whole tuning plan.
-  const tuneNeeded = tuning.filter((p) => neededGroups.has(groupKey(p.task, p.label)));
+  const tuneNeeded = tuning.filter((p) => share.neededGroups.has(groupKey(p.task, p.label)));
+  const backend = currentBackend().name;
+  const summaryOf = (p: PlannedRun) => completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, backend);
 
-  // One pool for both phases: each worker loads tsx and tfjs and warms up V8 once, not per phase.
+  // One pool for every phase: each worker loads tsx and tfjs and warms up V8 once, not per phase.
   const pool = openPool(options.workers);
   try {
     await execute(dir, tuneNeeded, pool, 'tune', events);
-    if (stopSignal.requested) return { tuning: tuneNeeded, stress: [], tuned: new Map() };
+    const none = { tuning: tuneNeeded, stress: [], arms: [], tuned: new Map(), armMultipliers: new Map() };
+    if (stopSignal.requested) return none;
 
     const tuned = new Map<string, number>();
+    const tunedScore = new Map<string, number>();
     const stress: PlannedRun[] = [];
     for (const task of study.tasks) {
       for (const label of labels) {
         const key = groupKey(task.experiment, label);
-        if (!neededGroups.has(key)) continue;
+        if (!share.neededGroups.has(key)) continue;
         const results = tuning
           .filter((p) => p.task === task.experiment && p.label === label)
-          .map((p) => ({ lr: p.lr, summary: completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, currentBackend().name) }));
+          .map((p) => ({ lr: p.lr, summary: summaryOf(p) }));
         const missing = results.filter((r) => !r.summary).length;
         if (missing > 0) throw new Error(`tuning of ${task.experiment}/${label} is incomplete (${missing} runs missing)`);
-        const lr = tunedLr(results as { lr: number; summary: RunSummary }[]).lr;
-        tuned.set(key, lr);
+        const best = tunedLr(results as { lr: number; summary: RunSummary }[]);
+        tuned.set(key, best.lr);
+        tunedScore.set(key, best.score);
         const owned = new Set(
-          ownedStress.filter((k) => k.task === task && k.label === label).map((k) => `${k.m}\u0000${k.seed}`),
+          share.stressNeeded.filter((k) => k.task === task && k.label === label).map((k) => `${k.m}\u0000${k.seed}`),
         );
-        stress.push(
-          ...planStress(study, experiments, task, label, lr).filter((p) => owned.has(`${p.multiplier}\u0000${p.seed}`)),
-        );
+        stress.push(...planStress(study, experiments, task, label, best.lr).filter((p) => owned.has(`${p.multiplier}\u0000${p.seed}`)));
       }
     }
     await execute(dir, stress, pool, 'stress', events);
-    return { tuning: tuneNeeded, stress, tuned };
+    if (stopSignal.requested) return { ...none, stress, tuned };
+
+    // Arms: at the multipliers where either optimizer first fails, from this task's stress runs.
+    const arms: PlannedRun[] = [];
+    const multipliersByTask = new Map<string, readonly number[]>();
+    for (const task of study.tasks) {
+      if (!share.armTasks.has(task.experiment)) continue;
+      const ctx: FailureContext = {
+        bestTunedLoss: Math.min(...labels.map((l) => tunedScore.get(groupKey(task.experiment, l))!)),
+        lossFactor: study.failureLossFactor ?? FAILURE_LOSS_FACTOR,
+      };
+      const firsts = labels.map((label) => {
+        const byM = new Map<number, RunSummary[]>();
+        for (const p of stress.filter((q) => q.task === task.experiment && q.label === label)) {
+          const s = summaryOf(p);
+          if (!s) throw new Error(`stress run ${p.dirName} has no summary; cannot place the arms`);
+          byM.set(p.multiplier, [...(byM.get(p.multiplier) ?? []), s]);
+        }
+        return firstFailure(byM, ctx);
+      });
+      const ms = armMultipliers(firsts, study.stress.multipliers);
+      multipliersByTask.set(task.experiment, ms);
+      const lrs = { baseline: tuned.get(groupKey(task.experiment, study.baseline))!, treatment: tuned.get(groupKey(task.experiment, study.treatment))! };
+      for (const k of share.ownedArms.filter((a) => a.task === task)) {
+        arms.push(...planArm(study, experiments, task, k.arm, k.label, lrs, ms).filter((p) => p.seed === k.seed));
+      }
+    }
+    // A study without runnable arms has two phases, as before arms existed.
+    if (study.tasks.some((t) => runnableArms(t).length > 0)) await execute(dir, arms, pool, 'arms', events);
+    return { tuning: tuneNeeded, stress, arms, tuned, armMultipliers: multipliersByTask };
   } finally {
     await pool.close();
   }

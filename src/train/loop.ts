@@ -47,6 +47,8 @@ export interface TrainOutcome {
   readonly finalLoss: number;
   readonly minLoss: number;
   readonly initialLoss: number;
+  /** Eval loss of the model at initialisation (before step 1): the "loss at init" of the study's failed endpoint. */
+  readonly initialEvalLoss: number;
   readonly evalLoss: number | null;
   readonly evalAcc: number | null;
   readonly spikes: Record<string, SpikeCount>;
@@ -204,8 +206,13 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   let diverged = false;
   let divergedAtStep: number | null = null;
   let step = 0;
+  // One evaluation before any update: a run that ends worse than this has failed, whether or not its
+  // training loss ever crossed the divergence threshold. It reads no random numbers and changes no
+  // state, so the run's numbers are the same with or without it.
+  let initialEvalLoss = NaN;
 
   try {
+    initialEvalLoss = evaluate(model, data, config.evalSize).loss;
     for (step = 1; step <= config.steps; step++) {
       if (hooks.shouldStop?.()) {
         step -= 1;
@@ -264,6 +271,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     finalLoss,
     minLoss: Number.isFinite(minLoss) ? minLoss : NaN,
     initialLoss,
+    initialEvalLoss,
     evalLoss,
     evalAcc,
     spikes: tracker.counts(),

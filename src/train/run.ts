@@ -23,6 +23,8 @@ export interface RunSummary {
   readonly finalLoss: number | null;
   readonly minLoss: number | null;
   readonly initialLoss: number | null;
+  /** Eval loss before the first update; absent in summaries written before it was recorded. */
+  readonly initialEvalLoss?: number | null;
   readonly evalLoss: number | null;
   readonly evalAcc?: number | null;
   /** Spike events per detector name. */
@@ -113,6 +115,7 @@ export async function executeRun(
     finalLoss: outcome.finalLoss,
     minLoss: outcome.minLoss,
     initialLoss: outcome.initialLoss,
+    initialEvalLoss: outcome.initialEvalLoss,
     evalLoss: outcome.evalLoss,
     ...(config.data.kind === 'mnist' ? { evalAcc: outcome.evalAcc } : {}),
     spikes: Object.fromEntries(Object.entries(outcome.spikes).map(([k, v]) => [k, v.events])),

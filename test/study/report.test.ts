@@ -10,13 +10,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { analyzeStudy, verdictFrom, type Comparison, type Endpoint, type StudyResults } from '../../src/study/analyze.js';
-import { planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
+import { planArm, planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
+import { runnableArms } from '../../src/study/study.js';
+import { armLabels } from '../../src/study/arms.js';
 import { renderReport } from '../../src/study/report.js';
 import { figuresMarkdown } from '../../src/figures/output.js';
 import { studyFigures } from '../../src/figures/study_figures.js';
 import { RUNS_DIR, STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { ExperimentSpec, RunConfig } from '../../src/train/config.js';
 import { configHash, type RunSummary } from '../../src/train/run.js';
+import { formatNumber } from '../../src/cli/table.js';
 import { CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, ensureDir, toJSONLine, writeJSONAtomic } from '../../src/train/run_files.js';
 import { tempDir, tinyMlp, tinyMoe } from '../train/fixtures.js';
 
@@ -64,6 +67,10 @@ interface Outcome {
   readonly divergedAt?: number;
   /** Spike events, the same count for every detector. */
   readonly spikes: number;
+  /** Single-step spike events (every detector) flagged in metrics.jsonl at steps 11, 13, …: the last half. */
+  readonly lateSpikes?: number;
+  /** Final eval loss of a run that did not diverge (default 0.5). */
+  readonly evalLoss?: number;
 }
 type Scenario = (task: string, label: string, multiplier: number, seed: number) => Outcome;
 
@@ -97,8 +104,9 @@ function summaryFor(config: RunConfig, o: { steps: number; diverged: boolean; ev
  * Per-step records: loss falls from 1 (NaN at a divergence step, as the loop writes it: null);
  * for MoE runs, MaxVio 0.5 (adamw) / 0.2 (muon) and router max |logit| = step (adamw) / 2 (muon).
  */
-function metricsFor(config: RunConfig, steps: number, diverged: boolean, moe: boolean): string {
+function metricsFor(config: RunConfig, steps: number, diverged: boolean, moe: boolean, lateSpikes = 0): string {
   const lines: string[] = [];
+  const flagged = new Set(Array.from({ length: lateSpikes }, (_, i) => 11 + 2 * i));
   for (let step = 1; step <= steps; step++) {
     const last = diverged && step === steps;
     lines.push(
@@ -112,6 +120,7 @@ function metricsFor(config: RunConfig, steps: number, diverged: boolean, moe: bo
         ...(moe
           ? { maxVio: config.label === 'adamw' ? 0.5 : 0.2, routerMaxLogit: config.label === 'adamw' ? step : 2, deadExperts: 0 }
           : {}),
+        ...(flagged.has(step) ? { spikes: DETECTORS } : {}),
       }),
     );
   }
@@ -125,8 +134,8 @@ function writeRun(dir: string, config: RunConfig, summary: RunSummary, metrics: 
   writeFileSync(join(dir, METRICS_FILE), metrics);
 }
 
-/** A complete study folder: study.json, every tuning run (TUNING) and every stress run (scenario). */
-function writeFixture(dir: string, study: StudySpec, scenario: Scenario): void {
+/** A complete study folder: study.json, every tuning run (TUNING), every stress run (scenario) and, given `arms`, every runnable arm's runs at its multipliers. */
+function writeFixture(dir: string, study: StudySpec, scenario: Scenario, arms?: { multipliers: number[]; scenario: Scenario }): void {
   ensureDir(join(dir, RUNS_DIR));
   const file: StudyFile = { spec: study, experiments: Object.fromEntries(experiments) };
   writeJSONAtomic(join(dir, STUDY_FILE), file);
@@ -145,8 +154,19 @@ function writeFixture(dir: string, study: StudySpec, scenario: Scenario): void {
         const o = scenario(task.experiment, label, p.multiplier, p.seed);
         const diverged = o.divergedAt !== undefined;
         const steps = o.divergedAt ?? STRESS_STEPS;
-        const summary = summaryFor(p.config, { steps, diverged, evalLoss: diverged ? null : 0.5, spikes: o.spikes });
-        writeRun(join(dir, RUNS_DIR, name), p.config, summary, metricsFor(p.config, steps, diverged, moe));
+        const summary = summaryFor(p.config, { steps, diverged, evalLoss: diverged ? null : (o.evalLoss ?? 0.5), spikes: o.spikes });
+        writeRun(join(dir, RUNS_DIR, name), p.config, summary, metricsFor(p.config, steps, diverged, moe, o.lateSpikes));
+      }
+    }
+    for (const arm of arms ? runnableArms(task) : []) {
+      for (const label of armLabels(arm, study.baseline, study.treatment)) {
+        for (const p of planArm(study, experiments, task, arm, label, { baseline: TUNED['adamw']!, treatment: TUNED['muon']! }, arms!.multipliers)) {
+          const o = arms!.scenario(task.experiment, label, p.multiplier, p.seed);
+          const diverged = o.divergedAt !== undefined;
+          const steps = o.divergedAt ?? STRESS_STEPS;
+          const summary = summaryFor(p.config, { steps, diverged, evalLoss: diverged ? null : (o.evalLoss ?? 0.5), spikes: o.spikes });
+          writeRun(join(dir, RUNS_DIR, p.dirName), p.config, summary, metricsFor(p.config, steps, diverged, moe, o.lateSpikes));
+        }
       }
     }
   }
@@ -193,14 +213,20 @@ const HEADINGS = [
   '## Protocol',
   '## Tuned learning rates',
   '## LR sensitivity',
-  '## Stress test: spikes per 1k steps and divergence',
+  '## Stress test: spikes per 1k steps, divergence and failure',
+  '## Time to divergence (Kaplan–Meier)',
+  '## Growth of per-step signals over the last half',
+  '## Arms',
   '## MoE balance over time',
   '## Representative curves',
+  '## Multiplicity',
   '## Claim check',
+  '### Claim check v2: sub-claims',
   '### Limits of a small-scale test',
 ];
 
-const favoursOf = (c: Comparison): Endpoint['favours'] => (c.hi < 0 ? 'treatment' : c.lo > 0 ? 'baseline' : null);
+/** Verdicts use the family-wise intervals, never the per-endpoint 95% CIs. */
+const favoursOf = (c: Comparison): Endpoint['favours'] => (c.adjHi < 0 ? 'treatment' : c.adjLo > 0 ? 'baseline' : null);
 
 /** The checks every fixture's report must pass; returns the text. */
 function checkReport(r: StudyResults): string {
@@ -239,9 +265,16 @@ function checkReport(r: StudyResults): string {
   expect(text.match(/Verdict: \*\*(\w+)/g)).toHaveLength(1);
   const claim = section(text, '## Claim check');
   expect(claim).toContain(`(${r.endpoints.length} endpoints)`);
-  expect(claim).toContain(`- Endpoints favouring muon (CI below 0): ${r.endpoints.filter((e) => e.favours === 'treatment').length}`);
-  expect(claim).toContain(`- Endpoints favouring adamw (CI above 0): ${r.endpoints.filter((e) => e.favours === 'baseline').length}`);
-  expect(claim).toContain(`- Endpoints whose CI includes 0: ${r.endpoints.filter((e) => e.favours === null).length}`);
+  expect(claim).toContain(`- Endpoints favouring muon (family-wise interval below 0): ${r.endpoints.filter((e) => e.favours === 'treatment').length}`);
+  expect(claim).toContain(`- Endpoints favouring adamw (family-wise interval above 0): ${r.endpoints.filter((e) => e.favours === 'baseline').length}`);
+  expect(claim).toContain(`- Endpoints whose family-wise interval includes 0: ${r.endpoints.filter((e) => e.favours === null).length}`);
+  // Family-wise intervals contain the 95% CIs, at confidence 1 − 0.05/m.
+  expect(r.familyConfidence).toBeCloseTo(1 - 0.05 / r.endpoints.length, 15);
+  for (const e of r.endpoints) {
+    expect(e.comparison.adjLo).toBeLessThanOrEqual(e.comparison.lo);
+    expect(e.comparison.adjHi).toBeGreaterThanOrEqual(e.comparison.hi);
+    expect(e.comparison.pHolm).toBeGreaterThanOrEqual(e.comparison.pValue);
+  }
   return text;
 }
 
@@ -277,13 +310,18 @@ describe('report from a fixture where muon is better (supported)', () => {
     expect([d4.estimate, d4.lo, d4.hi]).toEqual([-1, -1, -1]);
     expect(d4.probTreatmentBetter).toBe(1);
     const favoured = r.endpoints.filter((e) => e.favours !== null);
-    expect(favoured.map((e) => [e.task, e.multiplier, e.metric, e.favours])).toEqual([['tiny-moe', 4, 'divergence rate', 'treatment']]);
+    // At 4× every adamw run diverged at step 5 (failed, 15 of 20 steps lost, final loss = initial 2) and no muon run did.
+    expect(favoured.map((e) => [e.task, e.multiplier, e.metric, e.favours])).toEqual(
+      ['divergence rate', 'failure rate', 'steps lost to divergence', 'final eval loss'].map((m) => ['tiny-moe', 4, m, 'treatment']),
+    );
+    const c4 = r.stress.find((c) => c.task === 'tiny-moe' && c.multiplier === 4)!;
+    expect([c4.stepsLost!.estimate, c4.finalEval!.estimate]).toEqual([-15, -1.5]);
     // 2×: 2/5 vs 0/5 diverged — the bootstrap CI reaches 0, so this endpoint decides nothing.
     const d2 = r.stress.find((c) => c.task === 'tiny-moe' && c.multiplier === 2)!.divergence!;
     expect(d2.estimate).toBeCloseTo(-0.4, 12);
     expect(d2.hi).toBe(0);
     expect(text).toContain('Verdict: **Supported at this scale**');
-    expect(text).toContain('  - tiny-moe at 4×, divergence rate: Δ = -1 [-1, -1], P(muon better) = 1, p = ');
+    expect(text).toContain('  - tiny-moe at 4×, divergence rate: Δ = -1 [-1, -1], family-wise [-1, -1], P(muon better) = 1, p = ');
   });
 
   it('compares spike rates over runs that did not diverge only', () => {
@@ -298,15 +336,17 @@ describe('report from a fixture where muon is better (supported)', () => {
     const c4 = r.stress.find((c) => c.task === 'tiny-moe' && c.multiplier === 4)!;
     expect(c4.spikes).toEqual({});
     expect(c4.byLabel['adamw']!.spikesPer1k).toEqual({});
-    expect(r.endpoints.filter((e) => e.task === 'tiny-moe' && e.multiplier === 4).map((e) => e.metric)).toEqual(['divergence rate']);
-    // tiny-mlp (3 multipliers) + tiny-moe 1× and 2×: divergence + 3 detectors each; tiny-moe 4×: divergence only.
-    expect(r.endpoints).toHaveLength(5 * 4 + 1);
+    const rates = ['divergence rate', 'failure rate', 'steps lost to divergence', 'final eval loss'];
+    expect(r.endpoints.filter((e) => e.task === 'tiny-moe' && e.multiplier === 4).map((e) => e.metric)).toEqual(rates);
+    // tiny-mlp (3 multipliers) + tiny-moe 1× and 2×: 4 rates + 3 detectors × (whole run, last half) each; tiny-moe 4×: the rates only.
+    expect(r.endpoints).toHaveLength(5 * 10 + 4);
 
     const stress = rows(section(text, '### tiny-moe'));
-    expect(find(stress, '2×', 'spikes/1k (median)')).toEqual(['2×', 'spikes/1k (median)', '100 [100–100] (n=3)', '100 [100–100] (n=5)', '0 [0, 0]', '0.5', '1']);
-    expect(find(stress, '4×', 'divergence rate').slice(0, 6)).toEqual(['4×', 'divergence rate', '1 (5/5)', '0 (0/5)', '-1 [-1, -1]', '1']);
-    expect(find(stress, '4×', 'spikes/1k (zscore)')).toEqual(['4×', 'spikes/1k (zscore)', '— (all diverged)', '150 [150–150] (n=5)', '—', '—', '—']);
-    expect(find(stress, '4×', 'final eval loss (runs that did not diverge)')).toEqual(['4×', 'final eval loss (runs that did not diverge)', '—', '0.5 [0.5–0.5]', '', '', '']);
+    expect(find(stress, '2×', 'spikes/1k (median)')).toEqual(['2×', 'spikes/1k (median)', '100 [100–100] (n=3)', '100 [100–100] (n=5)', '0 [0, 0]', '[0, 0]', '0.5', '1', '1']);
+    expect(find(stress, '4×', 'divergence rate').slice(0, 7)).toEqual(['4×', 'divergence rate', '1 (5/5)', '0 (0/5)', '-1 [-1, -1]', '[-1, -1]', '1']);
+    expect(find(stress, '4×', 'failure rate').slice(0, 6)).toEqual(['4×', 'failure rate', '1 (5/5)', '0 (0/5)', '-1 [-1, -1]', '[-1, -1]']);
+    expect(find(stress, '4×', 'spikes/1k (zscore)')).toEqual(['4×', 'spikes/1k (zscore)', '— (all diverged)', '150 [150–150] (n=5)', '—', '—', '—', '—', '—']);
+    expect(find(stress, '4×', 'final eval loss').slice(0, 6)).toEqual(['4×', 'final eval loss', '—', '0.5 [0.5–0.5]', '-1.5 [-1.5, -1.5]', '[-1.5, -1.5]']);
     expect(find(stress, '2×', 'divergence rate').slice(0, 4)).toEqual(['2×', 'divergence rate', '0.4 (2/5)', '0 (0/5)']);
   });
 
@@ -374,7 +414,7 @@ describe('report verdicts from other fixtures', () => {
     expect([d4.estimate, d4.lo, d4.hi]).toEqual([1, 1, 1]);
     expect(d4.probTreatmentBetter).toBe(0);
     expect(text).toContain('Verdict: **Contradicted at this scale**');
-    expect(text).toContain('- Endpoints favouring adamw (CI above 0): 1\n  - tiny-moe at 4×, divergence rate: Δ = 1 [1, 1]');
+    expect(text).toContain('- Endpoints favouring adamw (family-wise interval above 0): 4\n  - tiny-moe at 4×, divergence rate: Δ = 1 [1, 1], family-wise [1, 1]');
   });
 
   it('everything equal: inconclusive, every CI includes 0; an MLP-only study has no balance section body', () => {
@@ -383,9 +423,9 @@ describe('report verdicts from other fixtures', () => {
     const r = analyzeStudy(dir);
     const text = checkReport(r);
     expect(r.verdict).toBe('inconclusive');
-    expect(r.endpoints).toHaveLength(3 * 4);
+    expect(r.endpoints).toHaveLength(3 * 10);
     for (const e of r.endpoints) expect([e.comparison.estimate, e.comparison.lo, e.comparison.hi, e.comparison.probTreatmentBetter]).toEqual([0, 0, 0, 0.5]);
-    expect(text).toContain("Verdict: **Inconclusive at this scale**: every endpoint's 95% CI includes 0.");
+    expect(text).toContain("Verdict: **Inconclusive at this scale**: every endpoint's family-wise interval includes 0.");
     expect(section(text, '## MoE balance over time')).toContain('No MoE task in this study.');
     expect(r.balance).toEqual({});
   });
@@ -401,12 +441,14 @@ describe('report verdicts from other fixtures', () => {
     const r = analyzeStudy(dir);
     const text = checkReport(r);
     expect(r.verdict).toBe('inconclusive');
-    expect(r.endpoints.filter((e) => e.favours === 'treatment').map((e) => `${e.multiplier} ${e.metric}`)).toEqual(['4 divergence rate']);
+    expect(r.endpoints.filter((e) => e.favours === 'treatment').map((e) => `${e.multiplier} ${e.metric}`)).toEqual(
+      ['divergence rate', 'failure rate', 'steps lost to divergence', 'final eval loss'].map((m) => `4 ${m}`),
+    );
     expect(r.endpoints.filter((e) => e.favours === 'baseline').map((e) => `${e.multiplier} ${e.metric}`)).toEqual(
       DETECTORS.map((d) => `1 spikes/1k (${d})`),
     );
     expect(text).toContain('Verdict: **Inconclusive at this scale**: some endpoints favour muon and others adamw.');
-    expect(text).toContain('  - tiny-moe at 1×, spikes/1k (median): Δ = 250 [250, 250], P(muon better) = 0');
+    expect(text).toContain('  - tiny-moe at 1×, spikes/1k (median): Δ = 250 [250, 250], family-wise [250, 250], P(muon better) = 0');
   });
 
   it('reports missing runs and uses what is there', () => {
@@ -436,8 +478,8 @@ describe('report verdicts from other fixtures', () => {
 });
 
 describe('verdictFrom', () => {
-  const c: Comparison = { estimate: 0, lo: 0, hi: 0, probTreatmentBetter: 0.5, pValue: 1, nBaseline: 5, nTreatment: 5 };
-  const e = (favours: Endpoint['favours']): Endpoint => ({ task: 't', multiplier: 1, metric: 'm', comparison: c, favours });
+  const c: Comparison = { estimate: 0, lo: 0, hi: 0, adjLo: 0, adjHi: 0, probTreatmentBetter: 0.5, pValue: 1, pHolm: 1, nBaseline: 5, nTreatment: 5 };
+  const e = (favours: Endpoint['favours']): Endpoint => ({ task: 't', multiplier: 1, arm: 'none', metric: 'm', comparison: c, favours });
 
   it('supported iff some endpoint favours the treatment and none the baseline; contradicted the reverse', () => {
     expect(verdictFrom([])).toBe('inconclusive');
@@ -448,5 +490,128 @@ describe('verdictFrom', () => {
     expect(verdictFrom([e('baseline'), e(null)])).toBe('contradicted');
     expect(verdictFrom([e('treatment'), e('baseline')])).toBe('inconclusive');
     expect(verdictFrom([e(null), e('baseline'), e('treatment')])).toBe('inconclusive');
+  });
+});
+
+describe('claim check v2 from a fixture with the roles mapped to the fixture tasks', () => {
+  let r: StudyResults;
+  let text: string;
+  beforeAll(() => {
+    const dir = join(root, 'v2');
+    const study: StudySpec = {
+      ...spec([{ experiment: 'tiny-moe', arms: ['muon-match-rms', 'qkNorm', 'bf16'] }, { experiment: 'tiny-mlp' }]),
+      failureLossFactor: 2,
+      claimTasks: { moe: 'tiny-moe', dense: 'tiny-mlp' },
+    };
+    // tiny-moe: 1× adamw has 3 spike events, all in the last half (muon none); 2× two muon runs end at
+    // eval loss 1.2 ≥ 2 × the best tuned 0.5 (failed, not diverged); 4× every adamw run diverges at step 5.
+    // So adamw first fails at 4×, muon never (2/5 < half): the arms run at 4×. tiny-mlp: nothing differs.
+    writeFixture(
+      dir,
+      study,
+      (task, label, m, seed) => {
+        if (task === 'tiny-mlp') return STABLE;
+        if (m === 1) return label === 'adamw' ? { spikes: 3, lateSpikes: 3 } : { spikes: 0 };
+        if (m === 2) return label === 'muon' && seed < 2 ? { spikes: 1, evalLoss: 1.2 } : STABLE;
+        if (m === 4) return label === 'adamw' ? { divergedAt: 5, spikes: 0 } : STABLE;
+        return STABLE;
+      },
+      { multipliers: [4], scenario: () => ({ spikes: 0 }) },
+    );
+    r = analyzeStudy(dir);
+    text = checkReport(r);
+  });
+
+  it('places the arms where adamw first fails (4×), finds their runs, and reports the others as not run', () => {
+    expect(r.missing).toEqual([]);
+    expect(r.runsExpected).toBe(2 * 2 * 3 * 5 + 2 * 2 * 3 * 5 + 5);
+    expect(r.arms.map((a) => [a.arm, a.multipliers, a.needs ?? null])).toEqual([
+      ['muon-match-rms', [4], null],
+      ['qkNorm', [], 'qk-norm in the transformer LM (issue 9)'],
+      ['bf16', [], 'simulated low-precision training (issue 10)'],
+    ]);
+    expect(r.arms[0]!.firstFailure).toEqual({ adamw: 4, muon: null });
+    const arms = rows(section(text, '## Arms'));
+    expect(find(arms, 'tiny-moe', 'muon-match-rms')[4]).toBe('run');
+    expect(find(arms, 'tiny-moe', 'muon-match-rms')[5]).toBe('4× (adamw first fails at 4×, muon first fails at none)');
+    expect(find(arms, 'tiny-moe', 'qkNorm')[4]).toBe('not run in this study (needs qk-norm in the transformer LM (issue 9))');
+    // The match-rms arm: muon (arm) vs adamw's stress runs at 4× (every one diverged).
+    const cell = r.armCells.find((c) => c.arm === 'muon-match-rms')!;
+    expect(cell.multiplier).toBe(4);
+    expect(cell.byLabel['adamw']).toMatchObject({ n: 5, diverged: 5 });
+    expect(cell.byLabel['muon']).toMatchObject({ n: 5, diverged: 0, lr: 0.01 * 4 });
+    expect(find(rows(section(text, '### tiny-moe: muon-match-rms')), '4×', 'divergence rate').slice(2, 6)).toEqual(['1 (5/5)', '0 (0/5)', '-1 [-1, -1]', '[-1, -1]']);
+  });
+
+  it('counts late spikes from the metrics, failures by loss, and both in the tables', () => {
+    const c1 = r.stress.find((c) => c.task === 'tiny-moe' && c.multiplier === 1)!;
+    // 3 single-step events at steps 11, 13, 15 of 20: 3 per 10 late steps = 300/1k; whole run 3/20 = 150/1k.
+    expect(c1.byLabel['adamw']!.lateSpikesPer1k['median']).toMatchObject({ median: 300, n: 5 });
+    expect(c1.byLabel['muon']!.lateSpikesPer1k['median']).toMatchObject({ median: 0, n: 5 });
+    expect(c1.lateSpikes['zscore']).toMatchObject({ estimate: -300, adjLo: -300, adjHi: -300 });
+    expect(c1.spikes['zscore']).toMatchObject({ estimate: -150 });
+    const c2 = r.stress.find((c) => c.task === 'tiny-moe' && c.multiplier === 2)!;
+    expect(c2.byLabel['muon']).toMatchObject({ failed: 2, diverged: 0, failureReasons: { 'k× best tuned': 2 } });
+    expect(c2.failure!.estimate).toBeCloseTo(0.4, 12);
+    expect(c2.failure!.adjLo).toBeLessThanOrEqual(0); // 2/5 vs 0/5 decides nothing
+    expect(find(rows(section(text, '### tiny-moe')), '2×', 'failure rate')[3]).toBe('0.4 (2/5) [2 k× best tuned]');
+    expect(r.bestTunedLoss['tiny-moe']).toBe(0.5);
+    expect(text).toContain('k = 2.');
+  });
+
+  it('time to divergence: Kaplan–Meier medians and the log-rank test (χ² = 9 by hand)', () => {
+    const s4 = r.stress.find((c) => c.task === 'tiny-moe' && c.multiplier === 4)!.survival!;
+    expect(s4.byLabel['adamw']).toMatchObject({ n: 5, events: 5, median: 5 });
+    expect(s4.byLabel['muon']).toMatchObject({ n: 5, events: 0, median: null });
+    // At t = 5: 10 at risk, 5 adamw, 5 events: E = 2.5, V = 5·½·½·5/9; χ² = 2.5²/V = 9.
+    expect(s4.logRank.chiSquare).toBeCloseTo(9, 12);
+    expect(s4.logRank.pHolm).toBeGreaterThanOrEqual(s4.logRank.pValue);
+    const km = rows(section(text, '## Time to divergence (Kaplan–Meier)'));
+    expect(find(km, 'tiny-moe', 'none', '4×').slice(3, 10)).toEqual(['5/5', '5', '0', '0/5', 'not reached', '1', '9']);
+  });
+
+  it('growth of the router logit over the last half: ln(step) for adamw, flat for muon', () => {
+    // OLS slope of ln(step) on step over steps 11..20, by hand.
+    const xs = Array.from({ length: 10 }, (_, i) => 11 + i);
+    const mx = xs.reduce((a, b) => a + b, 0) / 10;
+    const ys = xs.map(Math.log);
+    const my = ys.reduce((a, b) => a + b, 0) / 10;
+    const slope = xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+    const row = (label: string, m: number, signal: string, arm = 'none') =>
+      r.growth.find((g) => g.task === 'tiny-moe' && g.label === label && g.multiplier === m && g.signal === signal && g.arm === arm)!;
+    expect(row('adamw', 1, 'routerMaxLogit').slopePer1k!.median).toBeCloseTo(1000 * slope, 9);
+    expect(row('muon', 1, 'routerMaxLogit').slopePer1k!.median).toBe(0);
+    expect(row('adamw', 1, 'gradNorm').slopePer1k!.median).toBe(0);
+    expect(row('adamw', 4, 'routerMaxLogit')).toMatchObject({ runs: 0, slopePer1k: null }); // diverged at step 5
+    expect(row('muon', 4, 'routerMaxLogit', 'muon-match-rms').runs).toBe(5);
+    // The MLP records no router: its only signal is the grad norm.
+    expect(new Set(r.growth.filter((g) => g.task === 'tiny-mlp').map((g) => g.signal))).toEqual(new Set(['gradNorm']));
+    const table = rows(section(text, '## Growth of per-step signals over the last half'));
+    expect(find(table, 'tiny-moe', 'routerMaxLogit', 'none', 'adamw', '1×')[5]).toBe(`${formatNumber(1000 * slope)} [${formatNumber(1000 * slope)}–${formatNumber(1000 * slope)}]`);
+    // Cells where every run diverged before its last half have no row.
+    expect(table.some((row) => row[0] === 'tiny-moe' && row[3] === 'adamw' && row[4] === '4×')).toBe(false);
+  });
+
+  it('sub-claims: (a) supported, (b) inconclusive, (c) supported, (d) (e) not run, (f) inconclusive; overall follows', () => {
+    const claims = section(text, '### Claim check v2: sub-claims');
+    expect(claims).toMatch(/- \(a\) fewer late-stage spikes for muon on the MoE LM \(tiny-moe\) at the tuned LR: \*\*supported\*\* — 3 endpoints, 3 favour muon, 0 favour adamw/);
+    expect(claims).toMatch(/- \(b\) the same at 2× and 4× the tuned LR: \*\*inconclusive\*\* — 3 endpoints, 0 favour muon/);
+    expect(claims).toMatch(/- \(c\) later or no divergence .*: \*\*supported\*\* — 9 endpoints, 3 favour muon, 0 favour adamw/);
+    expect(claims).toContain(
+      '- (d) (a)–(c) still hold with the mitigations (qkNorm, zLoss, qkClip), at the multipliers where either optimizer first fails: not run in this study (needs arm qkNorm: qk-norm in the transformer LM (issue 9); arm zLoss: the output z-loss in the transformer LM (issue 9); arm qkClip: QK-clip in the transformer LM (issue 9))',
+    );
+    expect(claims).toContain('- (e) (a)–(c) still hold in low precision (bf16, fp4): not run in this study (needs arm bf16: simulated low-precision training (issue 10); arm fp4: simulated low-precision training (issue 10))');
+    expect(claims).toMatch(/- \(f\) the same on the dense LM \(tiny-mlp\): is it about MoE at all\?: \*\*inconclusive\*\* — 18 endpoints, 0 favour muon, 0 favour adamw/);
+    expect(claims).toContain('Overall: **Supported in its own setting at this scale**: (a) supported, (b) inconclusive, (c) supported;');
+    expect(claims).toContain('With the mitigations it was not tested: (d) not run in this study');
+    expect(claims).toContain('The dense LM does not show the same ((f) inconclusive), so whatever holds in (a)–(c) may be specific to MoE.');
+  });
+
+  it('multiplicity: Holm over every endpoint and log-rank test; the family-wise level is 1 − 0.05/m', () => {
+    const m = r.endpoints.length;
+    expect(text).toContain(`- Endpoints: ${m}; log-rank tests: ${r.stress.length + r.armCells.length}.`);
+    expect(text).toContain(`family-wise ${Number((100 * (1 - 0.05 / m)).toPrecision(4))}%`);
+    // A p of 1 stays 1; every Holm p is at least its raw p and at most m+tests times it.
+    for (const e of r.endpoints) expect(e.comparison.pHolm).toBeLessThanOrEqual(Math.min(1, e.comparison.pValue * (m + 8)) + 1e-12);
   });
 });

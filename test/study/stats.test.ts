@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/data/rng.js';
 import {
+  bonferroniConfidence,
   bootstrapDiffCI,
+  holm,
+  logSlope,
   iqr,
   lrSensitivity,
   MANN_WHITNEY_EXACT_LIMIT,
@@ -337,5 +340,57 @@ describe('spikesPer1k', () => {
     expect(spikesPer1k(3, 1500)).toBe(2);
     expect(spikesPer1k(0, 10)).toBe(0);
     expect(() => spikesPer1k(1, 0)).toThrow();
+  });
+});
+
+describe('holm (R p.adjust(p, "holm"))', () => {
+  it('matches R on sorted, unsorted, tied and capped inputs', () => {
+    const close = (a: number[], b: number[]) => a.forEach((x, i) => expect(x).toBeCloseTo(b[i]!, 12));
+    // p.adjust(c(.01,.02,.03,.04,.05), "holm") = .05 .08 .09 .09 .09
+    close(holm([0.01, 0.02, 0.03, 0.04, 0.05]), [0.05, 0.08, 0.09, 0.09, 0.09]);
+    // p.adjust(c(.04,.001,.03,.5), "holm") = .09 .004 .09 .5
+    close(holm([0.04, 0.001, 0.03, 0.5]), [0.09, 0.004, 0.09, 0.5]);
+    close(holm([0.3, 0.6]), [0.6, 0.6]);
+    close(holm([0.6, 0.7]), [1, 1]);
+    close(holm([0.02, 0.02, 0.02]), [0.06, 0.06, 0.06]);
+    expect(holm([])).toEqual([]);
+    expect(holm([0.2])).toEqual([0.2]);
+    expect(() => holm([1.5])).toThrow(/\[0, 1\]/);
+  });
+
+  it('is never below the raw p-value and never above Bonferroni', () => {
+    const ps = [0.001, 0.2, 0.04, 0.04, 0.9, 0.013];
+    const adj = holm(ps);
+    adj.forEach((a, i) => {
+      expect(a).toBeGreaterThanOrEqual(ps[i]!);
+      expect(a).toBeLessThanOrEqual(Math.min(1, ps[i]! * ps.length) + 1e-15);
+    });
+  });
+});
+
+describe('bonferroniConfidence', () => {
+  it('is 1 − α/m', () => {
+    expect(bonferroniConfidence(1)).toBeCloseTo(0.95, 15);
+    expect(bonferroniConfidence(0)).toBeCloseTo(0.95, 15);
+    expect(bonferroniConfidence(50)).toBeCloseTo(0.999, 15);
+    expect(bonferroniConfidence(10, 0.1)).toBeCloseTo(0.99, 15);
+    expect(() => bonferroniConfidence(2.5)).toThrow(/integer/);
+  });
+});
+
+describe('logSlope', () => {
+  it('recovers b of y = a·e^{bx} exactly, and the OLS slope of noisy logs', () => {
+    const xs = Array.from({ length: 50 }, (_, i) => 100 + i);
+    expect(logSlope(xs, xs.map((x) => 3 * Math.exp(0.01 * x)))!.slope).toBeCloseTo(0.01, 12);
+    expect(logSlope(xs, xs.map(() => 7))!.slope).toBe(0);
+    // ln y = 0, 1, 0, 1 at x = 0..3: slope = Σ(x − 1.5)(y − .5)/Σ(x − 1.5)² = 1/5 = 0.2
+    expect(logSlope([0, 1, 2, 3], [1, Math.E, 1, Math.E])).toEqual({ slope: expect.closeTo(0.2, 12), n: 4 });
+  });
+
+  it('skips non-positive and non-finite values; null with fewer than 2 usable points', () => {
+    expect(logSlope([1, 2, 3, 4], [Math.E, 0, NaN, Math.E ** 4])).toEqual({ slope: expect.closeTo(1, 12), n: 2 });
+    expect(logSlope([1, 2], [1, -1])).toBeNull();
+    expect(logSlope([5, 5], [1, 2])).toBeNull();
+    expect(() => logSlope([1], [1, 2])).toThrow(/x values/);
   });
 });

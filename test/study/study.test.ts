@@ -12,7 +12,7 @@ import { analyzeStudy } from '../../src/study/analyze.js';
 import { mergeStudies } from '../../src/study/merge.js';
 import { baseLr, planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
 import { renderReport } from '../../src/study/report.js';
-import { inShard, runStudy, tunedLr, RUNS_DIR, STUDY_FILE, type StudyProgress } from '../../src/study/study.js';
+import { estimateStudy, inShard, runStudy, tunedLr, RUNS_DIR, STUDY_FILE, type StudyProgress } from '../../src/study/study.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { METRICS_FILE, SUMMARY_FILE, ensureDir, readJSON, writeJSONAtomic } from '../../src/train/run_files.js';
@@ -406,5 +406,74 @@ describe('planTuning and planStress', () => {
     expect(baseLr(tinyMlp, 'muon')).toBe(0.05);
     expect(() => baseLr(tinyMlp, 'sgd')).toThrow(/has no optimizer "sgd"/);
     expect(() => baseLr({ ...tinyMlp, optimizers: { adamw: { name: 'adamw' } } }, 'adamw')).toThrow(/must set options\.learningRate/);
+  });
+});
+
+describe('a study with an arm: the third phase, shards and merge', () => {
+  // One MoE task with the muon-match-rms arm: 12 tuning + 8 stress runs + the arm's 2 seeds at 1 or 2 multipliers.
+  const armStudy: StudySpec = {
+    ...study,
+    name: 'tiny-arm-study',
+    tasks: [{ experiment: 'tiny-moe', arms: ['muon-match-rms', 'qkNorm'] }],
+    stress: { multipliers: [1, 8], steps: 12 },
+  };
+  let U: string;
+  let unsharded: Awaited<ReturnType<typeof runStudy>>;
+  beforeAll(async () => {
+    U = join(root, 'arm-unsharded');
+    unsharded = await runStudy(armStudy, experiments, U, { workers: 1 });
+  });
+
+  it('runs the arm at the multipliers derived from the stress runs, with its override, and nothing for a waiting arm', () => {
+    const ms = unsharded.armMultipliers.get('tiny-moe')!;
+    expect(ms.length).toBeGreaterThanOrEqual(1);
+    const arms = runNames(U).filter((n) => n.startsWith('arm__'));
+    expect(arms).toEqual(ms.flatMap((m) => [0, 1].map((seed) => `arm__tiny-moe__muon-match-rms__muon__x${m}__s${seed}`)).sort());
+    expect(unsharded.arms).toHaveLength(arms.length);
+    const adamwLr = unsharded.tuned.get('tiny-moe\u0000adamw')!;
+    for (const p of unsharded.arms) {
+      expect(p.config.optimizer.options['lrAdjust']).toBe('match_rms_adamw');
+      // Moonlight: AdamW's tuned LR × multiplier on every group.
+      expect(p.lr).toBeCloseTo(adamwLr * p.multiplier, 15);
+      expect(p.config.lrScale * (p.config.optimizer.options['learningRate'] as number)).toBeCloseTo(adamwLr * p.multiplier, 12);
+      expect(readJSON<RunSummary>(summaryPath(U, p.dirName)).lrScale).toBe(p.config.lrScale);
+    }
+    const r = analyzeStudy(U);
+    expect(r.missing).toEqual([]);
+    expect(r.arms.map((a) => [a.arm, a.multipliers])).toEqual([
+      ['muon-match-rms', ms],
+      ['qkNorm', []],
+    ]);
+    expect(renderReport(r)).toContain('| tiny-moe | qkNorm ');
+  });
+
+  it('2 and 3 shards, merged, equal the unsharded study (runs and report)', async () => {
+    for (const count of [2, 3]) {
+      const dirs: string[] = [];
+      for (let index = 1; index <= count; index++) {
+        const dir = join(root, `arm-shard-${index}-of-${count}`);
+        await runStudy(armStudy, experiments, dir, { workers: 1, shard: { index, count } });
+        dirs.push(dir);
+      }
+      const M = join(root, `arm-merged-${count}`);
+      mergeStudies(dirs, M);
+      expect(runNames(M)).toEqual(runNames(U));
+      for (const n of runNames(U)) expect(summaryOf(M, n), n).toEqual(summaryOf(U, n));
+      expect(renderReport(analyzeStudy(M))).toBe(renderReport(analyzeStudy(U)));
+      // Each arm run was planned by exactly one shard.
+      const armRuns = runNames(U).filter((n) => n.startsWith('arm__'));
+      for (const n of armRuns) expect(dirs.filter((d) => runNames(d).includes(n)), n).toHaveLength(1);
+    }
+  });
+
+  it('estimateStudy counts tuning, stress and (at most two multipliers of) arm runs, and its shards cover the study', () => {
+    const all = estimateStudy(armStudy, experiments, { workers: 1 });
+    expect(all.runs).toBe(12 + 8 + 2 * 2);
+    expect(all.tune).toBeGreaterThan(0);
+    expect(all.total).toBeCloseTo(all.tune + all.stress + all.arms, 12);
+    const two = estimateStudy(armStudy, experiments, { workers: 2 });
+    expect(two.total).toBeLessThan(all.total);
+    const shards = [1, 2].map((index) => estimateStudy(armStudy, experiments, { workers: 1, shard: { index, count: 2 } }));
+    expect(shards[0]!.runs + shards[1]!.runs).toBeGreaterThanOrEqual(all.runs);
   });
 });

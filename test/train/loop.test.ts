@@ -69,6 +69,21 @@ describe('train on the MNIST MLP', () => {
     expect(outcome.parameters).toBe(784 * 32 + 32 + 32 * 10 + 10);
   });
 
+  it('evaluates once before the first update: initialEvalLoss ≈ ln 10, the same for every optimizer and LR', async () => {
+    const a = (await records(oneRun(tinyMlp, 'muon', 3, { steps: 2 }))).outcome;
+    const b = (await records({ ...oneRun(tinyMlp, 'adamw', 3, { steps: 4 }), lrScale: 50 })).outcome;
+    const other = (await records(oneRun(tinyMlp, 'adamw', 4, { steps: 2 }))).outcome;
+    // Same seed → same initial weights, whatever the optimizer and LR; a small random init predicts ~uniformly.
+    expect(a.initialEvalLoss).toBe(b.initialEvalLoss);
+    expect(other.initialEvalLoss).not.toBe(a.initialEvalLoss);
+    expect(a.initialEvalLoss).toBeGreaterThan(Math.log(10) - 0.5);
+    expect(a.initialEvalLoss).toBeLessThan(Math.log(10) + 0.5);
+    // It is an evaluation, not a training step: 2 steps still make 2 records, and the first
+    // minibatch loss is a different number.
+    expect(a.records).toBe(2);
+    expect(a.initialEvalLoss).not.toBe(a.initialLoss);
+  });
+
   it('AdamW records one update group', async () => {
     const { recs } = await records(oneRun(tinyMlp, 'adamw', 0, { steps: 3 }));
     for (const r of recs) expect(Object.keys(r.updateRms)).toEqual(['adamw']);

@@ -1,0 +1,77 @@
+/**
+ * The study's **failed** endpoint (issue 13, item 5), fair to bounded updates: Muon's orthogonalised
+ * step has a bounded size, so its training loss rarely crosses the divergence threshold (4× the
+ * first loss) even when training has failed — in the first full study Muon's MNIST runs at 8× never
+ * "diverged" yet ended at eval loss 4.55, worse than at initialisation (2.30). A run has failed when
+ *
+ *   - it diverged, or
+ *   - its final eval loss ≥ its eval loss at initialisation, or
+ *   - its final eval loss ≥ k × the task's best tuned loss (k = FAILURE_LOSS_FACTOR unless the
+ *     study sets `failureLossFactor`).
+ *
+ * Also here: the multipliers where an optimizer first fails, at which the arms run.
+ */
+import type { RunSummary } from '../train/run.js';
+
+/**
+ * k = 5. The rule must not call a run "failed" merely because its optimizer is worse than the
+ * other at this scale: in the sandbox's main job AdamW's MoE eval loss was 3.1× Muon's (0.325 vs
+ * 0.105) with both training normally, so k must clear ~3 with room for a constant-LR stress run
+ * ending above the cosine-decayed tuning loss. It must still catch a run that broke and plateaued
+ * below its initial loss: Muon's MNIST runs at 4× ended at eval loss 2.0 (init 2.3) against a best
+ * tuned ≈ 0.15, i.e. 13×. 5 sits between the two.
+ */
+export const FAILURE_LOSS_FACTOR = 5;
+
+export interface FailureContext {
+  /** The task's best tuned loss: the lowest, over optimizers, median final eval loss at its tuned LR. */
+  readonly bestTunedLoss: number;
+  readonly lossFactor: number;
+}
+
+export type FailureReason = 'diverged' | 'no eval' | 'worse than init' | 'k× best tuned';
+
+/**
+ * Why a run failed, or null if it did not. The loss at initialisation is the run's own eval loss
+ * before its first update (`initialEvalLoss`); summaries written before that was recorded fall back
+ * to the first minibatch's training loss, an estimate of the same quantity.
+ */
+export function failureReason(s: RunSummary, ctx: FailureContext): FailureReason | null {
+  if (s.diverged) return 'diverged';
+  const final = s.evalLoss;
+  if (final === null || !Number.isFinite(final)) return 'no eval';
+  const init = initialLossOf(s);
+  if (init !== null && final >= init) return 'worse than init';
+  if (Number.isFinite(ctx.bestTunedLoss) && final >= ctx.lossFactor * ctx.bestTunedLoss) return 'k× best tuned';
+  return null;
+}
+
+export const isFailed = (s: RunSummary, ctx: FailureContext): boolean => failureReason(s, ctx) !== null;
+
+/** The loss at initialisation: the eval loss before the first update, else the first training loss. */
+export function initialLossOf(s: RunSummary): number | null {
+  if (typeof s.initialEvalLoss === 'number' && Number.isFinite(s.initialEvalLoss)) return s.initialEvalLoss;
+  return s.initialLoss !== null && Number.isFinite(s.initialLoss) ? s.initialLoss : null;
+}
+
+/**
+ * The smallest multiplier at which at least half of an optimizer's stress runs failed ("first
+ * fails": the median run failed), or null if none.
+ */
+export function firstFailure(byMultiplier: ReadonlyMap<number, readonly RunSummary[]>, ctx: FailureContext): number | null {
+  for (const m of [...byMultiplier.keys()].sort((a, b) => a - b)) {
+    const runs = byMultiplier.get(m)!;
+    if (runs.length > 0 && 2 * runs.filter((r) => isFailed(r, ctx)).length >= runs.length) return m;
+  }
+  return null;
+}
+
+/**
+ * The multipliers the arms run at: where the baseline first fails and where the treatment first
+ * fails (one value if they agree); if neither fails anywhere, the largest multiplier tested, the
+ * most stressful setting there is.
+ */
+export function armMultipliers(firstFailures: readonly (number | null)[], multipliers: readonly number[]): number[] {
+  const found = [...new Set(firstFailures.filter((m): m is number => m !== null))].sort((a, b) => a - b);
+  return found.length > 0 ? found : [Math.max(...multipliers)];
+}

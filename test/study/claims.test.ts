@@ -1,0 +1,50 @@
+/**
+ * The overall paragraph of the claim check v2 follows mechanically from the sub-verdicts: every
+ * combination of (a)–(c) gives the verdict verdictFrom would, and (d)–(f) qualify it.
+ */
+import { describe, expect, it } from 'vitest';
+import { overallParagraph, type SubClaim, type SubClaimId } from '../../src/study/claims.js';
+import type { VerdictKind } from '../../src/study/analyze.js';
+
+const claim = (id: SubClaimId, verdict: VerdictKind | null): SubClaim => ({
+  id,
+  text: `claim ${id}`,
+  endpoints: [],
+  verdict,
+  ...(verdict === null ? { note: `not run in this study (needs thing ${id})` } : {}),
+});
+const set = (v: Partial<Record<SubClaimId, VerdictKind | null>>) =>
+  (['a', 'b', 'c', 'd', 'e', 'f'] as const).map((id) => claim(id, v[id] === undefined ? null : v[id]!));
+
+describe('overallParagraph', () => {
+  it('says the setting was not run when (a)–(c) were not, whatever else ran', () => {
+    const p = overallParagraph(set({ f: 'supported' }), 'muon', 'adamw');
+    expect(p).toMatch(/^\*\*The claim's own setting was not run in this study\*\*/);
+    expect(p).toContain('cannot say how large the difference is');
+  });
+
+  it('supported / contradicted / inconclusive from (a)–(c) like verdictFrom, counting only sub-claims that ran', () => {
+    expect(overallParagraph(set({ a: 'supported', b: 'inconclusive', c: 'supported' }), 'muon', 'adamw')).toMatch(
+      /^\*\*Supported in its own setting at this scale\*\*: \(a\) supported, \(b\) inconclusive, \(c\) supported;/,
+    );
+    expect(overallParagraph(set({ a: 'contradicted', b: null, c: 'inconclusive' }), 'muon', 'adamw')).toMatch(
+      /^\*\*Contradicted in its own setting at this scale\*\*: \(a\) contradicted, \(b\) not run, \(c\) inconclusive;/,
+    );
+    expect(overallParagraph(set({ a: 'supported', b: 'contradicted', c: 'inconclusive' }), 'muon', 'adamw')).toMatch(
+      /^\*\*Inconclusive in its own setting at this scale\*\*/,
+    );
+    expect(overallParagraph(set({ a: 'inconclusive', b: 'inconclusive', c: 'inconclusive' }), 'muon', 'adamw')).toMatch(/^\*\*Inconclusive/);
+  });
+
+  it('qualifies by (d), (e) and (f)', () => {
+    const p = overallParagraph(set({ a: 'supported', b: 'supported', c: 'supported', d: 'contradicted', e: null, f: 'supported' }), 'muon', 'adamw');
+    expect(p).toContain('With the mitigations it is reversed: (d) contradicted, adamw is the more stable there.');
+    expect(p).toContain('In low precision it was not tested: (e) not run in this study (needs thing e).');
+    expect(p).toContain('The dense LM shows the same ((f) supported), so the difference is not specific to MoE.');
+    const q = overallParagraph(set({ a: 'supported', b: 'supported', c: 'supported', d: 'supported', e: 'inconclusive', f: 'inconclusive' }), 'muon', 'adamw');
+    expect(q).toContain('With the mitigations it still holds: (d) supported.');
+    expect(q).toContain('In low precision it is not established: (e) inconclusive.');
+    expect(q).toContain('The dense LM does not show the same ((f) inconclusive), so whatever holds in (a)–(c) may be specific to MoE.');
+    expect(overallParagraph(set({ a: 'supported' }), 'muon', 'adamw')).toContain('Whether it is specific to MoE was not tested (not run in this study (needs thing f)).');
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The failed endpoint, the multipliers arms run at, the arm overrides, and the wall-time model:
+ * pure functions on hand-made summaries and configs.
+ */
+import { describe, expect, it } from 'vitest';
+import { applyArm, ARMS, ARM_NAMES, armLabels, armRunnable } from '../../src/study/arms.js';
+import { estimateWallSeconds } from '../../src/study/cost.js';
+import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf } from '../../src/study/failure.js';
+import type { RunSummary } from '../../src/train/run.js';
+import { oneRun, tinyMoe } from '../train/fixtures.js';
+
+const summary = (p: Partial<RunSummary>): RunSummary => ({
+  experiment: 'x',
+  optimizer: 'muon',
+  optimizerName: 'muon',
+  seed: 0,
+  lrScale: 1,
+  steps: 100,
+  plannedSteps: 100,
+  finalLoss: 0.2,
+  minLoss: 0.1,
+  initialLoss: 2.4,
+  initialEvalLoss: 2.3,
+  evalLoss: 0.2,
+  spikes: {},
+  spikeDetails: {},
+  diverged: false,
+  divergedAtStep: null,
+  interrupted: false,
+  wallSeconds: 1,
+  backend: 'wasm',
+  configHash: '0',
+  ...p,
+});
+const ctx = { bestTunedLoss: 0.15, lossFactor: FAILURE_LOSS_FACTOR };
+
+describe('failureReason', () => {
+  it('diverged; worse than the eval loss at init; k × the best tuned loss; otherwise not failed', () => {
+    expect(failureReason(summary({ diverged: true, divergedAtStep: 40, evalLoss: 0.1 }), ctx)).toBe('diverged');
+    // The first full study's Muon MNIST runs at 8×: 4.55 against 2.30 at init, never "diverged".
+    expect(failureReason(summary({ evalLoss: 4.55 }), ctx)).toBe('worse than init');
+    expect(failureReason(summary({ evalLoss: 2.3 }), ctx)).toBe('worse than init');
+    // At 4×: 2.0, below init, but 13× the best tuned 0.15 (k = 5 → threshold 0.75).
+    expect(failureReason(summary({ evalLoss: 2.0 }), ctx)).toBe('k× best tuned');
+    expect(failureReason(summary({ evalLoss: 0.75 }), ctx)).toBe('k× best tuned');
+    expect(failureReason(summary({ evalLoss: 0.74 }), ctx)).toBeNull();
+    expect(failureReason(summary({ evalLoss: 0.74 }), { ...ctx, lossFactor: 4 })).toBe('k× best tuned');
+    expect(failureReason(summary({ evalLoss: null }), ctx)).toBe('no eval');
+    // No best tuned loss known: only the other rules apply.
+    expect(failureReason(summary({ evalLoss: 2.0 }), { ...ctx, bestTunedLoss: Infinity })).toBeNull();
+  });
+
+  it('falls back to the first training loss when a summary predates initialEvalLoss', () => {
+    const old = summary({ evalLoss: 2.35 });
+    delete (old as { initialEvalLoss?: number | null }).initialEvalLoss;
+    expect(initialLossOf(old)).toBe(2.4);
+    expect(failureReason(old, { ...ctx, lossFactor: 100 })).toBeNull(); // 2.35 < 2.4
+    expect(initialLossOf(summary({ initialEvalLoss: null, initialLoss: null }))).toBeNull();
+  });
+});
+
+describe('firstFailure and armMultipliers', () => {
+  const runs = (failed: number, n = 5) => Array.from({ length: n }, (_, i) => summary({ seed: i, evalLoss: i < failed ? 9 : 0.2 }));
+  it('is the smallest multiplier where at least half the runs failed', () => {
+    expect(firstFailure(new Map([[1, runs(0)], [2, runs(2)], [4, runs(3)], [8, runs(5)]]), ctx)).toBe(4);
+    // Order of the map does not matter; exactly half counts (2 of 4).
+    expect(firstFailure(new Map([[8, runs(4)], [2, runs(2, 4)], [1, runs(1)]]), ctx)).toBe(2);
+    expect(firstFailure(new Map([[1, runs(0)], [2, runs(1)]]), ctx)).toBeNull();
+    expect(firstFailure(new Map([[1, []]]), ctx)).toBeNull();
+  });
+  it('takes both optimizers\' first failures, once each, or the largest multiplier when neither fails', () => {
+    expect(armMultipliers([4, 2], [1, 2, 4, 8])).toEqual([2, 4]);
+    expect(armMultipliers([2, 2], [1, 2, 4, 8])).toEqual([2]);
+    expect(armMultipliers([null, 8], [1, 2, 4, 8])).toEqual([8]);
+    expect(armMultipliers([null, null], [1, 2, 4, 8])).toEqual([8]);
+  });
+});
+
+describe('arms', () => {
+  it('every arm but none and muon-match-rms waits for its feature, and says which', () => {
+    expect(ARM_NAMES.filter(armRunnable)).toEqual(['none', 'muon-match-rms']);
+    for (const a of ['qkNorm', 'zLoss', 'qkClip'] as const) expect(ARMS[a].needs).toMatch(/issue 9/);
+    for (const a of ['bf16', 'fp4'] as const) expect(ARMS[a].needs).toMatch(/issue 10/);
+    expect(armLabels('muon-match-rms', 'adamw', 'muon')).toEqual(['muon']);
+    expect(armLabels('qkNorm', 'adamw', 'muon')).toEqual(['adamw', 'muon']);
+  });
+
+  it("muon-match-rms: lrAdjust 'match_rms_adamw', the internal AdamW at the main LR, the given LR scale", () => {
+    const config = oneRun(tinyMoe, 'muon');
+    const out = applyArm(config, 'muon-match-rms', 0.25);
+    expect(out.optimizer.options['lrAdjust']).toBe('match_rms_adamw');
+    expect(out.optimizer.options['learningRate']).toBe(config.optimizer.options['learningRate']);
+    expect((out.optimizer.options['adamw'] as Record<string, unknown>)['learningRate']).toBe(config.optimizer.options['learningRate']);
+    expect(out.lrScale).toBe(0.25);
+    // Nothing else changes, and the input is not mutated.
+    expect({ ...out, optimizer: config.optimizer, lrScale: config.lrScale }).toEqual(config);
+    expect(config.optimizer.options['lrAdjust']).toBeUndefined();
+    // The none arm only sets the scale.
+    expect(applyArm(config, 'none', 3)).toEqual({ ...config, lrScale: 3 });
+  });
+});
+
+describe('estimateWallSeconds', () => {
+  it("is the makespan of the pool's longest-first schedule, with the 2-worker contention factor", () => {
+    // 5 → w0, 4 → w1, 3 → w1 (7), 3 → w0 (8): makespan 8, × 1.07 for two busy cores.
+    expect(estimateWallSeconds([3, 5, 3, 4], 2)).toBeCloseTo(8 * 1.07, 12);
+    expect(estimateWallSeconds([3, 5, 3, 4], 1)).toBe(15);
+    expect(estimateWallSeconds([10, 1, 1], 4)).toBeCloseTo(10 * 1.07, 12);
+    expect(estimateWallSeconds([], 2)).toBe(0);
+    expect(estimateWallSeconds([2], 2)).toBe(2);
+  });
+});
