@@ -443,9 +443,9 @@ export function renderReport(r: StudyResults, figures = ''): string {
     '',
     curvesSection(r),
     '',
-    ...(figures ? [figures, ''] : []),
     multiplicitySection(r),
     '',
+    ...(figures ? [figures, ''] : []),
     claimSection(r),
     '',
   ].join('\n');
