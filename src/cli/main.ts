@@ -32,6 +32,7 @@ import { useColor } from './chart.js';
 import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 import { writeRunPages, writeStudyPages } from '../figures/pages.js';
 import type { WrittenFigure } from '../figures/output.js';
+import { loadVariants, ModuleLoadError } from '../variants/modules.js';
 
 /** The main job's experiments. */
 export const MAIN_EXPERIMENTS = ['mnist-mlp', 'moe-regimes'] as const;
@@ -48,6 +49,20 @@ interface RunFlags {
   logY?: boolean;
   smooth?: string;
   width?: string;
+  require?: string[];
+}
+
+/** Commander collector for repeatable flags. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** `--require FILE`, repeatable, on every command that takes an optimizer name. */
+function addRequireFlag(cmd: Command): Command {
+  return cmd.option(
+    '--require <file>',
+    'load an optimizer variant file (or any module) first; repeatable. Files in optimizers/ load by themselves',
+    collect,
+    [],
+  );
 }
 
 function viewOptions(flags: Pick<RunFlags, 'logY' | 'smooth' | 'width'>): ViewOptions {
@@ -60,7 +75,7 @@ function viewOptions(flags: Pick<RunFlags, 'logY' | 'smooth' | 'width'>): ViewOp
 }
 
 function addRunFlags(cmd: Command): Command {
-  return cmd
+  return addRequireFlag(cmd)
     .option('--steps <n>', 'training steps per run (overrides the spec)')
     .option('--seeds <list>', 'a count N (seeds 0..N-1) or a comma list, e.g. 0,4,9')
     .option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon')
@@ -77,6 +92,8 @@ function addRunFlags(cmd: Command): Command {
 async function runExperiments(names: readonly string[], flags: RunFlags, defaultName: string): Promise<void> {
   // Everything that can be wrong with the request is checked before any file is written.
   const view = viewOptions(flags);
+  // Variants first: --optimizers and the specs may name them.
+  await loadVariants(flags.require);
   const overrides = {
     quick: flags.quick === true,
     ...(flags.steps !== undefined ? { steps: parsePositiveInt('--steps', flags.steps) } : {}),
@@ -126,6 +143,7 @@ interface StudyFlags {
   workers?: string;
   shard?: string;
   backend?: string;
+  require?: string[];
 }
 
 function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
@@ -141,6 +159,7 @@ function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
 async function studyCommand(flags: StudyFlags): Promise<void> {
   const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
   const shard: Shard | undefined = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
+  await loadVariants(flags.require);
   const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
   const experiments = new Map<string, ExperimentSpec>();
   for (const t of study.tasks) experiments.set(t.experiment, await loadExperiment(t.experiment));
@@ -342,8 +361,7 @@ export function buildProgram(): Command {
     .option('--svg <dir>', 'also write each figure as an SVG file into this folder (created if missing)')
     .action((dirs: string[], flags: ViewFlags) => viewCommand(dirs, flags));
 
-  program
-    .command('study')
+  addRequireFlag(program.command('study'))
     .description('the stability study: LR tuning per optimizer, then spikes and divergence at 1–8× the tuned LR')
     .option('--quick', 'the same pipeline with a small grid and short horizons (minutes)')
     .option('--spec <name|path>', 'study spec in experiments/studies/ (default: stability)')
@@ -381,16 +399,16 @@ export function buildProgram(): Command {
     .addOption(new Option('--backend <name>', 'only this backend').choices([...BACKENDS]))
     .action((flags: BenchFlags) => benchCommand(flags));
 
-  program
-    .command('list')
-    .description('list the experiments and the registered optimizers with their defaults')
-    .action(() => {
-      console.log(`experiments (experiments/*.ts): ${listExperimentNames().join(', ')}\n`);
-      for (const o of listOptimizers()) {
-        console.log(`${o.name} (${o.className}): ${o.description}`);
-        for (const opt of o.options) console.log(`  ${opt.name} = ${JSON.stringify(opt.default)}  — ${opt.doc}`);
-      }
-    });
+  addRequireFlag(
+    program.command('list').description('list the experiments and the registered optimizers (with optimizers/ and --require files) and their defaults'),
+  ).action(async (flags: { require?: string[] }) => {
+    await loadVariants(flags.require);
+    console.log(`experiments (experiments/*.ts): ${listExperimentNames().join(', ')}\n`);
+    for (const o of listOptimizers()) {
+      console.log(`${o.name} (${o.className}): ${o.description}`);
+      for (const opt of o.options) console.log(`  ${opt.name} = ${JSON.stringify(opt.default)}  — ${opt.doc}`);
+    }
+  });
 
   return program;
 }
@@ -403,7 +421,7 @@ export function buildProgram(): Command {
 export function describeError(e: unknown): { line: string; userError: boolean; status: 1 | 2 } {
   if (e instanceof EnvironmentError) return { line: firstLine(e.message), userError: false, status: 1 };
   if (e instanceof RunFailure) return { line: firstLine(e.message), userError: e.status === 2, status: e.status };
-  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof OutputPathError) {
+  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof OutputPathError || e instanceof ModuleLoadError) {
     return { line: firstLine(e.message), userError: true, status: 2 };
   }
   const fsFault = describeFsError(e);

@@ -5,9 +5,22 @@ export { SGD } from './sgd.js';
 export { Muon, muonOptions, muonPlan, muonDirection, routesToMuon, type ExcludeRule, type MuonOptions } from './muon.js';
 export { NorMuon } from './normuon.js';
 export { MuonCubic } from './muon_cubic.js';
+export { Lion } from './lion.js';
 export { ComposedOptimizer, defineOptimizer, type OptimizerDefinition, type OptimizerPlan, type ParamGroup } from './composed.js';
 export { createOptimizer, listOptimizers, type OptimizerInfo, type OptimizerOptionInfo } from './registry.js';
-export { OptionError } from './options.js';
+export {
+  OptionError,
+  adamOptionSpecs,
+  beta,
+  booleanOption,
+  enumOption,
+  epsilon,
+  learningRate,
+  numberOption,
+  weightDecay,
+  type OptionSpec,
+  type OptionSpecs,
+} from './options.js';
 export * as transforms from './transforms.js';
 export {
   zeropowerViaNewtonSchulz,

@@ -151,6 +151,27 @@ export function scaleByAdam({ beta1, beta2, epsilon, amsgrad }: AdamMoments): Gr
   };
 }
 
+// ---------------------------------------------------------------- Lion
+
+/**
+ * Lion's sign of interpolated momentum (Chen et al. 2023, Algorithm 2; google/automl
+ * `lion/lion_pytorch.py`; optax `scale_by_lion`): out = sign(β₁·m + (1−β₁)·u), then
+ * m ← β₂·m + (1−β₂)·u. The update uses the *old* m; β₂ only drives the state.
+ */
+export function scaleByLion(beta1: number, beta2: number): GradientTransformation {
+  return {
+    name: 'scaleByLion',
+    slots: (p) => ({ lionMomentum: p.shape }),
+    update(u, ctx) {
+      const slot = ctx.slot('lionMomentum');
+      const m = slot.read();
+      const direction = tf.sign(lerp(m, u, 1 - beta1));
+      slot.write(lerp(m, u, 1 - beta2));
+      return direction;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- decay and scaling
 
 /** u + wd·θ. After an adaptive step this is decoupled decay (AdamW); before it, L2 (Adam, SGD). */

@@ -11,13 +11,20 @@ import type { RunConfig } from '../train/config.js';
 import { executeRun, type RunSummary } from '../train/run.js';
 import { estimateRunSeconds } from './cost.js';
 import { firstLine } from '../errors.js';
+import { userModules } from '../variants/modules.js';
 
 export interface RunTask {
   readonly config: RunConfig;
   readonly dir: string;
 }
 
-export type ToWorker = { type: 'run'; id: number; config: RunConfig; dir: string } | { type: 'stop' };
+/**
+ * `modules`: the user modules (file: URLs) the worker imports before the run, so that optimizer
+ * variants registered in the parent by experiment files, --require or optimizers/ exist there too.
+ */
+export type ToWorker =
+  | { type: 'run'; id: number; config: RunConfig; dir: string; modules: readonly string[] }
+  | { type: 'stop' };
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; id: number; step: number; loss: number }
@@ -225,6 +232,8 @@ function runOn(worker: Worker, id: number, task: RunTask, events: PoolEvents): P
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.once('exit', onExit);
-    worker.postMessage({ type: 'run', id, config: task.config, dir: task.dir } satisfies ToWorker);
+    // Read at each run, not at worker start: a module loaded after the pool started still reaches it.
+    const modules = userModules();
+    worker.postMessage({ type: 'run', id, config: task.config, dir: task.dir, modules } satisfies ToWorker);
   });
 }

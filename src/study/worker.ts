@@ -5,12 +5,36 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import { executeRun } from '../train/run.js';
+import { listOptimizers } from '../optimizers/index.js';
 import type { ToWorker, FromWorker } from './pool.js';
 import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 
 const port = parentPort!;
 const PROGRESS_INTERVAL_MS = 200;
 let stopRequested = false;
+const imported = new Set<string>();
+
+/**
+ * Import the parent's user modules (once each) so that their optimizer variants are registered in
+ * this thread's registry too, then check that the run's optimizer exists here.
+ */
+async function importUserModules(modules: readonly string[], optimizer: string): Promise<void> {
+  for (const url of modules) {
+    if (imported.has(url)) continue;
+    try {
+      await import(url);
+    } catch (e) {
+      throw new Error(`a worker could not import ${url}: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    }
+    imported.add(url);
+  }
+  if (!listOptimizers().some((o) => o.name === optimizer)) {
+    throw new Error(
+      `optimizer "${optimizer}" is not registered in the worker thread: define it in a file the experiment imports, ` +
+        'in optimizers/, or load it with --require FILE',
+    );
+  }
+}
 const backendName = (workerData as { backend: string }).backend;
 
 /** The one line and exit status the parent reports for a failed run. */
@@ -36,6 +60,7 @@ port.on('message', (message: ToWorker) => {
   void (async () => {
     try {
       await initBackend({ requested: backendName });
+      await importUserModules(message.modules, message.config.optimizer.name);
       // Progress at most every PROGRESS_INTERVAL_MS: a message per step would wake the parent
       // hundreds of times a second and steal CPU from the workers.
       let lastSent = 0;

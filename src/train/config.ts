@@ -123,7 +123,10 @@ function validateData(data: DataSpec, where: string): void {
 export function validateOptimizerSetup(setup: OptimizerSetup, where: string): void {
   const known = listOptimizers().map((o) => o.name);
   if (!known.includes(setup.name)) {
-    throw new SpecError(`${where}.name = ${JSON.stringify(setup.name)}: unknown optimizer; known: ${known.join(', ')}`);
+    throw new SpecError(
+      `${where}.name = ${JSON.stringify(setup.name)}: unknown optimizer; known: ${known.join(', ')} ` +
+        '(a variant loads from a file the experiment imports, from optimizers/, or with --require FILE)',
+    );
   }
   // Constructing checks every option with the optimizer's own ranges; the instance holds no tensors yet.
   try {

@@ -465,3 +465,43 @@ function normalizeRows(x: Mat, v: Float64Array, beta2: number, eps: number): Mat
   }
   return out.scale(x.frobenius() / (out.frobenius() + eps));
 }
+
+// ------------------------------------------------------------------ Lion
+
+export interface RefLionOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  weightDecay: number;
+}
+
+/** google/automl `lion/lion_pytorch.py` defaults. */
+export const LION_DEFAULTS: RefLionOptions = { lr: 1e-4, beta1: 0.9, beta2: 0.99, weightDecay: 0 };
+
+/**
+ * Lion as the official PyTorch code (google/automl `lion/lion_pytorch.py`, Chen et al. 2023):
+ *   p.mul_(1 − lr·wd); update = exp_avg·β₁ + grad·(1 − β₁); p.add_(sign(update), alpha = −lr);
+ *   exp_avg.mul_(β₂).add_(grad, alpha = 1 − β₂)
+ */
+export class RefLion implements RefOptimizer {
+  readonly o: RefLionOptions;
+  private readonly expAvg = new Map<string, Float64Array>();
+  constructor(o: Partial<RefLionOptions> = {}) {
+    this.o = { ...LION_DEFAULTS, ...o };
+  }
+
+  step(name: string, _shape: readonly number[], theta: Float64Array, grad: Float64Array): void {
+    const { lr, beta1, beta2, weightDecay } = this.o;
+    let m = this.expAvg.get(name);
+    if (!m) {
+      m = new Float64Array(theta.length);
+      this.expAvg.set(name, m);
+    }
+    for (let i = 0; i < theta.length; i++) {
+      theta[i] = theta[i]! * (1 - lr * weightDecay);
+      const update = m[i]! * beta1 + grad[i]! * (1 - beta1);
+      theta[i] = theta[i]! - lr * Math.sign(update);
+      m[i] = m[i]! * beta2 + grad[i]! * (1 - beta2);
+    }
+  }
+}

@@ -4,6 +4,7 @@ import {
   Adam,
   AdamW,
   ComposedOptimizer,
+  Lion,
   Muon,
   MuonCubic,
   NorMuon,
@@ -27,6 +28,7 @@ const classes = [
   { cls: Muon, className: 'Muon', name: 'muon' },
   { cls: NorMuon, className: 'NorMuon', name: 'normuon' },
   { cls: MuonCubic, className: 'MuonCubic', name: 'muon-cubic' },
+  { cls: Lion, className: 'Lion', name: 'lion' },
 ] as const;
 
 const classNameMap = (): (typeof tf.serialization.SerializationMap.prototype)['classNameMap'] =>
@@ -106,6 +108,7 @@ describe('getConfig → fromConfig round trip', () => {
     ],
     ['NorMuon', () => new NorMuon({ beta2: 0.9, normEpsilon: 1e-6, lrAdjust: 'match_rms_adamw' })],
     ['MuonCubic', () => new MuonCubic({ nsSteps: 15 })],
+    ['Lion', () => new Lion({ learningRate: 3e-4, beta1: 0.8, beta2: 0.95, weightDecay: 0.3 })],
   ];
 
   for (const [label, make] of configured) {
