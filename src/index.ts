@@ -4,3 +4,12 @@
 export { tf } from './tf.js';
 export { initBackend, currentBackend, type BackendName, type BackendChoice } from './backend.js';
 export * from './optimizers/index.js';
+export {
+  checkOptimizer,
+  formatConformance,
+  CONFORMANCE_CHECKS,
+  type CheckId,
+  type CheckResult,
+  type ConformanceOptions,
+  type ConformanceReport,
+} from './variants/conformance.js';

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SpecError, validateExperiment, type ExperimentSpec } from '../train/config.js';
 import { validateStudy, type StudySpec } from '../study/protocol.js';
-import { moduleFormatProblem, recordUserModule } from '../variants/modules.js';
+import { firstLineWithHint, recordUserModule } from '../variants/modules.js';
 
 export const EXPERIMENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'experiments');
 
@@ -25,13 +25,11 @@ export async function loadExperiment(nameOrPath: string, dir = EXPERIMENTS_DIR):
   if (!existsSync(path)) {
     throw new SpecError(`unknown experiment "${nameOrPath}"; known experiments: ${listExperimentNames(dir).join(', ')}`);
   }
-  const problem = moduleFormatProblem(path);
-  if (problem) throw new SpecError(`experiment ${problem}`);
   let mod: { default?: unknown };
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (e) {
-    throw new SpecError(`experiment ${path} failed to load: ${(e as Error).message.split('\n')[0]}`);
+    throw new SpecError(`experiment ${path} failed to load: ${firstLineWithHint(e, path)}`);
   }
   // Workers import it too, so the variants it defines or imports exist there (src/variants/modules.ts).
   recordUserModule(path);
@@ -50,13 +48,11 @@ export async function loadStudy(nameOrPath: string, quick: boolean): Promise<Stu
     const known = existsSync(STUDIES_DIR) ? listExperimentNames(STUDIES_DIR).join(', ') : '(none)';
     throw new SpecError(`unknown study "${nameOrPath}"; known studies: ${known}`);
   }
-  const problem = moduleFormatProblem(path);
-  if (problem) throw new SpecError(`study ${problem}`);
   let mod: { default?: StudySpec; quick?: StudySpec };
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: StudySpec; quick?: StudySpec };
   } catch (e) {
-    throw new SpecError(`study ${path} failed to load: ${(e as Error).message.split('\n')[0]}`);
+    throw new SpecError(`study ${path} failed to load: ${firstLineWithHint(e, path)}`);
   }
   recordUserModule(path);
   const spec = quick ? mod.quick : mod.default;

@@ -271,6 +271,42 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
   }
 }
 
+interface CheckFlags {
+  require?: string[];
+  options?: string;
+  backend?: string;
+}
+
+async function checkOptimizerCommand(name: string, flags: CheckFlags): Promise<void> {
+  await loadVariants(flags.require);
+  let options: Record<string, unknown> = {};
+  if (flags.options !== undefined) {
+    try {
+      options = JSON.parse(flags.options) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`--options ${JSON.stringify(flags.options)}: not JSON (${(e as Error).message})`);
+    }
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new UsageError(`--options ${JSON.stringify(flags.options)}: expected a JSON object of option values`);
+    }
+  }
+  const { checkOptimizer, formatConformance } = await import('../variants/conformance.js');
+  const requested: BackendName[] = flags.backend ? [parseBackendName(flags.backend, '--backend')] : ['wasm', 'cpu'];
+  const backends: BackendName[] = [];
+  for (const b of requested) {
+    try {
+      await initBackend({ requested: b });
+      backends.push(b);
+    } catch (e) {
+      if (flags.backend) throw e;
+      console.error(`check-optimizer: backend ${b} not available, skipped`);
+    }
+  }
+  const report = await checkOptimizer(name, { options, backends });
+  console.log(formatConformance(report));
+  if (!report.passed) process.exitCode = 1;
+}
+
 function machineInfo(): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, tfjs: tf.version.tfjs, platform: process.platform };
 }
@@ -398,6 +434,16 @@ export function buildProgram(): Command {
     .option('--json <file>', 'also write the figures as JSON')
     .addOption(new Option('--backend <name>', 'only this backend').choices([...BACKENDS]))
     .action((flags: BenchFlags) => benchCommand(flags));
+
+  addRequireFlag(
+    program
+      .command('check-optimizer')
+      .description('the conformance kit: run every generic check the shipped optimizers pass on one optimizer, on wasm and cpu')
+      .argument('<name>', 'a registered optimizer, e.g. one defined in optimizers/ or in a --require file'),
+  )
+    .option('--options <json>', 'build the optimizer with these options in every check, e.g. \'{"learningRate":1e-3}\'')
+    .addOption(new Option('--backend <name>', 'only this backend (default: wasm and cpu)').choices([...BACKENDS]))
+    .action((name: string, flags: CheckFlags) => checkOptimizerCommand(name, flags));
 
   addRequireFlag(
     program.command('list').description('list the experiments and the registered optimizers (with optimizers/ and --require files) and their defaults'),

@@ -5,7 +5,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import { executeRun } from '../train/run.js';
+import { fileURLToPath } from 'node:url';
 import { listOptimizers } from '../optimizers/index.js';
+import { firstLineWithHint } from '../variants/modules.js';
 import type { ToWorker, FromWorker } from './pool.js';
 import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 
@@ -24,7 +26,7 @@ async function importUserModules(modules: readonly string[], optimizer: string):
     try {
       await import(url);
     } catch (e) {
-      throw new Error(`a worker could not import ${url}: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+      throw new Error(`a worker could not import ${url}: ${firstLineWithHint(e, fileURLToPath(url))}`);
     }
     imported.add(url);
   }

@@ -58,19 +58,28 @@ export function moduleFormatProblem(path: string): string | undefined {
 }
 
 /**
+ * The first line of an import error (the rest is a stack into the user's file), followed by the
+ * module-format problem when there is one: a CommonJS file that imports the sandbox fails with a
+ * confusing "already registered" error from the second copy, and this says what to do instead.
+ */
+export function firstLineWithHint(e: unknown, path: string): string {
+  const line = String((e as Error)?.message ?? e).split('\n')[0];
+  const problem = moduleFormatProblem(path);
+  return problem ? `${line} (${problem})` : line;
+}
+
+/**
  * Import a user module and record it. `what` names it in errors (e.g. "--require lion.ts").
  * Import errors keep only their first line: the rest is a stack into the user's file.
  */
 export async function loadUserModule(path: string, what = path): Promise<void> {
   const abs = resolve(path);
   if (!existsSync(abs) || !statSync(abs).isFile()) throw new ModuleLoadError(`${what}: no such file`);
-  const problem = moduleFormatProblem(abs);
-  if (problem) throw new ModuleLoadError(`${what}: ${problem}`);
   const url = pathToFileURL(abs).href;
   try {
     await import(url);
   } catch (e) {
-    throw new ModuleLoadError(`${what} failed to load: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    throw new ModuleLoadError(`${what} failed to load: ${firstLineWithHint(e, abs)}`);
   }
   recordUserModule(url);
 }
