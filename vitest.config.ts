@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 // backend and registered classes. Two workers match the 2-core target machine.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // optimizers/: the tests `new-optimizer` writes next to the user's variants.
+    include: ['test/**/*.test.ts', 'optimizers/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

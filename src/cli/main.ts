@@ -33,6 +33,7 @@ import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '.
 import { writeRunPages, writeStudyPages } from '../figures/pages.js';
 import type { WrittenFigure } from '../figures/output.js';
 import { loadVariants, ModuleLoadError } from '../variants/modules.js';
+import { SCAFFOLD_BASES, ScaffoldError, scaffoldOptimizer } from '../variants/scaffold.js';
 
 /** The main job's experiments. */
 export const MAIN_EXPERIMENTS = ['mnist-mlp', 'moe-regimes'] as const;
@@ -445,6 +446,21 @@ export function buildProgram(): Command {
     .addOption(new Option('--backend <name>', 'only this backend (default: wasm and cpu)').choices([...BACKENDS]))
     .action((name: string, flags: CheckFlags) => checkOptimizerCommand(name, flags));
 
+  program
+    .command('new-optimizer')
+    .description('write a commented optimizer variant file and its test (the conformance kit), ready to edit')
+    .argument('<name>', 'the new optimizer\'s registry name, e.g. my-muon')
+    .addOption(new Option('--from <base>', 'the optimizer it starts as').choices([...SCAFFOLD_BASES]).default('muon'))
+    .option('--dir <dir>', 'folder for the two files (default: optimizers/, which every command loads by itself)')
+    .action(async (name: string, flags: { from: string; dir?: string }) => {
+      // Existing variants first, so a name clash is caught.
+      await loadVariants();
+      const r = scaffoldOptimizer({ name, from: flags.from, ...(flags.dir !== undefined ? { dir: flags.dir } : {}) });
+      console.log(`written: ${r.variantFile}\nwritten: ${r.testFile}`);
+      if (r.packageJson) console.log(`written: ${r.packageJson} ({"type": "module"}: .ts files there load as ES modules)`);
+      console.log(`\nedit the plan in ${r.variantFile}, then:\n${r.next.map((c) => `  ${c}`).join('\n')}`);
+    });
+
   addRequireFlag(
     program.command('list').description('list the experiments and the registered optimizers (with optimizers/ and --require files) and their defaults'),
   ).action(async (flags: { require?: string[] }) => {
@@ -467,7 +483,7 @@ export function buildProgram(): Command {
 export function describeError(e: unknown): { line: string; userError: boolean; status: 1 | 2 } {
   if (e instanceof EnvironmentError) return { line: firstLine(e.message), userError: false, status: 1 };
   if (e instanceof RunFailure) return { line: firstLine(e.message), userError: e.status === 2, status: e.status };
-  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof OutputPathError || e instanceof ModuleLoadError) {
+  if (e instanceof UsageError || e instanceof SpecError || e instanceof OptionError || e instanceof OutputPathError || e instanceof ModuleLoadError || e instanceof ScaffoldError) {
     return { line: firstLine(e.message), userError: true, status: 2 };
   }
   const fsFault = describeFsError(e);
