@@ -3,16 +3,17 @@
  * file failed in the worker threads with `unknown optimizer` (the workers never imported the
  * file), while `--workers 1` worked. Now every user module the parent loaded reaches each worker.
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { initBackend } from '../../src/backend.js';
+import { currentBackend, initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { listOptimizers } from '../../src/optimizers/index.js';
 import { readJSON } from '../../src/train/run_files.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { loadOptimizerFolder, userModules } from '../../src/variants/modules.js';
-import { userFolder, writeExperiment, writeUserLion } from './fixtures.js';
+import { ROOT, sandboxImport, userFolder, writeExperiment, writeUserLion } from './fixtures.js';
 
 const folders: string[] = [];
 let err: string[];
@@ -63,14 +64,26 @@ describe('a variant defined outside src/ runs in worker threads', () => {
     expect(summary(join(two, 'user-lion-exp__adamw__s0')).steps).toBe(8);
   });
 
-  it('--require FILE makes a variant usable from --optimizers with two workers', async () => {
-    const dir = folder('variant-require');
-    const variant = writeUserLion(dir, 'required-lion', 'RequiredLion');
+  it("the README's walkthrough: its variant file, in a folder of its own, runs with --require and two workers", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Add an optimizer variant'), readme.indexOf('## Experiments'));
+    const code = /```ts\n([\s\S]*?)\n\s*```/.exec(section)?.[1];
+    expect(code, 'the walkthrough has a ts code block').toBeDefined();
+    const dir = folder('variant-readme');
+    const file = join(dir, 'my-lion.ts');
+    // The README's file sits in optimizers/; this copy imports the sandbox from its own folder.
+    expect(code).toContain("from '../src/index.js'");
+    writeFileSync(file, code!.replace(/^ {3}/gm, '').replace("'../src/index.js'", `'${sandboxImport(dir)}'`));
     const out = join(dir, 'out');
-    const argv = ['run', 'mnist-mlp', '--quick', '--steps', '4', '--optimizers', 'adamw,required-lion', '--workers', '2'];
-    expect(await main([...argv, '--require', variant, '--out', out]), err.join('\n')).toBe(0);
-    expect(summary(join(out, 'mnist-mlp__required-lion__s0')).optimizerName).toBe('required-lion');
-    expect(userModules()).toContain(`file://${variant}`);
+    const argv = ['run', 'mnist-mlp', '--quick', '--steps', '4', '--optimizers', 'adamw,my-lion', '--lr', 'adamw=5e-3,my-lion=5e-4'];
+    expect(await main([...argv, '--workers', '2', '--require', file, '--out', out]), err.join('\n')).toBe(0);
+    expect(err.join('\n')).toMatch(/2 runs → .*2 workers/);
+    const lion = summary(join(out, 'mnist-mlp__my-lion__s0'));
+    expect(lion.optimizerName).toBe('my-lion');
+    expect(lion.steps).toBe(4);
+    expect(userModules()).toContain(pathToFileURL(file).href);
+    // The walkthrough's step 3: the variant passes the conformance kit.
+    expect(await main(['check-optimizer', 'my-lion', '--require', file, '--backend', currentBackend().name]), err.join('\n')).toBe(0);
   });
 
   it('a name still unknown fails before any run, in one line naming the ways to load it', async () => {
@@ -109,7 +122,7 @@ describe('the optimizers/ folder', () => {
     writeFileSync(join(dir, 'folder-lion.test.ts'), "throw new Error('a test file was loaded as a variant');\n");
     expect(await loadOptimizerFolder(dir)).toEqual([variant]);
     expect(listOptimizers().map((o) => o.name)).toContain('folder-lion');
-    expect(userModules()).toContain(`file://${variant}`);
+    expect(userModules()).toContain(pathToFileURL(variant).href);
     // Loading twice (a --require of a file the folder already loaded) registers nothing twice.
     await loadOptimizerFolder(dir);
     expect(listOptimizers().filter((o) => o.name === 'folder-lion')).toHaveLength(1);
