@@ -4,10 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
-import { executeRun } from '../train/run.js';
 import { fileURLToPath } from 'node:url';
+import { executeRun } from '../train/run.js';
 import { listOptimizers } from '../optimizers/index.js';
-import { firstLineWithHint } from '../variants/modules.js';
+import { firstLineWithHint, ModuleLoadError } from '../variants/modules.js';
 import type { ToWorker, FromWorker } from './pool.js';
 import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 
@@ -26,12 +26,12 @@ async function importUserModules(modules: readonly string[], optimizer: string):
     try {
       await import(url);
     } catch (e) {
-      throw new Error(`a worker could not import ${url}: ${firstLineWithHint(e, fileURLToPath(url))}`);
+      throw new ModuleLoadError(`a worker could not import ${url}: ${firstLineWithHint(e, fileURLToPath(url))}`);
     }
     imported.add(url);
   }
   if (!listOptimizers().some((o) => o.name === optimizer)) {
-    throw new Error(
+    throw new ModuleLoadError(
       `optimizer "${optimizer}" is not registered in the worker thread: define it in a file the experiment imports, ` +
         'in optimizers/, or load it with --require FILE',
     );
@@ -44,7 +44,7 @@ function workerError(e: unknown): { message: string; status: 1 | 2 } {
   const fsFault = describeFsError(e);
   if (fsFault) return { message: fsFault.line, status: fsFault.status };
   if (e instanceof EnvironmentError) return { message: firstLine(e.message), status: 1 };
-  if (e instanceof OutputPathError) return { message: firstLine(e.message), status: 2 };
+  if (e instanceof OutputPathError || e instanceof ModuleLoadError) return { message: firstLine(e.message), status: 2 };
   // Anything else is a bug: keep the message's first line here, the stack on stderr for a report.
   console.error((e as Error)?.stack ?? String(e));
   return { message: firstLine((e as Error)?.message ?? String(e)), status: 1 };
