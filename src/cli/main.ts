@@ -12,6 +12,7 @@ import { renderTable } from './table.js';
 import { listOptimizers } from '../optimizers/index.js';
 import { expandRuns, SpecError, type RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
+import { PRECISION_PRESET_NAMES } from '../precision/qat.js';
 import { checkDataAvailable } from '../train/build.js';
 import { ensureDir } from '../train/run_files.js';
 import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
@@ -43,6 +44,7 @@ interface RunFlags {
   seeds?: string;
   optimizers?: string;
   lr?: string;
+  precision?: string;
   backend?: string;
   out?: string;
   quick?: boolean;
@@ -81,6 +83,12 @@ function addRunFlags(cmd: Command): Command {
     .option('--seeds <list>', 'a count N (seeds 0..N-1) or a comma list, e.g. 0,4,9')
     .option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon')
     .option('--lr <lr>', 'learning rate for every optimizer, or per label: muon=0.02,adamw=1e-3')
+    .addOption(
+      new Option(
+        '--precision <preset>',
+        'simulated low-precision training (every matmul quantised, straight-through backward): fp32, bf16, fp8 (E4M3 weights and activations), fp4 (MXFP4 weights, E4M3 activations); overrides the spec',
+      ).choices([...PRECISION_PRESET_NAMES]),
+    )
     .addOption(new Option('--backend <name>', 'tfjs backend (default: tensorflow if installed, else wasm, else cpu; env OPT_SANDBOX_BACKEND)').choices([...BACKENDS]))
     .option('--out <dir>', 'output folder (default: runs/<timestamp>-<name>)')
     .option('--quick', 'a seconds-long smoke version of each experiment')
@@ -101,6 +109,7 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
     ...(flags.seeds !== undefined ? { seeds: parseSeeds(flags.seeds) } : {}),
     ...(flags.optimizers !== undefined ? { optimizers: parseList('--optimizers', flags.optimizers) } : {}),
     ...(flags.lr !== undefined ? { lr: parseLr(flags.lr) } : {}),
+    ...(flags.precision !== undefined ? { precision: flags.precision } : {}),
   };
   const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
   const configs: RunConfig[] = [];

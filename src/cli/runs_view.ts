@@ -13,6 +13,7 @@ import { medianPerIndex, summarize } from '../study/stats.js';
 import { renderChart, type ChartSeries } from './chart.js';
 import { formatNumber, renderTable } from './table.js';
 import { UsageError } from './args.js';
+import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
 
 export interface LoadedRun {
   readonly dir: string;
@@ -64,8 +65,14 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return m;
 }
 
-/** A run's series name: its optimizer label, with the LR scale when it is not 1. */
-export const seriesLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
+/** Runs from before precision existed are float32. */
+const precisionOf = (r: LoadedRun) => precisionLabel(r.config.precision ?? FP32);
+
+const optimizerLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
+
+/** A run's series name: its optimizer label, ×LR scale when it is not 1, @precision when not fp32. */
+export const seriesLabel = (r: LoadedRun) =>
+  isFullPrecision(r.config.precision ?? FP32) ? optimizerLabel(r) : `${optimizerLabel(r)}@${precisionOf(r)}`;
 
 function spikeTotals(runs: readonly LoadedRun[]): Record<string, number> {
   const totals: Record<string, number> = {};
@@ -121,6 +128,7 @@ export function renderSummaryTable(runs: readonly LoadedRun[]): string {
   const headers = [
     'experiment',
     'optimizer',
+    'precision',
     'seeds',
     'final loss',
     'eval loss',
@@ -131,12 +139,13 @@ export function renderSummaryTable(runs: readonly LoadedRun[]): string {
   ];
   const rows: string[][] = [];
   for (const [key, group] of groupBy(runs, (r) => `${r.config.experiment}\u0000${seriesLabel(r)}`)) {
-    const [experiment, label] = key.split('\u0000') as [string, string];
+    const [experiment] = key.split('\u0000') as [string, string];
     const done = group.filter((r) => r.summary);
     const sums = done.map((r) => r.summary!);
     rows.push([
       experiment,
-      label,
+      optimizerLabel(group[0]!),
+      precisionOf(group[0]!),
       `${done.length}${done.length < group.length ? ` (+${group.length - done.length} unfinished)` : ''}`,
       cell(sums.map((s) => s.finalLoss)),
       cell(sums.map((s) => s.evalLoss)),

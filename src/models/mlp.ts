@@ -1,7 +1,8 @@
 /** A multilayer perceptron of configurable widths and activation, as plain tfjs variables. */
 import { tf } from '../tf.js';
 import type { Rng } from '../data/rng.js';
-import { matMul, registerGradients } from '../ops.js';
+import { registerGradients } from '../ops.js';
+import { FP32, linear, type PrecisionSpec } from '../precision/qat.js';
 import { uniformFanIn, uniqueScope } from './init.js';
 import type { Model, ParamRole } from './model.js';
 
@@ -32,7 +33,8 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
   }
 }
 
-export function createMlp(spec: MlpSpec, inputDim: number, outputDim: number, rng: Rng): Model {
+/** `precision`: the matmuls' operand formats (quantisation-aware training, src/precision/qat.ts); biases stay float32. */
+export function createMlp(spec: MlpSpec, inputDim: number, outputDim: number, rng: Rng, precision: PrecisionSpec = FP32): Model {
   registerGradients();
   const scope = uniqueScope('mlp');
   const widths = [inputDim, ...spec.hidden, outputDim];
@@ -55,7 +57,7 @@ export function createMlp(spec: MlpSpec, inputDim: number, outputDim: number, rn
     forward(x) {
       let h: tf.Tensor = x;
       layers.forEach((l, i) => {
-        h = tf.add(matMul(h, l.kernel), l.bias);
+        h = tf.add(linear(h, l.kernel, precision), l.bias);
         if (i + 1 < layers.length) h = activate(h, spec.activation);
       });
       return { output: h as tf.Tensor2D };

@@ -11,6 +11,7 @@
 import { tf } from '../tf.js';
 import type { Rng } from '../data/rng.js';
 import { matMul, registerGradients } from '../ops.js';
+import { FP32, linear, quantizeActivation, quantizeWeight, type PrecisionSpec } from '../precision/qat.js';
 import { uniformFanIn, uniqueScope, zerosVariable } from './init.js';
 import { activate, type Activation } from './mlp.js';
 import type { Model, ParamRole } from './model.js';
@@ -61,7 +62,13 @@ export function loadBalanceStats(load: readonly number[]): { maxVio: number; loa
   };
 }
 
-export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rng: Rng): Model {
+/**
+ * `precision`: the operand formats of the router and expert matmuls (quantisation-aware training,
+ * src/precision/qat.ts). The expert banks are quantised as banks [E, fan_in, fan_out] (MXFP4 blocks
+ * along fan_in, one FP8 scale per bank) before being laid side by side; the gate × b2 product is a
+ * bias term and stays float32, as biases do.
+ */
+export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rng: Rng, precision: PrecisionSpec = FP32): Model {
   registerGradients();
   const { experts: E, topK: k, expertHidden: H } = spec;
   if (k > E) throw new Error(`moe: topK (${k}) must not exceed experts (${E})`);
@@ -86,7 +93,7 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
     roles,
     forward(x) {
       const batch = x.shape[0];
-      const logits = matMul(x, router); // [B, E]
+      const logits = linear(x, router, precision); // [B, E]
       const probs = tf.softmax(logits);
       // DeepSeek-V3: the bias shifts which experts are chosen, never the gate values.
       const scores = selectionBias ? tf.add(probs, selectionBias) : probs;
@@ -102,10 +109,11 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
       // 670 µs batched vs 47 µs as [128,16]·[16,256]; broadcastTo to [8,128,16] 880 µs).
       // Layer 1: x·[W1₁ … W1_E] side by side. Layer 2: Σₑ gₑ·(hₑ·W2ₑ + b2ₑ) = (g ⊙ h)·[W2₁; …; W2_E] + g·b2,
       // the gated hidden blocks against the experts' output matrices stacked.
-      const w1SideBySide = tf.reshape(tf.transpose(w1, [1, 0, 2]), [inputDim, E * H]);
-      const h = activate(tf.add(matMul(x, w1SideBySide), tf.reshape(b1, [E * H])), spec.activation); // [B, E·H]
+      const w1SideBySide = tf.reshape(tf.transpose(quantizeWeight(w1, precision, 1), [1, 0, 2]), [inputDim, E * H]);
+      const h = activate(tf.add(matMul(quantizeActivation(x, precision), w1SideBySide), tf.reshape(b1, [E * H])), spec.activation); // [B, E·H]
       const gatedH = tf.reshape(tf.mul(tf.reshape(h, [batch, E, H]), tf.expandDims(gates, -1)), [batch, E * H]);
-      const output = tf.add(matMul(gatedH, tf.reshape(w2, [E * H, outputDim])), matMul(gates, b2)) as tf.Tensor2D;
+      const w2Stacked = tf.reshape(quantizeWeight(w2, precision, 1), [E * H, outputDim]);
+      const output = tf.add(matMul(quantizeActivation(gatedH, precision), w2Stacked), matMul(gates, b2)) as tf.Tensor2D;
 
       // Switch load balancing: α·E·Σ fᵢ·Pᵢ, fᵢ = share of routed slots, Pᵢ = mean router probability.
       const load = tf.div(tf.sum(mask, 0), batch * k); // fractions, sum 1

@@ -50,8 +50,8 @@ export function checkDataAvailable(spec: DataSpec): void {
 
 export function buildModel(config: RunConfig, data: Dataset, rng: Rng): Model {
   return config.model.kind === 'mlp'
-    ? createMlp(config.model, data.inputDim, data.outputDim, rng)
-    : createMoe(config.model, data.inputDim, data.outputDim, rng);
+    ? createMlp(config.model, data.inputDim, data.outputDim, rng, config.precision)
+    : createMoe(config.model, data.inputDim, data.outputDim, rng, config.precision);
 }
 
 /**

@@ -6,6 +6,7 @@
 import { createOptimizer, listOptimizers } from '../optimizers/index.js';
 import { ACTIVATIONS, type MlpSpec } from '../models/mlp.js';
 import { MOE_DEFAULTS, type MoeSpec } from '../models/moe.js';
+import { FP32, PRECISION_ACCEPTS, PRECISION_PRESET_NAMES, parsePrecision, type PrecisionPreset, type PrecisionSpec } from '../precision/qat.js';
 import { validateSchedule, type ScheduleSpec } from './schedule.js';
 import { DEFAULT_DETECTORS, type DetectorSpec } from './spikes.js';
 
@@ -50,6 +51,11 @@ export interface ExperimentSpec {
   readonly detectors?: readonly DetectorSpec[];
   /** A run diverges when its loss is non-finite or above this factor × its first loss. */
   readonly divergenceFactor?: number;
+  /**
+   * Simulated low precision (quantisation-aware training, REFERENCE §10): a preset (fp32, bf16,
+   * fp8, fp4) or {weights, activations}. Default fp32.
+   */
+  readonly precision?: PrecisionPreset | PrecisionSpec;
   /** Overrides for `--quick`, a seconds-long smoke version. */
   readonly quick?: Partial<Pick<ExperimentSpec, 'steps' | 'evalEvery' | 'evalSize' | 'seeds' | 'data' | 'batchSize'>>;
 }
@@ -72,6 +78,8 @@ export interface RunConfig {
   readonly seed: number;
   readonly detectors: readonly DetectorSpec[];
   readonly divergenceFactor: number;
+  /** Operand formats of every activation × weight matmul (fp32/fp32: plain float32 training). */
+  readonly precision: PrecisionSpec;
 }
 
 export const DEFAULT_DIVERGENCE_FACTOR = 4;
@@ -163,6 +171,9 @@ export function validateExperiment(spec: ExperimentSpec): void {
   for (const s of spec.seeds) {
     if (!Number.isInteger(s) || s < 0) throw new SpecError(`${w}: seeds: ${JSON.stringify(s)} is not an integer ≥ 0`);
   }
+  if (spec.precision !== undefined && parsePrecision(spec.precision) === undefined) {
+    throw new SpecError(`${w}: precision = ${JSON.stringify(spec.precision)}: expected ${PRECISION_ACCEPTS}`);
+  }
   if (spec.divergenceFactor !== undefined && !(spec.divergenceFactor > 1)) {
     throw new SpecError(`${w}: divergenceFactor = ${spec.divergenceFactor}: expected a number > 1`);
   }
@@ -176,6 +187,8 @@ export interface ResolveOverrides {
   optimizers?: readonly string[];
   /** Learning rate per label ('*' for all). */
   lr?: Readonly<Record<string, number>>;
+  /** A precision preset for every run (--precision), replacing the spec's. */
+  precision?: string;
 }
 
 /** Apply --quick and flag overrides, then expand to one RunConfig per (optimizer, seed). */
@@ -186,6 +199,9 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
     ...(o.steps !== undefined ? { steps: o.steps } : {}),
     ...(o.seeds !== undefined ? { seeds: o.seeds } : {}),
   };
+  if (o.precision !== undefined && !(PRECISION_PRESET_NAMES as string[]).includes(o.precision)) {
+    throw new SpecError(`--precision ${JSON.stringify(o.precision)}: expected one of ${PRECISION_PRESET_NAMES.join(', ')}`);
+  }
   let optimizers = { ...effective.optimizers };
   if (o.optimizers) {
     const chosen: Record<string, OptimizerSetup> = {};
@@ -208,6 +224,7 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
   const final: ExperimentSpec = { ...effective, optimizers };
   validateExperiment(final);
   const model = resolveModel(final.model, 'model');
+  const precision = parsePrecision(o.precision ?? final.precision ?? FP32)!;
   const runs: RunConfig[] = [];
   for (const [label, setup] of Object.entries(final.optimizers)) {
     for (const seed of final.seeds) {
@@ -226,6 +243,7 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
         seed,
         detectors: final.detectors ?? DEFAULT_DETECTORS,
         divergenceFactor: final.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR,
+        precision,
       });
     }
   }

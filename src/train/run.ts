@@ -7,6 +7,7 @@ import type { RunConfig } from './config.js';
 import { train, type StepRecord, type TrainHooks } from './loop.js';
 import { CONFIG_FILE, METRICS_FILE, MetricsWriter, SUMMARY_FILE, ensureDir, provenance, readJSON, writeJSONAtomic } from './run_files.js';
 import type { SpikeCount } from './spikes.js';
+import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
 
 export interface RunSummary {
   readonly experiment: string;
@@ -16,6 +17,8 @@ export interface RunSummary {
   readonly optimizerName: string;
   readonly seed: number;
   readonly lrScale: number;
+  /** Simulated precision: a preset name (fp32, bf16, fp8, fp4) or w-<weights>_a-<activations>; absent in summaries from before it existed. */
+  readonly precision?: string;
   /** Steps completed. */
   readonly steps: number;
   readonly plannedSteps: number;
@@ -57,7 +60,9 @@ export function configHash(config: RunConfig): string {
 
 export function runDirName(config: RunConfig): string {
   const scale = config.lrScale === 1 ? '' : `-x${config.lrScale}`;
-  return `${config.experiment}__${config.label}${scale}__s${config.seed}`;
+  // fp32 runs keep the folder names they always had.
+  const precision = isFullPrecision(config.precision ?? FP32) ? '' : `@${precisionLabel(config.precision)}`;
+  return `${config.experiment}__${config.label}${scale}${precision}__s${config.seed}`;
 }
 
 /**
@@ -110,6 +115,7 @@ export async function executeRun(
     optimizerName: config.optimizer.name,
     seed: config.seed,
     lrScale: config.lrScale,
+    precision: precisionLabel(config.precision),
     steps: outcome.stepsCompleted,
     plannedSteps: config.steps,
     finalLoss: outcome.finalLoss,
