@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: per backend, the plain matmul rate at the step's shapes, step times of AdamW,
- * Muon and SGD on the default MLP and MoE configs against the FLOP model, Newton–Schulz's rate,
+ * Muon and SGD on the default MLP and MoE configs against the FLOP model, the MLP step under each
+ * simulated precision preset beside fp32, Newton–Schulz's rate,
  * optimizer state bytes against theory, tensor growth over 1000 steps, and study throughput with
  * 1 worker and one per core. Figures, not assertions: the targets are checked and printed.
  */
@@ -19,8 +20,18 @@ import { runDirName } from '../train/run.js';
 import { defaultWorkers, openPool } from '../study/pool.js';
 import { median, quantile } from '../study/stats.js';
 import { modelMatrices, newtonSchulzFlops, stepFlops, type MatrixShape } from '../models/flops.js';
+import { PRECISION_PRESET_NAMES, type PrecisionPreset } from '../precision/qat.js';
 
 export const BENCH_OPTIMIZERS = ['adamw', 'muon', 'sgd'] as const;
+
+export interface PrecisionCase {
+  readonly optimizer: string;
+  readonly precision: PrecisionPreset;
+  /** Median MLP step time, ms. */
+  readonly stepMs: number;
+  /** stepMs ÷ the fp32 step's, measured in the same interleaved passes. */
+  readonly overFp32: number;
+}
 
 export interface Spread {
   readonly median: number;
@@ -49,6 +60,8 @@ export interface BackendBench {
   readonly matmulGflops: number;
   readonly matmulShapes: { shape: string; gflops: number }[];
   readonly cases: BenchCase[];
+  /** The MLP step under each precision preset (quantisation-aware training) beside fp32. */
+  readonly precision: PrecisionCase[];
   readonly muonOverAdamw: { model: string; measured: number; flopModel: number }[];
   /** Newton–Schulz on the MLP's hidden kernel [784, 256], GFLOP/s, and its share of the matmul rate. */
   readonly nsGflops: number;
@@ -101,8 +114,8 @@ function matmulRate(m: number, k: number, n: number, reps: number): number {
   return (2 * m * k * n) / ms / 1e6;
 }
 
-function benchRun(spec: ExperimentSpec, label: string, steps: number): RunConfig {
-  const runs = expandRuns({ ...spec, evalEvery: 1_000_000 }, { optimizers: [label], seeds: [0], steps });
+function benchRun(spec: ExperimentSpec, label: string, steps: number, precision: PrecisionPreset = 'fp32'): RunConfig {
+  const runs = expandRuns({ ...spec, evalEvery: 1_000_000 }, { optimizers: [label], seeds: [0], steps, precision });
   return runs[0]!;
 }
 
@@ -110,6 +123,36 @@ async function stepTimes(config: RunConfig, warmup: number): Promise<number[]> {
   const ms: number[] = [];
   await train(config, { onRecord: (r) => void (r.step > warmup && ms.push(r.ms)) });
   return ms;
+}
+
+/**
+ * Step times of the MLP under every precision preset, per optimizer. Two passes over the presets
+ * in opposite orders (fp32 … fp4, fp4 … fp32), half the steps each, so that a noisy machine's
+ * drift hits every preset alike; the ratios are against the fp32 runs of the same passes.
+ */
+async function precisionCases(
+  spec: ExperimentSpec,
+  optimizers: readonly string[],
+  warmup: number,
+  reps: number,
+  log: (line: string) => void,
+): Promise<PrecisionCase[]> {
+  const out: PrecisionCase[] = [];
+  for (const label of optimizers) {
+    const times = new Map<PrecisionPreset, number[]>(PRECISION_PRESET_NAMES.map((p) => [p, []]));
+    for (const order of [PRECISION_PRESET_NAMES, [...PRECISION_PRESET_NAMES].reverse()]) {
+      for (const p of order) {
+        log(`  mlp ${label} --precision ${p}: ${warmup} + ${Math.ceil(reps / 2)} steps`);
+        times.get(p)!.push(...(await stepTimes(benchRun(spec, label, warmup + Math.ceil(reps / 2), p), warmup)));
+      }
+    }
+    const fp32 = median(times.get('fp32')!);
+    for (const p of PRECISION_PRESET_NAMES) {
+      const stepMs = median(times.get(p)!);
+      out.push({ optimizer: label, precision: p, stepMs, overFp32: stepMs / fp32 });
+    }
+  }
+  return out;
 }
 
 /** Matrices Muon orthogonalises under the experiments' role routing: hidden matrices and expert banks. */
@@ -260,6 +303,16 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
     return { model, measured: c('muon').stepMs / c('adamw').stepMs, flopModel: c('muon').flops / c('adamw').flops };
   });
 
+  log(`[${backend}] precision presets (MLP)`);
+  // The cpu backend's Muon MLP step takes seconds: its quick bench times AdamW alone, in fewer steps.
+  const precision = await precisionCases(
+    mlp,
+    slow && options.quick ? ['adamw'] : ['adamw', 'muon'],
+    slow ? 2 : warmup,
+    slow ? 10 : reps,
+    log,
+  );
+
   log(`[${backend}] Newton–Schulz`);
   const g = tf.randomNormal([mlpData.inputDim, hidden], 0, 1, 'float32', 3);
   const nsMs = timeIt(() => tf.tidy(() => void zeropowerViaNewtonSchulz(g).dataSync()), backend === 'cpu' ? 3 : 15, 2);
@@ -289,6 +342,7 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
     matmulGflops,
     matmulShapes,
     cases,
+    precision,
     muonOverAdamw,
     nsGflops,
     nsOverMatmul: nsGflops / matmulGflops,
@@ -325,6 +379,13 @@ export function checkTargets(b: BackendBench): TargetCheck[] {
       value: `${speedup.toFixed(2)}×`,
       pass: b.throughput.workers < 2 || speedup >= 1.8,
     },
+    ...b.precision
+      .filter((c) => c.precision === 'fp8')
+      .map((c) => ({
+        target: `fp8 MLP step (${c.optimizer}) ≤ 1.6 × fp32 step`,
+        value: `${c.overFp32.toFixed(2)}×`,
+        pass: c.overFp32 <= 1.6,
+      })),
     { target: 'zero tensor growth (1000 steps)', value: String(b.tensorGrowth), pass: b.tensorGrowth === 0 },
     { target: 'optimizer state bytes = theory', value: stateOk ? 'equal' : 'differ', pass: stateOk },
   ];

@@ -254,6 +254,13 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
     console.log('');
     console.log(
       renderTable(
+        ['model', 'optimizer', 'precision', 'step ms (median)', '÷ fp32 step'],
+        r.precision.map((c) => ['mlp', c.optimizer, c.precision, c.stepMs.toFixed(2), `${c.overFp32.toFixed(2)}×`]),
+      ),
+    );
+    console.log('');
+    console.log(
+      renderTable(
         ['figure', 'value'],
         [
           ...r.muonOverAdamw.map((m) => [`Muon/AdamW step (${m.model})`, `${m.measured.toFixed(2)} measured, ${m.flopModel.toFixed(2)} FLOP model`]),
@@ -439,7 +446,7 @@ export function buildProgram(): Command {
 
   program
     .command('bench')
-    .description('benchmark each available backend: matmul rate, step times vs the FLOP model, Newton–Schulz, state bytes, tensor growth, throughput')
+    .description('benchmark each available backend: matmul rate, step times vs the FLOP model, MLP step per precision preset vs fp32, Newton–Schulz, state bytes, tensor growth, throughput')
     .option('--quick', 'fewer repetitions and shorter throughput runs (≈ 1.7 min on wasm, 3.3 min on cpu)')
     .option('--json <file>', 'also write the figures as JSON')
     .addOption(new Option('--backend <name>', 'only this backend').choices([...BACKENDS]))
