@@ -1,7 +1,10 @@
 /**
  * MNIST digits (the `mnist` package, fixed stratified 80/20 split), a 784-256-10 ReLU MLP,
- * Muon vs AdamW. Muon takes the hidden matrix; the head and biases go to its internal AdamW,
- * given AdamW's learning rate so that only the matrix update rule differs between the two.
+ * Muon vs AdamW. Muon takes the hidden matrix; the head and biases go to its internal AdamW.
+ *
+ * Learning rates: runs use experiments/tuned/mnist-mlp.json (`npm run tune -- mnist-mlp`). The LRs
+ * below anchor that tuning's grid: each grid point multiplies every group's LR by one factor, so
+ * Muon's internal AdamW (head, biases) stays at 1/4 of the Muon LR.
  */
 import { defineExperiment } from '../src/train/config.js';
 
@@ -19,5 +22,7 @@ export default defineExperiment({
     muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 5e-3 } } },
   },
   seeds: [0, 1, 2],
+  // Until experiments/tuned/mnist-mlp.json exists (npm run tune -- mnist-mlp).
+  lrSource: 'hand-picked before tuning records existed (issue 15: AdamW sits below its tuned LR)',
   quick: { steps: 30, evalEvery: 15, seeds: [0], evalSize: 500 },
 });

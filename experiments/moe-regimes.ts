@@ -3,6 +3,10 @@
  * labelled by its own random teacher, so experts have something to specialise on. 8 experts, top-2,
  * Switch balancing (α = 1e-2) and ST-MoE z-loss (1e-3). Router on AdamW (the Qwen / DeepSeek-V4
  * recipe, REFERENCE §1); expert banks on Muon, orthogonalised per expert.
+ *
+ * Learning rates: runs use experiments/tuned/moe-regimes.json (`npm run tune -- moe-regimes`). The
+ * LRs below anchor that tuning's grid: each grid point multiplies every group's LR by one factor,
+ * so Muon's internal AdamW (router, biases, head) stays at 3/20 of the Muon LR.
  */
 import { defineExperiment } from '../src/train/config.js';
 

@@ -1,4 +1,7 @@
-/** The MoE task with its router on Muon too (the recipe Qwen avoided: REFERENCE §8). */
+/**
+ * The MoE task with its router on Muon too (the recipe Qwen avoided: REFERENCE §8). Its LRs come
+ * from its own tuning record, experiments/tuned/moe-router-muon.json.
+ */
 import { defineExperiment } from '../src/train/config.js';
 import moe from './moe-regimes.js';
 

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SpecError, validateExperiment, type ExperimentSpec } from '../train/config.js';
 import { validateStudy, type StudySpec } from '../study/protocol.js';
 import { firstLineWithHint, recordUserModule } from '../variants/modules.js';
+import { applyTuning, readRecord, recordPath } from '../study/tuned_record.js';
 
 export const EXPERIMENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'experiments');
 
@@ -19,8 +20,26 @@ export function listExperimentNames(dir = EXPERIMENTS_DIR): string[] {
     .sort();
 }
 
-/** Load and validate an experiment by name, or from a path to a .ts file. */
-export async function loadExperiment(nameOrPath: string, dir = EXPERIMENTS_DIR): Promise<ExperimentSpec> {
+/**
+ * An experiment ready to run: the spec with its learning rates from its tuning record
+ * (experiments/tuned/<name>.json) when that record was made for this spec, every optimizer marked
+ * with where its LRs come from. A record made for another version of the spec is not applied, and
+ * `warn` says so.
+ */
+export async function loadExperiment(
+  nameOrPath: string,
+  dir = EXPERIMENTS_DIR,
+  warn: (line: string) => void = (l) => console.error(`warning: ${l}`),
+): Promise<ExperimentSpec> {
+  const spec = await loadExperimentSpec(nameOrPath, dir);
+  const file = recordPath(dir, spec.name);
+  const applied = applyTuning(spec, readRecord(file), file);
+  if (applied.warning) warn(applied.warning);
+  return applied.spec;
+}
+
+/** Load and validate an experiment by name, or from a path to a .ts file: the spec as written (the LRs tuning scales). */
+export async function loadExperimentSpec(nameOrPath: string, dir = EXPERIMENTS_DIR): Promise<ExperimentSpec> {
   const path = nameOrPath.endsWith('.ts') ? nameOrPath : join(dir, `${nameOrPath}.ts`);
   if (!existsSync(path)) {
     throw new SpecError(`unknown experiment "${nameOrPath}"; known experiments: ${listExperimentNames(dir).join(', ')}`);

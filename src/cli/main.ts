@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BACKENDS, initBackend, parseBackendName, type BackendName } from '../backend.js';
 import { tf } from '../tf.js';
 import { cpus } from 'node:os';
-import { renderTable } from './table.js';
+import { formatNumber, renderTable } from './table.js';
 import { listOptimizers } from '../optimizers/index.js';
 import { expandRuns, SpecError, type RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
@@ -18,7 +18,10 @@ import { ensureDir } from '../train/run_files.js';
 import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
 import { OptionError } from '../optimizers/options.js';
 import { UsageError, outDir, parseList, parseLr, parsePositiveInt, parseSeeds, parseShard, parseSmooth, timestamp } from './args.js';
-import { listExperimentNames, loadExperiment, loadStudy } from './experiments.js';
+import { EXPERIMENTS_DIR, listExperimentNames, loadExperiment, loadExperimentSpec, loadStudy } from './experiments.js';
+import { tuneExperiment, gridsFor } from '../study/tune.js';
+import { recordPath, type TunedRecord } from '../study/tuned_record.js';
+import { ELIGIBILITY_RULE } from '../study/tuning.js';
 import { estimateStudy, runStudy, type Shard } from '../study/study.js';
 import { analyzeStudy } from '../study/analyze.js';
 import { renderReport } from '../study/report.js';
@@ -172,7 +175,8 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   await loadVariants(flags.require);
   const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
   const experiments = new Map<string, ExperimentSpec>();
-  for (const t of study.tasks) experiments.set(t.experiment, await loadExperiment(t.experiment));
+  // The study tunes every LR itself: it scales the specs as written, not the recorded tunings.
+  for (const t of study.tasks) experiments.set(t.experiment, await loadExperimentSpec(t.experiment));
   for (const e of experiments.values()) checkDataAvailable(e.data);
   const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
   const fallback = join('runs', shard ? `${study.name}-shard-${shard.index}-of-${shard.count}` : study.name);
@@ -218,6 +222,75 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   for (const [task, ms] of result.armMultipliers) console.log(`arms on ${task} at ${ms.map((m) => `${m}×`).join(', ')} (where either optimizer first fails)`);
   console.log(`done in ${minutes} min: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.arms.length} arm runs in ${dir}`);
   console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
+}
+
+interface TuneFlags {
+  seeds?: string;
+  workers?: string;
+  out?: string;
+  record?: string;
+  backend?: string;
+}
+
+async function tuneCommand(name: string, flags: TuneFlags): Promise<void> {
+  const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
+  const study = await loadStudy('stability', false);
+  const seeds = flags.seeds !== undefined ? parseSeeds(flags.seeds) : study.seeds;
+  // The spec as written: its LRs anchor the grid; a record's LRs never feed back into a tuning.
+  const spec = await loadExperimentSpec(name);
+  const grids = gridsFor(spec, study.tune.grid);
+  checkDataAvailable(spec.data);
+  const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
+  const runsDir = outDir(flags.out, join('runs', `tune-${spec.name}`));
+  const recordFile = flags.record !== undefined ? outDir(flags.record, '') : recordPath(EXPERIMENTS_DIR, spec.name);
+  const runs = Object.values(grids).reduce((a, g) => a + g.length, 0) * seeds.length;
+  console.error(
+    `tune ${spec.name}: ${Object.entries(grids).map(([l, g]) => `${l} ${g.length} LRs`).join(', ')} × ${seeds.length} seeds = ${runs} runs of ${spec.steps} steps → ${runsDir} (backend ${backend.name}, ${workers} worker${workers > 1 ? 's' : ''}); rerun the same command to resume`,
+  );
+  let progress = createProgress();
+  const record = await withStopOnSigint(() =>
+    tuneExperiment(spec, {
+      grids,
+      seeds,
+      runsDir,
+      recordFile,
+      workers,
+      command: `npm run tune -- ${name}${flags.seeds !== undefined ? ` --seeds ${flags.seeds}` : ''}`,
+      events: {
+        onPhase: (_phase, todo, skipped, steps) => {
+          if (skipped) console.error(`${todo} runs to do, ${skipped} already complete`);
+          progress = createProgress();
+          progress.start(steps, todo);
+        },
+        onProgress: (i, step, loss) => progress.step(i, step, loss),
+        onDone: (s, i) => progress.runDone(i, `${s.optimizer}×${formatNumber(s.lrScale)}/s${s.seed}`, s.plannedSteps),
+      },
+    }).finally(() => progress.stop()),
+  );
+  if (!record) {
+    console.log('interrupted; rerun the same command to resume (finished runs are skipped)');
+    process.exitCode = 130;
+    return;
+  }
+  console.log(renderTuning(record));
+  console.log(`\nwritten: ${recordFile} (${record.wallSeconds} s)`);
+}
+
+/** The tuned LRs and the grids that decided them. */
+export function renderTuning(record: TunedRecord): string {
+  const rows = Object.entries(record.optimizers).map(([label, t]) => [
+    label,
+    `${formatNumber(t.tuned.lr)}${t.atGridEdge ? ' (grid edge)' : ''}${t.noEligibleLr ? ' (no LR free of divergence)' : ''}`,
+    formatNumber(t.tuned.medianEvalLoss),
+    t.best.lr === t.tuned.lr ? 'same' : `${formatNumber(t.best.lr)}: ${formatNumber(t.best.medianEvalLoss)} (not eligible)`,
+    Object.entries(t.groupLrs).map(([g, lr]) => `${g} ${formatNumber(lr)}`).join(', '),
+    t.grid.map((g) => `${formatNumber(g.lr)}: ${formatNumber(g.medianEvalLoss)}${g.diverged ? ` (${g.diverged}/${g.n} div)` : ''}`).join('; '),
+  ]);
+  return [
+    `${record.experiment}: ${record.steps} steps, seeds ${record.seeds.join(',')}, backend ${record.backend}`,
+    renderTable(['optimizer', 'tuned LR', 'median eval loss', 'best-scoring LR', 'group LRs used', 'grid (LR: median final eval loss)'], rows),
+    `Rule: ${ELIGIBILITY_RULE}.`,
+  ].join('\n');
 }
 
 interface BenchFlags {
@@ -423,6 +496,19 @@ export function buildProgram(): Command {
     .option('--shard <i/n>', 'run only the i-th of n deterministic shares (merge them with `merge`)')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
     .action((flags: StudyFlags) => studyCommand(flags));
+
+  program
+    .command('tune')
+    .description(
+      "tune each optimizer's LR for one experiment (the study's grids, seeds and rule; the experiment's own steps and schedule) and record it in experiments/tuned/<experiment>.json, where the experiment takes its default LRs from",
+    )
+    .argument('<experiment>', 'experiment name in experiments/')
+    .option('--seeds <list>', "a count N (seeds 0..N-1) or a comma list (default: the study's 5 seeds, 0..4)")
+    .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
+    .option('--out <dir>', 'folder for the tuning runs (default: runs/tune-<experiment>); rerunning resumes it')
+    .option('--record <file>', 'write the record here instead of experiments/tuned/<experiment>.json')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
+    .action((name: string, flags: TuneFlags) => tuneCommand(name, flags));
 
   program
     .command('report')

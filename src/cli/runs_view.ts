@@ -14,6 +14,7 @@ import { renderChart, type ChartSeries } from './chart.js';
 import { formatNumber, renderTable } from './table.js';
 import { UsageError } from './args.js';
 import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
+import { groupLearningRates } from '../study/tuned_record.js';
 
 export interface LoadedRun {
   readonly dir: string;
@@ -122,6 +123,25 @@ function cell(values: readonly (number | null | undefined)[]): string {
   return xs.length === 1 ? formatNumber(s.median) : `${formatNumber(s.median)} [${formatNumber(s.q1)}–${formatNumber(s.q3)}]`;
 }
 
+/** A run's source of LRs when its config does not say (runs written before sources were recorded). */
+const UNKNOWN_SOURCE = 'source not recorded';
+
+/**
+ * "0.1 (adamw 0.015), tuned: 7-point grid, 5 seeds": the main group's LR, any other group's, and
+ * where they come from, as the run's config.json records them (× its lrScale).
+ */
+export function lrCell(config: RunConfig): string {
+  let lrs: Record<string, number>;
+  try {
+    lrs = groupLearningRates(config.optimizer);
+  } catch {
+    return `? (${config.optimizer.name} is not registered here)`;
+  }
+  const [main, ...rest] = Object.entries(lrs).map(([g, lr]) => [g, lr * config.lrScale] as const);
+  const others = rest.length ? ` (${rest.map(([g, lr]) => `${g} ${formatNumber(lr)}`).join(', ')})` : '';
+  return `${formatNumber(main![1])}${others}, ${config.optimizer.lrSource ?? UNKNOWN_SOURCE}`;
+}
+
 /** Median [IQR] over seeds per experiment × optimizer. */
 export function renderSummaryTable(runs: readonly LoadedRun[]): string {
   const detectorNames = [...new Set(runs.flatMap((r) => Object.keys(r.summary?.spikes ?? {})))];
@@ -129,6 +149,7 @@ export function renderSummaryTable(runs: readonly LoadedRun[]): string {
     'experiment',
     'optimizer',
     'precision',
+    'lr, source',
     'seeds',
     'final loss',
     'eval loss',
@@ -146,6 +167,7 @@ export function renderSummaryTable(runs: readonly LoadedRun[]): string {
       experiment,
       optimizerLabel(group[0]!),
       precisionOf(group[0]!),
+      lrCell(group[0]!.config),
       `${done.length}${done.length < group.length ? ` (+${group.length - done.length} unfinished)` : ''}`,
       cell(sums.map((s) => s.finalLoss)),
       cell(sums.map((s) => s.evalLoss)),

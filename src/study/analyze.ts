@@ -17,7 +17,7 @@ import { METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_
 import { ARMS, armLabels, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf, type FailureContext, type FailureReason } from './failure.js';
 import { planArm, planTuning, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
-import { RUNS_DIR, STUDY_FILE, runnableArms, tunedLr, tuningScores, type StudyFile } from './study.js';
+import { RUNS_DIR, STUDY_FILE, runnableArms, type StudyFile } from './study.js';
 import {
   bonferroniConfidence,
   bootstrapDiffCI,
@@ -33,6 +33,7 @@ import {
   type Summary,
 } from './stats.js';
 import { kaplanMeier, logRank, type KaplanMeierStep, type LogRank, type SurvivalObservation } from './survival.js';
+import { chooseTunedLr } from './tuning.js';
 
 /** Seed of every bootstrap in a report, so reports are reproducible to the digit. */
 export const BOOTSTRAP_SEED = 20231012;
@@ -102,7 +103,12 @@ export interface StressCell {
 
 export interface TuningResult {
   readonly grid: { lr: number; medianEvalLoss: number; diverged: number; n: number }[];
+  /** The best median eval loss among LRs whose tuning runs diverged in no seed (tuning.ts). */
   readonly tunedLr: number;
+  /** The best median eval loss over the whole grid; differs from tunedLr when that LR diverged in some seed. */
+  readonly bestScoringLr: number;
+  /** No grid LR was free of divergence: the tuned LR is the best of those with the fewest. */
+  readonly noEligibleLr: boolean;
   readonly sensitivity: number;
   readonly bestLoss: number;
   readonly initialLoss: number;
@@ -528,19 +534,17 @@ export function analyzeStudy(dir: string): StudyResults {
       const mine = loaded.filter((l) => l.p.label === label && l.summary);
       if (mine.length === 0) continue;
       const results = mine.map((l) => ({ lr: l.p.lr, summary: l.summary! }));
-      const grid = tuningScores(results).map(({ lr, score, n }) => ({
-        lr,
-        medianEvalLoss: score,
-        diverged: results.filter((r) => r.lr === lr && r.summary.diverged).length,
-        n,
-      }));
+      const choice = chooseTunedLr(results);
+      const grid = choice.grid.map(({ lr, score, n, diverged }) => ({ lr, medianEvalLoss: score, diverged, n }));
       const sens = lrSensitivity(
         grid.map((g) => ({ lr: g.lr, finalLoss: g.medianEvalLoss, diverged: false })),
         initialLoss,
       );
       tuning[task.experiment]![label] = {
         grid,
-        tunedLr: tunedLr(results).lr,
+        tunedLr: choice.tuned.lr,
+        bestScoringLr: choice.best.lr,
+        noEligibleLr: choice.noEligibleLr,
         sensitivity: sens.sensitivity,
         bestLoss: sens.best,
         initialLoss,

@@ -1,12 +1,15 @@
 /**
  * The stability study's protocol as data (REFERENCE §5, §7): per task, each optimizer tunes its
- * own LR over its own log-spaced grid with the same seeds; the tuned LR (best median final eval
- * loss) is then held constant at 1×, 2×, 4×, 8× over a longer horizon, and spikes and divergence
- * are counted. `planStudy` expands a spec into concrete runs, deterministically.
+ * own LR over its own log-spaced grid with the same seeds; the tuned LR (tuning.ts: the best median
+ * final eval loss among LRs that diverged in no seed) is then held constant at 1×, 2×, 4×, 8× over
+ * a longer horizon, and spikes and divergence are counted. `planStudy` expands a spec into concrete runs, deterministically.
  */
 import type { ExperimentSpec, ModelSpec, RunConfig } from '../train/config.js';
 import { expandRuns } from '../train/config.js';
 import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
+import { baseLr, gridRuns } from './tuning.js';
+
+export { baseLr };
 
 export interface StudyTask {
   /** Experiment name in experiments/. */
@@ -90,17 +93,6 @@ export function logGrid(lo: number, hi: number, points: number): number[] {
   return Array.from({ length: points }, (_, i) => Number((lo * 10 ** (step * i)).toPrecision(3)));
 }
 
-/** Base learning rate of an optimizer label in an experiment (the value lrScale multiplies). */
-export function baseLr(spec: ExperimentSpec, label: string): number {
-  const setup = spec.optimizers[label];
-  if (!setup) throw new Error(`experiment "${spec.name}" has no optimizer "${label}"`);
-  const lr = setup.options?.['learningRate'];
-  if (typeof lr !== 'number') {
-    throw new Error(`experiment "${spec.name}": optimizer "${label}" must set options.learningRate for the study to scale it`);
-  }
-  return lr;
-}
-
 export function validateStudy(study: StudySpec): void {
   const where = `study "${study.name}"`;
   for (const label of [study.baseline, study.treatment]) {
@@ -143,6 +135,10 @@ export const taskOf = (study: StudySpec, experiment: string): StudyTask | undefi
 
 const fmt = (x: number) => Number(x.toPrecision(3)).toString();
 
+/** A tuning run's folder name (the study's and `npm run tune`'s). */
+export const tuneDirName = (experiment: string, label: string, lr: number, seed: number) =>
+  `tune__${experiment}__${label}__lr${fmt(lr)}__s${seed}`;
+
 function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): ExperimentSpec {
   return {
     ...spec,
@@ -158,22 +154,17 @@ export function planTuning(study: StudySpec, experiments: ReadonlyMap<string, Ex
   for (const task of study.tasks) {
     const spec = taskSpec(experiments.get(task.experiment)!, task, study);
     for (const label of [study.baseline, study.treatment]) {
-      const steps = tuneStepsOf(study, task);
-      const base = expandRuns({ ...spec, evalEvery: steps }, { optimizers: [label], seeds: study.seeds, steps });
-      for (const lr of study.tune.grid[label]!) {
-        for (const run of base) {
-          const config: RunConfig = { ...run, lrScale: lr / baseLr(spec, label) };
-          out.push({
-            phase: 'tune',
-            task: task.experiment,
-            label,
-            lr,
-            multiplier: 1,
-            seed: run.seed,
-            config,
-            dirName: `tune__${task.experiment}__${label}__lr${fmt(lr)}__s${run.seed}`,
-          });
-        }
+      for (const { lr, seed, config } of gridRuns(spec, label, study.tune.grid[label]!, study.seeds, tuneStepsOf(study, task))) {
+        out.push({
+          phase: 'tune',
+          task: task.experiment,
+          label,
+          lr,
+          multiplier: 1,
+          seed,
+          config,
+          dirName: tuneDirName(task.experiment, label, lr, seed),
+        });
       }
     }
   }
@@ -206,7 +197,7 @@ export function planStress(
         lr,
         multiplier,
         seed: run.seed,
-        config: { ...run, lrScale: lr / baseLr(spec, label) },
+        config: { ...run, optimizer: { ...run.optimizer, lrSource: `stress: ${fmt(multiplier)}× the study's tuned LR` }, lrScale: lr / baseLr(spec, label) },
         dirName: `stress__${task.experiment}__${label}__x${fmt(multiplier)}__s${run.seed}`,
       });
     }

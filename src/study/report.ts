@@ -18,6 +18,7 @@ import { ARMS } from './arms.js';
 import { overallParagraph, subClaims } from './claims.js';
 import { stressStepsOf, tuneStepsOf } from './protocol.js';
 import { FAMILY_ALPHA, type Summary } from './stats.js';
+import { ELIGIBILITY_RULE } from './tuning.js';
 
 /** REFERENCE §8, quoted verbatim in every report. */
 export const CLAIM =
@@ -51,7 +52,7 @@ function protocol(r: StudyResults): string {
     `- Tasks:\n${tasks}`,
     `- Seeds: ${s.seeds.join(', ')} (n = ${s.seeds.length}), the same for every optimizer, LR and multiplier.`,
     `- Tuning: ${s.tune.steps} steps with each experiment's own schedule; LR grids (each optimizer its own):\n${grids}`,
-    '  The tuned LR is the grid LR with the best median final eval loss over seeds; a diverged run counts as its initial loss.',
+    `  Rule: ${ELIGIBILITY_RULE}.`,
     `- Stress: constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR for ${s.stress.steps} steps. For Muon the multiplier scales every parameter group (its internal AdamW too).`,
     ...lateStageProtocol(r),
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
@@ -78,11 +79,13 @@ function tuningSection(r: StudyResults): string {
       const at = t.grid.find((g) => g.lr === t.tunedLr);
       const edge = t.tunedLr === t.grid[0]?.lr || t.tunedLr === t.grid[t.grid.length - 1]?.lr;
       if (edge) edges.push(`${task}/${label}`);
+      const best = t.grid.find((g) => g.lr === t.bestScoringLr);
       rows.push([
         task,
         label,
-        `${f(t.tunedLr)}${edge ? ' (grid edge)' : ''}`,
+        `${f(t.tunedLr)}${edge ? ' (grid edge)' : ''}${t.noEligibleLr ? ' (no LR free of divergence)' : ''}`,
         f(at?.medianEvalLoss),
+        t.bestScoringLr === t.tunedLr ? 'same' : `${f(t.bestScoringLr)}: ${f(best?.medianEvalLoss)} (${best?.diverged}/${best?.n} div, not eligible)`,
         t.grid.map((g) => `${f(g.lr)}: ${f(g.medianEvalLoss)}${g.diverged ? ` (${g.diverged}/${g.n} div)` : ''}`).join('; '),
       ]);
       sens.push([task, label, f(t.sensitivity), f(t.bestLoss), f(t.initialLoss)]);
@@ -91,7 +94,9 @@ function tuningSection(r: StudyResults): string {
   return [
     '## Tuned learning rates',
     '',
-    renderTable(['task', 'optimizer', 'tuned LR', 'median eval loss', 'grid (LR: median final eval loss)'], rows),
+    renderTable(['task', 'optimizer', 'tuned LR', 'median eval loss', 'best-scoring LR', 'grid (LR: median final eval loss)'], rows),
+    '',
+    `Rule: ${ELIGIBILITY_RULE}. "Best-scoring LR" is the best median over the whole grid when it differs from the tuned LR. If every LR diverged in some seed, the candidates are the LRs with the fewest diverged runs.`,
     '',
     ...(edges.length
       ? [

@@ -17,6 +17,10 @@ import { openPool, stopSignal, type PoolEvents, type RunPool } from './pool.js';
 import { armLabels, armRunnable, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
 import { estimateRunSeconds, estimateWallSeconds } from './cost.js';
+import { tunedLr } from './tuning.js';
+
+// The tuning rule lives in tuning.ts (shared with `npm run tune`); re-exported for existing importers.
+export { tunedLr, tuningLoss, tuningScores } from './tuning.js';
 
 export const STUDY_FILE = 'study.json';
 export const RUNS_DIR = 'runs';
@@ -54,36 +58,6 @@ export function inShard(position: number, total: number, shard: Shard | undefine
 }
 
 const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
-
-/**
- * A tuning run's score: its final eval loss, or its initial loss if it diverged or has no eval
- * (REFERENCE §7); +∞ when even the initial loss is missing (NaN at step 1, stored as null).
- */
-export function tuningLoss(summary: RunSummary): number {
-  const initial = summary.initialLoss !== null && Number.isFinite(summary.initialLoss) ? summary.initialLoss : Infinity;
-  return summary.diverged || summary.evalLoss === null || !Number.isFinite(summary.evalLoss) ? initial : summary.evalLoss;
-}
-
-/** Median score per grid LR, in increasing LR order. stats.median rejects +∞; these may hold it. */
-export function tuningScores(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number; n: number }[] {
-  const byLr = new Map<number, number[]>();
-  for (const { lr, summary } of runs) byLr.set(lr, [...(byLr.get(lr) ?? []), tuningLoss(summary)]);
-  return [...byLr.keys()]
-    .sort((a, b) => a - b)
-    .map((lr) => {
-      const xs = byLr.get(lr)!.sort((a, b) => a - b);
-      const mid = xs.length >> 1;
-      return { lr, score: xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2, n: xs.length };
-    });
-}
-
-/** The tuned LR: the grid LR with the best median score over seeds; ties go to the smaller LR. */
-export function tunedLr(runs: readonly { lr: number; summary: RunSummary }[]): { lr: number; score: number } {
-  let best: { lr: number; score: number } | undefined;
-  for (const { lr, score } of tuningScores(runs)) if (!best || score < best.score) best = { lr, score };
-  if (!best) throw new Error('tunedLr: no tuning results');
-  return best;
-}
 
 function assertSameStudy(dir: string, file: StudyFile): void {
   const path = join(dir, STUDY_FILE);

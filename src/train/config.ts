@@ -30,6 +30,12 @@ export interface OptimizerSetup {
   readonly options?: Readonly<Record<string, unknown>>;
   /** Muon family only: put the MoE router on Muon instead of the internal AdamW. */
   readonly routerOnMuon?: boolean;
+  /**
+   * Where this optimizer's learning rates come from, shown beside them in tables ("tuned: 8-point
+   * grid, 5 seeds", "--lr", ...). Set by the experiment loader and the flags, not by spec authors
+   * (a spec states its source with the spec-level `lrSource`). Not part of a run's identity.
+   */
+  readonly lrSource?: string;
 }
 
 /** What a file in experiments/ exports (default export). */
@@ -56,6 +62,12 @@ export interface ExperimentSpec {
    * fp8, fp4) or {weights, activations}. Default fp32.
    */
   readonly precision?: PrecisionPreset | PrecisionSpec;
+  /**
+   * Where the spec's learning rates come from when the experiment has no tuning record in
+   * experiments/tuned/ (e.g. 'hand-picked: tuning this model takes hours'). A shipped experiment
+   * needs a record or this statement (test/study/tuned_record.test.ts checks).
+   */
+  readonly lrSource?: string;
   /** Overrides for `--quick`, a seconds-long smoke version. */
   readonly quick?: Partial<Pick<ExperimentSpec, 'steps' | 'evalEvery' | 'evalSize' | 'seeds' | 'data' | 'batchSize'>>;
 }
@@ -174,6 +186,9 @@ export function validateExperiment(spec: ExperimentSpec): void {
   if (spec.precision !== undefined && parsePrecision(spec.precision) === undefined) {
     throw new SpecError(`${w}: precision = ${JSON.stringify(spec.precision)}: expected ${PRECISION_ACCEPTS}`);
   }
+  if (spec.lrSource !== undefined && (typeof spec.lrSource !== 'string' || spec.lrSource.trim() === '')) {
+    throw new SpecError(`${w}: lrSource = ${JSON.stringify(spec.lrSource)}: expected a non-empty statement, e.g. 'hand-picked: <reason>'`);
+  }
   if (spec.divergenceFactor !== undefined && !(spec.divergenceFactor > 1)) {
     throw new SpecError(`${w}: divergenceFactor = ${spec.divergenceFactor}: expected a number > 1`);
   }
@@ -206,14 +221,14 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
   if (o.optimizers) {
     const chosen: Record<string, OptimizerSetup> = {};
     for (const label of o.optimizers) {
-      chosen[label] = optimizers[label] ?? { name: label };
+      chosen[label] = optimizers[label] ?? { name: label, lrSource: 'optimizer default' };
     }
     optimizers = chosen;
   }
   if (o.lr) {
     for (const [label, setup] of Object.entries(optimizers)) {
       const lr = o.lr[label] ?? o.lr['*'];
-      if (lr !== undefined) optimizers[label] = { ...setup, options: { ...(setup.options ?? {}), learningRate: lr } };
+      if (lr !== undefined) optimizers[label] = { ...setup, options: { ...(setup.options ?? {}), learningRate: lr }, lrSource: '--lr' };
     }
     for (const label of Object.keys(o.lr)) {
       if (label !== '*' && !(label in optimizers)) {
@@ -231,7 +246,11 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
       runs.push({
         experiment: final.name,
         label,
-        optimizer: { ...setup, options: { ...(setup.options ?? {}) } },
+        optimizer: {
+          ...setup,
+          options: { ...(setup.options ?? {}) },
+          ...(setup.lrSource === undefined && final.lrSource !== undefined ? { lrSource: final.lrSource } : {}),
+        },
         lrScale: 1,
         data: final.data,
         model,

@@ -42,8 +42,8 @@ export interface RunSummary {
   readonly configHash: string;
 }
 
-/** A stable hash of the resolved config: the key that lets a rerun skip finished runs. */
-export function configHash(config: RunConfig): string {
+/** SHA-256 (16 hex digits) of a value's JSON with object keys sorted: equal for equal content. */
+export function stableHash(value: unknown): string {
   const canonical = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canonical);
     if (v && typeof v === 'object') {
@@ -55,7 +55,16 @@ export function configHash(config: RunConfig): string {
     }
     return v;
   };
-  return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex').slice(0, 16);
+}
+
+/**
+ * A stable hash of the resolved config: the key that lets a rerun skip finished runs. Where the
+ * LR came from (optimizer.lrSource) is a label, not a setting: the same numbers whatever it says.
+ */
+export function configHash(config: RunConfig): string {
+  const { lrSource: _source, ...optimizer } = config.optimizer;
+  return stableHash({ ...config, optimizer });
 }
 
 export function runDirName(config: RunConfig): string {

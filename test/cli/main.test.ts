@@ -11,6 +11,9 @@ import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { readJSON } from '../../src/train/run_files.js';
 import type { RunSummary } from '../../src/train/run.js';
+import { loadExperiment } from '../../src/cli/experiments.js';
+import { formatNumber } from '../../src/cli/table.js';
+import { groupLearningRates } from '../../src/study/tuned_record.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let tmp: string;
@@ -79,6 +82,10 @@ describe('usage errors', () => {
     [['start', '--backend', 'foo'], /--backend.*foo.*tensorflow, wasm, cpu/],
     [['start', '--nosuch-flag'], /unknown option '--nosuch-flag'/],
     [['nosuch-command'], /unknown command 'nosuch-command'/],
+    [['tune', 'nope'], /unknown experiment "nope"/],
+    [['tune', 'moe-regimes', '--seeds', 'x'], /--seeds "x"/],
+    [['tune', 'moe-regimes', '--workers', '0'], /--workers "0"/],
+    [['tune'], /missing required argument 'experiment'/],
   ])('%j → one line, exit 2', async (argv, message) => {
     expect(await usageError(argv)).toMatch(message);
   });
@@ -133,6 +140,18 @@ describe('spec files', () => {
     expect(await usageError(['run', specFile(`bad-${name}`, withSpec(over))])).toMatch(message);
   });
 
+  it('tune refuses a spec whose optimizer has no study grid or no learningRate, writing no record', async () => {
+    const record = join(tmp, 'never.json');
+    const sgd = { optimizers: { sgd: { name: 'sgd', options: { learningRate: 0.1 } } } };
+    expect(await usageError(['tune', specFile('tune-sgd', withSpec(sgd)), '--record', record])).toMatch(/no LR grid for optimizer "sgd"/);
+    expect(await usageError(['tune', specFile('tune-nolr', withSpec({})), '--record', record])).toMatch(/must set options.learningRate/);
+    expect(existsSync(record)).toBe(false);
+  });
+
+  it('a spec with an empty lrSource statement is refused', async () => {
+    expect(await usageError(['run', specFile('bad-source', withSpec({ lrSource: ' ' }))])).toMatch(/lrSource = " ": expected a non-empty statement/);
+  });
+
   it('a spec that does not load, or has no default export, is a one-line error', async () => {
     expect(await usageError(['run', specFile('syntax', 'export default {\n')])).toMatch(/failed to load/);
     expect(await usageError(['run', specFile('nodefault', 'export const x = 1;\n')])).toMatch(/has no default export/);
@@ -164,11 +183,44 @@ describe('a successful run', () => {
     expect(printed).toMatch(/2 runs in [\d.]+ s → /);
     expect(err.some((l) => l.startsWith('error'))).toBe(false);
 
+    // Each optimizer's LR and where it comes from, as the loaded experiment says.
+    const spec = await loadExperiment('mnist-mlp');
+    for (const label of ['adamw', 'muon']) {
+      const setup = spec.optimizers[label]!;
+      const lrs = Object.values(groupLearningRates(setup)).map((x) => formatNumber(x));
+      const cell = `${lrs[0]}${lrs.length > 1 ? ` (adamw ${lrs[1]})` : ''}, ${setup.lrSource}`;
+      expect(printed).toMatch(new RegExp(`\\| mnist-mlp +\\| ${label} +\\| fp32 +\\| ${cell.replace(/[().]/g, '\\$&')} +\\|`));
+    }
+
     // view redraws exactly the chart and table printed after training.
     const rendered = out.slice(0, out.findIndex((l) => /^2 runs in /.test(l))).join('\n').trimEnd();
     out.length = 0;
     expect(await main(['view', outDir])).toBe(0);
     expect(out.join('\n').trimEnd()).toBe(rendered);
+  });
+});
+
+describe('LR sources', () => {
+  it('an LR given with --lr is marked as such; the other optimizer keeps its source', async () => {
+    const outDir = join(tmp, 'lr-flag');
+    const code = await main(['run', 'moe-regimes', '--quick', '--seeds', '1', '--steps', '3', '--workers', '1', '--lr', 'adamw=0.01', '--out', outDir]);
+    expect(code, err.join('\n')).toBe(0);
+    const printed = out.join('\n');
+    expect(printed).toMatch(/\| moe-regimes +\| adamw +\| fp32 +\| 0\.01, --lr +\|/);
+    const muon = (await loadExperiment('moe-regimes')).optimizers['muon']!;
+    expect(printed).toContain(`| muon      | fp32      | ${formatNumber(groupLearningRates(muon)['muon'])} (adamw ${formatNumber(groupLearningRates(muon)['adamw'])}), ${muon.lrSource}`);
+  });
+
+  it('tune --help explains the command and its flags', async () => {
+    const written: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write);
+    expect(await main(['tune', '--help'])).toBe(0);
+    const help = written.join('');
+    for (const flag of ['--seeds', '--workers', '--out', '--record', '--backend']) expect(help).toContain(flag);
+    expect(help).toContain('experiments/tuned/<experiment>.json');
   });
 });
 

@@ -13,6 +13,7 @@ import { mergeStudies } from '../../src/study/merge.js';
 import { baseLr, planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
 import { renderReport } from '../../src/study/report.js';
 import { estimateStudy, inShard, runStudy, tunedLr, RUNS_DIR, STUDY_FILE, type StudyProgress } from '../../src/study/study.js';
+import { chooseTunedLr } from '../../src/study/tuning.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { METRICS_FILE, SUMMARY_FILE, ensureDir, readJSON, writeJSONAtomic } from '../../src/train/run_files.js';
@@ -337,6 +338,38 @@ describe('tunedLr', () => {
 
   it('throws with no results', () => {
     expect(() => tunedLr([])).toThrow(/no tuning results/);
+  });
+
+  it('skips an LR whose tuning runs diverged in any seed, even when its median is the best (issue 13 item 4)', () => {
+    // 0.1: one of five seeds diverged (→ 2.3), median of {0.2, 0.2, 0.25, 0.3, 2.3} = 0.25, the best;
+    // 0.03: median 0.4, no divergence → tuned.
+    const oneBlowUp = at(0.1, [0.2, 0.2, 0.25, 0.3, 0.1]);
+    oneBlowUp[4]!.summary = summary({ evalLoss: 0.1, diverged: true, seed: 4 });
+    const runs = [...oneBlowUp, ...at(0.03, [0.4, 0.4, 0.4, 0.5, 0.35]), ...at(0.01, [0.9, 0.9, 0.9, 0.9, 0.9])];
+    const choice = chooseTunedLr(runs);
+    expect(choice.best).toEqual({ lr: 0.1, score: 0.25 });
+    expect(choice.tuned).toEqual({ lr: 0.03, score: 0.4 });
+    expect(choice.noEligibleLr).toBe(false);
+    expect(choice.grid.map((g) => [g.lr, g.diverged, g.eligible])).toEqual([
+      [0.01, 0, true],
+      [0.03, 0, true],
+      [0.1, 1, false],
+    ]);
+    expect(tunedLr(runs)).toEqual(choice.tuned);
+  });
+
+  it('with no LR free of divergence, takes the best of those with the fewest diverged runs and says so', () => {
+    const d = { diverged: true };
+    // 0.3: 2 diverged (median 2.3); 0.1: 1 diverged, median 1.0; 0.03: 1 diverged, median 0.8 → 0.03.
+    const runs = [
+      ...at(0.3, [0.1, 0.1, 0.1]).map((r, i) => (i < 2 ? { ...r, summary: summary({ ...r.summary, ...d }) } : r)),
+      ...at(0.1, [1.0, 1.0, 0.1]).map((r, i) => (i === 2 ? { ...r, summary: summary({ ...r.summary, ...d }) } : r)),
+      ...at(0.03, [0.8, 0.8, 0.1]).map((r, i) => (i === 2 ? { ...r, summary: summary({ ...r.summary, ...d }) } : r)),
+    ];
+    const choice = chooseTunedLr(runs);
+    expect(choice.noEligibleLr).toBe(true);
+    expect(choice.tuned).toEqual({ lr: 0.03, score: 0.8 });
+    expect(choice.best).toEqual({ lr: 0.03, score: 0.8 });
   });
 });
 
