@@ -84,11 +84,15 @@ function roundMagnitude(a: tf.Tensor, f: FormatSpec): tf.Tensor {
 }
 
 /**
- * ±1 by x's sign, ±0 for ±0 (so magnitude·sign keeps a zero's sign bit, as the bit-level rounding
- * does; |x| ≥ 2⁻¹⁴⁹, so x·2¹⁵⁰ reaches ±1). NaN gives −1 on wasm (its clip returns the bound).
+ * A factor with x's sign that is ±1 wherever the rounded magnitude can be nonzero, and ±0 for
+ * ±0, so magnitude·sign keeps a zero's sign bit as the bit-level rounding does. x·2¹²⁷ reaches ±1
+ * for |x| ≥ 2⁻¹²⁷; smaller x have magnitudes that round to 0 in every format but bf16 (and in
+ * scaled FP8, see quantizeScaled), where it takes a second factor (|x| ≥ 2⁻¹⁴⁹: x·2¹⁵⁰).
+ * NaN gives −1 on wasm (its clip returns the bound): the magnitude carries the NaN.
  */
-function signOf(x: tf.Tensor): tf.Tensor {
-  return tf.clipByValue(tf.mul(tf.mul(x, 2 ** 75), 2 ** 75), -1, 1);
+function signOf(x: tf.Tensor, tiny: boolean): tf.Tensor {
+  const scaled = tf.mul(x, 2 ** 127);
+  return tf.clipByValue(tiny ? tf.mul(scaled, 2 ** 23) : scaled, -1, 1);
 }
 
 /** NaN where x is NaN, else 0: tf.step keeps NaN on both backends, and 0·{0, 1} = 0. */
@@ -109,7 +113,7 @@ function roundBf16(x: tf.Tensor): tf.Tensor {
   const isBig = tf.step(tf.sub(a, 2 ** 100));
   // small·(1 − m) + big·m, not blend(): big − small is inexact and big may be Infinity.
   const magnitude = tf.add(tf.mul(small, tf.sub(1, isBig)), tf.mul(big, isBig));
-  return tf.mul(tf.add(magnitude, nanOf(x)), signOf(x));
+  return tf.mul(tf.add(magnitude, nanOf(x)), signOf(x, true));
 }
 
 
@@ -126,12 +130,13 @@ export function roundToFormat(x: tf.Tensor, format: ElementFormat): tf.Tensor {
     // this precision) keeps C·a finite and turns Infinity into a value that then saturates.
     const a = tf.clipByValue(tf.abs(x), 0, 2 * f.maxFinite);
     const magnitude = tf.clipByValue(roundMagnitude(a, f), 0, f.maxFinite);
-    return tf.mul(tf.add(magnitude, nanOf(x)), signOf(x));
+    // Nonzero results need |x| > 2⁻¹⁷ (half E5M2's smallest subnormal): one factor in signOf.
+    return tf.mul(tf.add(magnitude, nanOf(x)), signOf(x, false));
   });
 }
 
 /** Below this, amax counts as this (keeps the scale finite for an all-zero or tiny tensor). */
-export const AMAX_FLOOR = 2 ** -100;
+export const AMAX_FLOOR = 2 ** -64;
 
 /**
  * FP8 with per-tensor (current) scaling, REFERENCE §10: s = max / amax, quantise x·s, dequantise
@@ -142,12 +147,16 @@ export function quantizeScaled(x: tf.Tensor, format: 'e4m3' | 'e5m2' = 'e4m3'): 
   return tf.tidy(() => {
     const f = FORMATS[format];
     const a = tf.abs(x);
-    // Σ x·0 is NaN exactly when x holds an Inf or a NaN (a sum propagates NaN on every backend).
-    const amax = tf.add(tf.maximum(tf.max(a), AMAX_FLOOR), tf.sum(tf.mul(x, 0)));
-    const s = tf.div(f.maxFinite, amax);
-    // |x|·s ≤ max·(1 + 2⁻²³), which rounds to max: no saturation step is needed, and a NaN
-    // propagates through roundMagnitude's arithmetic. s > 0, so x·s has x's sign.
-    return tf.div(tf.mul(roundMagnitude(tf.mul(a, s), f), signOf(x)), s);
+    // The scale is read back as a number: wasm and cpu kernels run synchronously, so this costs
+    // microseconds, and it saves the scalar-tensor ops. tf.max propagates NaN on both backends.
+    const amax = tf.max(a).dataSync()[0]!;
+    if (!Number.isFinite(amax)) return tf.fill(x.shape, NaN);
+    // As float32 computes it: the float64 quotient of two float32 values, rounded once, is the
+    // correctly rounded float32 quotient.
+    const s = Math.fround(f.maxFinite / Math.max(amax, AMAX_FLOOR));
+    // |x|·s ≤ max·(1 + 2⁻²³), which rounds to max: no saturation step is needed. s < 2⁸⁰, so a
+    // nonzero result needs |x| > 2⁻¹⁷/2⁸⁰: one factor in signOf reaches ±1.
+    return tf.div(tf.mul(roundMagnitude(tf.mul(a, s), f), signOf(x, false)), s);
   });
 }
 

@@ -77,11 +77,11 @@ export function roundRef(x: number, format: RefFormat): number {
   return signed(Math.fround(magnitude));
 }
 
-/** Per-tensor scaled FP8: amax = max |x| floored at 2^-100; an Inf or NaN anywhere makes all NaN. */
+/** Per-tensor scaled FP8: amax = max |x| floored at 2^-64; an Inf or NaN anywhere makes all NaN. */
 export function quantizeScaledRef(xs: Float32Array, format: 'e4m3' | 'e5m2'): Float32Array {
   let amax = 0;
   for (const v of xs) amax = Number.isFinite(v) ? Math.max(amax, Math.abs(v)) : NaN;
-  amax = Math.max(amax, 2 ** -100);
+  amax = Math.max(amax, 2 ** -64);
   const s = Math.fround(REF_FORMATS[format].max / amax);
   return xs.map((v) => Math.fround(roundRef(Math.fround(v * s), format) / s));
 }

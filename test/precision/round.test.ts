@@ -212,7 +212,15 @@ describe.each(BACKENDS)('roundToFormat on %s', (backend) => {
         const scale = 2 ** (rng.next() * 60 - 30);
         tensors.push(Float32Array.from({ length: RANDOM_COUNT / 64 }, () => rng.normal() * scale));
       }
-      tensors.push(new Float32Array([0, -0, 0]), new Float32Array([1e-45, -3e-45, 0]), new Float32Array([1, -Infinity, NaN, 2, 3e38]));
+      tensors.push(
+        new Float32Array([0, -0, 0]),
+        new Float32Array([1e-45, -3e-45, 0]),
+        // amax below the 2⁻⁶⁴ floor, with values that stay nonzero on the floored scale
+        Float32Array.from({ length: 41 }, (_, k) => (k % 2 ? -1 : 1) * 2 ** -70 * 0.7 ** k),
+        new Float32Array([1, -Infinity, NaN, 2, 3e38]),
+        new Float32Array([1, NaN, 2]),
+        new Float32Array([3e38, -3e38, 1e-40]),
+      );
       let checked = 0;
       for (const input of tensors) {
         const got = tf.tidy(() => quantizeScaled(tf.tensor1d(input), format).dataSync() as Float32Array);
