@@ -69,7 +69,8 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 /** Runs from before precision existed are float32. */
 const precisionOf = (r: LoadedRun) => precisionLabel(r.config.precision ?? FP32);
 
-const optimizerLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${r.config.lrScale}`);
+// Three significant digits: a scale of 0.2/1e-3·… prints as 0.2, not 0.19999999999999998.
+const optimizerLabel = (r: LoadedRun) => (r.config.lrScale === 1 ? r.config.label : `${r.config.label}×${Number(r.config.lrScale.toPrecision(3))}`);
 
 /** A run's series name: its optimizer label, ×LR scale when it is not 1, @precision when not fp32. */
 export const seriesLabel = (r: LoadedRun) =>

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, type StudyResults } from '../study/analyze.js';
 import { spikesPer1k } from '../study/stats.js';
+import { stressStepsOf, taskOf, tuneStepsOf, type StudySpec, type StudyTask } from '../study/protocol.js';
 import { RUNS_DIR } from '../study/study.js';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
@@ -51,6 +52,11 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
   const seeds = r.spec.seeds.length;
   const mults = r.spec.stress.multipliers;
   const multList = mults.map(multLabel).join(', ');
+  // Tasks may have their own horizons: one number when they agree, else one per task.
+  const horizon = (of: (spec: StudySpec, task: StudyTask) => number) => {
+    const each = r.spec.tasks.map((t) => [t.experiment, of(r.spec, t)] as const);
+    return new Set(each.map(([, n]) => n)).size === 1 ? String(each[0]![1]) : each.map(([t, n]) => `${n} (${t})`).join(', ');
+  };
   const figures: Figure[] = [];
   const push = (f: Figure | null) => void (f && figures.push(f));
 
@@ -72,7 +78,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
         section: 'LR sensitivity',
         title: 'LR sensitivity: final eval loss against the learning rate',
         caption:
-          `Median over ${seeds} seeds of the final eval loss after ${r.spec.tune.steps} tuning steps, at each grid LR, per optimizer and task (log–log). ` +
+          `Median over ${seeds} seeds of the final eval loss after ${horizon(tuneStepsOf)} tuning steps, at each grid LR, per optimizer and task (log–log). ` +
           `A diverged run counts as ℓ₀, the loss at initialisation (dashed line); ✕ marks grid points where at least one seed diverged; the ringed point is the tuned LR.`,
         panels: lrPanels,
         colours,
@@ -98,7 +104,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
       section: 'Stress test',
       title: 'Divergence rate against the LR multiplier',
       caption:
-        `Fraction of ${seeds} seeds that diverged (non-finite loss or loss above the divergence factor × the first loss) with a constant LR at ${multList} the tuned LR for ${r.spec.stress.steps} steps; ` +
+        `Fraction of ${seeds} seeds that diverged (non-finite loss or loss above the divergence factor × the first loss) with a constant LR at ${multList} the tuned LR for ${horizon(stressStepsOf)} steps; ` +
         `bars are percentile-bootstrap 95% CIs of the mean (${BOOTSTRAP_RESAMPLES} resamples).`,
       yTitle: 'divergence rate (fraction of runs)',
       unitInterval: true,
@@ -157,7 +163,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
         section: 'Curves',
         title: `${task}: training loss at ${multList} the tuned LR`,
         caption:
-          `Training loss per step (log scale), median over seeds (line) and interquartile range (band) of the runs still going, with a constant LR for ${r.spec.stress.steps} steps; ` +
+          `Training loss per step (log scale), median over seeds (line) and interquartile range (band) of the runs still going, with a constant LR for ${stressStepsOf(r.spec, taskOf(r.spec, task)!)} steps; ` +
           `▲ loss-spike events (any detector, at that run's loss), ✕ divergences (at the run's last finite loss). ${seedsText}.`,
         panels: curvePanels(groups, 'loss', { spikes: true }),
         yTitle: `training loss (${lossUnit(spec)})`,
