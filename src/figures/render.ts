@@ -4,6 +4,7 @@
  */
 import { parse, View, type Spec as VegaSpec } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { HOVER_PREFIX } from './specs.js';
 import { figureConfig, type Theme } from './theme.js';
 
 export interface Rendered {
@@ -44,9 +45,33 @@ export function compileFigure(spec: TopLevelSpec, theme: Theme, warnings: string
   return compile(withConfig, { logger: collectingLogger(warnings) as never }).spec;
 }
 
+type Node = Record<string, unknown>;
+
+/**
+ * The spec without its hover-only layers: a static picture has no pointer, and each hover layer
+ * would add an invisible symbol per curve point to the file.
+ */
+export function staticSpec(spec: TopLevelSpec): TopLevelSpec {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Node = {};
+    for (const [k, v] of Object.entries(node as Node)) {
+      out[k] =
+        k === 'layer' && Array.isArray(v)
+          ? v.filter((l: Node) => !(typeof l['name'] === 'string' && l['name'].startsWith(HOVER_PREFIX))).map(strip)
+          : k === 'data'
+            ? v // rows are data, not spec: copied as they are
+            : strip(v);
+    }
+    return out;
+  };
+  return strip(spec) as TopLevelSpec;
+}
+
 export async function renderSvg(spec: TopLevelSpec, theme: Theme = 'neutral'): Promise<Rendered> {
   const warnings: string[] = [];
-  const vega = compileFigure(spec, theme, warnings);
+  const vega = compileFigure(staticSpec(spec), theme, warnings);
   const view = new View(parse(vega), { renderer: 'none', logger: collectingLogger(warnings) as never });
   try {
     const svg = await view.toSVG();

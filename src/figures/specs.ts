@@ -34,6 +34,9 @@ export const MARKS = {
   initial: 'initial',
 } as const;
 
+/** Layers only the interactive page needs (see staticSpec in render.ts). */
+export const HOVER_PREFIX = 'hover';
+
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 /** Split a caption into lines of at most `width` characters (vega does not wrap titles). */
@@ -165,11 +168,18 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
             { name: `zoom${p}`, select: 'interval', bind: 'scales' },
             { name: pick, select: { type: 'point', fields: ['o'] }, bind: 'legend' },
           ],
+          encoding: { x, y, color: colour, opacity: fade },
+        },
+        {
+          // Invisible points along each curve carry its hover values (a line is one path, so
+          // hovering it could only show one point's values). Left out of the static SVG files.
+          name: `${HOVER_PREFIX}${p}`,
+          transform: only('band'),
+          mark: { type: 'point', filled: true, size: 70, opacity: 0 },
           encoding: {
             x,
             y,
             color: colour,
-            opacity: fade,
             tooltip: [
               { field: 'o', title: 'optimizer' },
               { field: 'x', title: 'step', format: '.0f' },

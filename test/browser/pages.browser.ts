@@ -153,6 +153,14 @@ describe('report.html of a study', () => {
     expect(tip).toContain('optimizer: adamw');
     expect(tip).toContain('event: spike (median, zscore)');
     await page.mouse.move(5, 5);
+    await page.waitForSelector('#tooltip', { state: 'hidden', timeout: 5000 });
+    // Hover a point along a curve: the median, quartiles and run count at that step.
+    const along = page.locator('[data-figure="loss-tiny-moe"] g.hover0_marks > path').nth(60);
+    const at = (await along.boundingBox())!;
+    await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
+    await page.waitForSelector('#tooltip:not([hidden])', { timeout: 5000 });
+    expect(await page.textContent('#tooltip')).toMatch(/optimizer: (adamw|muon)step: \d+median: [\d.]+q1: [\d.]+q3: [\d.]+runs: 3/);
+    await page.mouse.move(5, 5);
 
     // Click "muon" in the legend: adamw's line fades, muon's stays opaque.
     const opacities = () =>

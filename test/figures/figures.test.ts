@@ -176,6 +176,8 @@ describe('report: SVG figures of a study', () => {
         // Line marks are grouped by series: one group per optimizer.
         expect(markGroups(els, `${MARKS.median}${p}`), `${task} ${m}×`).toHaveLength(2);
         expect(markGroups(els, `${MARKS.band}${p}`)).toHaveLength(2);
+        // The hover-only layer of the page is not in the static file.
+        expect(markGroups(els, `hover${p}`)).toHaveLength(0);
         const spikes = FIXTURE_SEEDS.flatMap((s) => fixtureSpikeSteps('adamw', m, fixtureDivergesAt('adamw', m, s) ?? 120));
         expect(markItems(els, `${MARKS.spike}${p}`)).toHaveLength(spikes.length);
         const diverged = FIXTURE_SEEDS.flatMap((s) => ['adamw', 'muon'].filter((l) => fixtureDivergesAt(l, m, s) !== null));
