@@ -14,11 +14,11 @@ export interface RunData {
   readonly diverged: boolean;
 }
 
-/** Regression tasks are trained on mean squared error; the others (MNIST, language) on cross-entropy. */
+/** Regression tasks are trained on mean squared error; the others (MNIST, language) on cross-entropy, in nats. */
 const MSE_DATA = new Set(['regimes', 'teacher']);
 
 export function lossUnit(spec: Pick<ExperimentSpec, 'data'> | undefined): string {
-  return spec && MSE_DATA.has(spec.data.kind) ? 'MSE' : 'cross-entropy, nats';
+  return spec && MSE_DATA.has(spec.data.kind) ? 'MSE' : 'nats';
 }
 
 /** A per-step metric that gets its own figure when the runs record it. */
@@ -40,7 +40,7 @@ export const EXTRA_METRICS: readonly MetricFigure[] = [
     field: 'maxVio',
     slug: 'maxvio',
     name: 'MoE load imbalance (MaxVio)',
-    yTitle: 'MaxVio ((max − mean) / mean load)',
+    yTitle: 'MaxVio (excess, × mean load)',
     logY: false,
     why: 'MaxVio = (max expert load − mean load) / mean load per step; 0 is perfect balance.',
   },
@@ -56,7 +56,7 @@ export const EXTRA_METRICS: readonly MetricFigure[] = [
     field: 'maxAttnLogit',
     slug: 'attn-logit',
     name: 'max attention logit',
-    yTitle: 'max attention logit (q·k/√d)',
+    yTitle: 'max attention logit',
     logY: false,
     why: 'Attention-logit growth is the instability QK-clip targets in Muon-trained LMs.',
   },

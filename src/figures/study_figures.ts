@@ -105,8 +105,8 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
       title: 'Divergence rate against the LR multiplier',
       caption:
         `Fraction of ${seeds} seeds that diverged (non-finite loss or loss above the divergence factor × the first loss) with a constant LR at ${multList} the tuned LR for ${horizon(stressStepsOf)} steps; ` +
-        `bars are percentile-bootstrap 95% CIs of the mean (${BOOTSTRAP_RESAMPLES} resamples).`,
-      yTitle: 'divergence rate (fraction of runs)',
+        `bars are percentile-bootstrap 95% CIs of the mean (${BOOTSTRAP_RESAMPLES.toLocaleString('en-US')} resamples).`,
+      yTitle: 'divergence rate (fraction)',
       unitInterval: true,
       panels: divPanels,
       multipliers: mults.map(multLabel),
@@ -163,7 +163,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
         section: 'Curves',
         title: `${task}: training loss at ${multList} the tuned LR`,
         caption:
-          `Training loss per step (log scale), median over seeds (line) and interquartile range (band) of the runs still going, with a constant LR for ${stressStepsOf(r.spec, taskOf(r.spec, task)!)} steps; ` +
+          `Training loss per step (log scale; cross-entropy in nats, or MSE for regression), median over seeds (line) and interquartile range (band) of the runs still going, with a constant LR for ${stressStepsOf(r.spec, taskOf(r.spec, task)!)} steps; ` +
           `▲ loss-spike events (any detector, at that run's loss), ✕ divergences (at the run's last finite loss). ${seedsText}.`,
         panels: curvePanels(groups, 'loss', { spikes: true }),
         yTitle: `training loss (${lossUnit(spec)})`,

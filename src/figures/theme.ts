@@ -15,7 +15,8 @@ const INK: Record<Theme, { text: string; grid: string; domain: string }> = {
 
 /** Width of one panel in pixels; a figure has up to four panels side by side. */
 export const PANEL_WIDTH = 250;
-export const PANEL_HEIGHT = 170;
+/** Tall enough that a y-axis title with its unit fits beside the plot (a longer one pushes the panel down). */
+export const PANEL_HEIGHT = 190;
 
 export function figureConfig(theme: Theme): Record<string, unknown> {
   const ink = INK[theme];

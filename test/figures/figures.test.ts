@@ -189,7 +189,7 @@ describe('report: SVG figures of a study', () => {
       expect(marked.filter((l) => /optimizer: muon/.test(l)).map((l) => /step: (\d+)/.exec(l)![1])).toEqual(['90']);
       const texts = svgTexts(els);
       expect(texts).toContain('training step');
-      expect(texts).toContain(task === 'tiny-moe' ? 'training loss (MSE)' : 'training loss (cross-entropy, nats)');
+      expect(texts).toContain(task === 'tiny-moe' ? 'training loss (MSE)' : 'training loss (nats)');
       expect(texts).toEqual(expect.arrayContaining(['1× tuned LR', '2× tuned LR', '4× tuned LR', 'adamw', 'muon']));
       const caption = texts.join(' ');
       expect(caption).toContain('3 seeds per optimizer and multiplier; 4 of 18 runs diverged');
@@ -221,8 +221,8 @@ describe('report: SVG figures of a study', () => {
       expect(points).toHaveLength(FIXTURE_MULTIPLIERS.length * 2);
       expect(markItems(els, `${MARKS.interval}${p}`)).toHaveLength(FIXTURE_MULTIPLIERS.length * 2);
       const at4 = (o: string) => points.find((l) => l.includes(`optimizer: ${o}`) && l.includes('4×'))!;
-      expect(at4('adamw')).toMatch(/divergence rate \(fraction of runs\): 1\b/);
-      expect(at4('muon')).toMatch(/divergence rate \(fraction of runs\): 0\.3333/);
+      expect(at4('adamw')).toMatch(/divergence rate \(fraction\): 1\b/);
+      expect(at4('muon')).toMatch(/divergence rate \(fraction\): 0\.3333/);
     });
     expect(svgTexts(els)).toContain('LR multiplier (× tuned LR)');
   });
@@ -233,7 +233,7 @@ describe('report: SVG figures of a study', () => {
     expect(files.some((f) => f.startsWith('maxvio-tiny-mlp'))).toBe(false);
     expect(files.some((f) => f.startsWith('attn-'))).toBe(false);
     const els = read(join(dir, 'figures', 'maxvio-tiny-moe.svg'));
-    expect(svgTexts(els)).toContain('MaxVio ((max − mean) / mean load)');
+    expect(svgTexts(els)).toContain('MaxVio (excess, × mean load)');
   });
 
   it('writes one self-contained report.html: runtime, specs and data inline, nothing fetched', () => {
