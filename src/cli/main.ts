@@ -14,6 +14,7 @@ import { expandRuns, SpecError, type RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
 import { PRECISION_PRESET_NAMES } from '../precision/qat.js';
 import { checkDataAvailable } from '../train/build.js';
+import { AUTO_CHECKPOINT_SECONDS } from '../train/loop.js';
 import { ensureDir } from '../train/run_files.js';
 import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
 import { OptionError } from '../optimizers/options.js';
@@ -55,6 +56,7 @@ interface RunFlags {
   logY?: boolean;
   smooth?: string;
   width?: string;
+  checkpointEvery?: string;
   require?: string[];
 }
 
@@ -98,7 +100,14 @@ function addRunFlags(cmd: Command): Command {
     .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
     .option('--log-y', 'log-scale loss charts')
     .option('--smooth <alpha>', 'EMA smoothing of chart curves, in [0, 1)')
-    .option('--width <cols>', 'chart width in columns (default: terminal width)');
+    .option('--width <cols>', 'chart width in columns (default: terminal width)')
+    .option('--checkpoint-every <n>', CHECKPOINT_HELP);
+}
+
+const CHECKPOINT_HELP = `steps between checkpoints of each run (default: about a minute of training, ${AUTO_CHECKPOINT_SECONDS} s); rerun the same command with the same --out to resume a killed run`;
+
+function checkpointEvery(flag: string | undefined): number | 'auto' {
+  return flag === undefined ? 'auto' : parsePositiveInt('--checkpoint-every', flag);
 }
 
 async function runExperiments(names: readonly string[], flags: RunFlags, defaultName: string): Promise<void> {
@@ -115,6 +124,7 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
     ...(flags.precision !== undefined ? { precision: flags.precision } : {}),
   };
   const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
+  const every = checkpointEvery(flags.checkpointEvery);
   const configs: RunConfig[] = [];
   for (const name of names) configs.push(...expandRuns(await loadExperiment(name), overrides));
   for (const c of configs) checkDataAvailable(c.data);
@@ -122,7 +132,7 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
 
   const root = outDir(flags.out, join('runs', `${timestamp()}-${defaultName}`));
   ensureDir(root);
-  const tasks: RunTask[] = configs.map((config) => ({ config, dir: join(root, runDirName(config)) }));
+  const tasks: RunTask[] = configs.map((config) => ({ config, dir: join(root, runDirName(config)), checkpointEvery: every }));
   console.error(`${tasks.length} runs → ${root} (backend ${backend.name}, ${Math.min(workers, tasks.length)} worker${workers > 1 ? 's' : ''})`);
 
   const progress = createProgress();
@@ -144,7 +154,7 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
   reportWarnings(await writeRunPages(runs, { html: page }));
   console.log(`figures: ${resolve(page)}`);
   if (stopSignal.requested) {
-    console.log('interrupted: unfinished runs have metrics but no summary.json');
+    console.log(`interrupted: unfinished runs have metrics and a checkpoint but no summary.json; to resume them, rerun with --out ${root}`);
     process.exitCode = 130;
   }
 }
@@ -157,6 +167,7 @@ interface StudyFlags {
   shard?: string;
   backend?: string;
   require?: string[];
+  checkpointEvery?: string;
 }
 
 function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
@@ -173,6 +184,7 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
   const shard: Shard | undefined = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
   await loadVariants(flags.require);
+  const every = checkpointEvery(flags.checkpointEvery);
   const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
   const experiments = new Map<string, ExperimentSpec>();
   // The study tunes every LR itself: it scales the specs as written, not the recorded tunings.
@@ -196,6 +208,7 @@ async function studyCommand(flags: StudyFlags): Promise<void> {
   const result = await withStopOnSigint(() =>
     runStudy(study, experiments, dir, {
       workers,
+      checkpointEvery: every,
       ...(shard ? { shard } : {}),
       events: {
         onPhase: (phase, runs, skipped, steps, estimates) => {
@@ -495,6 +508,7 @@ export function buildProgram(): Command {
     .option('--workers <n>', `parallel worker threads (default: one per core, here ${defaultWorkers()})`)
     .option('--shard <i/n>', 'run only the i-th of n deterministic shares (merge them with `merge`)')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
+    .option('--checkpoint-every <n>', CHECKPOINT_HELP.replace('with the same --out', 'on the same folder'))
     .action((flags: StudyFlags) => studyCommand(flags));
 
   program

@@ -25,6 +25,13 @@ export interface Model {
   forward(x: tf.Tensor2D): ForwardResult;
   /** Called after each optimizer step with this step's stats (e.g. DeepSeek-V3 bias balancing). */
   afterStep?(stats: Readonly<Record<string, tf.Tensor>>): void;
+  /**
+   * Training state kept outside `variables` that changes as the model trains (e.g. DeepSeek-V3
+   * selection biases), by name: a checkpoint saves it and a resumed run hands it back to
+   * `restoreState` (which copies the values; the caller disposes the tensors it passes).
+   */
+  state?(): Readonly<Record<string, tf.Tensor>>;
+  restoreState?(state: Readonly<Record<string, tf.Tensor>>): void;
   dispose(): void;
 }
 

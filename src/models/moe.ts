@@ -141,6 +141,16 @@ export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rn
         selectionBias.assign(tf.add(selectionBias, tf.mul(tf.sign(tf.sub(1 / E, load)), spec.biasUpdateRate)));
       });
     },
+    state() {
+      const kept: Record<string, tf.Tensor> = {};
+      if (selectionBias) kept['selectionBias'] = selectionBias;
+      return kept;
+    },
+    restoreState(state) {
+      const saved = state['selectionBias'];
+      if (!selectionBias || !saved) throw new Error('moe: the saved state does not match the model (selectionBias)');
+      selectionBias.assign(saved);
+    },
     dispose() {
       for (const v of [router, w1, b1, w2, b2]) v.dispose();
       selectionBias?.dispose();

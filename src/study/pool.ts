@@ -16,6 +16,8 @@ import { userModules } from '../variants/modules.js';
 export interface RunTask {
   readonly config: RunConfig;
   readonly dir: string;
+  /** Steps between checkpoints, or 'auto' (default: about a minute of training); never part of the config hash. */
+  readonly checkpointEvery?: number | 'auto';
 }
 
 /**
@@ -23,7 +25,7 @@ export interface RunTask {
  * variants registered in the parent by experiment files, --require or optimizers/ exist there too.
  */
 export type ToWorker =
-  | { type: 'run'; id: number; config: RunConfig; dir: string; modules: readonly string[] }
+  | { type: 'run'; id: number; config: RunConfig; dir: string; modules: readonly string[]; checkpointEvery?: number | 'auto' }
   | { type: 'stop' };
 export type FromWorker =
   | { type: 'ready' }
@@ -62,6 +64,7 @@ async function runSerial(tasks: readonly RunTask[], events: PoolEvents = {}): Pr
     events.onStart?.(task, i);
     const summary = await executeRun(task.config, task.dir, {
       shouldStop: () => stopSignal.requested,
+      ...(task.checkpointEvery !== undefined ? { checkpointEvery: task.checkpointEvery } : {}),
       onRecord: (r) => events.onProgress?.(i, r.step, r.loss),
     });
     out.push(summary);
@@ -234,6 +237,13 @@ function runOn(worker: Worker, id: number, task: RunTask, events: PoolEvents): P
     worker.once('exit', onExit);
     // Read at each run, not at worker start: a module loaded after the pool started still reaches it.
     const modules = userModules();
-    worker.postMessage({ type: 'run', id, config: task.config, dir: task.dir, modules } satisfies ToWorker);
+    worker.postMessage({
+      type: 'run',
+      id,
+      config: task.config,
+      dir: task.dir,
+      modules,
+      ...(task.checkpointEvery !== undefined ? { checkpointEvery: task.checkpointEvery } : {}),
+    } satisfies ToWorker);
   });
 }

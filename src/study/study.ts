@@ -71,7 +71,14 @@ function assertSameStudy(dir: string, file: StudyFile): void {
   }
 }
 
-async function execute(dir: string, planned: readonly PlannedRun[], pool: RunPool, phase: string, events: StudyProgress) {
+async function execute(
+  dir: string,
+  planned: readonly PlannedRun[],
+  pool: RunPool,
+  phase: string,
+  events: StudyProgress,
+  checkpointEvery: number | 'auto' | undefined,
+) {
   const backend = currentBackend().name;
   const todo = planned.filter((p) => !completedSummary(join(dir, RUNS_DIR, p.dirName), p.config, backend));
   events.onPhase?.(
@@ -82,7 +89,7 @@ async function execute(dir: string, planned: readonly PlannedRun[], pool: RunPoo
     todo.map((p) => ({ steps: p.config.steps, seconds: estimateRunSeconds(p.config) })),
   );
   await pool.run(
-    todo.map((p) => ({ config: p.config, dir: join(dir, RUNS_DIR, p.dirName) })),
+    todo.map((p) => ({ config: p.config, dir: join(dir, RUNS_DIR, p.dirName), ...(checkpointEvery !== undefined ? { checkpointEvery } : {}) })),
     events,
   );
 }
@@ -169,7 +176,7 @@ export async function runStudy(
   study: StudySpec,
   experiments: ReadonlyMap<string, ExperimentSpec>,
   dir: string,
-  options: { workers: number; shard?: Shard; events?: StudyProgress },
+  options: { workers: number; shard?: Shard; events?: StudyProgress; checkpointEvery?: number | 'auto' },
 ): Promise<StudyPlanResult> {
   validateStudy(study);
   const events = options.events ?? {};
@@ -187,7 +194,7 @@ export async function runStudy(
   // One pool for every phase: each worker loads tsx and tfjs and warms up V8 once, not per phase.
   const pool = openPool(options.workers);
   try {
-    await execute(dir, tuneNeeded, pool, 'tune', events);
+    await execute(dir, tuneNeeded, pool, 'tune', events, options.checkpointEvery);
     const none = { tuning: tuneNeeded, stress: [], arms: [], tuned: new Map(), armMultipliers: new Map() };
     if (stopSignal.requested) return none;
 
@@ -212,7 +219,7 @@ export async function runStudy(
         stress.push(...planStress(study, experiments, task, label, best.lr).filter((p) => owned.has(`${p.multiplier}\u0000${p.seed}`)));
       }
     }
-    await execute(dir, stress, pool, 'stress', events);
+    await execute(dir, stress, pool, 'stress', events, options.checkpointEvery);
     if (stopSignal.requested) return { ...none, stress, tuned };
 
     // Arms: at the multipliers where either optimizer first fails, from this task's stress runs.
@@ -241,7 +248,7 @@ export async function runStudy(
       }
     }
     // A study without runnable arms has two phases, as before arms existed.
-    if (study.tasks.some((t) => runnableArms(t).length > 0)) await execute(dir, arms, pool, 'arms', events);
+    if (study.tasks.some((t) => runnableArms(t).length > 0)) await execute(dir, arms, pool, 'arms', events, options.checkpointEvery);
     return { tuning: tuneNeeded, stress, arms, tuned, armMultipliers: multipliersByTask };
   } finally {
     await pool.close();

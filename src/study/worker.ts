@@ -68,6 +68,7 @@ port.on('message', (message: ToWorker) => {
       let lastSent = 0;
       const summary = await executeRun(message.config, message.dir, {
         shouldStop: () => stopRequested,
+        ...(message.checkpointEvery !== undefined ? { checkpointEvery: message.checkpointEvery } : {}),
         onRecord: (r) => {
           const now = performance.now();
           if (now - lastSent < PROGRESS_INTERVAL_MS && r.step < message.config.steps) return;

@@ -14,6 +14,7 @@ import { buildDataset, buildModel, buildOptimizer, describeRouting } from './bui
 import { lrFactor } from './schedule.js';
 import { meanSquaredError, softmaxCrossEntropy } from './losses.js';
 import { SpikeTracker, type SpikeCount } from './spikes.js';
+import type { SavedTensor, TrainState } from './checkpoint.js';
 
 /** One line of metrics.jsonl. Non-finite numbers are written as null. */
 export interface StepRecord {
@@ -64,6 +65,25 @@ export interface TrainHooks {
   onRecord?(record: StepRecord): void;
   /** Polled between steps; true stops the run early (e.g. Ctrl-C), which is then not "diverged". */
   shouldStop?(): boolean;
+  /**
+   * Receives the training state every `checkpointEvery` steps, and once at the end (finished,
+   * diverged or stopped), always right after that step's record went to `onRecord`.
+   */
+  onCheckpoint?(state: TrainState): void;
+  /** Steps between checkpoints, or 'auto' (default): the first step after AUTO_CHECKPOINT_SECONDS of training. */
+  checkpointEvery?: number | 'auto';
+  /** Continue from this state; `records` are the metrics lines it covers, replayed into the statistics. */
+  resume?: { state: TrainState; records: readonly StepRecord[] };
+  /** Test hook: replace one gradient with NaN or ±Infinity at this step (REFERENCE-free fault injection). */
+  corruptGradient?: { step: number; value: number };
+}
+
+/** With `checkpointEvery: 'auto'`, a checkpoint follows the first step after this much training since the last one. */
+export const AUTO_CHECKPOINT_SECONDS = 60;
+
+/** A checkpoint that does not fit the model it is restored into (shapes, names). */
+export class CheckpointMismatch extends Error {
+  override name = 'CheckpointMismatch';
 }
 
 /** finalLoss is the mean training loss over the last this-many steps: one minibatch is too noisy. */
@@ -120,6 +140,7 @@ function trainStep(
   kind: Dataset['kind'],
   variables: tf.Variable[],
   batch: [tf.Tensor2D, tf.Tensor2D],
+  corruptWith?: number,
 ): { packed: tf.Tensor1D; layout: StepLayout } {
   const layout: StepLayout = { hasAux: false, updateGroups: [], updateCounts: [], statNames: [], loadWidth: 0 };
   const packed = tf.tidy(() => {
@@ -133,6 +154,10 @@ function trainStep(
       if (out.stats) kept.stats = Object.fromEntries(Object.entries(out.stats).map(([k, t]) => [k, tf.keep(t)]));
       return out.auxLoss ? tf.add(task, out.auxLoss) : task;
     }, variables);
+    if (corruptWith !== undefined) {
+      const first = Object.keys(grads)[0]!;
+      grads[first] = tf.add(grads[first]!, corruptWith);
+    }
     const gradSumSq = tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))));
     optimizer.applyGradients(grads);
     const k = kept!;
@@ -184,6 +209,76 @@ function decodeStep(step: number, values: Float32Array | Int32Array | Uint8Array
   return record;
 }
 
+async function saveTensor(name: string, t: tf.Tensor): Promise<SavedTensor> {
+  const data = await t.data();
+  return t.dtype === 'int32'
+    ? { name, shape: t.shape, dtype: 'int32', data: Int32Array.from(data) }
+    : { name, shape: t.shape, dtype: 'float32', data: Float32Array.from(data) };
+}
+
+/**
+ * The state a checkpoint holds: the model's variables (by position), the optimizer's slots (its
+ * getWeights, with the variable name replaced by its position) and the model's own extra state.
+ */
+async function captureState(model: Model, optimizer: ComposedOptimizer, step: number, wallSeconds: number): Promise<TrainState> {
+  const position = new Map(model.variables.map((v, i) => [v.name, i]));
+  const variables = await Promise.all(model.variables.map((v, i) => saveTensor(String(i), v)));
+  const [iter, ...slots] = await optimizer.getWeights();
+  const optimizerIterations = (await iter!.tensor.data())[0]!;
+  iter!.tensor.dispose();
+  const optimizerState = await Promise.all(
+    slots.map(({ name, tensor }) => {
+      const parts = name.split('/');
+      const tail = parts.splice(-2).join('/');
+      const at = position.get(parts.join('/'));
+      if (at === undefined) throw new CheckpointMismatch(`optimizer state "${name}" belongs to no model variable`);
+      return saveTensor(`${at}/${tail}`, tensor);
+    }),
+  );
+  const extra = model.state?.() ?? {};
+  const modelState = await Promise.all(Object.keys(extra).sort().map((k) => saveTensor(k, extra[k]!)));
+  return { step, wallSeconds, optimizerIterations, variables, optimizer: optimizerState, model: modelState };
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+async function restoreState(model: Model, optimizer: ComposedOptimizer, state: TrainState): Promise<void> {
+  const vars = model.variables;
+  if (state.variables.length !== vars.length) throw new CheckpointMismatch(`it holds ${state.variables.length} variables, the model has ${vars.length}`);
+  state.variables.forEach((t, i) => {
+    if (!sameShape(t.shape, vars[i]!.shape)) throw new CheckpointMismatch(`variable ${i} has shape [${t.shape}], the model's is [${vars[i]!.shape}]`);
+  });
+  tf.tidy(() => state.variables.forEach((t, i) => vars[i]!.assign(tf.tensor(t.data, [...t.shape], t.dtype))));
+  const weights = [
+    { name: 'iter', tensor: tf.scalar(state.optimizerIterations, 'int32') },
+    ...state.optimizer.map((t) => {
+      const parts = t.name.split('/');
+      const v = vars[Number(parts[0])];
+      if (!v || parts.length !== 3) throw new CheckpointMismatch(`optimizer state "${t.name}" names no model variable`);
+      return { name: `${v.name}/${parts[1]}/${parts[2]}`, tensor: tf.tensor(t.data, [...t.shape], t.dtype) };
+    }),
+  ];
+  try {
+    await optimizer.setWeights(weights);
+  } finally {
+    tf.dispose(weights.map((w) => w.tensor));
+  }
+  if (state.model.length > 0) {
+    if (!model.restoreState) throw new CheckpointMismatch('it holds model state this model does not keep');
+    const tensors = Object.fromEntries(state.model.map((t) => [t.name, tf.tensor(t.data, [...t.shape], t.dtype)]));
+    try {
+      model.restoreState(tensors);
+    } finally {
+      tf.dispose(Object.values(tensors));
+    }
+  }
+}
+
+/** A metrics number as the loop saw it: JSON wrote non-finite numbers as null. */
+const fromJSON = (x: number | null | undefined): number => (typeof x === 'number' ? x : NaN);
+
 export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const started = performance.now();
   const rng = new Rng(config.seed);
@@ -210,10 +305,56 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   // training loss ever crossed the divergence threshold. It reads no random numbers and changes no
   // state, so the run's numbers are the same with or without it.
   let initialEvalLoss = NaN;
+  /** Everything the summary needs from one step: shared by the live loop and a resume's replay. */
+  const account = (r: StepRecord): string[] => {
+    const loss = fromJSON(r.loss);
+    const gradNorm = fromJSON(r.gradNorm);
+    if (r.step === 1) initialLoss = loss;
+    losses.push(loss);
+    if (loss < minLoss) minLoss = loss;
+    const flagged = tracker.observe({ step: r.step, loss, gradNorm });
+    // A non-finite gradient diverges the run at once: its update has already reached the weights
+    // and the optimizer state, so no later step of this run could be trusted.
+    if (!Number.isFinite(loss) || loss > config.divergenceFactor * initialLoss || !Number.isFinite(gradNorm)) {
+      diverged = true;
+      divergedAtStep = r.step;
+    }
+    return flagged;
+  };
+  const noteEval = (r: StepRecord) => {
+    if (r.evalLoss === undefined) return;
+    evalLoss = fromJSON(r.evalLoss);
+    evalAcc = r.evalAcc === undefined ? null : fromJSON(r.evalAcc);
+  };
+  let firstStep = 1;
+  let priorSeconds = 0;
+  const completed = () => (diverged ? divergedAtStep! : Math.min(step, config.steps));
+  const every = hooks.checkpointEvery ?? 'auto';
+  let lastCheckpoint = performance.now();
+  const checkpoint = async (at: number) => {
+    if (!hooks.onCheckpoint) return;
+    hooks.onCheckpoint(await captureState(model, optimizer, at, priorSeconds + (performance.now() - started) / 1000));
+    lastCheckpoint = performance.now();
+  };
 
   try {
+    // Before a resume restores the trained weights: here the model still holds its seeded initialisation.
     initialEvalLoss = evaluate(model, data, config.evalSize).loss;
-    for (step = 1; step <= config.steps; step++) {
+    if (hooks.resume) {
+      const { state, records } = hooks.resume;
+      if (records.length !== state.step) throw new CheckpointMismatch(`it covers ${state.step} steps but ${records.length} metrics lines were given`);
+      await restoreState(model, optimizer, state);
+      // The batch order and the statistics are functions of the steps so far: replay them.
+      for (const r of records) {
+        nextBatch();
+        account(r);
+        noteEval(r);
+      }
+      firstStep = state.step + 1;
+      priorSeconds = state.wallSeconds;
+      step = state.step;
+    }
+    for (step = firstStep; step <= config.steps && !diverged; step++) {
       if (hooks.shouldStop?.()) {
         step -= 1;
         break;
@@ -225,41 +366,39 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       gatherRows(data.train.x, data.inputDim, idx, xBuf);
       gatherRows(data.train.y, data.outputDim, idx, yBuf);
 
-      const { packed, layout } = trainStep(model, optimizer, data.kind, variables, [
-        tf.tensor2d(xBuf, [config.batchSize, data.inputDim]),
-        tf.tensor2d(yBuf, [config.batchSize, data.outputDim]),
-      ]);
+      const { packed, layout } = trainStep(
+        model,
+        optimizer,
+        data.kind,
+        variables,
+        [tf.tensor2d(xBuf, [config.batchSize, data.inputDim]), tf.tensor2d(yBuf, [config.batchSize, data.outputDim])],
+        hooks.corruptGradient?.step === step ? hooks.corruptGradient.value : undefined,
+      );
       // The step's one synchronous read: loss, grad norm, aux terms, update stats, MoE stats.
       const values = await packed.data();
       packed.dispose();
       const record = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale);
-      const { loss, gradNorm } = record;
-
-      if (step === 1) initialLoss = loss;
-      losses.push(loss);
-      if (loss < minLoss) minLoss = loss;
-      const flagged = tracker.observe({ step, loss, gradNorm });
+      const flagged = account(record);
       if (flagged.length > 0) record.spikes = flagged;
-      if (!Number.isFinite(loss) || loss > config.divergenceFactor * initialLoss) {
-        diverged = true;
-        divergedAtStep = step;
-      }
       if (!diverged && (step % config.evalEvery === 0 || step === config.steps)) {
         const ev = evaluate(model, data, config.evalSize);
-        evalLoss = ev.loss;
-        evalAcc = ev.acc;
         record.evalLoss = ev.loss;
         if (ev.acc !== null) record.evalAcc = ev.acc;
+        noteEval(record);
       }
       record.ms = performance.now() - t0;
       hooks.onRecord?.(record);
       if (diverged) break;
+      const due = every === 'auto' ? performance.now() - lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % every === 0;
+      if (due && step < config.steps) await checkpoint(step);
     }
+    // The final checkpoint (finished, diverged or stopped) stays: it holds the trained weights.
+    await checkpoint(completed());
   } finally {
     optimizer.dispose();
     model.dispose();
   }
-  const stepsCompleted = Math.min(step, config.steps);
+  const stepsCompleted = completed();
   const tail = losses.slice(-FINAL_LOSS_WINDOW).filter(Number.isFinite);
   const finalLoss = diverged
     ? finiteOrNaN(losses[losses.length - 1])
@@ -278,7 +417,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     diverged,
     divergedAtStep,
     stepsCompleted,
-    wallSeconds: (performance.now() - started) / 1000,
+    wallSeconds: priorSeconds + (performance.now() - started) / 1000,
     routing,
     parameters: model.variables.reduce((a, v) => a + v.size, 0),
   };

@@ -1,13 +1,15 @@
 /** One run end to end: train, writing config.json, metrics.jsonl and summary.json as it goes. */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { currentBackend } from '../backend.js';
 import type { RunConfig } from './config.js';
-import { train, type StepRecord, type TrainHooks } from './loop.js';
+import { CheckpointMismatch, train, type StepRecord, type TrainHooks } from './loop.js';
 import { CONFIG_FILE, METRICS_FILE, MetricsWriter, SUMMARY_FILE, ensureDir, provenance, readJSON, writeJSONAtomic } from './run_files.js';
 import type { SpikeCount } from './spikes.js';
 import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
+import { CHECKPOINT_FILE, CHECKPOINT_VERSION, DamagedCheckpoint, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { faultsFor } from './faults.js';
 
 export interface RunSummary {
   readonly experiment: string;
@@ -90,33 +92,111 @@ export function completedSummary(dir: string, config: RunConfig, backend?: strin
   }
 }
 
-export async function executeRun(
-  config: RunConfig,
-  dir: string,
-  hooks: TrainHooks & { onRecord?(r: StepRecord): void } = {},
-): Promise<RunSummary> {
+export interface RunHooks extends Omit<TrainHooks, 'onCheckpoint' | 'resume'> {
+  onRecord?(r: StepRecord): void;
+  /** One-line warnings (a damaged file that is being redone); default: printed to stderr. */
+  warn?(line: string): void;
+}
+
+/** Where a killed run can continue: its last checkpoint and the metrics lines it covers. */
+interface ResumePoint {
+  readonly checkpoint: Checkpoint;
+  readonly records: StepRecord[];
+}
+
+/**
+ * The checkpoint in `dir` if it belongs to this config and backend and metrics.jsonl still holds
+ * every line it covers; otherwise undefined, with a warning when a file is damaged (the run is then
+ * redone from step 0 rather than resumed from something that cannot be trusted).
+ */
+function findResumePoint(dir: string, hash: string, backend: string, warn: (line: string) => void): ResumePoint | undefined {
+  if (!existsSync(join(dir, CHECKPOINT_FILE))) return undefined;
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = readCheckpoint(dir);
+  } catch (e) {
+    const why = e instanceof DamagedCheckpoint ? e.message : (e as Error).message.split('\n', 1)[0];
+    warn(`${join(dir, CHECKPOINT_FILE)} is damaged (${why}); redoing the run from step 0`);
+    return undefined;
+  }
+  // Another config's (or backend's) checkpoint: this is a different run, start it fresh.
+  if (checkpoint.configHash !== hash || checkpoint.backend !== backend || checkpoint.version !== CHECKPOINT_VERSION) return undefined;
+  const metricsPath = join(dir, METRICS_FILE);
+  let records: StepRecord[] | undefined;
+  try {
+    const bytes = readFileSync(metricsPath);
+    if (bytes.length >= checkpoint.metricsBytes && (checkpoint.metricsBytes === 0 || bytes[checkpoint.metricsBytes - 1] === 0x0a)) {
+      const lines = bytes.subarray(0, checkpoint.metricsBytes).toString('utf8').split('\n').slice(0, -1);
+      const parsed = lines.map((l) => JSON.parse(l) as StepRecord);
+      if (parsed.length === checkpoint.metricsLines && parsed.length === checkpoint.step && parsed.every((r, i) => r.step === i + 1)) records = parsed;
+    }
+  } catch {
+    records = undefined;
+  }
+  if (!records) {
+    warn(`${metricsPath} does not hold the ${checkpoint.metricsLines} lines its checkpoint covers; redoing the run from step 0`);
+    return undefined;
+  }
+  return { checkpoint, records };
+}
+
+export async function executeRun(config: RunConfig, dir: string, hooks: RunHooks = {}): Promise<RunSummary> {
+  const warn = hooks.warn ?? ((line: string) => console.error(`warning: ${line}`));
   ensureDir(dir);
-  // A stale summary from an earlier, different config must not survive next to new metrics.
-  rmSync(join(dir, SUMMARY_FILE), { force: true });
   const backend = currentBackend().name;
   const hash = configHash(config);
+  // Rerunning a finished run returns its summary: the final checkpoint and files are already there.
+  const done = completedSummary(dir, config, backend);
+  if (done) return done;
+  // A stale summary from an earlier, different config must not survive next to new metrics.
+  rmSync(join(dir, SUMMARY_FILE), { force: true });
   const record = { ...config, configHash: hash, backend, provenance: provenance() };
   // Written first so a run that crashes still says what it was; rewritten at the end with the
   // routing and parameter count, which exist only once the model and optimizer are built.
   writeJSONAtomic(join(dir, CONFIG_FILE), record);
-  const writer = new MetricsWriter(join(dir, METRICS_FILE));
-  let outcome;
-  try {
-    outcome = await train(config, {
-      ...hooks,
-      onRecord: (r) => {
-        writer.append(r);
-        hooks.onRecord?.(r);
-      },
-    });
-  } finally {
-    writer.close();
+  const faults = faultsFor(dir);
+  let resume = findResumePoint(dir, hash, backend, warn);
+  for (;;) {
+    const writer = new MetricsWriter(
+      join(dir, METRICS_FILE),
+      resume ? { bytes: resume.checkpoint.metricsBytes, lines: resume.checkpoint.metricsLines } : undefined,
+    );
+    if (!resume) rmSync(join(dir, CHECKPOINT_FILE), { force: true });
+    let outcome;
+    try {
+      outcome = await train(config, {
+        ...hooks,
+        ...(faults.corruptGradient ? { corruptGradient: faults.corruptGradient } : {}),
+        ...(resume ? { resume: { state: resume.checkpoint, records: resume.records } } : {}),
+        onRecord: (r) => {
+          writer.append(r);
+          if (faults.killAtStep === r.step) process.kill(process.pid, 'SIGKILL');
+          hooks.onRecord?.(r);
+        },
+        onCheckpoint: (state) => {
+          // The metrics a checkpoint covers must be on disk before the checkpoint that points at them.
+          writer.sync();
+          writeCheckpoint(dir, { ...state, version: CHECKPOINT_VERSION, configHash: hash, backend, metricsLines: writer.lines, metricsBytes: writer.bytes });
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof CheckpointMismatch) || !resume) throw e;
+      warn(`${join(dir, CHECKPOINT_FILE)} does not fit this run (${e.message}); redoing the run from step 0`);
+      resume = undefined;
+      continue;
+    } finally {
+      writer.close();
+    }
+    return finishRun(config, dir, record, outcome);
   }
+}
+
+function finishRun(
+  config: RunConfig,
+  dir: string,
+  record: Record<string, unknown> & { configHash: string; backend: string },
+  outcome: Awaited<ReturnType<typeof train>>,
+): RunSummary {
   const interrupted = !outcome.diverged && outcome.stepsCompleted < config.steps;
   const summary: RunSummary = {
     experiment: config.experiment,
@@ -139,11 +219,12 @@ export async function executeRun(
     divergedAtStep: outcome.divergedAtStep,
     interrupted,
     wallSeconds: outcome.wallSeconds,
-    backend,
-    configHash: hash,
+    backend: record.backend,
+    configHash: record.configHash,
   };
-  // An interrupted run keeps its metrics but gets no summary, so a rerun redoes it.
-  if (!interrupted) writeJSONAtomic(join(dir, SUMMARY_FILE), summary);
+  // config.json first: a summary.json is the mark of a finished run, so it is written last.
   writeJSONAtomic(join(dir, CONFIG_FILE), { ...record, routing: outcome.routing, parameters: outcome.parameters });
+  // An interrupted run keeps its metrics and checkpoint but gets no summary, so a rerun resumes it.
+  if (!interrupted) writeJSONAtomic(join(dir, SUMMARY_FILE), summary);
   return summary;
 }

@@ -28,7 +28,7 @@ describe('executeRun', () => {
     const config = oneRun(tinyMlp, 'muon', 2, { steps: 12 });
     const dir = join(newDir('run'), runDirName(config));
     const returned = await executeRun(config, dir);
-    expect(readdirSync(dir).sort()).toEqual(['config.json', 'metrics.jsonl', 'summary.json']);
+    expect(readdirSync(dir).sort()).toEqual(['checkpoint.bin', 'config.json', 'metrics.jsonl', 'summary.json']);
 
     const cfg = readJSON<Record<string, unknown>>(join(dir, 'config.json'));
     expect(cfg['backend']).toBe(currentBackend().name);
