@@ -15,6 +15,7 @@ import { runDirName } from '../train/run.js';
 import { PRECISION_PRESET_NAMES } from '../precision/qat.js';
 import { checkDataAvailable } from '../train/build.js';
 import { AUTO_CHECKPOINT_SECONDS } from '../train/loop.js';
+import { lockFolder } from '../train/lock.js';
 import { ensureDir } from '../train/run_files.js';
 import { defaultWorkers, RunFailure, runTasks, stopSignal, type RunTask } from '../study/pool.js';
 import { OptionError } from '../optimizers/options.js';
@@ -32,7 +33,7 @@ import { writeFileSync, renameSync, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
 import { createProgress } from './progress.js';
-import { findRunDirs, loadRun, renderRuns, type ViewOptions } from './runs_view.js';
+import { findRunDirs, loadRuns, renderRuns, type ViewOptions } from './runs_view.js';
 import { useColor } from './chart.js';
 import { describeFsError, EnvironmentError, firstLine, OutputPathError } from '../errors.js';
 import { writeRunPages, writeStudyPages } from '../figures/pages.js';
@@ -132,6 +133,8 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
 
   const root = outDir(flags.out, join('runs', `${timestamp()}-${defaultName}`));
   ensureDir(root);
+  // One writer per folder: a second process on the same --out stops here, naming the holder's pid.
+  const lock = lockFolder(root, 'output folder');
   const tasks: RunTask[] = configs.map((config) => ({ config, dir: join(root, runDirName(config)), checkpointEvery: every }));
   console.error(`${tasks.length} runs → ${root} (backend ${backend.name}, ${Math.min(workers, tasks.length)} worker${workers > 1 ? 's' : ''})`);
 
@@ -146,8 +149,8 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
       onProgress: (i, step, loss) => progress.step(i, step, loss),
       onDone: (s, i) => progress.runDone(i, `${s.experiment}/${s.optimizer}/s${s.seed}`, s.plannedSteps),
     }).finally(() => progress.stop()),
-  );
-  const runs = findRunDirs([root]).map(loadRun);
+  ).finally(() => lock.release());
+  const runs = loadRuns(findRunDirs([root]));
   console.log(renderRuns(runs, view));
   console.log(`\n${runs.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s → ${root}`);
   const page = join(root, RUNS_HTML);
@@ -457,7 +460,7 @@ async function viewCommand(dirs: readonly string[], flags: ViewFlags): Promise<v
   if (flags.svg !== undefined && existsSync(flags.svg) && !statSync(flags.svg).isDirectory()) {
     throw new UsageError(`--svg ${flags.svg}: exists and is not a folder`);
   }
-  const runs = findRunDirs(dirs).map(loadRun);
+  const runs = loadRuns(findRunDirs(dirs));
   console.log(renderRuns(runs, view));
   if (flags.html === undefined && flags.svg === undefined) return;
   const written = await writeRunPages(runs, { ...(flags.html !== undefined ? { html: flags.html } : {}), ...(flags.svg !== undefined ? { svgDir: flags.svg } : {}) });
@@ -535,11 +538,14 @@ export function buildProgram(): Command {
     .description('join shard outputs of one study into one study folder')
     .argument('<dirs...>', 'shard study folders')
     .requiredOption('--out <dir>', 'merged study folder')
-    .action((dirs: string[], flags: { out: string }) => {
+    .option('--force', 'merge shards computed on different backends or git commits (refused by default: their numbers differ)')
+    .action((dirs: string[], flags: { out: string; force?: boolean }) => {
       try {
-        const r = mergeStudies(dirs, flags.out);
+        const r = mergeStudies(dirs, flags.out, { force: flags.force === true });
         console.log(`merged ${dirs.length} folders → ${flags.out}: ${r.copied} runs, ${r.duplicates} duplicates kept once, ${r.unfinishedSkipped} unfinished skipped`);
       } catch (e) {
+        // A busy folder or a full disk is the machine's, not a usage error: keep its exit status.
+        if (e instanceof EnvironmentError || e instanceof OutputPathError) throw e;
         throw new UsageError((e as Error).message);
       }
     });

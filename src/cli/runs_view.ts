@@ -15,6 +15,7 @@ import { formatNumber, renderTable } from './table.js';
 import { UsageError } from './args.js';
 import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
 import { groupLearningRates } from '../study/tuned_record.js';
+import { loadSummary, warnToStderr } from '../train/run_readers.js';
 
 export interface LoadedRun {
   readonly dir: string;
@@ -55,6 +56,37 @@ export function loadRun(dir: string): LoadedRun {
     summary: existsSync(summaryPath) ? readJSON<RunSummary>(summaryPath) : undefined,
     metrics: readMetrics<StepRecord>(join(dir, METRICS_FILE)),
   };
+}
+
+/**
+ * Load run folders for a table or chart, never crashing on a damaged file and never counting one:
+ * an unreadable config.json or metrics.jsonl leaves the run out, a damaged summary.json shows it
+ * as unfinished; each gets one warning line naming the file.
+ */
+export function loadRuns(dirs: readonly string[], warn: (line: string) => void = warnToStderr): LoadedRun[] {
+  const out: LoadedRun[] = [];
+  for (const dir of dirs) {
+    let config: RunConfig;
+    try {
+      config = readJSON<RunConfig>(join(dir, CONFIG_FILE));
+      if (typeof config !== 'object' || config === null || typeof config.experiment !== 'string' || typeof config.label !== 'string') {
+        throw new Error('not a run config');
+      }
+    } catch (e) {
+      warn(`${join(dir, CONFIG_FILE)} is damaged (${(e as Error).message.split('\n', 1)[0]}); run left out`);
+      continue;
+    }
+    let metrics: StepRecord[];
+    try {
+      metrics = readMetrics<StepRecord>(join(dir, METRICS_FILE));
+    } catch (e) {
+      warn(`${(e as Error).message.split('\n', 1)[0]}; run left out`);
+      continue;
+    }
+    const summary = loadSummary(dir, warn, 'shown as unfinished');
+    out.push({ dir, config, summary, metrics });
+  }
+  return out;
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {

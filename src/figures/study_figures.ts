@@ -12,7 +12,8 @@ import { stressStepsOf, taskOf, tuneStepsOf, type StudySpec, type StudyTask } fr
 import { RUNS_DIR } from '../study/study.js';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
-import { METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
+import { METRICS_FILE, SUMMARY_FILE, readMetrics } from '../train/run_files.js';
+import { readSummary } from '../train/run_readers.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
 import { seriesColours } from './palette.js';
 import { curveFigure, lrSensitivityFigure, rateFigure, type Figure, type RatePanel } from './specs.js';
@@ -35,8 +36,16 @@ function loadStress(dir: string, r: StudyResults, task: string): Map<number, Map
       for (const seed of r.spec.seeds) {
         const runDir = join(dir, RUNS_DIR, `stress__${task}__${label}__x${fmtM(m)}__s${seed}`);
         if (!existsSync(join(runDir, SUMMARY_FILE)) || !existsSync(join(runDir, METRICS_FILE))) continue;
-        const summary = readJSON<RunSummary>(join(runDir, SUMMARY_FILE));
-        runs.push({ seed, summary, diverged: summary.diverged, records: readMetrics<StepRecord>(join(runDir, METRICS_FILE)) });
+        // Damaged files were reported by the analysis; a figure just leaves the run out.
+        const read = readSummary(runDir);
+        if (read.kind !== 'ok') continue;
+        let records: StepRecord[];
+        try {
+          records = readMetrics<StepRecord>(join(runDir, METRICS_FILE));
+        } catch {
+          continue;
+        }
+        runs.push({ seed, summary: read.summary, diverged: read.summary.diverged, records });
       }
       byLabel.set(label, runs);
     }

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
-import { METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from '../train/run_files.js';
+import { METRICS_FILE, readJSON, readMetrics } from '../train/run_files.js';
+import { loadSummary as loadCheckedSummary, warnToStderr } from '../train/run_readers.js';
 import { ARMS, armLabels, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf, type FailureContext, type FailureReason } from './failure.js';
 import { planArm, planTuning, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
@@ -195,9 +196,9 @@ interface LoadedStudyRun {
   metrics?: StepRecord[];
 }
 
+/** A run's summary; a damaged one is reported (one warning) and the run counted as missing. */
 function loadSummary(dir: string): RunSummary | undefined {
-  const p = join(dir, SUMMARY_FILE);
-  return existsSync(p) ? readJSON<RunSummary>(p) : undefined;
+  return loadCheckedSummary(dir, warnToStderr, 'counted as missing; rerun the study command to redo it');
 }
 
 /** A run's metrics, read once; undefined when the file is missing. */
@@ -205,7 +206,12 @@ function metricsOf(r: LoadedStudyRun): StepRecord[] | undefined {
   if (r.metrics) return r.metrics;
   const path = join(r.dir, METRICS_FILE);
   if (!existsSync(path)) return undefined;
-  r.metrics = readMetrics<StepRecord>(path);
+  try {
+    r.metrics = readMetrics<StepRecord>(path);
+  } catch (e) {
+    warnToStderr(`${(e as Error).message}; its curves are left out`);
+    return undefined;
+  }
   return r.metrics;
 }
 

@@ -12,6 +12,7 @@ import { currentBackend } from '../backend.js';
 import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
+import { lockFolder } from '../train/lock.js';
 import { planArm, planStress, planTuning, validateStudy, type PlannedRun, type StudySpec, type StudyTask } from './protocol.js';
 import { openPool, stopSignal, type PoolEvents, type RunPool } from './pool.js';
 import { armLabels, armRunnable, type ArmName } from './arms.js';
@@ -173,6 +174,23 @@ export function estimateStudy(
 
 /** Run (this shard of) a study into `dir`. Returns what was planned and the tuned LRs it used. */
 export async function runStudy(
+  study: StudySpec,
+  experiments: ReadonlyMap<string, ExperimentSpec>,
+  dir: string,
+  options: { workers: number; shard?: Shard; events?: StudyProgress; checkpointEvery?: number | 'auto' },
+): Promise<StudyPlanResult> {
+  validateStudy(study);
+  ensureDir(join(dir, RUNS_DIR));
+  // One writer per study folder: a second study process on it stops here, naming the holder's pid.
+  const lock = lockFolder(dir, 'study folder');
+  try {
+    return await runStudyLocked(study, experiments, dir, options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runStudyLocked(
   study: StudySpec,
   experiments: ReadonlyMap<string, ExperimentSpec>,
   dir: string,

@@ -141,7 +141,7 @@ export function decodeCheckpoint(buf: Uint8Array): Checkpoint {
 }
 
 export function writeCheckpoint(dir: string, c: Checkpoint): void {
-  writeFileAtomic(join(dir, CHECKPOINT_FILE), encodeCheckpoint(c));
+  writeFileAtomic(join(dir, CHECKPOINT_FILE), encodeCheckpoint(c), { durable: true });
 }
 
 /** The checkpoint in `dir`; throws DamagedCheckpoint when the file exists but is not valid. */

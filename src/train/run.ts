@@ -10,6 +10,8 @@ import type { SpikeCount } from './spikes.js';
 import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
 import { CHECKPOINT_FILE, CHECKPOINT_VERSION, DamagedCheckpoint, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { faultsFor } from './faults.js';
+import { lockFolder } from './lock.js';
+import { readSummary, summaryProblem } from './run_readers.js';
 
 export interface RunSummary {
   readonly experiment: string;
@@ -85,6 +87,7 @@ export function completedSummary(dir: string, config: RunConfig, backend?: strin
   if (!existsSync(path)) return undefined;
   try {
     const summary = readJSON<RunSummary>(path);
+    if (summaryProblem(summary) !== undefined) return undefined;
     if (backend !== undefined && summary.backend !== backend) return undefined;
     return summary.configHash === configHash(config) ? summary : undefined;
   } catch {
@@ -143,9 +146,21 @@ function findResumePoint(dir: string, hash: string, backend: string, warn: (line
 export async function executeRun(config: RunConfig, dir: string, hooks: RunHooks = {}): Promise<RunSummary> {
   const warn = hooks.warn ?? ((line: string) => console.error(`warning: ${line}`));
   ensureDir(dir);
+  // One writer per run folder: a second process on it stops here, naming the holder's pid.
+  const lock = lockFolder(dir, 'run folder');
+  try {
+    return await executeLocked(config, dir, hooks, warn);
+  } finally {
+    lock.release();
+  }
+}
+
+async function executeLocked(config: RunConfig, dir: string, hooks: RunHooks, warn: (line: string) => void): Promise<RunSummary> {
   const backend = currentBackend().name;
   const hash = configHash(config);
   // Rerunning a finished run returns its summary: the final checkpoint and files are already there.
+  const read = readSummary(dir);
+  if (read.kind === 'damaged') warn(`${join(dir, SUMMARY_FILE)} is damaged (${read.reason}); the run is resumed or redone`);
   const done = completedSummary(dir, config, backend);
   if (done) return done;
   // A stale summary from an earlier, different config must not survive next to new metrics.
