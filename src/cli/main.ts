@@ -504,7 +504,7 @@ export function buildProgram(): Command {
     .action((dirs: string[], flags: ViewFlags) => viewCommand(dirs, flags));
 
   addRequireFlag(program.command('study'))
-    .description('the stability study: LR tuning per optimizer, then spikes and divergence at 1–8× the tuned LR')
+    .description('the stability study: LR tuning per optimizer; spikes (whole run and last half), divergence and failure at 1–8× the tuned LR; then the arms (e.g. muon-match-rms) where either optimizer first fails. Prints a wall-time estimate (FLOP model) first; the progress ETA is cost-weighted')
     .option('--quick', 'the same pipeline with a small grid and short horizons (minutes)')
     .option('--spec <name|path>', 'study spec in experiments/studies/ (default: stability)')
     .option('--out <dir>', 'study folder (default: runs/<study name>); rerunning resumes it')
