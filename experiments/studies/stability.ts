@@ -13,7 +13,7 @@ const tasks = [
   // itself on wasm, and the study runs it hundreds of times.
   { experiment: 'mnist-mlp', model: { kind: 'mlp', hidden: [128], activation: 'relu' } },
   // Arms (src/study/arms.ts) at the multipliers where either optimizer first fails: Muon with its
-  // update RMS matched to AdamW's at AdamW's LR (Moonlight) now; bf16 and fp4 once issue 10 lands.
+  // update RMS matched to AdamW's at AdamW's LR (Moonlight), and the bf16 and fp4 precision presets.
   { experiment: 'moe-regimes', arms: ['muon-match-rms', 'bf16', 'fp4'] },
   { experiment: 'moe-router-muon' },
 ] as const satisfies StudySpec['tasks'];

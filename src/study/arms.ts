@@ -6,6 +6,7 @@
  * them plans no runs for them and its report says they were not run, and why.
  */
 import type { RunConfig } from '../train/config.js';
+import { PRECISION_PRESETS, type PrecisionSpec } from '../precision/qat.js';
 
 export const ARM_NAMES = ['none', 'qkNorm', 'zLoss', 'qkClip', 'bf16', 'fp4', 'muon-match-rms'] as const;
 export type ArmName = (typeof ARM_NAMES)[number];
@@ -15,6 +16,8 @@ export interface ArmOverride {
   readonly optimizerOptions?: Readonly<Record<string, unknown>>;
   /** Merged (shallowly) into the model spec. */
   readonly model?: Readonly<Record<string, unknown>>;
+  /** Replaces the run's simulated precision (src/precision/qat.ts). */
+  readonly precision?: PrecisionSpec;
   /**
    * 'baseline': the run's main learning rate is the *baseline's* tuned LR × multiplier, not its own
    * optimizer's (Moonlight reuses AdamW's LR once Muon's update RMS is matched to AdamW's).
@@ -80,21 +83,19 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
   },
   bf16: {
     name: 'bf16',
-    description: 'bfloat16 simulated low-precision training',
-    source: 'REFERENCE §10',
+    description: 'bfloat16 weights and activations in every matmul (quantisation-aware, straight-through; float32 master weights)',
+    source: 'REFERENCE §10; the precision preset bf16',
     group: 'precision',
     appliesTo: 'both',
-    override: {},
-    needs: 'simulated low-precision training (issue 10)',
+    override: { precision: PRECISION_PRESETS.bf16 },
   },
   fp4: {
     name: 'fp4',
-    description: "the precision work's fp4 preset",
-    source: 'REFERENCE §10',
+    description: "the seed's fp4 recipe: MXFP4 weights, FP8 E4M3 activations (quantisation-aware, straight-through)",
+    source: 'REFERENCE §10; the precision preset fp4',
     group: 'precision',
     appliesTo: 'both',
-    override: {},
-    needs: 'simulated low-precision training (issue 10)',
+    override: { precision: PRECISION_PRESETS.fp4 },
   },
   'muon-match-rms': {
     name: 'muon-match-rms',
@@ -135,6 +136,7 @@ export function applyArm(config: RunConfig, name: ArmName, lrScale: number): Run
     ...config,
     optimizer: { ...config.optimizer, options },
     ...(o.model ? { model: { ...config.model, ...o.model } as RunConfig['model'] } : {}),
+    ...(o.precision ? { precision: o.precision } : {}),
     lrScale,
   };
 }

@@ -77,10 +77,9 @@ describe('firstFailure and armMultipliers', () => {
 });
 
 describe('arms', () => {
-  it('every arm but none and muon-match-rms waits for its feature, and says which', () => {
-    expect(ARM_NAMES.filter(armRunnable)).toEqual(['none', 'muon-match-rms']);
+  it('the LM mitigations wait for issue 9 and say so; the others run', () => {
+    expect(ARM_NAMES.filter(armRunnable)).toEqual(['none', 'bf16', 'fp4', 'muon-match-rms']);
     for (const a of ['qkNorm', 'zLoss', 'qkClip'] as const) expect(ARMS[a].needs).toMatch(/issue 9/);
-    for (const a of ['bf16', 'fp4'] as const) expect(ARMS[a].needs).toMatch(/issue 10/);
     expect(armLabels('muon-match-rms', 'adamw', 'muon')).toEqual(['muon']);
     expect(armLabels('qkNorm', 'adamw', 'muon')).toEqual(['adamw', 'muon']);
   });
@@ -97,6 +96,9 @@ describe('arms', () => {
     expect(config.optimizer.options['lrAdjust']).toBeUndefined();
     // The none arm only sets the scale.
     expect(applyArm(config, 'none', 3)).toEqual({ ...config, lrScale: 3 });
+    // Precision arms set the run's simulated precision and nothing else.
+    expect(applyArm(config, 'bf16', 2)).toEqual({ ...config, lrScale: 2, precision: { weights: 'bf16', activations: 'bf16' } });
+    expect(applyArm(config, 'fp4', 2)).toEqual({ ...config, lrScale: 2, precision: { weights: 'mxfp4', activations: 'fp8' } });
   });
 });
 
