@@ -46,6 +46,15 @@ export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * One-hot rows as float32. tfjs 4.22's wasm OneHot kernel ignores the `dtype` attribute and writes
+ * int32 values into the output buffer, so `tf.oneHot(..., 'float32')` reads back as denormal
+ * garbage (1 → 1.4e-45) on wasm; the int32 default plus a cast is right on every backend.
+ */
+export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
+  return tf.cast(tf.oneHot(indices, depth), 'float32');
+}
+
+/**
  * Re-register BatchMatMul's gradient with the same algebra as tfjs-core's
  * (gradients/BatchMatMul_grad.ts) but routed through matMulT.
  */

@@ -14,7 +14,8 @@ import { Rng } from '../data/rng.js';
 import { zeropowerViaNewtonSchulz } from '../optimizers/index.js';
 import { matMul } from '../ops.js';
 import { expandRuns, type ExperimentSpec, type RunConfig } from '../train/config.js';
-import { buildDataset, buildModel, buildOptimizer } from '../train/build.js';
+import { buildModel, buildOptimizer } from '../train/build.js';
+import { dataDims } from '../study/cost.js';
 import { train } from '../train/loop.js';
 import { runDirName } from '../train/run.js';
 import { defaultWorkers, openPool } from '../study/pool.js';
@@ -162,8 +163,7 @@ function orthogonalisedNames(model: string, matrices: readonly MatrixShape[]): s
 
 async function stateBytes(spec: ExperimentSpec, label: string): Promise<{ optimizer: string; measured: number; theory: number }> {
   const config = benchRun(spec, label, 1);
-  const data = buildDataset(config.data);
-  const model = buildModel(config, data, new Rng(0));
+  const model = buildModel(config, dataDims(config.data), new Rng(0));
   const optimizer = buildOptimizer(config, model);
   try {
     tf.tidy(() => optimizer.applyGradients(Object.fromEntries(model.variables.map((v) => [v.name, tf.zerosLike(v)]))));
@@ -269,7 +269,7 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   const warmup = slow ? 3 : 20;
 
   log(`[${backend}] matmul rate`);
-  const mlpData = buildDataset(mlp.data);
+  const mlpData = dataDims(mlp.data);
   const mlpModel = benchRun(mlp, 'adamw', 1).model;
   const hidden = mlpModel.kind === 'mlp' ? mlpModel.hidden[0]! : 256;
   const batch = mlp.batchSize;
@@ -286,7 +286,7 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
     ['mlp', mlp],
     ['moe', moe],
   ] as const) {
-    const data = buildDataset(spec.data);
+    const data = dataDims(spec.data);
     for (const label of BENCH_OPTIMIZERS) {
       log(`[${backend}] ${name} ${label}: ${warmup} + ${reps} steps`);
       const config = benchRun(spec, label, warmup + reps);

@@ -156,6 +156,10 @@ async function runExperiments(names: readonly string[], flags: RunFlags, default
   const page = join(root, RUNS_HTML);
   reportWarnings(await writeRunPages(runs, { html: page }));
   console.log(`figures: ${resolve(page)}`);
+  if (defaultName === 'main') {
+    // The language model takes minutes per run, too long for the main job's 3-minute budget.
+    console.log('the tiny MoE language model on the Brown Corpus (minutes per run): npm run exp:lm  (a smoke version: npm run exp:lm -- --quick)');
+  }
   if (stopSignal.requested) {
     console.log(`interrupted: unfinished runs have metrics and a checkpoint but no summary.json; to resume them, rerun with --out ${root}`);
     process.exitCode = 130;

@@ -4,9 +4,16 @@
  * 4m²n + 2m³. The MoE evaluates every expert on every token (dense dispatch), so an expert bank
  * [E, m, n] counts E matrices. Elementwise work is not counted: the model says what the matmuls
  * alone would take.
+ *
+ * The transformer's matrices act on every one of its B·T tokens, so they count with batch B·T;
+ * its attention products (q·kᵀ and p·v, per layer, over the full T×T score matrix) add
+ * 3 · 2 · 2·B·T²·d = 12·B·T²·d per layer (forward 2 products of 2·B·H·T²·(d/H) each, backward twice that).
  */
 import type { MlpSpec } from './mlp.js';
 import type { MoeSpec } from './moe.js';
+import type { TransformerSpec } from './transformer.js';
+
+export type AnyModelSpec = MlpSpec | MoeSpec | TransformerSpec;
 
 export interface MatrixShape {
   readonly name: string;
@@ -16,8 +23,30 @@ export interface MatrixShape {
   readonly fanOut: number;
 }
 
-/** The matrices of a model, in the order the models create them. */
-export function modelMatrices(model: MlpSpec | MoeSpec, inputDim: number, outputDim: number): MatrixShape[] {
+function moeMatrices(model: Omit<MoeSpec, 'kind'>, inputDim: number, outputDim: number, prefix = ''): MatrixShape[] {
+  return [
+    { name: `${prefix}router`, count: 1, fanIn: inputDim, fanOut: model.experts },
+    { name: `${prefix}w1`, count: model.experts, fanIn: inputDim, fanOut: model.expertHidden },
+    { name: `${prefix}w2`, count: model.experts, fanIn: model.expertHidden, fanOut: outputDim },
+  ];
+}
+
+/** The matrices of a model, in the order the models create them (for the transformer, inputDim = outputDim = vocabulary size). */
+export function modelMatrices(model: AnyModelSpec, inputDim: number, outputDim: number): MatrixShape[] {
+  if (model.kind === 'transformer') {
+    const d = model.dModel;
+    const out: MatrixShape[] = [];
+    for (let l = 0; l < model.layers; l++) {
+      for (const w of ['wq', 'wk', 'wv', 'wo']) out.push({ name: `layer${l}/${w}`, count: 1, fanIn: d, fanOut: d });
+      if (model.ffn === 'dense') {
+        out.push({ name: `layer${l}/w1`, count: 1, fanIn: d, fanOut: 4 * d }, { name: `layer${l}/w2`, count: 1, fanIn: 4 * d, fanOut: d });
+      } else {
+        out.push(...moeMatrices(model.moe, d, d, `layer${l}/`));
+      }
+    }
+    out.push({ name: 'head', count: 1, fanIn: d, fanOut: outputDim });
+    return out;
+  }
   if (model.kind === 'mlp') {
     const widths = [inputDim, ...model.hidden, outputDim];
     return widths.slice(0, -1).map((w, i) => ({
@@ -27,11 +56,36 @@ export function modelMatrices(model: MlpSpec | MoeSpec, inputDim: number, output
       fanOut: widths[i + 1]!,
     }));
   }
-  return [
-    { name: 'router', count: 1, fanIn: inputDim, fanOut: model.experts },
-    { name: 'w1', count: model.experts, fanIn: inputDim, fanOut: model.expertHidden },
-    { name: 'w2', count: model.experts, fanIn: model.expertHidden, fanOut: outputDim },
-  ];
+  return moeMatrices(model, inputDim, outputDim);
+}
+
+/** Matrices Muon orthogonalises under role routing (Keller's rule): all but the output head and the router. */
+export function muonMatrixNames(matrices: readonly MatrixShape[], routerOnMuon = false): string[] {
+  return matrices.filter((m) => !/(^|\/)head$/.test(m.name) && (routerOnMuon || !/(^|\/)router$/.test(m.name))).map((m) => m.name);
+}
+
+/** Rows each matrix multiplies per step: the batch, or B·T tokens for the transformer. */
+export function rowsPerStep(model: AnyModelSpec, batch: number): number {
+  return model.kind === 'transformer' ? batch * model.context : batch;
+}
+
+/** FLOPs of the attention products per training step (0 for models without attention). */
+export function attentionStepFlops(model: AnyModelSpec, batch: number): number {
+  if (model.kind !== 'transformer') return 0;
+  return model.layers * 12 * batch * model.context * model.context * model.dModel;
+}
+
+/** A whole training step: the matrices (at rowsPerStep), the attention products, Newton–Schulz. */
+export function modelStepFlops(
+  model: AnyModelSpec,
+  inputDim: number,
+  outputDim: number,
+  batch: number,
+  orthogonalised: readonly string[],
+  nsSteps: number,
+): number {
+  const matrices = modelMatrices(model, inputDim, outputDim);
+  return stepFlops(matrices, rowsPerStep(model, batch), orthogonalised, nsSteps) + attentionStepFlops(model, batch);
 }
 
 export function denseStepFlops(matrices: readonly MatrixShape[], batch: number): number {

@@ -2,11 +2,11 @@
 import type { tf } from '../tf.js';
 
 /**
- * The part a parameter plays. Muon takes `hidden` matrices; `head`, `router`, `bias` and
- * `embedding` go to its internal AdamW (REFERENCE §1), except that an experiment may put the
- * router on Muon.
+ * The part a parameter plays. Muon takes `hidden` matrices (and expert banks); `head`, `router`,
+ * `bias`, `embedding` (token and position tables) and `gain` (norm gains) go to its internal AdamW
+ * (REFERENCE §1, Keller's rule), except that an experiment may put the router on Muon.
  */
-export type ParamRole = 'hidden' | 'head' | 'router' | 'bias';
+export type ParamRole = 'hidden' | 'head' | 'router' | 'bias' | 'embedding' | 'gain';
 
 export interface ForwardResult {
   /** Logits (classification) or predictions (regression), [batch, outputDim]. */
@@ -23,6 +23,11 @@ export interface Model {
   /** Role of each trainable variable, by variable name. */
   readonly roles: Readonly<Record<string, ParamRole>>;
   forward(x: tf.Tensor2D): ForwardResult;
+  /**
+   * Turns this step's read-back stats (flat float arrays by stat name) into metrics fields.
+   * Without it, scalar stats are logged by name and `expertLoad` with its balance statistics.
+   */
+  describeStats?(values: Readonly<Record<string, Float32Array>>): Record<string, unknown>;
   /** Called after each optimizer step with this step's stats (e.g. DeepSeek-V3 bias balancing). */
   afterStep?(stats: Readonly<Record<string, tf.Tensor>>): void;
   /**

@@ -67,12 +67,12 @@ export function loadBalanceStats(load: readonly number[]): { maxVio: number; loa
  * src/precision/qat.ts). The expert banks are quantised as banks [E, fan_in, fan_out] (MXFP4 blocks
  * along fan_in, one FP8 scale per bank) before being laid side by side; the gate × b2 product is a
  * bias term and stays float32, as biases do.
+ * `scope` prefixes the variable names (default: a process-unique `moe<n>`).
  */
-export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rng: Rng, precision: PrecisionSpec = FP32): Model {
+export function createMoe(spec: MoeSpec, inputDim: number, outputDim: number, rng: Rng, precision: PrecisionSpec = FP32, scope = uniqueScope('moe')): Model {
   registerGradients();
   const { experts: E, topK: k, expertHidden: H } = spec;
   if (k > E) throw new Error(`moe: topK (${k}) must not exceed experts (${E})`);
-  const scope = uniqueScope('moe');
   const router = uniformFanIn(rng, [inputDim, E], inputDim, `${scope}/router/kernel`);
   const w1 = uniformFanIn(rng, [E, inputDim, H], inputDim, `${scope}/experts/w1`);
   const b1 = uniformFanIn(rng, [E, H], inputDim, `${scope}/experts/b1`);

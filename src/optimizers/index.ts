@@ -6,6 +6,7 @@ export { Muon, muonOptions, muonPlan, muonDirection, routesToMuon, type ExcludeR
 export { NorMuon } from './normuon.js';
 export { MuonCubic } from './muon_cubic.js';
 export { Lion } from './lion.js';
+export { MuonClip } from './muon_clip.js';
 export { ComposedOptimizer, defineOptimizer, type OptimizerDefinition, type OptimizerPlan, type ParamGroup } from './composed.js';
 export { createOptimizer, listOptimizers, type OptimizerInfo, type OptimizerOptionInfo } from './registry.js';
 export {

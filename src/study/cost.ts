@@ -4,9 +4,10 @@
  * depends on it, never a result.
  */
 import type { DataSpec, RunConfig } from '../train/config.js';
-import { modelMatrices, stepFlops } from '../models/flops.js';
+import { modelMatrices, modelStepFlops, muonMatrixNames } from '../models/flops.js';
 import { MNIST_CLASSES, MNIST_INPUT_DIM } from '../data/mnist.js';
 import { SYNTHETIC_INPUT_DIM, SYNTHETIC_OUTPUT_DIM } from '../data/dataset.js';
+import { BROWN_VOCAB_SIZE } from '../data/brown.js';
 
 /** Per-step cost of the many small ops, seconds (measured here on wasm: ≈ 3.3 ms for a tiny MoE step on AdamW, 4.7 ms on Muon). */
 const OVERHEAD_S = 4e-3;
@@ -16,6 +17,7 @@ const RATE = 25e9;
 /** The data dimensions without loading the data. */
 export function dataDims(data: DataSpec): { inputDim: number; outputDim: number } {
   if (data.kind === 'mnist') return { inputDim: MNIST_INPUT_DIM, outputDim: MNIST_CLASSES };
+  if (data.kind === 'brown') return { inputDim: BROWN_VOCAB_SIZE, outputDim: BROWN_VOCAB_SIZE };
   return { inputDim: data.inputDim ?? SYNTHETIC_INPUT_DIM, outputDim: data.outputDim ?? SYNTHETIC_OUTPUT_DIM };
 }
 
@@ -23,9 +25,10 @@ export function estimateRunSeconds(config: RunConfig): number {
   const { inputDim, outputDim } = dataDims(config.data);
   const matrices = modelMatrices(config.model, inputDim, outputDim);
   const muonLike = config.optimizer.options['nsSteps'] !== undefined || /muon/.test(config.optimizer.name);
-  const orthogonalised = muonLike ? matrices.filter((m) => m.name !== 'head' && m.name !== 'router').map((m) => m.name) : [];
+  const orthogonalised = muonLike ? muonMatrixNames(matrices, config.optimizer.routerOnMuon === true) : [];
   const nsSteps = (config.optimizer.options['nsSteps'] as number | undefined) ?? 5;
-  return config.steps * (OVERHEAD_S + stepFlops(matrices, config.batchSize, orthogonalised, nsSteps) / RATE);
+  const flops = modelStepFlops(config.model, inputDim, outputDim, config.batchSize, orthogonalised, nsSteps);
+  return config.steps * (OVERHEAD_S + flops / RATE);
 }
 
 /**

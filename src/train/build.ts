@@ -1,9 +1,11 @@
 /** Turn a RunConfig's declarative parts into a dataset, a model and an optimizer. */
 import { mnistPackageRoot } from '../data/mnist.js';
+import { loadBrown } from '../data/brown.js';
 import { loadMnist, mixtureOfRegimes, teacherStudent, type Dataset } from '../data/index.js';
 import type { Rng } from '../data/rng.js';
 import { createMlp } from '../models/mlp.js';
 import { createMoe } from '../models/moe.js';
+import { createTransformer } from '../models/transformer.js';
 import type { Model } from '../models/model.js';
 import { createOptimizer, listOptimizers, type ComposedOptimizer } from '../optimizers/index.js';
 import type { DataSpec, RunConfig } from './config.js';
@@ -16,7 +18,7 @@ export const DEFAULT_DATA_SEED = 1234;
 
 const datasetCache = new Map<string, Dataset>();
 
-export function buildDataset(spec: DataSpec): Dataset {
+export function buildDataset(spec: Exclude<DataSpec, { kind: 'brown' }>): Dataset {
   const key = JSON.stringify(spec);
   const cached = datasetCache.get(key);
   if (cached) return cached;
@@ -46,12 +48,20 @@ export function buildDataset(spec: DataSpec): Dataset {
  */
 export function checkDataAvailable(spec: DataSpec): void {
   if (spec.kind === 'mnist') mnistPackageRoot();
+  // Text: also parses once here (≈ 0.7 s, then cached on disk), so pool workers load the cache.
+  if (spec.kind === 'brown') loadBrown();
 }
 
-export function buildModel(config: RunConfig, data: Dataset, rng: Rng): Model {
-  return config.model.kind === 'mlp'
-    ? createMlp(config.model, data.inputDim, data.outputDim, rng, config.precision)
-    : createMoe(config.model, data.inputDim, data.outputDim, rng, config.precision);
+/** The model of a run; `dims` are the data's input and output widths (the vocabulary size, twice, for text). */
+export function buildModel(config: RunConfig, dims: { readonly inputDim: number; readonly outputDim: number }, rng: Rng): Model {
+  switch (config.model.kind) {
+    case 'mlp':
+      return createMlp(config.model, dims.inputDim, dims.outputDim, rng, config.precision);
+    case 'moe':
+      return createMoe(config.model, dims.inputDim, dims.outputDim, rng, config.precision);
+    case 'transformer':
+      return createTransformer(config.model, dims.outputDim, rng);
+  }
 }
 
 /**

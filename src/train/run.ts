@@ -34,6 +34,10 @@ export interface RunSummary {
   readonly initialEvalLoss?: number | null;
   readonly evalLoss: number | null;
   readonly evalAcc?: number | null;
+  /** Text runs: final eval loss in bits per character. */
+  readonly evalBpc?: number | null;
+  /** Runs with QK-clip: heads rescaled over the run (a head at one step counts once). */
+  readonly headClips?: number;
   /** Spike events per detector name. */
   readonly spikes: Record<string, number>;
   readonly spikeDetails: Record<string, SpikeCount>;
@@ -228,6 +232,8 @@ function finishRun(
     initialEvalLoss: outcome.initialEvalLoss,
     evalLoss: outcome.evalLoss,
     ...(config.data.kind === 'mnist' ? { evalAcc: outcome.evalAcc } : {}),
+    ...(config.data.kind === 'brown' ? { evalBpc: outcome.evalBpc } : {}),
+    ...(outcome.headClips !== null ? { headClips: outcome.headClips } : {}),
     spikes: Object.fromEntries(Object.entries(outcome.spikes).map(([k, v]) => [k, v.events])),
     spikeDetails: outcome.spikes,
     diverged: outcome.diverged,

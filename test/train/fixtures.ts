@@ -49,3 +49,21 @@ export function oneRun(spec: ExperimentSpec, label: string, seed = 0, o: Resolve
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `opt-sandbox-${label}-`));
 }
+
+/** A tiny transformer LM on the Brown text: d 16, 2 heads, 2 blocks, context 16, batch 4. */
+export const tinyLm: ExperimentSpec = defineExperiment({
+  name: 'tiny-lm',
+  description: 'test fixture',
+  data: { kind: 'brown' },
+  model: { kind: 'transformer', dModel: 16, heads: 2, layers: 2, context: 16, ffn: 'moe', moe: { experts: 4, expertHidden: 8 } },
+  steps: 12,
+  batchSize: 4,
+  evalEvery: 6,
+  evalSize: 8,
+  schedule: { kind: 'constant' },
+  optimizers: {
+    adamw: { name: 'adamw', options: { learningRate: 3e-3 } },
+    muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 3e-3 } } },
+  },
+  seeds: [0],
+});

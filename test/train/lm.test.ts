@@ -1,0 +1,83 @@
+/**
+ * Training the transformer LM end to end (issue 9): per-step signals in metrics.jsonl, evalBpc
+ * and head-clip counts in summary.json, QK-clip from `muon-clip` and from the experiment option,
+ * determinism, and the spec checks.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { initBackend } from '../../src/backend.js';
+import { expandRuns, SpecError } from '../../src/train/config.js';
+import { executeRun } from '../../src/train/run.js';
+import { readJSON, readMetrics } from '../../src/train/run_files.js';
+import type { StepRecord } from '../../src/train/loop.js';
+import { oneRun, tempDir, tinyLm } from './fixtures.js';
+import { tf } from '../../src/tf.js';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+describe('training the transformer LM', () => {
+  it('writes the instability signals every step and evalBpc = evalLoss / ln 2 in summary.json', async () => {
+    const dir = join(tempDir('lm'), 'run');
+    const before = tf.memory().numTensors;
+    const summary = await executeRun(oneRun(tinyLm, 'adamw'), dir);
+    expect(tf.memory().numTensors).toBe(before);
+    const recs = readMetrics<StepRecord>(join(dir, 'metrics.jsonl'));
+    expect(recs).toHaveLength(12);
+    for (const r of recs) {
+      expect(r.maxAttnLogit).toBeGreaterThan(0);
+      expect(r.maxAttnLogitPerLayer).toHaveLength(2);
+      expect(r.maxAttnLogit).toBe(Math.max(...r.maxAttnLogitPerLayer!));
+      expect(r.minAttnEntropy).toBeGreaterThan(0);
+      expect(r.minAttnEntropy).toBeLessThan(Math.log(16));
+      expect(r.outputLogitMax).toBeGreaterThan(0);
+      expect(Number.isFinite(r.outputLogZ)).toBe(true);
+      expect(r.expertLoad).toHaveLength(2);
+      expect(r.maxVio).toBeGreaterThanOrEqual(0);
+      expect(r.qkClips).toBeUndefined();
+    }
+    // Initial loss near log(85): the model starts close to uniform over the vocabulary.
+    expect(recs[0]!.loss).toBeGreaterThan(3.5);
+    expect(recs[0]!.loss).toBeLessThan(6);
+    expect(recs[5]!.evalBpc).toBeCloseTo(recs[5]!.evalLoss! / Math.LN2, 10);
+    expect(summary.evalBpc).toBeCloseTo(summary.evalLoss! / Math.LN2, 10);
+    expect(summary.headClips).toBeUndefined();
+  });
+
+  it('muon-clip applies QK-clip after each step, counts head-clips, and repeats exactly', async () => {
+    const config = oneRun(tinyLm, 'muon-clip', 0, { steps: 6 });
+    expect(config.qkClip).toEqual({ threshold: 100, alpha: 0.5 });
+    // A threshold under the initial logits makes every head clip at every step.
+    const low = { ...config, optimizer: { ...config.optimizer, options: { qkClipThreshold: 0.05 } }, qkClip: { threshold: 0.05, alpha: 0.5 } };
+    const root = tempDir('lm-clip');
+    const a = await executeRun(low, join(root, 'a'));
+    const b = await executeRun(low, join(root, 'b'));
+    expect(b.finalLoss).toBe(a.finalLoss);
+    const recs = readMetrics<StepRecord>(join(root, 'a', 'metrics.jsonl'));
+    expect(recs[0]!.qkClips).toBe(2 * 2); // every head of both layers starts far above τ = 0.05
+    // A head is clipped at a step exactly when its forward maximum exceeded τ.
+    for (const r of recs) expect(r.qkClips).toBe(r.maxAttnLogitPerHead!.flat().filter((m) => m > 0.05).length);
+    expect(a.headClips).toBe(recs.reduce((n, r) => n + r.qkClips!, 0));
+    expect(readJSON<{ qkClip: unknown }>(join(root, 'a', 'config.json')).qkClip).toEqual({ threshold: 0.05, alpha: 0.5 });
+    // Without the clip the same run takes other values: the clip really changed the weights.
+    const plain = await executeRun({ ...low, qkClip: null }, join(root, 'c'));
+    expect(plain.finalLoss).not.toBe(a.finalLoss);
+    expect(plain.headClips).toBeUndefined();
+  });
+
+  it('takes QK-clip for any optimizer from the experiment, and checks the LM spec fields', () => {
+    const [run] = expandRuns({ ...tinyLm, qkClip: { threshold: 50 } }, { optimizers: ['adamw'] });
+    expect(run!.qkClip).toEqual({ threshold: 50, alpha: 0.5 });
+    expect(oneRun(tinyLm, 'adamw').qkClip).toBeNull();
+    const bad = (over: object, re: RegExp) => expect(() => expandRuns({ ...tinyLm, ...over })).toThrow(re);
+    bad({ model: { ...tinyLm.model, heads: 3 } }, /heads = 3 does not divide dModel = 16/);
+    bad({ model: { ...tinyLm.model, ffn: 'sparse' } }, /ffn = "sparse"/);
+    bad({ model: { ...tinyLm.model, dModell: 8 } }, /dModell: unknown field/);
+    bad({ model: { ...tinyLm.model, moe: { topK: 3 } } }, /moe\.topK = 3/);
+    bad({ qkClip: { threshold: 0 } }, /qkClip\.threshold = 0/);
+    bad({ qkClip: { alpha: 2 } }, /qkClip\.alpha = 2/);
+    bad({ data: { kind: 'mnist' } }, /does not fit data.kind "mnist"/);
+    expect(() => expandRuns({ ...tinyLm, model: { kind: 'mlp', hidden: [4], activation: 'relu' } })).toThrow(SpecError);
+  });
+});
