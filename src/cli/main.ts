@@ -29,7 +29,7 @@ import { analyzeStudy } from '../study/analyze.js';
 import { renderReport } from '../study/report.js';
 import { mergeStudies } from '../study/merge.js';
 import { estimateWallSeconds } from '../study/cost.js';
-import { writeFileSync, renameSync, existsSync, statSync } from 'node:fs';
+import { writeFileSync, renameSync, existsSync, statSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
 import { createProgress } from './progress.js';
@@ -429,6 +429,32 @@ function reportWarnings(written: readonly WrittenFigure[]): void {
   for (const w of written) for (const msg of w.warnings) console.error(`figure ${w.figure.id}: ${msg}`);
 }
 
+interface ExportFlags {
+  out: string;
+  seed?: string;
+  steps?: string;
+  backend?: string;
+}
+
+async function exportCommand(name: string, flags: ExportFlags): Promise<void> {
+  const seed = flags.seed === undefined ? 0 : parseSeeds(`${flags.seed},`)[0]!;
+  await loadVariants(); // an experiment may name a variant from optimizers/
+  const spec = await loadExperiment(name);
+  const runs = expandRuns(spec, { seeds: [seed], ...(flags.steps !== undefined ? { steps: parsePositiveInt('--steps', flags.steps) } : {}) });
+  const dir = resolve(flags.out);
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+    throw new UsageError(`--out ${flags.out}: exists and is not an empty folder`);
+  }
+  checkDataAvailable(spec.data);
+  const backend = await initBackend({ ...(flags.backend ? { requested: flags.backend } : {}), log: (l) => console.error(l) });
+  const { exportRun } = await import('../interop/export.js');
+  const manifest = exportRun(runs, dir, backend.name);
+  console.log(
+    `exported ${manifest.experiment} seed ${seed}: ${manifest.weights.length} weights, ${manifest.batches.shape[0]} steps of batch order, ` +
+      `${Object.keys(manifest.data).filter((k) => /_(x|y|ids|offsets)$/.test(k)).length} data arrays, ${manifest.runs.length} configs → ${join(dir, 'manifest.json')}`,
+  );
+}
+
 async function reportCommand(dir: string): Promise<void> {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
   let results;
@@ -586,6 +612,16 @@ export function buildProgram(): Command {
       if (r.packageJson) console.log(`written: ${r.packageJson} ({"type": "module"}: .ts files there load as ES modules)`);
       console.log(`\nedit the plan in ${r.variantFile}, then:\n${r.next.map((c) => `  ${c}`).join('\n')}`);
     });
+
+  program
+    .command('export')
+    .description('write a run\'s starting point for other frameworks: initial weights, batch order, data (.npy) and the resolved config (manifest.json)')
+    .argument('<experiment>', 'experiment name or .ts spec path')
+    .requiredOption('--out <dir>', 'folder to write (must be empty or absent)')
+    .option('--seed <n>', 'run seed (default 0)')
+    .option('--steps <n>', 'how many steps of batch order to write (default: the spec\'s steps)')
+    .addOption(new Option('--backend <name>', 'tfjs backend used to build the initial weights').choices([...BACKENDS]))
+    .action((name: string, flags: ExportFlags) => exportCommand(name, flags));
 
   addRequireFlag(
     program.command('list').description('list the experiments and the registered optimizers (with optimizers/ and --require files) and their defaults'),
