@@ -5,8 +5,8 @@
  * (orthogonalised per expert); the router, embeddings, head, gains and expert biases go to its
  * internal AdamW (Keller's rule; the router by Qwen's choice, REFERENCE §1).
  *
- * Learning rates: hand-picked from a short sweep on this machine (see README, "A tiny language
- * model"); not tuned by the study protocol.
+ * Learning rates: hand-picked (common values for small transformers), not tuned; see README,
+ * "A tiny language model", for what was measured with them.
  */
 import { defineExperiment } from '../src/train/config.js';
 import dense from './lm-brown.js';

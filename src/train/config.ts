@@ -73,8 +73,6 @@ export interface ExperimentSpec {
   readonly evalSize?: number;
   /** QK-clip for every optimizer of the experiment (transformer only). The `muon-clip` optimizer turns it on by itself. */
   readonly qkClip?: Partial<QkClipSpec>;
-  /** Where the learning rates come from (a tuning record, a sweep, a paper): recorded in config.json. */
-  readonly lrSource?: string;
   readonly schedule: ScheduleSpec;
   /** Label → optimizer. Labels name the series in charts and the run directories. */
   readonly optimizers: Readonly<Record<string, OptimizerSetup>>;
@@ -119,7 +117,6 @@ export interface RunConfig {
   readonly precision: PrecisionSpec;
   /** QK-clip after every step, or null (absent in configs written before it existed). */
   readonly qkClip?: QkClipSpec | null;
-  readonly lrSource?: string;
 }
 
 export const DEFAULT_DIVERGENCE_FACTOR = 4;
@@ -222,7 +219,6 @@ export function validateExperiment(spec: ExperimentSpec): void {
     resolveQkClip(spec.qkClip, `${w}: qkClip`);
     if (model.kind !== 'transformer') throw new SpecError(`${w}: qkClip needs attention: model.kind must be "transformer"`);
   }
-  if (spec.lrSource !== undefined && typeof spec.lrSource !== 'string') throw new SpecError(`${w}: lrSource: expected a string`);
   positiveInt(spec.steps, `${w}: steps`);
   positiveInt(spec.batchSize, `${w}: batchSize`);
   positiveInt(spec.evalEvery, `${w}: evalEvery`);
@@ -356,7 +352,6 @@ export function expandRuns(spec: ExperimentSpec, o: ResolveOverrides = {}): RunC
         precision,
         // Only text runs carry the field, so the other kinds' config hashes (study resume keys) are unchanged.
         ...(model.kind === 'transformer' ? { qkClip: runQkClip(final, setup) } : {}),
-        ...(final.lrSource !== undefined ? { lrSource: final.lrSource } : {}),
       });
     }
   }
