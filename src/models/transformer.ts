@@ -309,6 +309,24 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
         tf.tidy(() => b.moe!.afterStep!({ expertLoad: tf.reshape(tf.slice(load, [l, 0], [1, E]), [E]) }));
       });
     },
+    // Checkpoints: each MoE block's non-trainable state (bias balancing), keyed by block.
+    state() {
+      const kept: Record<string, tf.Tensor> = {};
+      blocks.forEach((b, l) => {
+        for (const [k, t] of Object.entries(b.moe?.state?.() ?? {})) kept[`block${l}/${k}`] = t;
+      });
+      return kept;
+    },
+    restoreState(state) {
+      blocks.forEach((b, l) => {
+        if (!b.moe?.restoreState) return;
+        const prefix = `block${l}/`;
+        const own = Object.fromEntries(
+          Object.entries(state).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]),
+        );
+        if (Object.keys(own).length > 0 || Object.keys(b.moe.state?.() ?? {}).length > 0) b.moe.restoreState(own);
+      });
+    },
     clipAttentionLogits(headMax, threshold, alpha) {
       let clipped = 0;
       blocks.forEach((b, l) => {
