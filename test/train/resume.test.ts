@@ -15,11 +15,19 @@ import type { StepRecord } from '../../src/train/loop.js';
 import { executeRun, type RunSummary } from '../../src/train/run.js';
 import { readJSON, readMetrics } from '../../src/train/run_files.js';
 import { tf } from '../../src/tf.js';
-import { oneRun, tempDir, tinyMlp, tinyMoe } from './fixtures.js';
+import { oneRun, tempDir, tinyLm, tinyMlp, tinyMoe } from './fixtures.js';
 
 const root = tempDir('resume');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+// The LM with per-token MoE blocks, bias balancing and a QK-clip threshold low enough to clip often:
+// the checkpoint must carry every block's balancing state, and the replay the clip count.
+const clippedLm: ExperimentSpec = {
+  ...tinyLm,
+  name: 'tiny-lm-clip',
+  model: { ...tinyLm.model, moe: { experts: 4, expertHidden: 8, biasBalancing: true, biasUpdateRate: 0.05 } } as ExperimentSpec['model'],
+  qkClip: { threshold: 0.5, alpha: 0.5 },
+};
 const biasBalancedMoe: ExperimentSpec = { ...tinyMoe, name: 'tiny-moe-bias', model: { ...tinyMoe.model, biasBalancing: true, biasUpdateRate: 0.05 } as ExperimentSpec['model'] };
 
 /** metrics without the wall-clock field. */
@@ -52,6 +60,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       ['MLP, AdamW', tinyMlp, 'adamw'],
       ...(backend === 'wasm' ? [['MLP, Muon', tinyMlp, 'muon'] as [string, ExperimentSpec, string]] : []),
       ['MoE with bias balancing, Muon', biasBalancedMoe, 'muon'],
+      ...(backend === 'wasm' ? [['MoE LM with bias balancing and QK-clip, Muon', clippedLm, 'muon'] as [string, ExperimentSpec, string]] : []),
     ];
     for (const [name, spec, label] of cases) {
       it(`${name}: crash after step 14 (checkpoint at 12), rerun → the uninterrupted run's files`, async () => {
@@ -76,6 +85,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
         expect(stepsRun).toEqual(Array.from({ length: steps - 12 }, (_, i) => 13 + i)); // resumed, not redone
         expect(metricsOf(killed)).toEqual(metricsOf(straight));
         expect(summaryOf(killed)).toEqual(summaryOf(straight));
+        if (spec === clippedLm) expect(summaryOf(straight).headClips).toBeGreaterThan(0);
         // The final checkpoint stays and holds the trained weights.
         const finalCkpt = readCheckpoint(killed);
         expect(finalCkpt.step).toBe(steps);
