@@ -44,46 +44,48 @@ function folder(label: string): string {
 const summary = (dir: string): RunSummary => readJSON<RunSummary>(join(dir, 'summary.json'));
 
 describe('a variant defined outside src/ runs in worker threads', () => {
-  it('regression: a variant imported by the experiment file runs with --workers 2, as with --workers 1', async () => {
-    const dir = folder('variant-exp');
-    const variant = writeUserLion(dir, 'user-lion', 'UserLion');
-    const experiment = writeExperiment(dir, 'user-lion-exp', variant, 'user-lion');
-    const two = join(dir, 'out2');
-    const one = join(dir, 'out1');
-    expect(await main(['run', experiment, '--workers', '2', '--out', two]), err.join('\n')).toBe(0);
-    expect(err.join('\n')).toMatch(/2 runs → .*2 workers/);
-    expect(await main(['run', experiment, '--workers', '1', '--out', one]), err.join('\n')).toBe(0);
-    const pooled = summary(join(two, 'user-lion-exp__mine__s0'));
-    expect(pooled.optimizerName).toBe('user-lion');
-    expect(pooled.steps).toBe(8);
-    expect(Number.isFinite(pooled.finalLoss)).toBe(true);
-    // The worker built the same optimizer as this thread: identical numbers.
-    const serial = summary(join(one, 'user-lion-exp__mine__s0'));
-    expect(pooled.finalLoss).toBe(serial.finalLoss);
-    expect(pooled.evalLoss).toBe(serial.evalLoss);
-    expect(summary(join(two, 'user-lion-exp__adamw__s0')).steps).toBe(8);
-  });
-
-  it("the README's walkthrough: its variant file, in a folder of its own, runs with --require and two workers", async () => {
+  /** The README walkthrough's variant file, copied into a folder of its own. */
+  function readmeVariant(): string {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### Add an optimizer variant'), readme.indexOf('## Experiments'));
     const code = /```ts\n([\s\S]*?)\n\s*```/.exec(section)?.[1];
     expect(code, 'the walkthrough has a ts code block').toBeDefined();
-    const dir = folder('variant-readme');
-    const file = join(dir, 'my-lion.ts');
     // The README's file sits in optimizers/; this copy imports the sandbox from its own folder.
     expect(code).toContain("from '../src/index.js'");
+    const dir = folder('variant-readme');
+    const file = join(dir, 'my-lion.ts');
     writeFileSync(file, code!.replace(/^ {3}/gm, '').replace("'../src/index.js'", `'${sandboxImport(dir)}'`));
-    const out = join(dir, 'out');
-    const argv = ['run', 'mnist-mlp', '--quick', '--steps', '4', '--optimizers', 'adamw,my-lion', '--lr', 'adamw=5e-3,my-lion=5e-4'];
-    expect(await main([...argv, '--workers', '2', '--require', file, '--out', out]), err.join('\n')).toBe(0);
+    return file;
+  }
+
+  // One pool for both ways in (worker start-up is most of this test's cost).
+  it("regression: a variant the experiment file imports, and the README walkthrough's variant loaded with --require, run with --workers 2 exactly as with --workers 1", async () => {
+    const dir = folder('variant-exp');
+    const variant = writeUserLion(dir, 'user-lion', 'UserLion');
+    const experiment = writeExperiment(dir, 'user-lion-exp', variant, 'user-lion');
+    const readmeFile = readmeVariant();
+    const argv = ['run', experiment, '--optimizers', 'mine,my-lion', '--lr', 'mine=1e-3,my-lion=5e-4', '--require', readmeFile];
+    const two = join(dir, 'out2');
+    const one = join(dir, 'out1');
+    expect(await main([...argv, '--workers', '2', '--out', two]), err.join('\n')).toBe(0);
     expect(err.join('\n')).toMatch(/2 runs → .*2 workers/);
-    const lion = summary(join(out, 'mnist-mlp__my-lion__s0'));
-    expect(lion.optimizerName).toBe('my-lion');
-    expect(lion.steps).toBe(4);
-    expect(userModules()).toContain(pathToFileURL(file).href);
+    expect(await main([...argv, '--workers', '1', '--out', one]), err.join('\n')).toBe(0);
+    for (const [label, name] of [
+      ['mine', 'user-lion'],
+      ['my-lion', 'my-lion'],
+    ] as const) {
+      const pooled = summary(join(two, `user-lion-exp__${label}__s0`));
+      expect(pooled.optimizerName).toBe(name);
+      expect(pooled.steps).toBe(8);
+      expect(Number.isFinite(pooled.finalLoss)).toBe(true);
+      // The worker built the same optimizer as this thread: identical numbers.
+      const serial = summary(join(one, `user-lion-exp__${label}__s0`));
+      expect(pooled.finalLoss).toBe(serial.finalLoss);
+      expect(pooled.evalLoss).toBe(serial.evalLoss);
+    }
+    expect(userModules()).toEqual(expect.arrayContaining([pathToFileURL(experiment).href, pathToFileURL(readmeFile).href]));
     // The walkthrough's step 3: the variant passes the conformance kit.
-    expect(await main(['check-optimizer', 'my-lion', '--require', file, '--backend', currentBackend().name]), err.join('\n')).toBe(0);
+    expect(await main(['check-optimizer', 'my-lion', '--require', readmeFile, '--backend', currentBackend().name]), err.join('\n')).toBe(0);
   });
 
   it('a name still unknown fails before any run, in one line naming the ways to load it', async () => {
