@@ -250,10 +250,13 @@ interface TuneFlags {
   out?: string;
   record?: string;
   backend?: string;
+  require?: string[];
 }
 
 async function tuneCommand(name: string, flags: TuneFlags): Promise<void> {
   const workers = flags.workers !== undefined ? parsePositiveInt('--workers', flags.workers) : defaultWorkers();
+  // The experiment may name variants from optimizers/ or a --require file.
+  await loadVariants(flags.require);
   const study = await loadStudy('stability', false);
   const seeds = flags.seeds !== undefined ? parseSeeds(flags.seeds) : study.seeds;
   // The spec as written: its LRs anchor the grid; a record's LRs never feed back into a tuning.
@@ -544,8 +547,7 @@ export function buildProgram(): Command {
     .option('--checkpoint-every <n>', CHECKPOINT_HELP.replace('with the same --out', 'on the same folder'))
     .action((flags: StudyFlags) => studyCommand(flags));
 
-  program
-    .command('tune')
+  addRequireFlag(program.command('tune'))
     .description(
       "tune each optimizer's LR for one experiment (the study's grids, seeds and rule; the experiment's own steps and schedule) and record it in experiments/tuned/<experiment>.json, where the experiment takes its default LRs from",
     )
