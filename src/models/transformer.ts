@@ -31,7 +31,7 @@ import { uniformFanIn, uniqueScope } from './init.js';
 import { activate } from './mlp.js';
 import { createMoe, loadBalanceStats, MOE_DEFAULTS, type MoeSpec } from './moe.js';
 import type { Model, ParamRole } from './model.js';
-import { FP32 } from '../precision/qat.js';
+import { FP32, linear, type PrecisionSpec } from '../precision/qat.js';
 
 export interface TransformerSpec {
   readonly kind: 'transformer';
@@ -83,11 +83,12 @@ export function rmsNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
 
 /**
  * Every activation × weight product of the model goes through this one function (attention
- * projections, dense FFN, output head), so that simulated low-precision training can wrap it
- * in one place. The MoE layer's expert products are in moe.ts.
+ * projections, dense FFN, output head): with simulated low precision both operands are quantised
+ * and the backward is the straight-through estimator (src/precision/qat.ts, REFERENCE §10); in
+ * float32 it is a plain matMul. The MoE layer's expert products are quantised in moe.ts.
  */
-export function project(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
-  return matMul(x, w);
+export function project(x: tf.Tensor, w: tf.Tensor, precision: PrecisionSpec = FP32): tf.Tensor {
+  return linear(x, w, precision);
 }
 
 interface Block {
@@ -125,7 +126,7 @@ export interface TransformerModel extends Model {
   clipAttentionLogits(headMax: ArrayLike<number>, threshold: number, alpha: number): number;
 }
 
-export function createTransformer(spec: TransformerSpec, vocabSize: number, rng: Rng): TransformerModel {
+export function createTransformer(spec: TransformerSpec, vocabSize: number, rng: Rng, precision: PrecisionSpec = FP32): TransformerModel {
   registerGradients();
   const { dModel: d, heads: H, layers: L, context: T } = spec;
   if (d % H !== 0) throw new Error(`transformer: heads (${H}) must divide dModel (${d})`);
@@ -163,7 +164,7 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
       block.w1 = add(uniformFanIn(rng, [d, 4 * d], d, `${p}/ffn/w1`), 'hidden');
       block.w2 = add(uniformFanIn(rng, [4 * d, d], 4 * d, `${p}/ffn/w2`), 'hidden');
     } else {
-      const moe = createMoe({ kind: 'moe', ...spec.moe }, d, d, rng, FP32, `${p}/moe`);
+      const moe = createMoe({ kind: 'moe', ...spec.moe }, d, d, rng, precision, `${p}/moe`);
       for (const v of moe.variables) {
         roles[v.name] = moe.roles[v.name]!;
         variables.push(v as tf.Variable);
@@ -220,14 +221,14 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
       const moeStats: Record<string, tf.Tensor>[] = [];
       for (const b of blocks) {
         const a = rmsNorm(h, b.norm1);
-        const q = splitHeads(project(a, b.wq), batch, t, b.qGain, false);
-        const kT = splitHeads(project(a, b.wk), batch, t, b.kGain, true);
-        const v = splitHeads(project(a, b.wv), batch, t, undefined, false);
+        const q = splitHeads(project(a, b.wq, precision), batch, t, b.qGain, false);
+        const kT = splitHeads(project(a, b.wk, precision), batch, t, b.kGain, true);
+        const v = splitHeads(project(a, b.wv, precision), batch, t, undefined, false);
         const s = tf.add(tf.mul(matMul(q, kT), scale), mask); // [B·H, t, t], masked entries ≈ −1e9
         const p = tf.softmax(s);
         const o = matMul(p, v); // [B·H, t, dh]
         const merged = tf.reshape(tf.transpose(tf.reshape(o, [batch, H, t, dh]), [0, 2, 1, 3]), [batch * t, d]);
-        h = tf.add(h, project(merged, b.wo));
+        h = tf.add(h, project(merged, b.wo, precision));
         // Signals: max unmasked logit per head (masked entries are −1e9, never the max), and the
         // mean over rows of each head's attention entropy −Σ p·log p.
         headMax.push(tf.max(tf.reshape(s, [batch, H, t * t]), [0, 2]));
@@ -241,10 +242,10 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
           if (out.auxLoss) aux.push(out.auxLoss);
           if (out.stats) moeStats.push(out.stats as Record<string, tf.Tensor>);
         } else {
-          h = tf.add(h, project(activate(project(a2, b.w1!), 'gelu'), b.w2!));
+          h = tf.add(h, project(activate(project(a2, b.w1!, precision), 'gelu'), b.w2!, precision));
         }
       }
-      const logits = project(rmsNorm(h, finalNorm), wout) as tf.Tensor2D; // [B·t, V]
+      const logits = project(rmsNorm(h, finalNorm), wout, precision) as tf.Tensor2D; // [B·t, V]
       const logZ = tf.logSumExp(logits, -1);
       if (spec.outputZLossCoef > 0) aux.push(tf.mul(tf.mean(tf.square(logZ)), spec.outputZLossCoef));
       const stats: Record<string, tf.Tensor> = {

@@ -60,7 +60,7 @@ export function buildModel(config: RunConfig, dims: { readonly inputDim: number;
     case 'moe':
       return createMoe(config.model, dims.inputDim, dims.outputDim, rng, config.precision);
     case 'transformer':
-      return createTransformer(config.model, dims.outputDim, rng);
+      return createTransformer(config.model, dims.outputDim, rng, config.precision);
   }
 }
 

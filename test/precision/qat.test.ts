@@ -23,7 +23,7 @@ import { tf } from '../../src/tf.js';
 import { expandRuns, SpecError } from '../../src/train/config.js';
 import { train, type StepRecord } from '../../src/train/loop.js';
 import { runDirName } from '../../src/train/run.js';
-import { oneRun, tinyMlp, tinyMoe } from '../train/fixtures.js';
+import { oneRun, tinyLm, tinyMlp, tinyMoe } from '../train/fixtures.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -166,6 +166,9 @@ describe('low-precision training runs', () => {
     [tinyMlp, 'adamw', 'fp4'],
     [tinyMoe, 'muon', 'fp4'],
     [tinyMoe, 'adamw', 'bf16'],
+    // The transformer LM: attention projections, FFN/experts and the output head through project().
+    [tinyLm, 'muon', 'fp4'],
+    [tinyLm, 'adamw', 'fp8'],
   ] as const) {
     it(`${spec.name} ${label} --precision ${preset}: deterministic, finite, and differs from the fp32 run`, async () => {
       const low = oneRun(spec, label, 0, { steps: 12, precision: preset });
