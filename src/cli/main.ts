@@ -439,6 +439,12 @@ interface ExportFlags {
   backend?: string;
 }
 
+function parseTemperature(v: string): number {
+  const t = Number(v);
+  if (v.trim() === '' || !Number.isFinite(t) || t < 0) throw new UsageError(`--temperature ${JSON.stringify(v)}: expected a number ≥ 0`);
+  return t;
+}
+
 async function exportCommand(name: string, flags: ExportFlags): Promise<void> {
   const seed = flags.seed === undefined ? 0 : parseSeeds(`${flags.seed},`)[0]!;
   await loadVariants(); // an experiment may name a variant from optimizers/
@@ -624,6 +630,28 @@ export function buildProgram(): Command {
     .option('--steps <n>', 'how many steps of batch order to write (default: the spec\'s steps)')
     .addOption(new Option('--backend <name>', 'tfjs backend used to build the initial weights').choices([...BACKENDS]))
     .action((name: string, flags: ExportFlags) => exportCommand(name, flags));
+
+  program
+    .command('sample')
+    .description('print text from a trained language-model run (its final checkpoint): the prompt and its seeded continuation')
+    .argument('<run-dir>', 'a run folder of an LM experiment (lm-brown, lm-moe), e.g. runs/<stamp>/lm-moe__muon__s0')
+    .option('--length <n>', 'characters to generate (default 300)')
+    .option('--prompt <text>', 'text to continue (default "The ")')
+    .option('--temperature <t>', 'softmax temperature; 0 = always the most likely character (default 0.8)')
+    .option('--seed <n>', 'sampling seed (default 0)')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...BACKENDS]))
+    .action(async (dir: string, flags: { length?: string; prompt?: string; temperature?: string; seed?: string; backend?: string }) => {
+      const options = {
+        ...(flags.length !== undefined ? { length: parsePositiveInt('--length', flags.length) } : {}),
+        ...(flags.prompt !== undefined ? { prompt: flags.prompt } : {}),
+        ...(flags.temperature !== undefined ? { temperature: parseTemperature(flags.temperature) } : {}),
+        ...(flags.seed !== undefined ? { seed: parseSeeds(`${flags.seed},`)[0]! } : {}),
+      };
+      if (!existsSync(resolve(dir))) throw new UsageError(`${dir}: no such run folder`);
+      await initBackend({ ...(flags.backend ? { requested: flags.backend as (typeof BACKENDS)[number] } : {}), log: (l) => console.error(l) });
+      const { sampleText } = await import('../train/sample.js');
+      console.log(sampleText(resolve(dir), options));
+    });
 
   addRequireFlag(
     program.command('list').description('list the experiments and the registered optimizers (with optimizers/ and --require files) and their defaults'),

@@ -81,3 +81,33 @@ describe('training the transformer LM', () => {
     expect(() => expandRuns({ ...tinyLm, model: { kind: 'mlp', hidden: [4], activation: 'relu' } })).toThrow(SpecError);
   });
 });
+
+describe('sample: text from a trained LM run', () => {
+  it('continues the prompt from the final checkpoint, seeded; refuses runs it cannot sample', async () => {
+    const { sampleText } = await import('../../src/train/sample.js');
+    const { loadBrown } = await import('../../src/data/brown.js');
+    const { rmSync } = await import('node:fs');
+    const { tinyMlp } = await import('./fixtures.js');
+    const root = tempDir('lm-sample');
+    const dir = join(root, 'lm');
+    await executeRun(oneRun(tinyLm, 'adamw'), dir);
+    const before = tf.memory().numTensors;
+    const a = sampleText(dir, { prompt: 'The ', length: 40, temperature: 1, seed: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(a.startsWith('The ')).toBe(true);
+    expect(a).toHaveLength(44);
+    const vocab = loadBrown().vocab;
+    expect([...a].every((c) => vocab.includes(c))).toBe(true);
+    expect(sampleText(dir, { prompt: 'The ', length: 40, temperature: 1, seed: 3 })).toBe(a);
+    expect(sampleText(dir, { prompt: 'The ', length: 40, temperature: 1, seed: 4 })).not.toBe(a);
+    // Greedy decoding draws no random numbers: the seed does not matter.
+    expect(sampleText(dir, { length: 20, temperature: 0, seed: 1 })).toBe(sampleText(dir, { length: 20, temperature: 0, seed: 2 }));
+    expect(() => sampleText(dir, { prompt: '€' })).toThrow(SpecError);
+
+    const mlp = join(root, 'mlp');
+    await executeRun(oneRun(tinyMlp, 'adamw', 0, { steps: 3 }), mlp);
+    expect(() => sampleText(mlp)).toThrow(/needs a language-model run/);
+    rmSync(join(dir, 'checkpoint.bin'));
+    expect(() => sampleText(dir)).toThrow(/no usable checkpoint/);
+  });
+});
