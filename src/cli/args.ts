@@ -13,9 +13,16 @@ export function parsePositiveInt(flag: string, value: string): number {
   return n;
 }
 
+export const MAX_SEED_COUNT = 10_000;
+
 /** "3" → seeds 0,1,2; "0,5,7" → exactly those seeds; "5," → seed 5 alone. */
 export function parseSeeds(value: string): number[] {
-  if (/^\d+$/.test(value.trim())) return Array.from({ length: parsePositiveInt('--seeds', value) }, (_, i) => i);
+  if (/^\d+$/.test(value.trim())) {
+    const count = parsePositiveInt('--seeds', value);
+    // A count is materialised as a list: a typo like 10000000000 must not exhaust memory.
+    if (count > MAX_SEED_COUNT) throw new UsageError(`--seeds ${JSON.stringify(value)}: at most ${MAX_SEED_COUNT} seeds`);
+    return Array.from({ length: count }, (_, i) => i);
+  }
   const parts = value
     .split(',')
     .map((s) => s.trim())
@@ -24,6 +31,8 @@ export function parseSeeds(value: string): number[] {
     throw new UsageError(`--seeds ${JSON.stringify(value)}: expected a count (e.g. 3) or a comma list of integers (e.g. 0,4,9, or 7, for seed 7 alone)`);
   }
   const seeds = parts.map(Number);
+  // Seeds feed a 32-bit generator state: beyond 2^53 two different strings would parse to one seed.
+  if (seeds.some((n) => !Number.isSafeInteger(n))) throw new UsageError(`--seeds ${JSON.stringify(value)}: a seed is larger than ${Number.MAX_SAFE_INTEGER}`);
   if (new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${JSON.stringify(value)}: repeated seed`);
   return seeds;
 }
@@ -53,7 +62,7 @@ export function parseShard(value: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) {
+  if (!m || !Number.isSafeInteger(count) || count < 1 || index < 1 || index > count) {
     throw new UsageError(`--shard ${JSON.stringify(value)}: expected i/n with 1 ≤ i ≤ n, e.g. 1/4`);
   }
   return { index, count };

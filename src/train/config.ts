@@ -126,7 +126,7 @@ export class SpecError extends Error {
 }
 
 function positiveInt(value: unknown, where: string): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw new SpecError(`${where} = ${JSON.stringify(value)}: expected a positive integer`);
   }
 }
@@ -210,6 +210,16 @@ export function validateExperiment(spec: ExperimentSpec): void {
   if (typeof spec.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(spec.name)) {
     throw new SpecError(`experiment name ${JSON.stringify(spec.name)}: expected lower-case letters, digits and '-'`);
   }
+  // Spec files may be plain JavaScript or built at run time: check the shape before reading fields.
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const field of ['data', 'model', 'schedule', 'optimizers'] as const) {
+    if (!isObject(spec[field])) throw new SpecError(`${w}: ${field} = ${String(JSON.stringify(spec[field]))}: expected an object`);
+  }
+  for (const field of ['data', 'model', 'schedule'] as const) {
+    const kind = (spec[field] as { kind?: unknown }).kind;
+    if (typeof kind !== 'string') throw new SpecError(`${w}: ${field}.kind = ${String(JSON.stringify(kind))}: expected a string`);
+  }
+  if (!Array.isArray(spec.seeds)) throw new SpecError(`${w}: seeds = ${String(JSON.stringify(spec.seeds))}: expected an array of integers`);
   validateData(spec.data, `${w}: data`);
   const model = resolveModel(spec.model, `${w}: model`);
   if ((model.kind === 'transformer') !== (spec.data.kind === 'brown')) {
@@ -236,7 +246,7 @@ export function validateExperiment(spec: ExperimentSpec): void {
   }
   if (!Array.isArray(spec.seeds) || spec.seeds.length === 0) throw new SpecError(`${w}: seeds: expected a non-empty array of integers`);
   for (const s of spec.seeds) {
-    if (!Number.isInteger(s) || s < 0) throw new SpecError(`${w}: seeds: ${JSON.stringify(s)} is not an integer ≥ 0`);
+    if (!Number.isSafeInteger(s) || s < 0) throw new SpecError(`${w}: seeds: ${JSON.stringify(s)} is not an integer ≥ 0`);
   }
   if (spec.precision !== undefined && parsePrecision(spec.precision) === undefined) {
     throw new SpecError(`${w}: precision = ${JSON.stringify(spec.precision)}: expected ${PRECISION_ACCEPTS}`);
@@ -244,8 +254,8 @@ export function validateExperiment(spec: ExperimentSpec): void {
   if (spec.lrSource !== undefined && (typeof spec.lrSource !== 'string' || spec.lrSource.trim() === '')) {
     throw new SpecError(`${w}: lrSource = ${JSON.stringify(spec.lrSource)}: expected a non-empty statement, e.g. 'hand-picked: <reason>'`);
   }
-  if (spec.divergenceFactor !== undefined && !(spec.divergenceFactor > 1)) {
-    throw new SpecError(`${w}: divergenceFactor = ${spec.divergenceFactor}: expected a number > 1`);
+  if (spec.divergenceFactor !== undefined && (typeof spec.divergenceFactor !== 'number' || !(spec.divergenceFactor > 1))) {
+    throw new SpecError(`${w}: divergenceFactor = ${String(JSON.stringify(spec.divergenceFactor))}: expected a number > 1`);
   }
 }
 

@@ -72,16 +72,18 @@ export function readJSON<T>(path: string): T {
 /** Parse metrics.jsonl, skipping a torn last line left by a kill mid-write. */
 export function readMetrics<T = Record<string, unknown>>(path: string): T[] {
   const lines = readFileSync(path, 'utf8').split('\n');
+  let lastNonEmpty = lines.length - 1;
+  while (lastNonEmpty >= 0 && lines[lastNonEmpty]!.trim() === '') lastNonEmpty--;
   const out: T[] = [];
-  for (const line of lines) {
-    if (line.trim() === '') continue;
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
     try {
       out.push(JSON.parse(line) as T);
     } catch {
       // Only the final line can be torn; anything else is real corruption worth surfacing.
-      if (line !== lines[lines.length - 1] && line !== lines[lines.length - 2]) throw new Error(`${path}: malformed line`);
+      if (i !== lastNonEmpty) throw new Error(`${path}: malformed line ${i + 1}`);
     }
-  }
+  });
   return out;
 }
 

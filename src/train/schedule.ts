@@ -30,7 +30,7 @@ export function validateSchedule(s: ScheduleSpec, where: string): void {
     throw new Error(`${where}.kind = ${JSON.stringify(s.kind)}: expected one of ${SCHEDULE_KINDS.join(', ')}`);
   }
   if (s.kind === 'constant') return;
-  if (!Number.isInteger(s.warmup) || s.warmup < 0) throw new Error(`${where}.warmup = ${s.warmup}: expected an integer ≥ 0`);
+  if (!Number.isSafeInteger(s.warmup) || s.warmup < 0) throw new Error(`${where}.warmup = ${s.warmup}: expected an integer ≥ 0`);
   if (s.minFactor !== undefined && !(s.minFactor >= 0 && s.minFactor <= 1)) {
     throw new Error(`${where}.minFactor = ${s.minFactor}: expected a number in [0, 1]`);
   }
