@@ -42,7 +42,7 @@ describe('view of damaged runs', () => {
       `${join(emptySummary, 'summary.json')} is damaged (not valid JSON (empty or truncated?)); shown as unfinished`,
       `${join(wrongSummary, 'summary.json')} is damaged ("steps" is not a count); shown as unfinished`,
       expect.stringMatching(/^.*config\/config\.json is damaged \(.*\); run left out$/),
-      `${join(badMetrics, 'metrics.jsonl')}: malformed line; run left out`,
+      `${join(badMetrics, 'metrics.jsonl')}: malformed line 2; run left out`,
     ]);
   });
 
