@@ -5,10 +5,11 @@
  * its pid, so the token tells a lock this process holds elsewhere from a leftover one.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { asOneLineError, EnvironmentError } from '../errors.js';
+import { writeFileAtomic } from './run_files.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -78,19 +79,7 @@ export function lockFolder(dir: string, what = 'folder'): FolderLock {
     }
     // Stale (its process is gone): replace it atomically, then check that ours won a race with
     // another process doing the same.
-    const tmp = `${path}.${mine.token}`;
-    try {
-      const fd = openSync(tmp, 'w');
-      try {
-        writeSync(fd, text);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw asOneLineError(e, path);
-    }
+    writeFileAtomic(path, text, { tmpSuffix: mine.token });
     if (readLock(path)?.token === mine.token) return held(path, mine);
   }
   throw new FolderInUse(`${dir}: could not take the lock ${path} (other processes keep taking it); rerun`);

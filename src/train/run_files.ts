@@ -42,8 +42,10 @@ function writeAll(fd: number, data: string | Uint8Array): void {
  * (and with `durable`, flushed to disk) and renamed over the target. On failure (e.g. a full disk) the temp file is
  * removed and the error rethrown as a one-line error naming the path.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean } = {}): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean; tmpSuffix?: string } = {}): void {
+  // The temp name must be unique to the writer: per process by default; a lock takeover, where
+  // processes race on one path, passes its own token.
+  const tmp = `${path}.${options.tmpSuffix ?? `tmp-${process.pid}`}`;
   try {
     const fd = openSync(tmp, 'w');
     try {
