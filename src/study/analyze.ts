@@ -15,10 +15,10 @@ import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
 import { METRICS_FILE, readJSON, readMetrics } from '../train/run_files.js';
 import { loadSummary as loadCheckedSummary, warnToStderr } from '../train/run_readers.js';
-import { ARMS, armLabels, type ArmName } from './arms.js';
+import { armLabels, armNeeds, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf, type FailureContext, type FailureReason } from './failure.js';
 import { planArm, planTuning, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
-import { RUNS_DIR, STUDY_FILE, runnableArms, type StudyFile } from './study.js';
+import { RUNS_DIR, STUDY_FILE, runnableArms, taskModelKind, type StudyFile } from './study.js';
 import {
   bonferroniConfidence,
   bootstrapDiffCI,
@@ -662,12 +662,12 @@ function analyzeArms(
     firsts[label] = firstFailure(byM, c.ctx);
   }
   const multipliers = armMultipliers(Object.values(firsts), spec.stress.multipliers);
-  const runnable = new Set(runnableArms(task));
+  const runnable = new Set(runnableArms(task, experiments));
   const tb = tunedOf(spec.baseline);
   const tt = tunedOf(spec.treatment);
   for (const arm of listed) {
     if (!runnable.has(arm)) {
-      out.push({ task: task.experiment, arm, multipliers: [], firstFailure: firsts, needs: ARMS[arm].needs! });
+      out.push({ task: task.experiment, arm, multipliers: [], firstFailure: firsts, needs: armNeeds(arm, taskModelKind(task, experiments))! });
       continue;
     }
     out.push({ task: task.experiment, arm, multipliers, firstFailure: firsts });

@@ -2,13 +2,13 @@
  * Study arms: a dimension beyond optimizer × LR multiplier. An arm is a small declarative override
  * of a run's config (a mitigation, a number format, a step-size rule), run on a task at the LR
  * multipliers where AdamW or Muon first fails in the stress phase (issue 13, item 3). `none` is the
- * stress runs themselves. Arms whose feature does not exist yet carry `needs`: a study that lists
- * them plans no runs for them and its report says they were not run, and why.
+ * stress runs themselves. The attention arms (qkNorm, zLoss on the LM head, qkClip) need a
+ * transformer: listed on another task they plan no runs and the report says so, and why.
  */
-import type { RunConfig } from '../train/config.js';
+import { QK_CLIP_DEFAULTS, type QkClipSpec, type RunConfig } from '../train/config.js';
 import { PRECISION_PRESETS, type PrecisionSpec } from '../precision/qat.js';
 
-export const ARM_NAMES = ['none', 'qkNorm', 'zLoss', 'qkClip', 'bf16', 'fp4', 'muon-match-rms'] as const;
+export const ARM_NAMES = ['none', 'qkNorm', 'zLoss', 'qkClip', 'bf16', 'fp4', 'muon-match-rms', 'wsd'] as const;
 export type ArmName = (typeof ARM_NAMES)[number];
 
 export interface ArmOverride {
@@ -18,6 +18,13 @@ export interface ArmOverride {
   readonly model?: Readonly<Record<string, unknown>>;
   /** Replaces the run's simulated precision (src/precision/qat.ts). */
   readonly precision?: PrecisionSpec;
+  /** QK-clip after every optimizer step (REFERENCE §9). */
+  readonly qkClip?: QkClipSpec;
+  /**
+   * Replaces the stress run's constant LR by warm-up–stable–decay over the same horizon, keeping the
+   * stress run's warm-up: the decay covers the last `decayFraction` of the run.
+   */
+  readonly wsdDecayFraction?: number;
   /**
    * 'baseline': the run's main learning rate is the *baseline's* tuned LR × multiplier, not its own
    * optimizer's (Moonlight reuses AdamW's LR once Muon's update RMS is matched to AdamW's).
@@ -35,14 +42,17 @@ export interface ArmDef {
   readonly description: string;
   /** Where the setting comes from. */
   readonly source: string;
-  /** Sub-claim group: (d) mitigations, (e) precision; 'step-size' separates step size from direction. */
-  readonly group: 'control' | 'mitigation' | 'precision' | 'step-size';
+  /**
+   * Sub-claim group: (d) mitigations, (e) precision; 'step-size' separates step size from direction;
+   * 'schedule' asks whether a late LR decay changes the late stage (no sub-claim of its own).
+   */
+  readonly group: 'control' | 'mitigation' | 'precision' | 'step-size' | 'schedule';
   /** 'both': each optimizer runs with the override; 'treatment': only the treatment (Muon) does,
    *  and is compared with the baseline's stress runs at the same multiplier. */
   readonly appliesTo: 'both' | 'treatment';
   readonly override: ArmOverride;
-  /** Set while the feature is missing: what the arm needs before it can run. */
-  readonly needs?: string;
+  /** The model feature the arm acts on; on a task without it the arm is not run. */
+  readonly requires?: 'attention';
 }
 
 export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
@@ -60,8 +70,8 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
     source: 'Dehghani et al. 2023; Wortsman et al. 2023 (REFERENCE §9)',
     group: 'mitigation',
     appliesTo: 'both',
-    override: {},
-    needs: 'qk-norm in the transformer LM (issue 9)',
+    override: { model: { qkNorm: true } },
+    requires: 'attention',
   },
   zLoss: {
     name: 'zLoss',
@@ -69,8 +79,9 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
     source: 'PaLM; Wortsman et al. 2023 (REFERENCE §9)',
     group: 'mitigation',
     appliesTo: 'both',
-    override: {},
-    needs: 'the output z-loss in the transformer LM (issue 9)',
+    // 1e-4: PaLM's and Wortsman et al.'s coefficient (REFERENCE §9).
+    override: { model: { outputZLossCoef: 1e-4 } },
+    requires: 'attention',
   },
   qkClip: {
     name: 'qkClip',
@@ -78,8 +89,9 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
     source: 'Kimi K2 (REFERENCE §8, §9)',
     group: 'mitigation',
     appliesTo: 'both',
-    override: {},
-    needs: 'QK-clip in the transformer LM (issue 9)',
+    // τ = 100, α = 0.5: Kimi K2's settings (REFERENCE §9).
+    override: { qkClip: QK_CLIP_DEFAULTS },
+    requires: 'attention',
   },
   bf16: {
     name: 'bf16',
@@ -106,14 +118,24 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
     appliesTo: 'treatment',
     override: { optimizerOptions: { lrAdjust: 'match_rms_adamw' }, lrFrom: 'baseline', internalAdamwAtMainLr: true },
   },
+  wsd: {
+    name: 'wsd',
+    description: 'warm-up–stable–decay instead of a constant LR: linear decay to 0 over the last 20% of the stress run',
+    source: 'Hu et al. 2024 (MiniCPM); a 20% cooldown as in Hägele et al. 2024',
+    group: 'schedule',
+    appliesTo: 'both',
+    override: { wsdDecayFraction: 0.2 },
+  },
 };
 
 export function isArmName(x: string): x is ArmName {
   return (ARM_NAMES as readonly string[]).includes(x);
 }
 
-/** Whether an arm can run today. */
-export const armRunnable = (name: ArmName): boolean => ARMS[name].needs === undefined;
+/** Why an arm cannot run on a model of this kind (undefined: it can). */
+export function armNeeds(name: ArmName, modelKind: string): string | undefined {
+  return ARMS[name].requires === 'attention' && modelKind !== 'transformer' ? 'attention: a transformer task' : undefined;
+}
 
 /** Labels an arm runs for. */
 export function armLabels(name: ArmName, baseline: string, treatment: string): string[] {
@@ -132,11 +154,16 @@ export function applyArm(config: RunConfig, name: ArmName, lrScale: number): Run
     // lrScale multiplies every group, so equal base LRs give equal LRs.
     options['adamw'] = { ...inner, learningRate: options['learningRate'] };
   }
+  const needs = armNeeds(name, config.model.kind);
+  if (needs) throw new Error(`arm ${name} needs ${needs}; this run's model is "${config.model.kind}"`);
+  const warmup = config.schedule.kind === 'constant' ? (config.schedule.warmup ?? 0) : 0;
   return {
     ...config,
     optimizer: { ...config.optimizer, options },
     ...(o.model ? { model: { ...config.model, ...o.model } as RunConfig['model'] } : {}),
     ...(o.precision ? { precision: o.precision } : {}),
+    ...(o.qkClip ? { qkClip: o.qkClip } : {}),
+    ...(o.wsdDecayFraction !== undefined ? { schedule: { kind: 'wsd', warmup, decayFraction: o.wsdDecayFraction, minFactor: 0 } } : {}),
     lrScale,
   };
 }

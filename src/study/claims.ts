@@ -4,7 +4,8 @@
  * endpoints, and an overall paragraph that follows mechanically from the sub-verdicts. A sub-claim
  * whose task or arms are not in the study is "not run", with what it needs; never dropped.
  */
-import { ARMS, type ArmName } from './arms.js';
+import { armNeeds, type ArmName } from './arms.js';
+import { taskModelKind } from './study.js';
 import { verdictFrom, type Endpoint, type StudyResults, type VerdictKind } from './analyze.js';
 import { DEFAULT_CLAIM_TASKS } from './protocol.js';
 
@@ -51,14 +52,19 @@ export function subClaims(r: StudyResults): SubClaim[] {
     }
     return { id, text, endpoints, verdict: verdictFrom(endpoints) };
   };
-  const armNeeds = (task: string, group: readonly ArmName[]) => {
+  const groupNeeds = (task: string, group: readonly ArmName[]) => {
     const tn = taskNeeds(task);
     if (tn) return `${tn}; arms ${group.join(', ')}`;
     const listed = new Set((r.spec.tasks.find((x) => x.experiment === task)?.arms ?? []) as readonly ArmName[]);
     const ran = new Set(r.arms.filter((a) => a.task === task && !a.needs).map((a) => a.arm));
     if (group.some((a) => ran.has(a))) return undefined;
     return group
-      .map((a) => (ARMS[a].needs ? `arm ${a}: ${ARMS[a].needs}` : listed.has(a) ? `arm ${a}` : `arm ${a} on ${task} in the study spec`))
+      .map((a) => {
+        const spec = r.spec.tasks.find((x) => x.experiment === task);
+        const kind = spec ? taskModelKind(spec, new Map(Object.entries(r.experiments))) : 'unknown';
+        const needs = r.arms.find((x) => x.task === task && x.arm === a)?.needs ?? armNeeds(a, kind);
+        return needs ? `arm ${a}: ${needs}` : listed.has(a) ? `arm ${a}` : `arm ${a} on ${task} in the study spec`;
+      })
       .join('; ');
   };
 
@@ -68,8 +74,8 @@ export function subClaims(r: StudyResults): SubClaim[] {
     make('a', `fewer late-stage spikes for ${t} on the MoE LM (${moe}) at the tuned LR`, none.filter((e) => isLateSpike(e) && e.multiplier === 1), taskNeeds(moe)),
     make('b', `the same at 2× and 4× the tuned LR`, none.filter((e) => isLateSpike(e) && (e.multiplier === 2 || e.multiplier === 4)), taskNeeds(moe)),
     make('c', `later or no divergence or failure (divergence rate, failure rate, steps lost to divergence; every multiplier)`, none.filter(isDivergence), taskNeeds(moe)),
-    make('d', `(a)–(c) still hold with the mitigations (${MITIGATIONS.join(', ')}), at the multipliers where either optimizer first fails`, coreOf(on(moe, MITIGATIONS)), armNeeds(moe, MITIGATIONS)),
-    make('e', `(a)–(c) still hold in low precision (${PRECISIONS.join(', ')})`, coreOf(on(moe, PRECISIONS)), armNeeds(moe, PRECISIONS)),
+    make('d', `(a)–(c) still hold with the mitigations (${MITIGATIONS.join(', ')}), at the multipliers where either optimizer first fails`, coreOf(on(moe, MITIGATIONS)), groupNeeds(moe, MITIGATIONS)),
+    make('e', `(a)–(c) still hold in low precision (${PRECISIONS.join(', ')})`, coreOf(on(moe, PRECISIONS)), groupNeeds(moe, PRECISIONS)),
     make('f', `the same on the dense LM (${roles.dense}): is it about MoE at all?`, coreOf(on(roles.dense, 'none')), taskNeeds(roles.dense)),
   ];
 }

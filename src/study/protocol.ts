@@ -5,6 +5,7 @@
  * a longer horizon, and spikes and divergence are counted. `planStudy` expands a spec into concrete runs, deterministically.
  */
 import type { ExperimentSpec, ModelSpec, RunConfig } from '../train/config.js';
+import type { ScheduleSpec } from '../train/schedule.js';
 import { expandRuns } from '../train/config.js';
 import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
 import { baseLr, gridRuns } from './tuning.js';
@@ -172,8 +173,8 @@ export function planTuning(study: StudySpec, experiments: ReadonlyMap<string, Ex
 }
 
 /**
- * The stress runs for one task and optimizer, given its tuned LR: constant LR at each multiplier,
- * the long horizon, evaluation every tenth of it (for balance-over-time panels).
+ * The stress runs for one task and optimizer, given its tuned LR: the experiment's warm-up, then a
+ * constant LR at each multiplier, the long horizon, evaluation every tenth of it (for balance-over-time panels).
  */
 export function planStress(
   study: StudySpec,
@@ -185,7 +186,11 @@ export function planStress(
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
   const steps = stressStepsOf(study, task);
   const evalEvery = Math.max(1, Math.floor(steps / 10));
-  const base = expandRuns({ ...spec, schedule: { kind: 'constant' }, evalEvery }, { optimizers: [label], seeds: study.seeds, steps });
+  // Warm-up then constant (issue 13): the experiment's own warm-up, so a high multiplier tests the
+  // LR held late, not a cold start at it.
+  const warmup = spec.schedule.kind === 'constant' ? (spec.schedule.warmup ?? 0) : spec.schedule.warmup;
+  const schedule: ScheduleSpec = warmup > 0 ? { kind: 'constant', warmup } : { kind: 'constant' };
+  const base = expandRuns({ ...spec, schedule, evalEvery }, { optimizers: [label], seeds: study.seeds, steps });
   const out: PlannedRun[] = [];
   for (const multiplier of study.stress.multipliers) {
     for (const run of base) {

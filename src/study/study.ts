@@ -15,7 +15,7 @@ import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
 import { lockFolder } from '../train/lock.js';
 import { planArm, planStress, planTuning, validateStudy, type PlannedRun, type StudySpec, type StudyTask } from './protocol.js';
 import { openPool, stopSignal, type PoolEvents, type RunPool } from './pool.js';
-import { armLabels, armRunnable, type ArmName } from './arms.js';
+import { armLabels, armNeeds, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
 import { estimateRunSeconds, estimateWallSeconds } from './cost.js';
 import { tunedLr } from './tuning.js';
@@ -117,8 +117,13 @@ interface ArmKey {
   readonly seed: number;
 }
 
-/** The arms of a task that can run today (the others are reported as not run). */
-export const runnableArms = (task: StudyTask): ArmName[] => (task.arms ?? []).filter((a) => a !== 'none' && armRunnable(a));
+/** The kind of a task's model (its own override, else its experiment's). */
+export const taskModelKind = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): string =>
+  (task.model ?? experiments.get(task.experiment)?.model)?.kind ?? 'unknown';
+
+/** The arms of a task that can run on its model (the others are reported as not run, with why). */
+export const runnableArms = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): ArmName[] =>
+  (task.arms ?? []).filter((a) => a !== 'none' && armNeeds(a, taskModelKind(task, experiments)) === undefined);
 
 /**
  * What a shard runs. Positions in the canonical order — stress runs (task → optimizer → multiplier →
@@ -127,13 +132,13 @@ export const runnableArms = (task: StudyTask): ArmName[] => (task.arms ?? []).fi
  * are derived from them: identical configs give identical results, `merge` keeps one copy); and the
  * tuning runs of every (task, optimizer) group those stress runs belong to.
  */
-export function studyShare(study: StudySpec, shard: Shard | undefined) {
+export function studyShare(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>, shard: Shard | undefined) {
   const labels = [study.baseline, study.treatment];
   const stressKeys: StressKey[] = study.tasks.flatMap((task) =>
     labels.flatMap((label) => study.stress.multipliers.flatMap((m) => study.seeds.map((seed) => ({ task, label, m, seed })))),
   );
   const armKeys: ArmKey[] = study.tasks.flatMap((task) =>
-    runnableArms(task).flatMap((arm) =>
+    runnableArms(task, experiments).flatMap((arm) =>
       armLabels(arm, study.baseline, study.treatment).flatMap((label) => study.seeds.map((seed) => ({ task, arm, label, seed }))),
     ),
   );
@@ -156,7 +161,7 @@ export function estimateStudy(
   experiments: ReadonlyMap<string, ExperimentSpec>,
   options: { workers: number; shard?: Shard },
 ): { tune: number; stress: number; arms: number; total: number; runs: number } {
-  const share = studyShare(study, options.shard);
+  const share = studyShare(study, experiments, options.shard);
   const tuning = planTuning(study, experiments).filter((p) => share.neededGroups.has(groupKey(p.task, p.label)));
   const stress = share.stressNeeded.map((k) => {
     const anyLr = study.tune.grid[k.label]![0]!;
@@ -203,7 +208,7 @@ async function runStudyLocked(
 
   const labels = [study.baseline, study.treatment];
   const tuning = planTuning(study, experiments);
-  const share = studyShare(study, options.shard);
+  const share = studyShare(study, experiments, options.shard);
   // Every group has stress runs, so the groups' tuning runs together cover the whole tuning plan.
   const tuneNeeded = tuning.filter((p) => share.neededGroups.has(groupKey(p.task, p.label)));
   const backend = currentBackend().name;
@@ -266,7 +271,7 @@ async function runStudyLocked(
       }
     }
     // A study without runnable arms has two phases, as before arms existed.
-    if (study.tasks.some((t) => runnableArms(t).length > 0)) await execute(dir, arms, pool, 'arms', events, options.checkpointEvery);
+    if (study.tasks.some((t) => runnableArms(t, experiments).length > 0)) await execute(dir, arms, pool, 'arms', events, options.checkpointEvery);
     return { tuning: tuneNeeded, stress, arms, tuned, armMultipliers: multipliersByTask };
   } finally {
     await pool.close();

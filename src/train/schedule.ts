@@ -1,7 +1,8 @@
 /** Learning-rate schedules as a factor in [0, 1] multiplying every optimizer group's base LR. */
 
 export type ScheduleSpec =
-  | { readonly kind: 'constant' }
+  /** Flat; with `warmup`, a linear warm-up first (the stability study's "warm-up then constant" stress runs). */
+  | { readonly kind: 'constant'; readonly warmup?: number }
   /** Linear warm-up, then cosine decay to minFactor at the last step. */
   | { readonly kind: 'cosine'; readonly warmup: number; readonly minFactor?: number }
   /** Warmup–stable–decay (Hu et al. 2024, MiniCPM): linear warm-up, flat, linear decay over the last decayFraction. */
@@ -11,7 +12,10 @@ export const SCHEDULE_KINDS = ['constant', 'cosine', 'wsd'] as const;
 
 /** Factor for 1-based `step` of `total`. */
 export function lrFactor(schedule: ScheduleSpec, step: number, total: number): number {
-  if (schedule.kind === 'constant') return 1;
+  if (schedule.kind === 'constant') {
+    const warmup = Math.min(schedule.warmup ?? 0, total);
+    return step <= warmup ? step / warmup : 1;
+  }
   const min = schedule.minFactor ?? 0;
   const warmup = Math.min(schedule.warmup, total);
   if (step <= warmup) return step / warmup;
@@ -29,8 +33,9 @@ export function validateSchedule(s: ScheduleSpec, where: string): void {
   if (!SCHEDULE_KINDS.includes(s.kind)) {
     throw new Error(`${where}.kind = ${JSON.stringify(s.kind)}: expected one of ${SCHEDULE_KINDS.join(', ')}`);
   }
+  if (s.kind === 'constant' && s.warmup === undefined) return;
+  if (!Number.isSafeInteger(s.warmup) || s.warmup! < 0) throw new Error(`${where}.warmup = ${s.warmup}: expected an integer ≥ 0`);
   if (s.kind === 'constant') return;
-  if (!Number.isSafeInteger(s.warmup) || s.warmup < 0) throw new Error(`${where}.warmup = ${s.warmup}: expected an integer ≥ 0`);
   if (s.minFactor !== undefined && !(s.minFactor >= 0 && s.minFactor <= 1)) {
     throw new Error(`${where}.minFactor = ${s.minFactor}: expected a number in [0, 1]`);
   }

@@ -3,11 +3,11 @@
  * pure functions on hand-made summaries and configs.
  */
 import { describe, expect, it } from 'vitest';
-import { applyArm, ARMS, ARM_NAMES, armLabels, armRunnable } from '../../src/study/arms.js';
+import { applyArm, ARM_NAMES, armLabels, armNeeds } from '../../src/study/arms.js';
 import { estimateWallSeconds } from '../../src/study/cost.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf } from '../../src/study/failure.js';
 import type { RunSummary } from '../../src/train/run.js';
-import { oneRun, tinyMoe } from '../train/fixtures.js';
+import { oneRun, tinyLm, tinyMoe } from '../train/fixtures.js';
 
 const summary = (p: Partial<RunSummary>): RunSummary => ({
   experiment: 'x',
@@ -77,9 +77,11 @@ describe('firstFailure and armMultipliers', () => {
 });
 
 describe('arms', () => {
-  it('the LM mitigations wait for issue 9 and say so; the others run', () => {
-    expect(ARM_NAMES.filter(armRunnable)).toEqual(['none', 'bf16', 'fp4', 'muon-match-rms']);
-    for (const a of ['qkNorm', 'zLoss', 'qkClip'] as const) expect(ARMS[a].needs).toMatch(/issue 9/);
+  it('the attention mitigations need a transformer and say so; every arm runs on the LM', () => {
+    expect(ARM_NAMES.filter((a) => armNeeds(a, 'moe') === undefined)).toEqual(['none', 'bf16', 'fp4', 'muon-match-rms', 'wsd']);
+    for (const a of ['qkNorm', 'zLoss', 'qkClip'] as const) expect(armNeeds(a, 'mlp')).toMatch(/attention/);
+    expect(ARM_NAMES.filter((a) => armNeeds(a, 'transformer') !== undefined)).toEqual([]);
+    expect(() => applyArm(oneRun(tinyMoe, 'adamw'), 'qkClip', 1)).toThrow(/arm qkClip needs attention.*"moe"/);
     expect(armLabels('muon-match-rms', 'adamw', 'muon')).toEqual(['muon']);
     expect(armLabels('qkNorm', 'adamw', 'muon')).toEqual(['adamw', 'muon']);
   });
@@ -99,6 +101,20 @@ describe('arms', () => {
     // Precision arms set the run's simulated precision and nothing else.
     expect(applyArm(config, 'bf16', 2)).toEqual({ ...config, lrScale: 2, precision: { weights: 'bf16', activations: 'bf16' } });
     expect(applyArm(config, 'fp4', 2)).toEqual({ ...config, lrScale: 2, precision: { weights: 'mxfp4', activations: 'fp8' } });
+  });
+
+  it('the LM arms: qk-norm and the output z-loss on the model, QK-clip on the run, WSD keeping the warm-up', () => {
+    const config = { ...oneRun(tinyLm, 'muon'), schedule: { kind: 'constant' as const, warmup: 7 } };
+    expect(config.model.kind).toBe('transformer');
+    if (config.model.kind !== 'transformer') return;
+    expect(config.model.qkNorm).toBe(false);
+    expect(config.model.outputZLossCoef).toBe(0);
+    expect(applyArm(config, 'qkNorm', 2)).toEqual({ ...config, lrScale: 2, model: { ...config.model, qkNorm: true } });
+    // PaLM / Wortsman et al.'s coefficient (REFERENCE §9).
+    expect(applyArm(config, 'zLoss', 2)).toEqual({ ...config, lrScale: 2, model: { ...config.model, outputZLossCoef: 1e-4 } });
+    // Kimi K2's τ = 100, α = 0.5 (REFERENCE §9); with Muon this is MuonClip.
+    expect(applyArm(config, 'qkClip', 2)).toEqual({ ...config, lrScale: 2, qkClip: { threshold: 100, alpha: 0.5 } });
+    expect(applyArm(config, 'wsd', 2)).toEqual({ ...config, lrScale: 2, schedule: { kind: 'wsd', warmup: 7, decayFraction: 0.2, minFactor: 0 } });
   });
 });
 

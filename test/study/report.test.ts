@@ -159,7 +159,7 @@ function writeFixture(dir: string, study: StudySpec, scenario: Scenario, arms?: 
         writeRun(join(dir, RUNS_DIR, name), p.config, summary, metricsFor(p.config, steps, diverged, moe, o.lateSpikes));
       }
     }
-    for (const arm of arms ? runnableArms(task) : []) {
+    for (const arm of arms ? runnableArms(task, experiments) : []) {
       for (const label of armLabels(arm, study.baseline, study.treatment)) {
         for (const p of planArm(study, experiments, task, arm, label, { baseline: TUNED['adamw']!, treatment: TUNED['muon']! }, arms!.multipliers)) {
           const o = arms!.scenario(task.experiment, label, p.multiplier, p.seed);
@@ -538,7 +538,7 @@ describe('claim check v2 from a fixture with the roles mapped to the fixture tas
     expect(r.runsExpected).toBe(2 * 2 * 3 * 5 + 2 * 2 * 3 * 5 + 5 + 2 * 5);
     expect(r.arms.map((a) => [a.arm, a.multipliers, a.needs ?? null])).toEqual([
       ['muon-match-rms', [4], null],
-      ['qkNorm', [], 'qk-norm in the transformer LM (issue 9)'],
+      ['qkNorm', [], 'attention: a transformer task'],
       ['bf16', [4], null],
     ]);
     const bf16 = r.armCells.find((c) => c.arm === 'bf16')!;
@@ -547,7 +547,7 @@ describe('claim check v2 from a fixture with the roles mapped to the fixture tas
     const arms = rows(section(text, '## Arms'));
     expect(find(arms, 'tiny-moe', 'muon-match-rms')[4]).toBe('run');
     expect(find(arms, 'tiny-moe', 'muon-match-rms')[5]).toBe('4× (adamw first fails at 4×, muon first fails at none)');
-    expect(find(arms, 'tiny-moe', 'qkNorm')[4]).toBe('not run in this study (needs qk-norm in the transformer LM (issue 9))');
+    expect(find(arms, 'tiny-moe', 'qkNorm')[4]).toBe('not run in this study (needs attention: a transformer task)');
     // The match-rms arm: muon (arm) vs adamw's stress runs at 4× (every one diverged).
     const cell = r.armCells.find((c) => c.arm === 'muon-match-rms')!;
     expect(cell.multiplier).toBe(4);
@@ -611,7 +611,7 @@ describe('claim check v2 from a fixture with the roles mapped to the fixture tas
     expect(claims).toMatch(/- \(b\) the same at 2× and 4× the tuned LR: \*\*inconclusive\*\* — 3 endpoints, 0 favour muon/);
     expect(claims).toMatch(/- \(c\) later or no divergence .*: \*\*supported\*\* — 9 endpoints, 3 favour muon, 0 favour adamw/);
     expect(claims).toContain(
-      '- (d) (a)–(c) still hold with the mitigations (qkNorm, zLoss, qkClip), at the multipliers where either optimizer first fails: not run in this study (needs arm qkNorm: qk-norm in the transformer LM (issue 9); arm zLoss: the output z-loss in the transformer LM (issue 9); arm qkClip: QK-clip in the transformer LM (issue 9))',
+      '- (d) (a)–(c) still hold with the mitigations (qkNorm, zLoss, qkClip), at the multipliers where either optimizer first fails: not run in this study (needs arm qkNorm: attention: a transformer task; arm zLoss: attention: a transformer task; arm qkClip: attention: a transformer task)',
     );
     // bf16 ran at 4× with nothing differing: 3 late-spike and 3 rate endpoints, none deciding.
     expect(claims).toContain('- (e) (a)–(c) still hold in low precision (bf16, fp4): **inconclusive** — 6 endpoints, 0 favour muon, 0 favour adamw');

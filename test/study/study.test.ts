@@ -420,7 +420,9 @@ describe('planTuning and planStress', () => {
           expect(p.phase).toBe('stress');
           expect(p.lr).toBe(tuned * p.multiplier);
           expect(p.config.lrScale).toBe((tuned * p.multiplier) / base);
-          expect(p.config.schedule).toEqual({ kind: 'constant' });
+          // The experiment's warm-up (tiny-mlp: cosine with warm-up 5; tiny-moe: none), then constant.
+          const own = experiments.get(task.experiment)!.schedule;
+          expect(p.config.schedule).toEqual(own.kind === 'cosine' ? { kind: 'constant', warmup: own.warmup } : { kind: 'constant' });
           expect(p.config.steps).toBe(study.stress.steps);
           expect(p.config.evalEvery).toBe(Math.max(1, Math.floor(study.stress.steps / 10)));
           expect(p.config.batchSize).toBe(study.batchSize);

@@ -9,6 +9,12 @@ describe('lrFactor', () => {
     expect(curve({ kind: 'constant' }, 50).every((f) => f === 1)).toBe(true);
   });
 
+  it('constant with a warm-up: linear to 1 over the warm-up steps, then 1 to the end', () => {
+    const c = curve({ kind: 'constant', warmup: 4 }, 10);
+    expect(c).toEqual([0.25, 0.5, 0.75, 1, 1, 1, 1, 1, 1, 1]);
+    expect(curve({ kind: 'constant', warmup: 0 }, 5)).toEqual([1, 1, 1, 1, 1]);
+  });
+
   it('cosine: linear warm-up to 1, half-way value at mid-decay, minFactor at the last step', () => {
     const s: ScheduleSpec = { kind: 'cosine', warmup: 10, minFactor: 0.1 };
     expect(lrFactor(s, 1, 100)).toBeCloseTo(0.1, 12);
@@ -63,6 +69,8 @@ describe('validateSchedule', () => {
     [{ kind: 'wsd', warmup: 5, decayFraction: 0 }, /sched\.decayFraction = 0: expected a number in \(0, 1\]/],
     [{ kind: 'wsd', warmup: 5, decayFraction: 1.2 }, /sched\.decayFraction = 1\.2/],
     [{ kind: 'wsd', warmup: 5 }, /sched\.decayFraction = undefined/],
+    [{ kind: 'constant', warmup: -1 }, /sched\.warmup = -1: expected an integer ≥ 0/],
+    [{ kind: 'constant', warmup: 2.5 }, /sched\.warmup = 2\.5/],
   ];
   for (const [spec, message] of bad) {
     it(`rejects ${JSON.stringify(spec)}`, () => {
@@ -73,6 +81,7 @@ describe('validateSchedule', () => {
   it('accepts valid schedules', () => {
     for (const s of [
       { kind: 'constant' },
+      { kind: 'constant', warmup: 50 },
       { kind: 'cosine', warmup: 0 },
       { kind: 'cosine', warmup: 15, minFactor: 0.1 },
       { kind: 'wsd', warmup: 10, decayFraction: 1, minFactor: 0 },
