@@ -22,8 +22,5 @@ export default defineExperiment({
     muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 5e-3 } } },
   },
   seeds: [0, 1, 2],
-  // Until experiments/tuned/mnist-mlp.json exists: its tuning (35 Muon runs of ~22 s on an idle
-  // machine) did not finish on the loaded machine of the session that added the records.
-  lrSource: 'hand-picked, not tuned yet (npm run tune -- mnist-mlp)',
   quick: { steps: 30, evalEvery: 15, seeds: [0], evalSize: 500 },
 });
