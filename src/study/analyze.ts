@@ -705,7 +705,9 @@ function curvesAndBalance(
   balance: StudyResults['balance'],
 ): void {
   // Curves and MoE balance over time, from the metrics files.
-  const isMoe = experiments.get(task.experiment)?.model.kind === 'moe';
+  // MoE balance: the MoE tasks and a transformer with MoE FFNs (its signals are the worst block's).
+  const model = task.model ?? experiments.get(task.experiment)?.model;
+  const isMoe = model?.kind === 'moe' || (model?.kind === 'transformer' && model.ffn === 'moe');
   for (const [label, runs] of Object.entries(runsByLabel)) {
     const metrics = runs.map((r) => metricsOf(r)).filter((m): m is StepRecord[] => m !== undefined);
     if (metrics.length === 0) continue;

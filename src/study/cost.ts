@@ -3,8 +3,8 @@
  * workers a long run started last leaves the others idle while it finishes. Only the order
  * depends on it, never a result.
  */
-import type { DataSpec, RunConfig } from '../train/config.js';
-import { modelMatrices, modelStepFlops, muonMatrixNames } from '../models/flops.js';
+import { DEFAULT_EVAL_WINDOWS, type DataSpec, type RunConfig } from '../train/config.js';
+import { modelMatrices, modelStepFlops, muonMatrixNames, stepFlops } from '../models/flops.js';
 import { MNIST_CLASSES, MNIST_INPUT_DIM } from '../data/mnist.js';
 import { SYNTHETIC_INPUT_DIM, SYNTHETIC_OUTPUT_DIM } from '../data/dataset.js';
 import { BROWN_VOCAB_SIZE } from '../data/brown.js';
@@ -21,14 +21,44 @@ export function dataDims(data: DataSpec): { inputDim: number; outputDim: number 
   return { inputDim: data.inputDim ?? SYNTHETIC_INPUT_DIM, outputDim: data.outputDim ?? SYNTHETIC_OUTPUT_DIM };
 }
 
+/**
+ * The transformer runs far below the plain matmul rate on wasm: its attention products are
+ * batched matMuls over B·H small matrices, and a step launches ~600–1000 kernels. Effective rates
+ * measured here (lm-brown / lm-moe at context 64 and 32, AdamW; Muon's extra time per Newton–Schulz
+ * FLOP), FLOP/s: the step's matmuls and attention ≈ 5e9; Newton–Schulz on a plain matrix ≈ 4e9 and on
+ * an expert bank (a batched matMul per iteration) ≈ 2e9.
+ */
+const TRANSFORMER_RATE = 5e9;
+const NS_MATRIX_RATE_TRANSFORMER = 4e9;
+const NS_BANK_RATE = 2e9;
+/** Simulated low precision (quantise–dequantise on every matmul operand) costs ≈ 1.2–1.4× a float32 step (README, bench). */
+const LOW_PRECISION_FACTOR = 1.3;
+
 export function estimateRunSeconds(config: RunConfig): number {
   const { inputDim, outputDim } = dataDims(config.data);
   const matrices = modelMatrices(config.model, inputDim, outputDim);
   const muonLike = config.optimizer.options['nsSteps'] !== undefined || /muon/.test(config.optimizer.name);
   const orthogonalised = muonLike ? muonMatrixNames(matrices, config.optimizer.routerOnMuon === true) : [];
   const nsSteps = (config.optimizer.options['nsSteps'] as number | undefined) ?? 5;
-  const flops = modelStepFlops(config.model, inputDim, outputDim, config.batchSize, orthogonalised, nsSteps);
-  return config.steps * (OVERHEAD_S + flops / RATE);
+  const lowPrecision = config.precision.weights !== 'fp32' || config.precision.activations !== 'fp32' ? LOW_PRECISION_FACTOR : 1;
+  if (config.model.kind !== 'transformer') {
+    const flops = modelStepFlops(config.model, inputDim, outputDim, config.batchSize, orthogonalised, nsSteps);
+    return config.steps * (OVERHEAD_S + flops / RATE) * lowPrecision;
+  }
+  const model = modelStepFlops(config.model, inputDim, outputDim, config.batchSize, [], nsSteps);
+  const ns = (count: 'bank' | 'matrix') =>
+    stepFlops(
+      matrices.filter((m) => (count === 'bank') === m.count > 1),
+      0,
+      orthogonalised,
+      nsSteps,
+    );
+  const stepSeconds = OVERHEAD_S + (model / TRANSFORMER_RATE) * lowPrecision + ns('matrix') / NS_MATRIX_RATE_TRANSFORMER + ns('bank') / NS_BANK_RATE;
+  // Evaluations: one before the first step and one every evalEvery steps, each a forward pass
+  // (a third of a step's matmul work) over the held-out windows.
+  const evals = 1 + Math.floor(config.steps / config.evalEvery);
+  const evalSeconds = (((config.evalSize ?? DEFAULT_EVAL_WINDOWS) / config.batchSize) * (model / 3)) / TRANSFORMER_RATE;
+  return config.steps * stepSeconds + evals * evalSeconds * lowPrecision;
 }
 
 /**

@@ -17,6 +17,10 @@ export interface StudyTask {
   readonly experiment: string;
   /** Replace the experiment's model (e.g. a narrower MLP to keep the study affordable). */
   readonly model?: ModelSpec;
+  /** Replace the batch size (the study's `batchSize`, else the experiment's); for the LM, windows per batch. */
+  readonly batchSize?: number;
+  /** Replace the evaluation size (rows, or held-out windows for the LM). */
+  readonly evalSize?: number;
   /** This task's tuning horizon in steps (default: the study's `tune.steps`). */
   readonly tuneSteps?: number;
   /**
@@ -112,6 +116,10 @@ export function validateStudy(study: StudySpec): void {
     if (task.tuneSteps !== undefined && !(Number.isInteger(task.tuneSteps) && task.tuneSteps >= 1)) {
       throw new Error(`${w}: tuneSteps = ${task.tuneSteps}: expected a positive integer`);
     }
+    for (const key of ['batchSize', 'evalSize'] as const) {
+      const n = task[key];
+      if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new Error(`${w}: ${key} = ${n}: expected a positive integer`);
+    }
     if (task.stressLength !== undefined && !(task.stressLength > 0 && Number.isFinite(task.stressLength))) {
       throw new Error(`${w}: stressLength = ${task.stressLength}: expected a positive multiple of the tuning horizon`);
     }
@@ -145,6 +153,8 @@ function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): Expe
     ...spec,
     ...(task.model ? { model: task.model } : {}),
     ...(study.batchSize ? { batchSize: study.batchSize } : {}),
+    ...(task.batchSize ? { batchSize: task.batchSize } : {}),
+    ...(task.evalSize ? { evalSize: task.evalSize } : {}),
     optimizers: { [study.baseline]: spec.optimizers[study.baseline]!, [study.treatment]: spec.optimizers[study.treatment]! },
   };
 }

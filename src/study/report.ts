@@ -53,7 +53,7 @@ function protocol(r: StudyResults): string {
     `- Seeds: ${s.seeds.join(', ')} (n = ${s.seeds.length}), the same for every optimizer, LR and multiplier.`,
     `- Tuning: ${s.tune.steps} steps with each experiment's own schedule; LR grids (each optimizer its own):\n${grids}`,
     `  Rule: ${ELIGIBILITY_RULE}.`,
-    `- Stress: constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR for ${s.stress.steps} steps. For Muon the multiplier scales every parameter group (its internal AdamW too).`,
+    `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
     ...lateStageProtocol(r),
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
     `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k is above the ≈3× gap between two optimizers that both train normally here (AdamW vs Muon on the MoE) and below a run that broke and plateaued (Muon's MNIST runs at 4× in the first full study: 13×). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${f(l)}`).join(', ') || '—'}.`,
@@ -419,12 +419,36 @@ function claimSection(r: StudyResults): string {
     '',
     '### Limits of a small-scale test',
     '',
-    `- Scale: models of ~10⁴–10⁵ parameters trained for ${r.spec.stress.steps} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (REFERENCE §8).`,
+    `- Scale: models of ~10⁴–10⁵ parameters trained for ${stressRange(r)} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (REFERENCE §8).`,
     `- Seeds: n = ${r.spec.seeds.length} per cell, so intervals are wide and a bootstrap over so few values is itself approximate. A percentile interval cannot reach beyond the resampled means, so when the two sides do not overlap at all (e.g. every run of one optimizer diverged and none of the other) even the family-wise interval excludes 0, at any confidence, while the exact two-sided Mann–Whitney p at ${r.spec.seeds.length} vs ${r.spec.seeds.length} cannot go below ${f(minMannWhitneyP(r.spec.seeds.length))} (the tie-corrected normal approximation a little lower), which Holm over ${r.endpoints.length}+ tests multiplies far above 0.05. The family-wise intervals keep partial overlaps from deciding a verdict, not complete separations: read the Holm p-values beside them (Multiplicity).`,
-    '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR; real late-stage instabilities (attention-logit growth, MoE outlier activations, data-order effects) have no counterpart in an MLP or a one-layer MoE.',
+    hasAttention(r)
+      ? '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR past the tuning horizon, in runs of hundreds of steps; the language models have attention, so attention-logit growth and entropy collapse can show (see Growth), but MoE outlier activations and data-order effects of trillion-token runs cannot.'
+      : '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR; real late-stage instabilities (attention-logit growth, MoE outlier activations, data-order effects) have no counterpart in an MLP or a one-layer MoE.',
     '- Spike detectors are relative thresholds tuned for minibatch noise at this scale; the counts depend on those thresholds (see Protocol), and Muon and AdamW reach different loss levels, which changes the noise each detector sees.',
-    '- Muon here is plain Muon (no QK-clip, no RMS matching unless configured); Kimi K2 and Moonlight changes that bear on stability are not tested.',
+    `- Muon here is plain Muon in the stress runs; ${modificationsTested(r)}`,
   ].join('\n');
+}
+
+/** The stress horizons of the study's tasks, e.g. "200" or "200–450". */
+function stressRange(r: StudyResults): string {
+  const steps = r.spec.tasks.map((t) => stressStepsOf(r.spec, t));
+  const [lo, hi] = [Math.min(...steps), Math.max(...steps)];
+  return lo === hi ? String(lo) : `${lo}–${hi}`;
+}
+
+const hasAttention = (r: StudyResults): boolean =>
+  r.spec.tasks.some((t) => (t.model ?? r.experiments[t.experiment]?.model)?.kind === 'transformer');
+
+/** Which stability changes of Kimi K2 (QK-clip) and Moonlight (RMS matching) the arms tested. */
+function modificationsTested(r: StudyResults): string {
+  const ran = (arm: string) => r.arms.filter((a) => a.arm === arm && !a.needs).map((a) => a.task);
+  const clip = ran('qkClip');
+  const rms = ran('muon-match-rms');
+  const parts = [
+    clip.length ? `QK-clip (MuonClip with Muon) was tested as an arm on ${clip.join(', ')}` : 'QK-clip (Kimi K2) was not tested',
+    rms.length ? `Moonlight's RMS matching as an arm on ${rms.join(', ')}` : "Moonlight's RMS matching was not tested",
+  ];
+  return `${parts.join('; ')}, only at the multipliers where either optimizer first fails.`;
 }
 
 /** `figures`: the Markdown that embeds the SVG figures (src/figures/output.ts), placed before the claim check. */

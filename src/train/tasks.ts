@@ -83,13 +83,18 @@ function textBatch(ids: Uint8Array, offsets: Int32Array, context: number, vocab:
   return [x, y];
 }
 
+/** The least number of held-out windows evaluated per forward pass. */
+const EVAL_CHUNK_WINDOWS = 64;
+
 export function textTask(corpus: TextCorpus, config: RunConfig, batchRng: Rng): TrainTask {
   if (config.model.kind !== 'transformer') throw new Error('text data needs model.kind "transformer"');
   const T = config.model.context;
   const V = corpus.vocab.length;
   const window = T + 1;
   const evalWindows = evalOffsets(corpus.heldOut.length, window, config.evalSize ?? DEFAULT_EVAL_WINDOWS);
-  const evalChunk = Math.max(1, config.batchSize);
+  // Windows per evaluation forward pass: at least EVAL_CHUNK_WINDOWS, so a small training batch
+  // does not turn one evaluation into hundreds of tiny passes (per-op overhead dominates those).
+  const evalChunk = Math.max(EVAL_CHUNK_WINDOWS, config.batchSize);
   return {
     kind: 'language',
     inputDim: V,
