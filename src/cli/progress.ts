@@ -35,7 +35,16 @@ export function formatEta(seconds: number, roundTo = 1): string {
   return `${Math.floor(minutes / 60)}h${pad(minutes % 60)}m`;
 }
 
-export function createProgress(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+/** Seconds between the plain progress lines on a non-TTY stream. */
+export const PLAIN_PROGRESS_EVERY_S = 5;
+
+/**
+ * The bar, or on a non-TTY stream a plain line at most every PLAIN_PROGRESS_EVERY_S seconds,
+ * written from the updates themselves: cli-progress's own non-TTY output runs on a timer, and a
+ * study on one worker trains in this thread without yielding to timers, so it never printed.
+ * `now` (ms) is injectable for tests.
+ */
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, now: () => number = () => performance.now()): ProgressReporter {
   const stepsByRun = new Map<number, number>();
   let totalRuns = 0;
   let runsDone = 0;
@@ -49,6 +58,19 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
   };
   const done = () => [...stepsByRun.entries()].reduce((a, [run, steps]) => a + worth(run, steps), 0);
   const payload = () => ({ runs: `${runsDone}/${totalRuns} runs`, loss: formatNumber(lastLoss), label: lastLabel });
+  let total = 1;
+  let startedAt = 0;
+  let lastPrinted = -Infinity;
+  const plain = !stream.isTTY;
+  const printLine = (force: boolean) => {
+    const t = now();
+    if (!force && t - lastPrinted < PLAIN_PROGRESS_EVERY_S * 1000) return;
+    lastPrinted = t;
+    const value = Math.min(done(), total);
+    const eta = value > 0 ? (((t - startedAt) / 1000) * (total - value)) / value : NaN;
+    const p = payload();
+    stream.write(`${Math.floor((100 * value) / total)}% | ETA ${formatEta(eta, 5)} | ${p.runs} | loss ${p.loss} ${p.label}`.trimEnd() + '\n');
+  };
   const bar = new cliProgress.SingleBar(
     {
       stream,
@@ -58,31 +80,34 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       etaBuffer: 200,
       formatTime: (t: number, _options: unknown, roundTo: number) => formatEta(t, roundTo),
       fps: 5,
-      noTTYOutput: !stream.isTTY,
-      notTTYSchedule: 5000,
     },
     cliProgress.Presets.shades_classic,
   );
+  const update = () => (plain ? printLine(false) : bar.update(done(), payload()));
   return {
     start(totalSteps, runs, estimates) {
       totalRuns = runs;
       weights = estimates && estimates.length === runs ? estimates : undefined;
-      const total = weights ? weights.reduce((a, w) => a + w.seconds, 0) : totalSteps;
-      bar.start(total > 0 ? total : 1, 0, payload());
+      const sum = weights ? weights.reduce((a, w) => a + w.seconds, 0) : totalSteps;
+      total = sum > 0 ? sum : 1;
+      startedAt = now();
+      if (plain) printLine(true);
+      else bar.start(total, 0, payload());
     },
     step(runIndex, step, loss) {
       stepsByRun.set(runIndex, step);
       lastLoss = loss;
-      bar.update(done(), payload());
+      update();
     },
     runDone(runIndex, label, plannedSteps) {
       runsDone += 1;
       stepsByRun.set(runIndex, plannedSteps);
       lastLabel = `(last: ${label})`;
-      bar.update(done(), payload());
+      update();
     },
     stop() {
-      bar.stop();
+      if (plain) printLine(true);
+      else bar.stop();
     },
   };
 }

@@ -1,6 +1,6 @@
-/** The progress bar's ETA: seconds roll over into minutes, minutes into hours (regression: `12m60s`). */
+/** Progress: the ETA format (seconds roll over into minutes, minutes into hours: regression `12m60s`), and the plain lines on a non-TTY stream. */
 import { describe, expect, it } from 'vitest';
-import { formatEta } from '../../src/cli/progress.js';
+import { createProgress, formatEta } from '../../src/cli/progress.js';
 
 describe('formatEta', () => {
   it('rolls rounded seconds over to the next minute', () => {
@@ -27,5 +27,28 @@ describe('formatEta', () => {
       const s = formatEta(t, 5);
       expect(s).toMatch(/^(\d+s|\d+m[0-5]\ds|\d+h[0-5]\dm)$/);
     }
+  });
+});
+
+describe('createProgress on a non-TTY stream', () => {
+  it('writes a plain line at start, then at most every 5 s from the updates themselves (no timer), and at stop', () => {
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => void lines.push(s) } as unknown as NodeJS.WriteStream;
+    let t = 0;
+    const p = createProgress(stream, () => t);
+    p.start(400, 4);
+    expect(lines).toEqual(['0% | ETA -- | 0/4 runs | loss —\n']);
+    t = 1000;
+    p.step(0, 50, 0.5);
+    expect(lines).toHaveLength(1); // within 5 s of the last line
+    t = 10_000;
+    p.runDone(0, 'a/s0', 100);
+    // 100 of 400 steps in 10 s → 30 s to go.
+    expect(lines[1]).toBe('25% | ETA 30s | 1/4 runs | loss 0.5 (last: a/s0)\n');
+    t = 12_000;
+    p.runDone(1, 'a/s1', 100);
+    expect(lines).toHaveLength(2);
+    p.stop();
+    expect(lines[2]).toBe('50% | ETA 10s | 2/4 runs | loss 0.5 (last: a/s1)\n');
   });
 });
