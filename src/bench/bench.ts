@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: per backend, the plain matmul rate at the step's shapes, step times of AdamW,
- * Muon and SGD on the default MLP and MoE configs against the FLOP model, the MLP step under each
+ * Muon and SGD on the default MLP and MoE configs and of AdamW and Muon on the two transformer
+ * LMs (dense and MoE FFN) against the FLOP model, the MLP step under each
  * simulated precision preset beside fp32, Newton–Schulz's rate,
  * optimizer state bytes against theory, tensor growth over 1000 steps, and study throughput with
  * 1 worker and one per core. Figures, not assertions: the targets are checked and printed.
@@ -20,10 +21,16 @@ import { train } from '../train/loop.js';
 import { runDirName } from '../train/run.js';
 import { defaultWorkers, openPool } from '../study/pool.js';
 import { median, quantile } from '../study/stats.js';
-import { modelMatrices, newtonSchulzFlops, stepFlops, type MatrixShape } from '../models/flops.js';
+import { modelMatrices, modelStepFlops, muonMatrixNames, newtonSchulzFlops } from '../models/flops.js';
+import { matmulRateAt, stepMatmuls, totalMatmulFlops, type MatmulCount } from './matmuls.js';
 import { PRECISION_PRESET_NAMES, type PrecisionPreset } from '../precision/qat.js';
 
 export const BENCH_OPTIMIZERS = ['adamw', 'muon', 'sgd'] as const;
+/** The LMs are timed on AdamW and Muon, the pair the issue's targets compare. */
+export const LM_BENCH_OPTIMIZERS = ['adamw', 'muon'] as const;
+/** The bench's names for the two LM experiments (lm-brown: dense FFN; lm-moe: MoE FFN). */
+export const LM_CASES = ['lm-dense', 'lm-moe'] as const;
+export type LmCase = (typeof LM_CASES)[number];
 
 export interface PrecisionCase {
   readonly optimizer: string;
@@ -49,10 +56,32 @@ export interface BenchCase {
   /** Median step time, ms. */
   readonly stepMs: number;
   readonly spread: Spread;
-  /** FLOP model of one step (REFERENCE §4). */
+  /** FLOP model of one step (REFERENCE §4, src/models/flops.ts). */
   readonly flops: number;
-  /** stepMs ÷ (flops ÷ matmul rate): 1 means the step runs at the plain matmul rate. */
+  /** The matmul rate `efficiency` is against, GFLOP/s: the MLP's shapes for mlp/moe, the LM's own matmuls for the LMs. */
+  readonly rateGflops: number;
+  /** stepMs ÷ (flops ÷ rateGflops): 1 means the step runs at the plain matmul rate. */
   readonly efficiency: number;
+}
+
+/**
+ * The matmuls of an LM's AdamW step (from tf.profile of the loop's step), timed alone: the rate its
+ * step is compared against. Rank-3 (batched) products are the attention's q·kᵀ and p·v per head.
+ */
+export interface LmMatmuls {
+  readonly model: LmCase;
+  /** All the step's matmuls: their FLOPs ÷ their summed times, GFLOP/s. */
+  readonly gflops: number;
+  /** The 2-D products alone (projections, FFN or experts, embedding, head) and the batched ones alone. */
+  readonly gflops2d: number;
+  readonly gflopsBatched: number;
+  /** Share of the step's matmul FLOPs in batched products. */
+  readonly batchedShare: number;
+  /** Matmul kernels per step and their FLOPs as counted, which the FLOP model must equal. */
+  readonly kernels: number;
+  readonly countedFlops: number;
+  /** The summed alone-times of the step's matmuls, ms: what the step would take if it were its matmuls. */
+  readonly matmulMs: number;
 }
 
 export interface BackendBench {
@@ -61,15 +90,18 @@ export interface BackendBench {
   readonly matmulGflops: number;
   readonly matmulShapes: { shape: string; gflops: number }[];
   readonly cases: BenchCase[];
+  readonly lmMatmuls: LmMatmuls[];
   /** The MLP step under each precision preset (quantisation-aware training) beside fp32. */
   readonly precision: PrecisionCase[];
   readonly muonOverAdamw: { model: string; measured: number; flopModel: number }[];
   /** Newton–Schulz on the MLP's hidden kernel [784, 256], GFLOP/s, and its share of the matmul rate. */
   readonly nsGflops: number;
   readonly nsOverMatmul: number;
-  /** tf.memory().numTensors after 1000 steps minus after 10, worst over the optimizers. */
+  /** tf.memory().numTensors after 1000 steps minus after 10 (MoE), worst over the optimizers. */
   readonly tensorGrowth: number;
   readonly tensorGrowthByOptimizer: Record<string, number>;
+  /** The same for both LMs at tiny dimensions (see LM_GROWTH_DIMS), keyed "lm-dense adamw" etc. */
+  readonly lmTensorGrowth: Record<string, number>;
   readonly stateBytes: { optimizer: string; measured: number; theory: number }[];
   /** Study runs per minute: the median over rounds, and each round's figure. */
   readonly throughput: {
@@ -87,7 +119,8 @@ export interface BackendBench {
 
 export interface BenchOptions {
   readonly quick: boolean;
-  readonly experiments: { mlp: ExperimentSpec; moe: ExperimentSpec };
+  /** The MLP, MoE and LM experiments (mnist-mlp, moe-regimes, lm-brown, lm-moe), as the CLI loads them. */
+  readonly experiments: { mlp: ExperimentSpec; moe: ExperimentSpec; lmDense: ExperimentSpec; lmMoe: ExperimentSpec };
   readonly log?: (line: string) => void;
 }
 
@@ -156,9 +189,29 @@ async function precisionCases(
   return out;
 }
 
-/** Matrices Muon orthogonalises under the experiments' role routing: hidden matrices and expert banks. */
-function orthogonalisedNames(model: string, matrices: readonly MatrixShape[]): string[] {
-  return matrices.filter((m) => (model === 'mlp' ? m.name !== 'head' : m.name !== 'router')).map((m) => m.name);
+/** The FLOP model of one step of a run (src/models/flops.ts), with Muon's Newton–Schulz on the matrices its role routing orthogonalises. */
+function runStepFlops(config: RunConfig): number {
+  const data = dataDims(config.data);
+  const muonLike = config.optimizer.options['nsSteps'] !== undefined || /muon/.test(config.optimizer.name);
+  const orthogonalised = muonLike ? muonMatrixNames(modelMatrices(config.model, data.inputDim, data.outputDim), config.optimizer.routerOnMuon === true) : [];
+  const nsSteps = (config.optimizer.options['nsSteps'] as number | undefined) ?? 5;
+  return modelStepFlops(config.model, data.inputDim, data.outputDim, config.batchSize, orthogonalised, nsSteps);
+}
+
+/**
+ * The LM at tiny dimensions for the 1000-step tensor-growth check: same structure as the spec
+ * (blocks, FFN kind, experts, top-k, qk-norm and z-loss settings), d 16, 2 heads, context 8,
+ * expert hidden 16, batch 4. A leak is about which ops a step runs, not their sizes, and the
+ * default LM would take minutes for 1000 steps.
+ */
+export function tinyLm(spec: ExperimentSpec): ExperimentSpec {
+  if (spec.model.kind !== 'transformer') throw new Error(`bench: ${spec.name} is not a transformer experiment`);
+  const m = spec.model;
+  return {
+    ...spec,
+    model: { ...m, dModel: 16, heads: 2, context: 8, ...(m.moe ? { moe: { ...m.moe, expertHidden: 16 } } : {}) },
+    batchSize: 4,
+  };
 }
 
 async function stateBytes(spec: ExperimentSpec, label: string): Promise<{ optimizer: string; measured: number; theory: number }> {
@@ -264,7 +317,7 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   const log = options.log ?? (() => {});
   const started = performance.now();
   await initBackend({ requested: backend });
-  const { mlp, moe } = options.experiments;
+  const { mlp, moe, lmDense, lmMoe } = options.experiments;
   // ≥ 20 timed steps after warm-up: the first steps of a process run slower (JIT, wasm heap growth).
   // On wasm 40 (quick): a 2-core VM's neighbours slow some steps, and 20 moved the median by ±5%.
   // The cpu backend is ~30× slower; a few warm-up steps of 0.2–2 s each are plenty there.
@@ -286,23 +339,60 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   const matmulGflops = totalFlops / shapes.reduce((a, [m, k, n], i) => a + (2 * m * k * n) / matmulShapes[i]!.gflops, 0);
 
   const cases: BenchCase[] = [];
+  const timeCase = async (name: string, spec: ExperimentSpec, label: string, rateGflops: number, w: number, n: number) => {
+    log(`[${backend}] ${name} ${label}: ${w} + ${n} steps`);
+    const config = benchRun(spec, label, w + n);
+    const s = spread(await stepTimes(config, w));
+    const flops = runStepFlops(config);
+    cases.push({ model: name, optimizer: label, stepMs: s.median, spread: s, flops, rateGflops, efficiency: s.median / (flops / (rateGflops * 1e6)) });
+  };
   for (const [name, spec] of [
     ['mlp', mlp],
     ['moe', moe],
   ] as const) {
-    const data = dataDims(spec.data);
-    for (const label of BENCH_OPTIMIZERS) {
-      log(`[${backend}] ${name} ${label}: ${warmup} + ${reps} steps`);
-      const config = benchRun(spec, label, warmup + reps);
-      const times = await stepTimes(config, warmup);
-      const matrices = modelMatrices(config.model, data.inputDim, data.outputDim);
-      const nsSteps = label === 'muon' ? ((config.optimizer.options['nsSteps'] as number | undefined) ?? 5) : 0;
-      const flops = stepFlops(matrices, spec.batchSize, label === 'muon' ? orthogonalisedNames(name, matrices) : [], nsSteps);
-      const s = spread(times);
-      cases.push({ model: name, optimizer: label, stepMs: s.median, spread: s, flops, efficiency: s.median / (flops / (matmulGflops * 1e6)) });
-    }
+    for (const label of BENCH_OPTIMIZERS) await timeCase(name, spec, label, matmulGflops, warmup, reps);
   }
-  const muonOverAdamw = ['mlp', 'moe'].map((model) => {
+
+  // The LMs. Their matmuls are not the MLP's: 2-D products with d = 64 inner or outer dimensions
+  // over B·T = 2048 rows, and the attention's batched per-head products ([B·H, T, d/H]), which wasm
+  // runs on a slower path. Their step is compared against the rate of its own matmuls — the ones a
+  // profiled AdamW step executes, each shape timed alone — the time the step would take if it
+  // were nothing but its matmuls. The MLP-shape rate is reported beside it.
+  // An LM step is 1.5–2.7 GFLOP (≈ 0.1 s on wasm, seconds on cpu): fewer steps time it well enough.
+  const lmWarmup = slow ? 1 : 5;
+  const lmReps = slow ? (options.quick ? 3 : 6) : options.quick ? 20 : 40;
+  const lmMatmuls: LmMatmuls[] = [];
+  for (const [name, spec] of [
+    ['lm-dense', lmDense],
+    ['lm-moe', lmMoe],
+  ] as const) {
+    log(`[${backend}] ${name}: matmul rate at its own shapes`);
+    const counts = await stepMatmuls(benchRun(spec, 'adamw', 1));
+    const rm = backend === 'cpu' ? 2 : 10;
+    const batched = counts.filter((c) => c.shape.rank === 3);
+    const flat = counts.filter((c) => c.shape.rank === 2);
+    const rate = (cs: readonly MatmulCount[]) => (cs.length === 0 ? NaN : matmulRateAt(cs, (f, r) => timeIt(f, r, 2), rm));
+    const gflops2d = rate(flat);
+    const gflopsBatched = rate(batched);
+    const countedFlops = totalMatmulFlops(counts);
+    const batchedFlops = totalMatmulFlops(batched);
+    // One rate over all the step's matmuls: FLOPs ÷ (2-D time + batched time).
+    const matmulMs = (countedFlops - batchedFlops) / (gflops2d * 1e6) + (batchedFlops > 0 ? batchedFlops / (gflopsBatched * 1e6) : 0);
+    const gflops = countedFlops / matmulMs / 1e6;
+    lmMatmuls.push({
+      model: name,
+      gflops,
+      gflops2d,
+      gflopsBatched,
+      batchedShare: batchedFlops / countedFlops,
+      kernels: counts.reduce((a, c) => a + c.count, 0),
+      countedFlops,
+      matmulMs,
+    });
+    for (const label of LM_BENCH_OPTIMIZERS) await timeCase(name, spec, label, gflops, lmWarmup, lmReps);
+  }
+
+  const muonOverAdamw = ['mlp', 'moe', ...LM_CASES].map((model) => {
     const c = (o: string) => cases.find((x) => x.model === model && x.optimizer === o)!;
     return { model, measured: c('muon').stepMs / c('adamw').stepMs, flopModel: c('muon').flops / c('adamw').flops };
   });
@@ -330,6 +420,16 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   log(`[${backend}] tensor growth over 1000 steps`);
   const tensorGrowthByOptimizer: Record<string, number> = {};
   for (const label of ['adamw', 'muon'] as const) tensorGrowthByOptimizer[label] = await tensorGrowth(moe, label);
+  const lmTensorGrowth: Record<string, number> = {};
+  for (const [name, spec] of [
+    ['lm-dense', lmDense],
+    ['lm-moe', lmMoe],
+  ] as const) {
+    for (const label of LM_BENCH_OPTIMIZERS) {
+      log(`[${backend}] ${name} ${label} (tiny dimensions): tensor growth over 1000 steps`);
+      lmTensorGrowth[`${name} ${label}`] = await tensorGrowth(tinyLm(spec), label);
+    }
+  }
 
   log(`[${backend}] study throughput (1 and ${defaultWorkers()} workers)`);
   const studyMlp: ExperimentSpec = { ...mlp, model: { kind: 'mlp', hidden: [128], activation: 'relu' } };
@@ -346,12 +446,14 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
     matmulGflops,
     matmulShapes,
     cases,
+    lmMatmuls,
     precision,
     muonOverAdamw,
     nsGflops,
     nsOverMatmul: nsGflops / matmulGflops,
     tensorGrowth: Math.max(...Object.values(tensorGrowthByOptimizer)),
     tensorGrowthByOptimizer,
+    lmTensorGrowth,
     stateBytes: stateBytesList,
     throughput: tp,
     seconds: (performance.now() - started) / 1000,
@@ -370,8 +472,16 @@ export function checkTargets(b: BackendBench): TargetCheck[] {
   const ratio = b.muonOverAdamw.map((r) => ({ ...r, rel: r.measured / r.flopModel }));
   const stateOk = b.stateBytes.every((s) => s.measured === s.theory);
   const speedup = b.throughput.workersAll / b.throughput.workers1;
+  const adamwLms = b.cases.filter((c) => (LM_CASES as readonly string[]).includes(c.model) && c.optimizer === 'adamw');
+  const lmGrowth = Object.values(b.lmTensorGrowth);
+  const lmGrowthMax = lmGrowth.length === 0 ? NaN : Math.max(...lmGrowth);
   return [
     { target: 'AdamW MLP step ≤ 1.5 × FLOPs ÷ matmul rate', value: `${adamwMlp.efficiency.toFixed(2)}×`, pass: adamwMlp.efficiency <= 1.5 },
+    ...adamwLms.map((c) => ({
+      target: `AdamW LM step (${c.model}) ≤ 2 × FLOPs ÷ matmul rate at its own shapes`,
+      value: `${c.efficiency.toFixed(2)}× (${c.stepMs.toFixed(1)} ms vs ${(c.flops / (c.rateGflops * 1e6)).toFixed(1)} ms at ${c.rateGflops.toFixed(1)} GFLOP/s)`,
+      pass: c.efficiency <= 2,
+    })),
     ...ratio.map((r) => ({
       target: `Muon/AdamW step (${r.model}) ≤ 1.25 × FLOP-model ratio`,
       value: `${r.measured.toFixed(2)} vs ${r.flopModel.toFixed(2)} (${r.rel.toFixed(2)}×)`,
@@ -391,6 +501,7 @@ export function checkTargets(b: BackendBench): TargetCheck[] {
         pass: c.overFp32 <= 1.6,
       })),
     { target: 'zero tensor growth (1000 steps)', value: String(b.tensorGrowth), pass: b.tensorGrowth === 0 },
+    { target: 'zero tensor growth, LMs (1000 steps, tiny dims)', value: String(lmGrowthMax), pass: lmGrowthMax === 0 },
     { target: 'optimizer state bytes = theory', value: stateOk ? 'equal' : 'differ', pass: stateOk },
   ];
 }

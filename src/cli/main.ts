@@ -335,7 +335,12 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
       }
     }
   }
-  const experiments = { mlp: await loadExperiment('mnist-mlp'), moe: await loadExperiment('moe-regimes') };
+  const experiments = {
+    mlp: await loadExperiment('mnist-mlp'),
+    moe: await loadExperiment('moe-regimes'),
+    lmDense: await loadExperiment('lm-brown'),
+    lmMoe: await loadExperiment('lm-moe'),
+  };
   const results = [];
   for (const b of backends) {
     const r = await benchBackend(b, { quick: flags.quick === true, experiments, log: (l) => console.error(l) });
@@ -343,8 +348,32 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
     console.log(`\n## ${b}: matmul ${r.matmulGflops.toFixed(1)} GFLOP/s (${r.matmulShapes.map((s) => `${s.shape}: ${s.gflops.toFixed(1)}`).join(', ')})\n`);
     console.log(
       renderTable(
-        ['model', 'optimizer', 'step ms (median)', 'q1–q3', 'FLOPs', 'efficiency'],
-        r.cases.map((c) => [c.model, c.optimizer, c.stepMs.toFixed(2), `${c.spread.q1.toFixed(2)}–${c.spread.q3.toFixed(2)}`, `${(c.flops / 1e6).toFixed(1)} M`, `${c.efficiency.toFixed(2)}×`]),
+        ['model', 'optimizer', 'step ms (median)', 'q1–q3', 'FLOPs', 'matmul rate', 'efficiency'],
+        r.cases.map((c) => [
+          c.model,
+          c.optimizer,
+          c.stepMs.toFixed(2),
+          `${c.spread.q1.toFixed(2)}–${c.spread.q3.toFixed(2)}`,
+          `${(c.flops / 1e6).toFixed(1)} M`,
+          `${c.rateGflops.toFixed(1)} GFLOP/s`,
+          `${c.efficiency.toFixed(2)}×`,
+        ]),
+      ),
+    );
+    console.log('');
+    console.log(
+      renderTable(
+        ['LM', 'matmuls/step', 'counted FLOPs', 'rate (all)', '2-D', 'batched (attention)', 'batched share', 'matmul time'],
+        r.lmMatmuls.map((m) => [
+          m.model,
+          String(m.kernels),
+          `${(m.countedFlops / 1e6).toFixed(1)} M`,
+          `${m.gflops.toFixed(1)} GFLOP/s`,
+          `${m.gflops2d.toFixed(1)}`,
+          `${m.gflopsBatched.toFixed(1)}`,
+          `${(100 * m.batchedShare).toFixed(0)}%`,
+          `${m.matmulMs.toFixed(1)} ms`,
+        ]),
       ),
     );
     console.log('');
@@ -362,6 +391,7 @@ async function benchCommand(flags: BenchFlags): Promise<void> {
           ...r.muonOverAdamw.map((m) => [`Muon/AdamW step (${m.model})`, `${m.measured.toFixed(2)} measured, ${m.flopModel.toFixed(2)} FLOP model`]),
           ['Newton–Schulz 784×256', `${r.nsGflops.toFixed(1)} GFLOP/s (${(100 * r.nsOverMatmul).toFixed(0)}% of matmul)`],
           ['tensor growth, 1000 steps', `${r.tensorGrowth} (${Object.entries(r.tensorGrowthByOptimizer).map(([k, v]) => `${k} ${v}`).join(', ')})`],
+          ['tensor growth, LMs at tiny dims', Object.entries(r.lmTensorGrowth).map(([k, v]) => `${k} ${v}`).join(', ')],
           ...r.stateBytes.map((s) => [`state bytes ${s.optimizer}`, `${s.measured} measured, ${s.theory} theory`]),
           [
             'study throughput',

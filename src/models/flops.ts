@@ -5,9 +5,23 @@
  * [E, m, n] counts E matrices. Elementwise work is not counted: the model says what the matmuls
  * alone would take.
  *
- * The transformer's matrices act on every one of its B·T tokens, so they count with batch B·T;
- * its attention products (q·kᵀ and p·v, per layer, over the full T×T score matrix) add
- * 3 · 2 · 2·B·T²·d = 12·B·T²·d per layer (forward 2 products of 2·B·H·T²·(d/H) each, backward twice that).
+ * The MoE's output adds the gates' product with the expert output biases, g·b2 ([rows, E]·[E, out]),
+ * a matmul like any other: 6·rows·E·out per step (the gates depend on the router, so both operands
+ * take gradients).
+ *
+ * The transformer's matrices act on every one of its B·T tokens, so they count with batch B·T
+ * (every one of them, the first block's included, takes an input gradient: its input depends on
+ * the embeddings). Its attention products (q·kᵀ and p·v, per layer) run densely over the full T×T
+ * score matrix — the causal mask is added to the scores, it does not skip the masked half — and add
+ * 3 · 2 · 2·B·T²·d = 12·B·T²·d per layer (forward 2 products of 2·B·H·T²·(d/H) each, backward twice
+ * that). Its token embedding is the product one-hot(x)·E [B·T, V]·[V, d] (transformer.ts): 2·B·T·V·d
+ * forward and 2·B·T·V·d for E's gradient; the one-hot ids take none (tfjs prunes gradients of
+ * inputs that depend on no variable), so 4·B·T·V·d. The position table is an addition.
+ *
+ * For the transformer these terms are every matmul a training step executes (checked against the
+ * kernels a step runs, test/models/flops.test.ts). For the MLP and the standalone MoE, whose first
+ * layer takes the data as input, tfjs skips that layer's input gradient, so the 6·B·m·n convention
+ * overcounts their first matrix by a third (README, Performance).
  */
 import type { MlpSpec } from './mlp.js';
 import type { MoeSpec } from './moe.js';
@@ -75,7 +89,23 @@ export function attentionStepFlops(model: AnyModelSpec, batch: number): number {
   return model.layers * 12 * batch * model.context * model.context * model.dModel;
 }
 
-/** A whole training step: the matrices (at rowsPerStep), the attention products, Newton–Schulz. */
+/** FLOPs of the transformer's embedding lookup one-hot(x)·E per training step (0 for other models): forward and E's gradient. */
+export function embeddingStepFlops(model: AnyModelSpec, batch: number, vocabSize: number): number {
+  if (model.kind !== 'transformer') return 0;
+  return 4 * batch * model.context * vocabSize * model.dModel;
+}
+
+/** FLOPs of the MoE layers' gate × output-bias products g·b2 per training step (0 without an MoE). */
+export function gateBiasStepFlops(model: AnyModelSpec, outputDim: number, batch: number): number {
+  if (model.kind === 'moe') return 6 * batch * model.experts * outputDim;
+  if (model.kind === 'transformer' && model.ffn === 'moe') return model.layers * 6 * batch * model.context * model.moe.experts * model.dModel;
+  return 0;
+}
+
+/**
+ * A whole training step: the matrices (at rowsPerStep), the attention products, the embedding
+ * lookup, the MoE's gate × bias products, Newton–Schulz.
+ */
 export function modelStepFlops(
   model: AnyModelSpec,
   inputDim: number,
@@ -85,7 +115,12 @@ export function modelStepFlops(
   nsSteps: number,
 ): number {
   const matrices = modelMatrices(model, inputDim, outputDim);
-  return stepFlops(matrices, rowsPerStep(model, batch), orthogonalised, nsSteps) + attentionStepFlops(model, batch);
+  return (
+    stepFlops(matrices, rowsPerStep(model, batch), orthogonalised, nsSteps) +
+    attentionStepFlops(model, batch) +
+    embeddingStepFlops(model, batch, inputDim) +
+    gateBiasStepFlops(model, outputDim, batch)
+  );
 }
 
 export function denseStepFlops(matrices: readonly MatrixShape[], batch: number): number {

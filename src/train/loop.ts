@@ -125,8 +125,9 @@ interface StepLayout {
  * the step reports packed into one tensor, so the caller reads back once:
  * [task loss, Σg², aux loss (the task loss again as a placeholder when there is none),
  *  Σ(Δθ)² per optimizer group..., each model stat flattened (MoE balance, attention signals)...].
+ * Exported for the benchmark, which counts the matmuls one step executes (src/bench/matmuls.ts).
  */
-function trainStep(
+export function trainStep(
   model: Model,
   optimizer: ComposedOptimizer,
   kind: TaskKind,
