@@ -358,14 +358,17 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   // runs on a slower path. Their step is compared against the rate of its own matmuls — the ones a
   // profiled AdamW step executes, each shape timed alone — the time the step would take if it
   // were nothing but its matmuls. The MLP-shape rate is reported beside it.
-  // An LM step is 1.5–2.7 GFLOP (≈ 0.1 s on wasm, seconds on cpu): fewer steps time it well enough.
+  // An LM step is 1.5–2.7 GFLOP: ≈ 0.4 s on wasm, where 5 warm-up and 20 timed steps are enough;
+  // 10–20 s on cpu, where the quick bench skips the LMs (≈ 6 min) and the full one times 1 + 3 steps.
+  // The runs evaluate on 32 windows (their start and end evaluations are not timed, only waited for).
   const lmWarmup = slow ? 1 : 5;
-  const lmReps = slow ? (options.quick ? 3 : 6) : options.quick ? 20 : 40;
+  const lmReps = slow ? 3 : options.quick ? 20 : 40;
+  const lmSpecs: [LmCase, ExperimentSpec][] = slow && options.quick ? [] : [
+    ['lm-dense', { ...lmDense, evalSize: 32 }],
+    ['lm-moe', { ...lmMoe, evalSize: 32 }],
+  ];
   const lmMatmuls: LmMatmuls[] = [];
-  for (const [name, spec] of [
-    ['lm-dense', lmDense],
-    ['lm-moe', lmMoe],
-  ] as const) {
+  for (const [name, spec] of lmSpecs) {
     log(`[${backend}] ${name}: matmul rate at its own shapes`);
     const counts = await stepMatmuls(benchRun(spec, 'adamw', 1));
     const rm = backend === 'cpu' ? 2 : 10;
@@ -392,7 +395,7 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
     for (const label of LM_BENCH_OPTIMIZERS) await timeCase(name, spec, label, gflops, lmWarmup, lmReps);
   }
 
-  const muonOverAdamw = ['mlp', 'moe', ...LM_CASES].map((model) => {
+  const muonOverAdamw = ['mlp', 'moe', ...lmSpecs.map(([name]) => name)].map((model) => {
     const c = (o: string) => cases.find((x) => x.model === model && x.optimizer === o)!;
     return { model, measured: c('muon').stepMs / c('adamw').stepMs, flopModel: c('muon').flops / c('adamw').flops };
   });
@@ -420,11 +423,13 @@ export async function benchBackend(backend: BackendName, options: BenchOptions):
   log(`[${backend}] tensor growth over 1000 steps`);
   const tensorGrowthByOptimizer: Record<string, number> = {};
   for (const label of ['adamw', 'muon'] as const) tensorGrowthByOptimizer[label] = await tensorGrowth(moe, label);
+  // The LMs at tiny dimensions (tinyLm): ≈ 3 min on cpu, which its quick bench skips.
   const lmTensorGrowth: Record<string, number> = {};
-  for (const [name, spec] of [
-    ['lm-dense', lmDense],
-    ['lm-moe', lmMoe],
-  ] as const) {
+  const lmGrowthSpecs: [LmCase, ExperimentSpec][] = slow && options.quick ? [] : [
+    ['lm-dense', { ...lmDense, evalSize: 32 }],
+    ['lm-moe', { ...lmMoe, evalSize: 32 }],
+  ];
+  for (const [name, spec] of lmGrowthSpecs) {
     for (const label of LM_BENCH_OPTIMIZERS) {
       log(`[${backend}] ${name} ${label} (tiny dimensions): tensor growth over 1000 steps`);
       lmTensorGrowth[`${name} ${label}`] = await tensorGrowth(tinyLm(spec), label);
