@@ -623,7 +623,7 @@ export function buildProgram(): Command {
     .description(
       'benchmark each available backend: matmul rate, step times vs the FLOP model (MLP, MoE, and the dense and MoE transformer LMs against the rate of their own matmuls), MLP step per precision preset vs fp32, Newton–Schulz, state bytes, tensor growth, throughput',
     )
-    .option('--quick', 'fewer repetitions and shorter throughput runs; on cpu, no LM cases (≈ 4 min on wasm, 3.5 min on cpu)')
+    .option('--quick', 'fewer repetitions and shorter throughput runs; on cpu, no LM cases (≈ 4 min on wasm, 3.3 min on cpu)')
     .option('--json <file>', 'also write the figures as JSON')
     .addOption(new Option('--backend <name>', 'only this backend').choices([...BACKENDS]))
     .action((flags: BenchFlags) => benchCommand(flags));
