@@ -25,12 +25,11 @@ export function dataDims(data: DataSpec): { inputDim: number; outputDim: number 
  * The transformer runs far below the plain matmul rate on wasm: its attention products are
  * batched matMuls over B·H small matrices, and a step launches ~600–1000 kernels. Effective rates
  * measured here (lm-brown / lm-moe at context 64 and 32, AdamW; Muon's extra time per Newton–Schulz
- * FLOP), FLOP/s: the step's matmuls and attention ≈ 5e9; Newton–Schulz on a plain matrix ≈ 4e9 and on
- * an expert bank (a batched matMul per iteration) ≈ 2e9.
+ * FLOP), FLOP/s: the step's matmuls and attention ≈ 5e9; Newton–Schulz ≈ 4e9 (expert banks
+ * included: they are orthogonalised matrix by matrix on wasm, see newton_schulz.ts).
  */
 const TRANSFORMER_RATE = 5e9;
-const NS_MATRIX_RATE_TRANSFORMER = 4e9;
-const NS_BANK_RATE = 2e9;
+const NS_RATE_TRANSFORMER = 4e9;
 /** Simulated low precision (quantise–dequantise on every matmul operand) costs ≈ 1.2–1.4× a float32 step (README, bench). */
 const LOW_PRECISION_FACTOR = 1.3;
 
@@ -46,14 +45,8 @@ export function estimateRunSeconds(config: RunConfig): number {
     return config.steps * (OVERHEAD_S + flops / RATE) * lowPrecision;
   }
   const model = modelStepFlops(config.model, inputDim, outputDim, config.batchSize, [], nsSteps);
-  const ns = (count: 'bank' | 'matrix') =>
-    stepFlops(
-      matrices.filter((m) => (count === 'bank') === m.count > 1),
-      0,
-      orthogonalised,
-      nsSteps,
-    );
-  const stepSeconds = OVERHEAD_S + (model / TRANSFORMER_RATE) * lowPrecision + ns('matrix') / NS_MATRIX_RATE_TRANSFORMER + ns('bank') / NS_BANK_RATE;
+  const ns = stepFlops(matrices, 0, orthogonalised, nsSteps);
+  const stepSeconds = OVERHEAD_S + (model / TRANSFORMER_RATE) * lowPrecision + ns / NS_RATE_TRANSFORMER;
   // Evaluations: one before the first step and one every evalEvery steps, each a forward pass
   // (a third of a step's matmul work) over the held-out windows.
   const evals = 1 + Math.floor(config.steps / config.evalEvery);
