@@ -140,8 +140,12 @@ export function stepFlops(
   orthogonalised: readonly string[],
   nsSteps: number,
 ): number {
-  const ns = matrices
+  return denseStepFlops(matrices, batch) + orthogonalisationFlops(matrices, orthogonalised, nsSteps);
+}
+
+/** Newton–Schulz over every orthogonalised matrix (each matrix of a bank on its own). */
+export function orthogonalisationFlops(matrices: readonly MatrixShape[], orthogonalised: readonly string[], nsSteps: number): number {
+  return matrices
     .filter((m) => orthogonalised.includes(m.name))
     .reduce((a, m) => a + m.count * newtonSchulzFlops(m.fanIn, m.fanOut, nsSteps), 0);
-  return denseStepFlops(matrices, batch) + ns;
 }

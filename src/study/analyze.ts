@@ -18,7 +18,7 @@ import { loadSummary as loadCheckedSummary, warnToStderr } from '../train/run_re
 import { armLabels, armNeeds, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf, type FailureContext, type FailureReason } from './failure.js';
 import { planArm, planTuning, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
-import { RUNS_DIR, STUDY_FILE, runnableArms, taskModelKind, type StudyFile } from './study.js';
+import { RUNS_DIR, STUDY_FILE, runnableArms, taskModel, taskModelKind, type StudyFile } from './study.js';
 import {
   bonferroniConfidence,
   bootstrapDiffCI,
@@ -706,7 +706,7 @@ function curvesAndBalance(
 ): void {
   // Curves and MoE balance over time, from the metrics files.
   // MoE balance: the MoE tasks and a transformer with MoE FFNs (its signals are the worst block's).
-  const model = task.model ?? experiments.get(task.experiment)?.model;
+  const model = taskModel(task, experiments);
   const isMoe = model?.kind === 'moe' || (model?.kind === 'transformer' && model.ffn === 'moe');
   for (const [label, runs] of Object.entries(runsByLabel)) {
     const metrics = runs.map((r) => metricsOf(r)).filter((m): m is StepRecord[] => m !== undefined);

@@ -7,6 +7,7 @@
  */
 import { QK_CLIP_DEFAULTS, type QkClipSpec, type RunConfig } from '../train/config.js';
 import { PRECISION_PRESETS, type PrecisionSpec } from '../precision/qat.js';
+import { warmupSteps } from '../train/schedule.js';
 
 export const ARM_NAMES = ['none', 'qkNorm', 'zLoss', 'qkClip', 'bf16', 'fp4', 'muon-match-rms', 'wsd'] as const;
 export type ArmName = (typeof ARM_NAMES)[number];
@@ -156,14 +157,13 @@ export function applyArm(config: RunConfig, name: ArmName, lrScale: number): Run
   }
   const needs = armNeeds(name, config.model.kind);
   if (needs) throw new Error(`arm ${name} needs ${needs}; this run's model is "${config.model.kind}"`);
-  const warmup = config.schedule.kind === 'constant' ? (config.schedule.warmup ?? 0) : 0;
   return {
     ...config,
     optimizer: { ...config.optimizer, options },
     ...(o.model ? { model: { ...config.model, ...o.model } as RunConfig['model'] } : {}),
     ...(o.precision ? { precision: o.precision } : {}),
     ...(o.qkClip ? { qkClip: o.qkClip } : {}),
-    ...(o.wsdDecayFraction !== undefined ? { schedule: { kind: 'wsd', warmup, decayFraction: o.wsdDecayFraction, minFactor: 0 } } : {}),
+    ...(o.wsdDecayFraction !== undefined ? { schedule: { kind: 'wsd', warmup: warmupSteps(config.schedule), decayFraction: o.wsdDecayFraction, minFactor: 0 } } : {}),
     lrScale,
   };
 }

@@ -55,13 +55,14 @@ export function subClaims(r: StudyResults): SubClaim[] {
   const groupNeeds = (task: string, group: readonly ArmName[]) => {
     const tn = taskNeeds(task);
     if (tn) return `${tn}; arms ${group.join(', ')}`;
-    const listed = new Set((r.spec.tasks.find((x) => x.experiment === task)?.arms ?? []) as readonly ArmName[]);
+    // The task is in the study (taskNeeds above).
+    const spec = r.spec.tasks.find((x) => x.experiment === task)!;
+    const listed = new Set((spec.arms ?? []) as readonly ArmName[]);
     const ran = new Set(r.arms.filter((a) => a.task === task && !a.needs).map((a) => a.arm));
     if (group.some((a) => ran.has(a))) return undefined;
+    const kind = taskModelKind(spec, new Map(Object.entries(r.experiments)));
     return group
       .map((a) => {
-        const spec = r.spec.tasks.find((x) => x.experiment === task);
-        const kind = spec ? taskModelKind(spec, new Map(Object.entries(r.experiments))) : 'unknown';
         const needs = r.arms.find((x) => x.task === task && x.arm === a)?.needs ?? armNeeds(a, kind);
         return needs ? `arm ${a}: ${needs}` : listed.has(a) ? `arm ${a}` : `arm ${a} on ${task} in the study spec`;
       })

@@ -4,7 +4,7 @@
  * depends on it, never a result.
  */
 import { DEFAULT_EVAL_WINDOWS, type DataSpec, type RunConfig } from '../train/config.js';
-import { modelMatrices, modelStepFlops, muonMatrixNames, stepFlops } from '../models/flops.js';
+import { modelMatrices, modelStepFlops, muonMatrixNames, orthogonalisationFlops } from '../models/flops.js';
 import { MNIST_CLASSES, MNIST_INPUT_DIM } from '../data/mnist.js';
 import { SYNTHETIC_INPUT_DIM, SYNTHETIC_OUTPUT_DIM } from '../data/dataset.js';
 import { BROWN_VOCAB_SIZE } from '../data/brown.js';
@@ -45,7 +45,7 @@ export function estimateRunSeconds(config: RunConfig): number {
     return config.steps * (OVERHEAD_S + flops / RATE) * lowPrecision;
   }
   const model = modelStepFlops(config.model, inputDim, outputDim, config.batchSize, [], nsSteps);
-  const ns = stepFlops(matrices, 0, orthogonalised, nsSteps);
+  const ns = orthogonalisationFlops(matrices, orthogonalised, nsSteps);
   const stepSeconds = OVERHEAD_S + (model / TRANSFORMER_RATE) * lowPrecision + ns / NS_RATE_TRANSFORMER;
   // Evaluations: one before the first step and one every evalEvery steps, each a forward pass
   // (a third of a step's matmul work) over the held-out windows.

@@ -5,7 +5,7 @@
  * a longer horizon, and spikes and divergence are counted. `planStudy` expands a spec into concrete runs, deterministically.
  */
 import type { ExperimentSpec, ModelSpec, RunConfig } from '../train/config.js';
-import type { ScheduleSpec } from '../train/schedule.js';
+import { warmupSteps, type ScheduleSpec } from '../train/schedule.js';
 import { expandRuns } from '../train/config.js';
 import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
 import { baseLr, gridRuns } from './tuning.js';
@@ -198,7 +198,7 @@ export function planStress(
   const evalEvery = Math.max(1, Math.floor(steps / 10));
   // Warm-up then constant (issue 13): the experiment's own warm-up, so a high multiplier tests the
   // LR held late, not a cold start at it.
-  const warmup = spec.schedule.kind === 'constant' ? (spec.schedule.warmup ?? 0) : spec.schedule.warmup;
+  const warmup = warmupSteps(spec.schedule);
   const schedule: ScheduleSpec = warmup > 0 ? { kind: 'constant', warmup } : { kind: 'constant' };
   const base = expandRuns({ ...spec, schedule, evalEvery }, { optimizers: [label], seeds: study.seeds, steps });
   const out: PlannedRun[] = [];

@@ -17,6 +17,7 @@ import {
 import { ARMS } from './arms.js';
 import { overallParagraph, subClaims } from './claims.js';
 import { stressStepsOf, tuneStepsOf } from './protocol.js';
+import { taskModelKind } from './study.js';
 import { FAMILY_ALPHA, type Summary } from './stats.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
 
@@ -436,8 +437,10 @@ function stressRange(r: StudyResults): string {
   return lo === hi ? String(lo) : `${lo}–${hi}`;
 }
 
-const hasAttention = (r: StudyResults): boolean =>
-  r.spec.tasks.some((t) => (t.model ?? r.experiments[t.experiment]?.model)?.kind === 'transformer');
+function hasAttention(r: StudyResults): boolean {
+  const experiments = new Map(Object.entries(r.experiments));
+  return r.spec.tasks.some((t) => taskModelKind(t, experiments) === 'transformer');
+}
 
 /** Which stability changes of Kimi K2 (QK-clip) and Moonlight (RMS matching) the arms tested. */
 function modificationsTested(r: StudyResults): string {

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentBackend } from '../backend.js';
-import type { ExperimentSpec } from '../train/config.js';
+import type { ExperimentSpec, ModelSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
 import { lockFolder } from '../train/lock.js';
@@ -117,9 +117,13 @@ interface ArmKey {
   readonly seed: number;
 }
 
-/** The kind of a task's model (its own override, else its experiment's). */
+/** A task's model: its own override, else its experiment's (undefined for an unknown experiment). */
+export const taskModel = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): ModelSpec | undefined =>
+  task.model ?? experiments.get(task.experiment)?.model;
+
+/** The kind of a task's model. */
 export const taskModelKind = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): string =>
-  (task.model ?? experiments.get(task.experiment)?.model)?.kind ?? 'unknown';
+  taskModel(task, experiments)?.kind ?? 'unknown';
 
 /** The arms of a task that can run on its model (the others are reported as not run, with why). */
 export const runnableArms = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): ArmName[] =>

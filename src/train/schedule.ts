@@ -10,15 +10,17 @@ export type ScheduleSpec =
 
 export const SCHEDULE_KINDS = ['constant', 'cosine', 'wsd'] as const;
 
+/** The schedule's linear warm-up in steps (0 when it has none). */
+export function warmupSteps(schedule: ScheduleSpec): number {
+  return schedule.kind === 'constant' ? (schedule.warmup ?? 0) : schedule.warmup;
+}
+
 /** Factor for 1-based `step` of `total`. */
 export function lrFactor(schedule: ScheduleSpec, step: number, total: number): number {
-  if (schedule.kind === 'constant') {
-    const warmup = Math.min(schedule.warmup ?? 0, total);
-    return step <= warmup ? step / warmup : 1;
-  }
-  const min = schedule.minFactor ?? 0;
-  const warmup = Math.min(schedule.warmup, total);
+  const warmup = Math.min(warmupSteps(schedule), total);
   if (step <= warmup) return step / warmup;
+  if (schedule.kind === 'constant') return 1;
+  const min = schedule.minFactor ?? 0;
   if (schedule.kind === 'cosine') {
     const progress = (step - warmup) / Math.max(1, total - warmup);
     return min + (1 - min) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)));
