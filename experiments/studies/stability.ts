@@ -30,13 +30,13 @@ const tasks = [
   { experiment: 'moe-router-muon' },
   // The claim's own setting (sub-claims a–e) and its dense control (f). Arms at the multipliers where
   // either optimizer first fails: the mitigations (qk-norm, output z-loss, QK-clip — MuonClip with
-  // Muon), the precision presets, and Muon's update RMS matched to AdamW's. The WSD arm is left out
-  // of the full study for its budget (10 more runs of 450 steps per multiplier): list it to add it.
+  // Muon), the precision presets, Muon's update RMS matched to AdamW's, and a WSD cooldown in place
+  // of the constant LR (10 runs per multiplier; the measured study left room for them).
   {
     experiment: 'lm-moe',
     model: studyLm(lmMoe),
     ...LM_HORIZON,
-    arms: ['qkNorm', 'zLoss', 'qkClip', 'bf16', 'fp4', 'muon-match-rms'],
+    arms: ['qkNorm', 'zLoss', 'qkClip', 'bf16', 'fp4', 'muon-match-rms', 'wsd'],
   },
   { experiment: 'lm-brown', model: studyLm(lmBrown), ...LM_HORIZON },
 ] as const satisfies StudySpec['tasks'];

@@ -31,10 +31,10 @@ describe('the shipped stability study', () => {
     }
   });
 
-  it('runs every mitigation, precision and step-size arm on the MoE LM', async () => {
+  it('runs every mitigation, precision, step-size and schedule arm on the MoE LM', async () => {
     const experiments = await experimentsOf(full);
     const lm = full.tasks.find((t) => t.experiment === 'lm-moe')!;
-    expect(runnableArms(lm, experiments).sort()).toEqual(['bf16', 'fp4', 'muon-match-rms', 'qkClip', 'qkNorm', 'zLoss']);
+    expect(runnableArms(lm, experiments).sort()).toEqual(['bf16', 'fp4', 'muon-match-rms', 'qkClip', 'qkNorm', 'wsd', 'zLoss']);
   });
 
   it('quick: the same tasks and the same arms, on smaller horizons', async () => {
