@@ -5,11 +5,14 @@
  * (orthogonalised per expert); the router, embeddings, head, gains and expert biases go to its
  * internal AdamW (Keller's rule; the router by Qwen's choice, REFERENCE §1).
  *
- * Learning rates: hand-picked (common values for small transformers), not tuned; see README,
- * "A tiny language model", for what was measured with them.
+ * Learning rates: from its tuning record, experiments/tuned/lm-moe.json (`npm run tune -- lm-moe
+ * --seeds 1`); the LRs written here only anchor the tuning grids.
  */
 import { defineExperiment } from '../src/train/config.js';
-import dense from './lm-brown.js';
+import lmBrown from './lm-brown.js';
+
+// lm-brown's lrSource statement speaks for lm-brown's untuned LRs, not for this experiment's record.
+const { lrSource: _brownLrSource, ...dense } = lmBrown;
 
 export default defineExperiment({
   ...dense,
