@@ -122,10 +122,11 @@ export function withGroupLearningRates(setup: OptimizerSetup, lrs: Readonly<Reco
   return out;
 }
 
-/** "tuned: 8-point grid, 5 seeds" */
+/** "tuned: 8-point grid, 5 seeds" (or "1 seed") */
 export function tunedSourceText(record: TunedRecord, label: string): string {
   const t = record.optimizers[label]!;
-  return `tuned: ${t.grid.length}-point grid, ${record.seeds.length} seeds${t.noEligibleLr ? ', no LR free of divergence' : ''}`;
+  const seeds = record.seeds.length;
+  return `tuned: ${t.grid.length}-point grid, ${seeds} seed${seeds === 1 ? '' : 's'}${t.noEligibleLr ? ', no LR free of divergence' : ''}`;
 }
 
 export const UNTUNED_SOURCE = 'spec (not tuned)';

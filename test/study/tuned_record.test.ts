@@ -55,7 +55,8 @@ describe('shipped experiments', () => {
       expect(Object.values(tuned.groupLrs)[0]).toBe(tuned.tuned.lr);
       expect(tuned.grid.map((g) => g.lr)).toContain(tuned.tuned.lr);
       expect(tuned.grid.find((g) => g.lr === tuned.tuned.lr)!.eligible || tuned.noEligibleLr).toBe(true);
-      expect(setup.lrSource).toBe(`tuned: ${tuned.grid.length}-point grid, ${record.seeds.length} seeds`);
+      const seeds = record.seeds.length;
+      expect(setup.lrSource).toBe(`tuned: ${tuned.grid.length}-point grid, ${seeds} seed${seeds === 1 ? '' : 's'}`);
       for (const [g, lr] of Object.entries(tuned.groupLrs)) expect(lr).toBeCloseTo(tuned.specLrs[g]! * tuned.tuned.lrScale, 12);
     }
   });
@@ -157,6 +158,7 @@ describe('applyTuning', () => {
     expect(groupLearningRates(a.spec.optimizers['adamw']!)).toEqual({ adamw: 1e-2 });
     expect(groupLearningRates(a.spec.optimizers['muon']!)).toEqual({ muon: 0.02, adamw: 6e-3 });
     expect(a.spec.optimizers['adamw']!.lrSource).toBe('tuned: 2-point grid, 3 seeds');
+    expect(applyTuning(spec, { ...tinyRecord(spec), seeds: [0] }, 'x.json').spec.optimizers['adamw']!.lrSource).toBe('tuned: 2-point grid, 1 seed');
     // Everything else in the spec is untouched.
     expect(a.spec.optimizers['muon']!.options!['adamw']).toEqual({ learningRate: 6e-3 });
     expect({ ...a.spec, optimizers: null }).toEqual({ ...spec, optimizers: null });
