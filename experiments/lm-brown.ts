@@ -4,8 +4,8 @@
  * the embeddings, the output head and the norm gains go to its internal AdamW (Keller's rule,
  * REFERENCE §1), given AdamW's learning rate so that only the matrix update rule differs.
  *
- * Learning rates: hand-picked (common values for small transformers), not tuned; see README,
- * "A tiny language model", for what was measured with them.
+ * Learning rates: from its tuning record, experiments/tuned/lm-brown.json (`npm run tune -- lm-brown
+ * --seeds 1`); the LRs written here only anchor the tuning grids.
  */
 import { defineExperiment } from '../src/train/config.js';
 
@@ -23,7 +23,6 @@ export default defineExperiment({
     adamw: { name: 'adamw', options: { learningRate: 3e-3, weightDecay: 0.01 } },
     muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 3e-3 } } },
   },
-  lrSource: 'hand-picked: common small-transformer values, not tuned (README "A tiny language model")',
   seeds: [0, 1, 2],
   quick: { steps: 30, evalEvery: 15, seeds: [0], evalSize: 32 },
 });
