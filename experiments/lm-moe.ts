@@ -9,10 +9,7 @@
  * --seeds 1`); the LRs written here only anchor the tuning grids.
  */
 import { defineExperiment } from '../src/train/config.js';
-import lmBrown from './lm-brown.js';
-
-// lm-brown's lrSource statement speaks for lm-brown's untuned LRs, not for this experiment's record.
-const { lrSource: _brownLrSource, ...dense } = lmBrown;
+import dense from './lm-brown.js';
 
 export default defineExperiment({
   ...dense,
