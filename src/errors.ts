@@ -5,6 +5,11 @@
  * are translated here once, for the CLI and for the pool's worker threads alike.
  */
 
+/** A request the user can fix (a bad flag, spec or path): exit status 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 /** Something wrong with the machine, not with the request: exit status 1. */
 export class EnvironmentError extends Error {
   override name = 'EnvironmentError';

@@ -1,9 +1,8 @@
 /** Parsing of the common flags into typed values; each bad value gets a one-line error naming the flag. */
 import { resolve } from 'node:path';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 export function parsePositiveInt(flag: string, value: string): number {
   const n = Number(value);

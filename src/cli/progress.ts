@@ -3,7 +3,7 @@
  * non-TTY stream (CI, a log file) it prints a plain line every few seconds instead.
  */
 import cliProgress from 'cli-progress';
-import { formatNumber } from './table.js';
+import { formatNumber } from '../text/table.js';
 
 export interface ProgressReporter {
   /**

@@ -3,7 +3,7 @@
  * pages of plain run folders (`view --html/--svg`, the page `npm start` prints).
  */
 import { join } from 'node:path';
-import type { LoadedRun } from '../cli/runs_view.js';
+import type { LoadedRun } from '../train/run_dirs.js';
 import type { StudyResults } from '../study/analyze.js';
 import { renderHtmlPage } from './html.js';
 import { writeFileAtomic } from '../train/run_files.js';

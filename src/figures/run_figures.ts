@@ -3,9 +3,9 @@
  * loss and eval loss with median/IQR over seeds per optimizer, spike and divergence markers, and
  * the MoE balance and LM attention metrics when the runs record them.
  */
-import { seriesLabel, type LoadedRun } from '../cli/runs_view.js';
+import { seriesLabel, type LoadedRun } from '../train/run_dirs.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
-import { seriesColours } from './palette.js';
+import { seriesColours } from '../text/palette.js';
 import { curveFigure, type Figure } from './specs.js';
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {

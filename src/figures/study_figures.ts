@@ -15,7 +15,7 @@ import type { RunSummary } from '../train/run.js';
 import { METRICS_FILE, SUMMARY_FILE, readMetrics } from '../train/run_files.js';
 import { readSummary } from '../train/run_readers.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
-import { seriesColours } from './palette.js';
+import { seriesColours } from '../text/palette.js';
 import { curveFigure, lrSensitivityFigure, rateFigure, type Figure, type RatePanel } from './specs.js';
 import { meanWithCI } from './traces.js';
 

@@ -1,6 +1,6 @@
 /** REPORT.md from StudyResults: protocol, tuned LRs, sensitivity, stress tables, balance, curves, claim check. */
-import { renderChart } from '../cli/chart.js';
-import { formatNumber, renderTable } from '../cli/table.js';
+import { renderChart } from '../text/chart.js';
+import { formatNumber, renderTable } from '../text/table.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
 import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
 import {

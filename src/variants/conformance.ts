@@ -15,7 +15,7 @@ import { createOptimizer, listOptimizers, type OptimizerInfo } from '../optimize
 import { Rng } from '../data/rng.js';
 import { defineExperiment, expandRuns } from '../train/config.js';
 import { train } from '../train/loop.js';
-import { renderTable } from '../cli/table.js';
+import { renderTable } from '../text/table.js';
 
 export const CONFORMANCE_CHECKS = [
   { id: 'options', title: 'options: each has a default, doc and source; bad values and unknown names rejected' },

@@ -12,7 +12,7 @@ import { main } from '../../src/cli/main.js';
 import { readJSON } from '../../src/train/run_files.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { loadExperiment } from '../../src/cli/experiments.js';
-import { formatNumber } from '../../src/cli/table.js';
+import { formatNumber } from '../../src/text/table.js';
 import { groupLearningRates } from '../../src/study/tuned_record.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

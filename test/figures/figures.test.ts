@@ -8,9 +8,9 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { renderChart } from '../../src/cli/chart.js';
+import { renderChart } from '../../src/text/chart.js';
 import { main } from '../../src/cli/main.js';
-import { ansi256, ansiForeground, OPTIMIZER_COLOURS, seriesColours } from '../../src/figures/palette.js';
+import { ansi256, ansiForeground, OPTIMIZER_COLOURS, seriesColours } from '../../src/text/palette.js';
 import { renderSvg } from '../../src/figures/render.js';
 import { MARKS, wrap } from '../../src/figures/specs.js';
 import { studyFigures } from '../../src/figures/study_figures.js';

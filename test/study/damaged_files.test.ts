@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadRuns } from '../../src/cli/runs_view.js';
+import { loadRuns } from '../../src/train/run_dirs.js';
 import { mergeStudies } from '../../src/study/merge.js';
 import { summaryProblem } from '../../src/train/run_readers.js';
 import { tempDir } from '../train/fixtures.js';

@@ -19,7 +19,7 @@ import { studyFigures } from '../../src/figures/study_figures.js';
 import { RUNS_DIR, STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { ExperimentSpec, RunConfig } from '../../src/train/config.js';
 import { configHash, type RunSummary } from '../../src/train/run.js';
-import { formatNumber } from '../../src/cli/table.js';
+import { formatNumber } from '../../src/text/table.js';
 import { CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, ensureDir, toJSONLine, writeJSONAtomic } from '../../src/train/run_files.js';
 import { tempDir, tinyMlp, tinyMoe } from '../train/fixtures.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatNumber, renderTable } from '../../src/cli/table.js';
+import { formatNumber, renderTable } from '../../src/text/table.js';
 
 describe('renderTable', () => {
   it('right-aligns number columns, left-aligns text, and pads to the content', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downsample, renderChart, useColor, type ChartSeries } from '../../src/cli/chart.js';
+import { downsample, renderChart, useColor, type ChartSeries } from '../../src/text/chart.js';
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 const visibleWidth = (line: string): number => [...line.replace(ANSI, '')].length;

@@ -1,7 +1,7 @@
 /** Terminal line charts of training curves (asciichart), sized to the terminal and safe for diverged runs. */
 import * as asciichart from 'asciichart';
 import { formatNumber } from './table.js';
-import { ansiForeground, seriesColours } from '../figures/palette.js';
+import { ansiForeground, seriesColours } from './palette.js';
 
 export interface ChartSeries {
   readonly label: string;
