@@ -1,8 +1,8 @@
 /**
- * A tiny character-level transformer language model on the Brown Corpus (issue 9): d 64, 4 heads,
+ * A tiny character-level transformer language model on the Brown Corpus: d 64, 4 heads,
  * 2 blocks, context 64, dense GELU FFN (4d), batch 32 windows. Muon takes Wq, Wk, Wv, Wo, W1, W2;
  * the embeddings, the output head and the norm gains go to its internal AdamW (Keller's rule,
- * REFERENCE §1), given AdamW's learning rate so that only the matrix update rule differs.
+ * docs/references.md#muon), given AdamW's learning rate so that only the matrix update rule differs.
  *
  * Learning rates: from its tuning record, experiments/tuned/lm-brown.json (`npm run tune -- lm-brown
  * --seeds 1`); the LRs written here only anchor the tuning grids.

@@ -1,9 +1,9 @@
 /**
- * The tiny character-level transformer LM with a mixture-of-experts FFN in every block (issue 9):
+ * The tiny character-level transformer LM with a mixture-of-experts FFN in every block:
  * 8 experts (hidden 64, GELU), top-2, Switch balancing α = 1e-2 and ST-MoE router z-loss 1e-3
- * (REFERENCE §6), applied per token. Muon takes the attention matrices and the expert banks
+ * (docs/references.md#moe), applied per token. Muon takes the attention matrices and the expert banks
  * (orthogonalised per expert); the router, embeddings, head, gains and expert biases go to its
- * internal AdamW (Keller's rule; the router by Qwen's choice, REFERENCE §1).
+ * internal AdamW (Keller's rule; the router by Qwen's choice, docs/references.md#muon).
  *
  * Learning rates: from its tuning record, experiments/tuned/lm-moe.json (`npm run tune -- lm-moe
  * --seeds 1`); the LRs written here only anchor the tuning grids.

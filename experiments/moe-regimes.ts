@@ -2,7 +2,7 @@
  * A tiny mixture-of-experts on the mixture-of-regimes task: inputs fall into 8 clusters, each
  * labelled by its own random teacher, so experts have something to specialise on. 8 experts, top-2,
  * Switch balancing (α = 1e-2) and ST-MoE z-loss (1e-3). Router on AdamW (the Qwen / DeepSeek-V4
- * recipe, REFERENCE §1); expert banks on Muon, orthogonalised per expert.
+ * recipe, docs/references.md#muon); expert banks on Muon, orthogonalised per expert.
  *
  * Learning rates: runs use experiments/tuned/moe-regimes.json (`npm run tune -- moe-regimes`). The
  * LRs below anchor that tuning's grid: each grid point multiplies every group's LR by one factor,

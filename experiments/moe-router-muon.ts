@@ -1,5 +1,5 @@
 /**
- * The MoE task with its router on Muon too (the recipe Qwen avoided: REFERENCE §8). Its LRs come
+ * The MoE task with its router on Muon too (the recipe Qwen avoided: docs/references.md#the-claim). Its LRs come
  * from its own tuning record, experiments/tuned/moe-router-muon.json.
  */
 import { defineExperiment } from '../src/train/config.js';

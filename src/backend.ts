@@ -1,5 +1,5 @@
 /**
- * Backend choice, in one place (REFERENCE §4). Order when nothing is requested: tfjs-node's
+ * Backend choice, in one place (docs/references.md#tfjs-in-node). Order when nothing is requested: tfjs-node's
  * native `tensorflow` backend if the optional package loaded, else `wasm`, else `cpu`.
  * A request comes from a CLI flag (`--backend`) or the OPT_SANDBOX_BACKEND environment variable;
  * the flag wins.

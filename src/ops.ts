@@ -2,7 +2,7 @@
  * Fast paths and gradients the training step relies on, registered once per process:
  * - matMul without tfjs's per-call reshapes, and BatchMatMul's gradient without wasm's slow
  *   transposed path;
- * - TopK's gradient, which tfjs lacks (REFERENCE §4) and the MoE router's top-k selection needs:
+ * - TopK's gradient, which tfjs lacks (docs/references.md#tfjs-in-node) and the MoE router's top-k selection needs:
  *   each dy of the values goes back to the position its index came from; the integer indices
  *   output has no gradient.
  */

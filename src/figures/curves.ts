@@ -34,7 +34,7 @@ export interface MetricFigure {
   readonly why: string;
 }
 
-/** MoE load balance and, for language-model runs (REFERENCE §5's attention-logit growth), attention statistics. */
+/** MoE load balance and, for language-model runs (docs/references.md#loss-spikes's attention-logit growth), attention statistics. */
 export const EXTRA_METRICS: readonly MetricFigure[] = [
   {
     field: 'maxVio',

@@ -149,7 +149,7 @@ export interface RateCI {
 
 /**
  * Mean of per-run values with a seeded percentile-bootstrap 95% CI (the same bootstrap as the
- * report's differences, REFERENCE §7: the CI of mean(xs) − mean([0]) is the CI of the mean).
+ * report's differences, docs/references.md#fair-comparison: the CI of mean(xs) − mean([0]) is the CI of the mean).
  */
 export function meanWithCI(xs: readonly number[], seed: number, resamples = 10_000): RateCI | null {
   if (xs.length === 0) return null;

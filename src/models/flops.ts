@@ -1,5 +1,5 @@
 /**
- * The FLOP model of a training step (REFERENCE §4): a dense layer of m×n with batch B costs about
+ * The FLOP model of a training step (docs/references.md#tfjs-in-node): a dense layer of m×n with batch B costs about
  * 6·B·m·n (forward 2, backward 4); one Newton–Schulz iteration on an m×n matrix (m ≤ n) costs
  * 4m²n + 2m³. The MoE evaluates every expert on every token (dense dispatch), so an expert bank
  * [E, m, n] counts E matrices. Elementwise work is not counted: the model says what the matmuls

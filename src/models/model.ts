@@ -4,7 +4,7 @@ import type { tf } from '../tf.js';
 /**
  * The part a parameter plays. Muon takes `hidden` matrices (and expert banks); `head`, `router`,
  * `bias`, `embedding` (token and position tables) and `gain` (norm gains) go to its internal AdamW
- * (REFERENCE §1, Keller's rule), except that an experiment may put the router on Muon.
+ * (docs/references.md#muon, Keller's rule), except that an experiment may put the router on Muon.
  */
 export type ParamRole = 'hidden' | 'head' | 'router' | 'bias' | 'embedding' | 'gain';
 

@@ -1,5 +1,5 @@
 /**
- * A tiny mixture-of-experts layer (REFERENCE §6): linear router → softmax → top-k with
+ * A tiny mixture-of-experts layer (docs/references.md#moe): linear router → softmax → top-k with
  * renormalised gates (top-1: the raw probability, as in Switch); E two-layer experts stored as
  * rank-3 banks [E, fan_in, hidden] and [E, hidden, fan_out] so Muon orthogonalises each expert
  * separately.
@@ -48,7 +48,7 @@ export const MOE_STATS = ['expertLoad', 'maxVio', 'loadCv', 'deadExperts', 'rout
 
 /**
  * Load-balance statistics of one step's expert load (fractions of routed slots, summing to 1):
- * MaxVio = (max load − mean) / mean (REFERENCE §6), the coefficient of variation,
+ * MaxVio = (max load − mean) / mean (docs/references.md#moe), the coefficient of variation,
  * and the number of experts that received no token. Plain JS on the read-back load: a dozen fewer
  * tfjs ops per step than computing them as tensors.
  */

@@ -1,5 +1,5 @@
 /**
- * A tiny decoder-only transformer language model (issue 9), with exactly this forward pass so that
+ * A tiny decoder-only transformer language model with exactly this forward pass so that
  * another framework given the same weights and batches computes the same losses:
  *
  *   h = E[x] + P[0..T−1]                                   E [V, d], P [T, d]
@@ -16,9 +16,9 @@
  *
  * The loss (mean cross-entropy over the B·T positions) is the training loop's; the model adds the
  * MoE auxiliary terms of every block and, when `outputZLossCoef` > 0, c·mean((logsumexp logits)²)
- * (PaLM; Wortsman et al. 2023, REFERENCE §9) as its auxiliary loss.
+ * (PaLM; Wortsman et al. 2023, docs/references.md#transformer-instabilities) as its auxiliary loss.
  *
- * It also returns the instability signals of REFERENCE §9 for the step's single read-back: the
+ * It also returns the instability signals of docs/references.md#transformer-instabilities for the step's single read-back: the
  * maximum pre-softmax logit s per layer and head (over batch and unmasked positions), the mean
  * attention-row entropy per layer and head, max |logit| and mean logsumexp of the output logits.
  *
@@ -53,7 +53,7 @@ export interface TransformerSpec {
   readonly outputZLossCoef: number;
 }
 
-/** Defaults sized for a 2-core laptop (issue 9): d 64, H 4, L 2, T 64; MoE 8 experts, hidden 64, top-2. */
+/** Defaults sized for a 2-core laptop: d 64, H 4, L 2, T 64; MoE 8 experts, hidden 64, top-2. */
 export const TRANSFORMER_DEFAULTS: Omit<TransformerSpec, 'kind'> = {
   dModel: 64,
   heads: 4,
@@ -65,7 +65,7 @@ export const TRANSFORMER_DEFAULTS: Omit<TransformerSpec, 'kind'> = {
   outputZLossCoef: 0,
 };
 
-/** RMSNorm's ε (issue 9). */
+/** RMSNorm's ε. */
 export const RMS_NORM_EPS = 1e-6;
 /** Added to masked scores: exp underflows to exactly 0 in float32, and no row is fully masked. */
 const MASKED = -1e9;
@@ -84,7 +84,7 @@ export function rmsNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
 /**
  * Every activation × weight product of the model goes through this one function (attention
  * projections, dense FFN, output head): with simulated low precision both operands are quantised
- * and the backward is the straight-through estimator (src/precision/qat.ts, REFERENCE §10); in
+ * and the backward is the straight-through estimator (src/precision/qat.ts, docs/references.md#number-formats); in
  * float32 it is a plain matMul. The MoE layer's expert products are quantised in moe.ts.
  */
 export function project(x: tf.Tensor, w: tf.Tensor, precision: PrecisionSpec = FP32): tf.Tensor {
@@ -118,7 +118,7 @@ function onesVariable(shape: number[], name: string): tf.Variable {
 export interface TransformerModel extends Model {
   readonly spec: TransformerSpec;
   /**
-   * QK-clip (Kimi K2, REFERENCE §9): for every layer l and head j whose forward maximum
+   * QK-clip (Kimi K2, docs/references.md#transformer-instabilities): for every layer l and head j whose forward maximum
    * `headMax[l·H + j]` exceeds τ, with γ = τ / max: Wq's head-j columns ← ·γ^α, Wk's ← ·γ^(1−α),
    * which scales that head's logits by exactly γ. Heads at or below τ are untouched. Returns the
    * number of heads clipped.

@@ -1,5 +1,5 @@
 /**
- * Muon (KellerJordan/Muon `muon.py`, REFERENCE §1): momentum, Newton–Schulz orthogonalisation and
+ * Muon (KellerJordan/Muon `muon.py`, docs/references.md#muon): momentum, Newton–Schulz orthogonalisation and
  * a shape scale for hidden weight matrices; an internal AdamW for everything else (rank < 2 and
  * whatever `exclude` selects). Per matrix W with gradient G:
  *   m ← β·m + (1−β)·G;  u ← Nesterov ? (1−β)·G + β·m : m;  X ← NS(u)

@@ -1,5 +1,5 @@
 /**
- * MuonClip (Kimi K2, REFERENCE §9): Muon plus QK-clip. The update rule is Muon's; QK-clip is not
+ * MuonClip (Kimi K2, docs/references.md#transformer-instabilities): Muon plus QK-clip. The update rule is Muon's; QK-clip is not
  * an optimizer transform (it needs each head's maximum attention logit from the step's forward),
  * so this class only carries its settings and the training loop applies it after every step:
  * heads whose max pre-softmax logit exceeded τ get W_q·γ^α and W_k·γ^(1−α), γ = τ / max.

@@ -1,5 +1,5 @@
 /**
- * Newton–Schulz orthogonalisation (REFERENCE §1): an odd matrix polynomial iterated on G/‖G‖_F
+ * Newton–Schulz orthogonalisation (docs/references.md#muon): an odd matrix polynomial iterated on G/‖G‖_F
  * that drives every singular value towards ~1, giving ≈ U·S′·Vᵀ with S′ in about [0.5, 1.5]
  * for Keller Jordan's quintic coefficients. It is a matrix iteration, not a Newton method on the loss.
  */
@@ -22,7 +22,7 @@ export interface NewtonSchulzOptions {
   epsilon?: number;
   /**
    * 'fp32' (default): float32 throughout. 'bf16': KellerJordan/Muon's `G.bfloat16()` path emulated
-   * (REFERENCE §1, §10): see zeropowerBf16.
+   * (docs/references.md#muon, §10): see zeropowerBf16.
    */
   precision?: NsPrecision;
 }
@@ -92,7 +92,7 @@ function splitsBank(g: tf.Tensor): boolean {
  * Keller's iteration as `zeropower_via_newtonschulz5` runs it on `G.bfloat16()`, emulated in
  * float32 tensors that hold bf16 values: the input is rounded to bf16; every matmul takes bf16
  * operands and its float32-accumulated result is rounded to bf16 (torch's CPU bf16 matmul,
- * REFERENCE §10); every elementwise result (the scalings a·X, b·A, c·A, the sums, the normalised
+ * docs/references.md#number-formats); every elementwise result (the scalings a·X, b·A, c·A, the sums, the normalised
  * X) is rounded to bf16; the Frobenius norm is accumulated in float32 and rounded (torch's
  * reduction opmath). Keller's literal order is kept — tall inputs transposed first and back at
  * the end, B = b·A + (c·A)·A, X ← a·X + B·X — rather than the float32 path's rearrangement,

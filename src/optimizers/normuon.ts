@@ -1,5 +1,5 @@
 /**
- * NorMuon (Li et al. 2025, REFERENCE §1): Muon whose orthogonalised update is normalised per
+ * NorMuon (Li et al. 2025, docs/references.md#muon): Muon whose orthogonalised update is normalised per
  * output neuron by an EMA of its mean square (β₂ = 0.95), then rescaled to its pre-normalisation
  * Frobenius norm. A variant in one short file: Muon's options and plan, one extra transform.
  */

@@ -5,7 +5,7 @@
  * last by ComposedOptimizer (θ ← θ − lr·u), so "decoupled" decay is just `addDecayedWeights`
  * placed after the adaptive step.
  *
- * Layout: tfjs kernels are [fan_in, fan_out] (REFERENCE §1 "layout trap"); expert banks are
+ * Layout: tfjs kernels are [fan_in, fan_out] (docs/references.md#muon "layout trap"); expert banks are
  * [E, fan_in, fan_out]; rank ≥ 4 (conv) kernels are viewed as [prod(leading), fan_out].
  */
 import { tf } from '../tf.js';
@@ -122,7 +122,7 @@ export interface AdamMoments {
 }
 
 /**
- * Adam's bias-corrected moment ratio as torch computes it (REFERENCE §2):
+ * Adam's bias-corrected moment ratio as torch computes it (docs/references.md#adamw):
  * m ← lerp(m, g, 1−β₁); v ← β₂·v + (1−β₂)·g²; m̂/(√v̂ + eps) with AMSGrad using the running max
  * of the raw v. The bias corrections are folded into two scalars:
  * m̂/(√v̂ + eps) = m/(√v + eps·√bc₂) · √bc₂/bc₁.
@@ -205,7 +205,7 @@ export function orthogonalize(ns: NewtonSchulzOptions): GradientTransformation {
 export type ShapeScaleRule = 'original' | 'match_rms_adamw';
 
 /**
- * Muon's per-matrix learning-rate factor (REFERENCE §1), in tfjs layout:
+ * Muon's per-matrix learning-rate factor (docs/references.md#muon), in tfjs layout:
  * 'original' (Keller): sqrt(max(1, fan_out/fan_in)) — Keller's size(-2)/size(-1) on torch's [out, in];
  * 'match_rms_adamw' (Moonlight, torch.optim.Muon): 0.2·sqrt(max(fan_in, fan_out)).
  */
@@ -232,7 +232,7 @@ export function scaleByShape(rule: ShapeScaleRule, precision: NsPrecision = 'fp3
 }
 
 /**
- * NorMuon's neuron-wise normalisation after orthogonalisation (REFERENCE §1): a per-output-neuron
+ * NorMuon's neuron-wise normalisation after orthogonalisation (docs/references.md#muon): a per-output-neuron
  * EMA of the mean squared update, divide by its root, then rescale to the incoming Frobenius norm.
  * Output neurons are the last axis in tfjs layout, so the mean runs over fan_in (axis −2).
  */

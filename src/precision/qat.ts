@@ -1,5 +1,5 @@
 /**
- * Quantisation-aware training (REFERENCE §10): the forward pass feeds every activation × weight
+ * Quantisation-aware training (docs/references.md#number-formats): the forward pass feeds every activation × weight
  * matmul quantised operands; the backward pass treats quantisation as the identity (the
  * straight-through estimator), so each gradient is the float32 gradient taken at the quantised
  * point; master weights and optimizer state stay float32. The quantised values are float32
@@ -60,7 +60,7 @@ export function parsePrecision(v: unknown): PrecisionSpec | undefined {
 export const PRECISION_ACCEPTS =
   `a preset (${PRECISION_PRESET_NAMES.join(', ')}) or {weights: ${WEIGHT_PRECISIONS.join('|')}, activations: ${ACTIVATION_PRECISIONS.join('|')}}`;
 
-/** Forward q(x), backward the identity (tfjs has no stopGradient; customGrad makes one, REFERENCE §4). */
+/** Forward q(x), backward the identity (tfjs has no stopGradient; customGrad makes one, docs/references.md#tfjs-in-node). */
 function straightThrough(x: tf.Tensor, quantize: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
     value: quantize(args[0] as tf.Tensor),

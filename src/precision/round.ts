@@ -1,5 +1,5 @@
 /**
- * Simulated low-precision number formats as tfjs ops (REFERENCE §10): float32 values rounded to
+ * Simulated low-precision number formats as tfjs ops (docs/references.md#number-formats): float32 values rounded to
  * bf16, FP8 E4M3 / E5M2 and FP4 E2M1 with round-to-nearest-even, plus FP8 with per-tensor amax
  * scaling and MXFP4 (blocks of 32 with a shared power-of-two scale). Results stay float32 tensors
  * holding exactly the representable values; every function works inside tf.tidy on every backend.
@@ -16,7 +16,7 @@
  *   (x + M) − M with M = 1.5·2^23·q rounds x to a multiple of q, ties to even (M is an even
  *   multiple of q and the sum stays in M's binade, whose spacing is q).
  * - A result of zero takes x's sign (x·0), as the bit-level rounding keeps the sign bit.
- * - Saturation and NaN (REFERENCE §10; OCP FP8 "saturation mode", NVIDIA `__NV_SATFINITE`): FP8 and
+ * - Saturation and NaN (docs/references.md#number-formats; OCP FP8 "saturation mode", NVIDIA `__NV_SATFINITE`): FP8 and
  *   FP4 clamp every magnitude above the largest finite value, ±Infinity included, to ±max; bf16,
  *   like torch's `.bfloat16()`, rounds overflow to ±Infinity. NaN stays NaN everywhere.
  *   tf.minimum/maximum keep NaN on wasm and cpu; tf.clipByValue does not on wasm (it returns the bound).
@@ -37,7 +37,7 @@ export interface FormatSpec {
   readonly saturate: boolean;
 }
 
-/** REFERENCE §10; OCP 8-bit Floating Point Specification (OFP8) rev 1.0; OCP Microscaling v1.0. */
+/** docs/references.md#number-formats; OCP 8-bit Floating Point Specification (OFP8) rev 1.0; OCP Microscaling v1.0. */
 export const FORMATS: Readonly<Record<ElementFormat, FormatSpec>> = {
   // bf16: float32's 8-bit exponent, 7 mantissa bits; largest (2 − 2⁻⁷)·2¹²⁷.
   bf16: { mantissaBits: 7, minNormalExponent: -126, maxFinite: (2 - 2 ** -7) * 2 ** 127, saturate: false },
@@ -139,7 +139,7 @@ export function roundToFormat(x: tf.Tensor, format: ElementFormat): tf.Tensor {
 export const AMAX_FLOOR = 2 ** -64;
 
 /**
- * FP8 with per-tensor (current) scaling, REFERENCE §10: s = max / amax, quantise x·s, dequantise
+ * FP8 with per-tensor (current) scaling, docs/references.md#number-formats: s = max / amax, quantise x·s, dequantise
  * ÷ s, with amax = max |x| floored at AMAX_FLOOR. A tensor holding an Infinity or a NaN comes out
  * all NaN (its scale would be meaningless; training has diverged by then). Returns float32 values.
  */
@@ -184,7 +184,7 @@ export function floorLog2(v: tf.Tensor): tf.Tensor {
 }
 
 /**
- * MXFP4 (OCP Microscaling v1.0, REFERENCE §10): along `axis`, blocks of 32 consecutive values
+ * MXFP4 (OCP Microscaling v1.0, docs/references.md#number-formats): along `axis`, blocks of 32 consecutive values
  * (the last block of an axis whose length is not a multiple of 32 is shorter, as zero padding
  * would make it) share the scale X = 2^(floor(log2 amax) − 2), clamped to E8M0's range; each
  * element is v/X rounded to E2M1 and clamped to ±6, and the result is that times X. A block with a

@@ -271,7 +271,7 @@ export const MIN_STABLE_RUNS = 2;
 export const MIN_GROWTH_POINTS = 5;
 /**
  * Per-step signals whose growth over the last half is reported, in this order, when a task's runs
- * record them: the LM's attention and output logits (issue 9) and the MoE router's, and the
+ * record them: the LM's attention and output logits and the MoE router's, and the
  * gradient norm (every task).
  */
 export const GROWTH_SIGNALS = ['maxAttnLogit', 'outputLogZ', 'routerMaxLogit', 'gradNorm'] as const;

@@ -1,7 +1,7 @@
 /**
  * Study arms: a dimension beyond optimizer × LR multiplier. An arm is a small declarative override
  * of a run's config (a mitigation, a number format, a step-size rule), run on a task at the LR
- * multipliers where AdamW or Muon first fails in the stress phase (issue 13, item 3). `none` is the
+ * multipliers where AdamW or Muon first fails in the stress phase. `none` is the
  * stress runs themselves. The attention arms (qkNorm, zLoss on the LM head, qkClip) need a
  * transformer: listed on another task they plan no runs and the report says so, and why.
  */
@@ -19,7 +19,7 @@ export interface ArmOverride {
   readonly model?: Readonly<Record<string, unknown>>;
   /** Replaces the run's simulated precision (src/precision/qat.ts). */
   readonly precision?: PrecisionSpec;
-  /** QK-clip after every optimizer step (REFERENCE §9). */
+  /** QK-clip after every optimizer step (docs/references.md#transformer-instabilities). */
   readonly qkClip?: QkClipSpec;
   /**
    * Replaces the stress run's constant LR by warm-up–stable–decay over the same horizon, keeping the
@@ -68,7 +68,7 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
   qkNorm: {
     name: 'qkNorm',
     description: 'RMS-normalised queries and keys before the attention logits',
-    source: 'Dehghani et al. 2023; Wortsman et al. 2023 (REFERENCE §9)',
+    source: 'Dehghani et al. 2023; Wortsman et al. 2023 (docs/references.md#transformer-instabilities)',
     group: 'mitigation',
     appliesTo: 'both',
     override: { model: { qkNorm: true } },
@@ -77,27 +77,27 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
   zLoss: {
     name: 'zLoss',
     description: 'output z-loss 1e-4·(log Z)² on the LM head',
-    source: 'PaLM; Wortsman et al. 2023 (REFERENCE §9)',
+    source: 'PaLM; Wortsman et al. 2023 (docs/references.md#transformer-instabilities)',
     group: 'mitigation',
     appliesTo: 'both',
-    // 1e-4: PaLM's and Wortsman et al.'s coefficient (REFERENCE §9).
+    // 1e-4: PaLM's and Wortsman et al.'s coefficient (docs/references.md#transformer-instabilities).
     override: { model: { outputZLossCoef: 1e-4 } },
     requires: 'attention',
   },
   qkClip: {
     name: 'qkClip',
     description: 'QK-clip: rescale W_q, W_k when the max attention logit exceeds τ (with Muon: MuonClip)',
-    source: 'Kimi K2 (REFERENCE §8, §9)',
+    source: 'Kimi K2 (docs/references.md#the-claim, §9)',
     group: 'mitigation',
     appliesTo: 'both',
-    // τ = 100, α = 0.5: Kimi K2's settings (REFERENCE §9).
+    // τ = 100, α = 0.5: Kimi K2's settings (docs/references.md#transformer-instabilities).
     override: { qkClip: QK_CLIP_DEFAULTS },
     requires: 'attention',
   },
   bf16: {
     name: 'bf16',
     description: 'bfloat16 weights and activations in every matmul (quantisation-aware, straight-through; float32 master weights)',
-    source: 'REFERENCE §10; the precision preset bf16',
+    source: 'docs/references.md#number-formats; the precision preset bf16',
     group: 'precision',
     appliesTo: 'both',
     override: { precision: PRECISION_PRESETS.bf16 },
@@ -105,7 +105,7 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
   fp4: {
     name: 'fp4',
     description: "the seed's fp4 recipe: MXFP4 weights, FP8 E4M3 activations (quantisation-aware, straight-through)",
-    source: 'REFERENCE §10; the precision preset fp4',
+    source: 'docs/references.md#number-formats; the precision preset fp4',
     group: 'precision',
     appliesTo: 'both',
     override: { precision: PRECISION_PRESETS.fp4 },
@@ -114,7 +114,7 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
     name: 'muon-match-rms',
     description:
       "Muon with lrAdjust 'match_rms_adamw' (update RMS ≈ AdamW's) at AdamW's tuned LR, its internal AdamW at the same LR: separates \"Muon is more stable\" from \"Muon takes smaller steps\"",
-    source: 'Moonlight (Liu et al. 2025); torch.optim.Muon adjust_lr_fn (REFERENCE §1)',
+    source: 'Moonlight (Liu et al. 2025); torch.optim.Muon adjust_lr_fn (docs/references.md#muon)',
     group: 'step-size',
     appliesTo: 'treatment',
     override: { optimizerOptions: { lrAdjust: 'match_rms_adamw' }, lrFrom: 'baseline', internalAdamwAtMainLr: true },

@@ -1,5 +1,5 @@
 /**
- * Claim check v2 (issue 13, item 7): the claim split into sub-claims (a)–(f), each with its own
+ * Claim check v2: the claim split into sub-claims (a)–(f), each with its own
  * verdict by the study's rule (`verdictFrom`) applied to the family-wise intervals of its own
  * endpoints, and an overall paragraph that follows mechanically from the sub-verdicts. A sub-claim
  * whose task or arms are not in the study is "not run", with what it needs; never dropped.
@@ -24,8 +24,8 @@ export interface SubClaim {
 
 /** What a task of the claim needs when a study does not have it. */
 const TASK_NEEDS: Record<string, string> = {
-  'lm-moe': 'task lm-moe, the MoE language model of issue 9',
-  'lm-brown': 'task lm-brown, the dense language model of issue 9',
+  'lm-moe': 'task lm-moe, the MoE language model',
+  'lm-brown': 'task lm-brown, the dense language model',
 };
 
 const MITIGATIONS: readonly ArmName[] = ['qkNorm', 'zLoss', 'qkClip'];

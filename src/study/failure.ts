@@ -1,5 +1,5 @@
 /**
- * The study's **failed** endpoint (issue 13, item 5), fair to bounded updates: Muon's orthogonalised
+ * The study's **failed** endpoint, fair to bounded updates: Muon's orthogonalised
  * step has a bounded size, so its training loss rarely crosses the divergence threshold (4× the
  * first loss) even when training has failed — in the first full study Muon's MNIST runs at 8× never
  * "diverged" yet ended at eval loss 4.55, worse than at initialisation (2.30). A run has failed when

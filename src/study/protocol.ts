@@ -1,5 +1,5 @@
 /**
- * The stability study's protocol as data (REFERENCE §5, §7): per task, each optimizer tunes its
+ * The stability study's protocol as data (docs/references.md#loss-spikes, §7): per task, each optimizer tunes its
  * own LR over its own log-spaced grid with the same seeds; the tuned LR (tuning.ts: the best median
  * final eval loss among LRs that diverged in no seed) is then held constant at 1×, 2×, 4×, 8× over
  * a longer horizon, and spikes and divergence are counted. `planStudy` expands a spec into concrete runs, deterministically.
@@ -26,7 +26,7 @@ export interface StudyTask {
   /**
    * This task's stress horizon as a multiple of its tuning horizon (default: the study's absolute
    * `stress.steps`). "Late stage" needs the second half of a stress run to lie well past the tuning
-   * horizon: ≥ 3 for the LM tasks (issue 13).
+   * horizon: ≥ 3 for the LM tasks.
    */
   readonly stressLength?: number;
   /**
@@ -44,7 +44,7 @@ export interface ClaimTasks {
   readonly dense: string;
 }
 
-/** The defaults: the LMs of issue 9. A study without them reports those sub-claims as not run. */
+/** The defaults: the two language models. A study without them reports those sub-claims as not run. */
 export const DEFAULT_CLAIM_TASKS: ClaimTasks = { moe: 'lm-moe', dense: 'lm-brown' };
 
 export interface StudySpec {
@@ -196,7 +196,7 @@ export function planStress(
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
   const steps = stressStepsOf(study, task);
   const evalEvery = Math.max(1, Math.floor(steps / 10));
-  // Warm-up then constant (issue 13): the experiment's own warm-up, so a high multiplier tests the
+  // Warm-up then constant: the experiment's own warm-up, so a high multiplier tests the
   // LR held late, not a cold start at it.
   const warmup = warmupSteps(spec.schedule);
   const schedule: ScheduleSpec = warmup > 0 ? { kind: 'constant', warmup } : { kind: 'constant' };

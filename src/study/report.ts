@@ -21,7 +21,7 @@ import { taskModelKind } from './study.js';
 import { FAMILY_ALPHA, type Summary } from './stats.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
 
-/** REFERENCE §8, quoted verbatim in every report. */
+/** docs/references.md#the-claim, quoted verbatim in every report. */
 export const CLAIM =
   'Muon stabilises training at scale, reducing the divergence and loss spikes that AdamW shows in late-stage training of large MoE models.';
 
@@ -405,7 +405,7 @@ function claimSection(r: StudyResults): string {
     '## Claim check',
     '',
     `> ${CLAIM}`,
-    '> — the claim under test (REFERENCE §8)',
+    '> — the claim under test (docs/references.md#the-claim)',
     '',
     `Endpoints: for every task, LR multiplier and arm, the ${t} − ${b} difference in divergence rate, failure rate, steps lost to divergence, final eval loss, and spikes per 1k steps (whole run and last half) for each detector (${r.endpoints.length} endpoints). Rule: *supported* if at least one family-wise interval (${pct(r.familyConfidence)}) lies below 0 and none above; *contradicted* if at least one lies above and none below; otherwise *inconclusive*.`,
     '',
@@ -420,7 +420,7 @@ function claimSection(r: StudyResults): string {
     '',
     '### Limits of a small-scale test',
     '',
-    `- Scale: models of ~10⁴–10⁵ parameters trained for ${stressRange(r)} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (REFERENCE §8).`,
+    `- Scale: models of ~10⁴–10⁵ parameters trained for ${stressRange(r)} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (docs/references.md#the-claim).`,
     `- Seeds: n = ${r.spec.seeds.length} per cell, so intervals are wide and a bootstrap over so few values is itself approximate. A percentile interval cannot reach beyond the resampled means, so when the two sides do not overlap at all (e.g. every run of one optimizer diverged and none of the other) even the family-wise interval excludes 0, at any confidence, while the exact two-sided Mann–Whitney p at ${r.spec.seeds.length} vs ${r.spec.seeds.length} cannot go below ${f(minMannWhitneyP(r.spec.seeds.length))} (the tie-corrected normal approximation a little lower), which Holm over ${r.endpoints.length}+ tests multiplies far above 0.05. The family-wise intervals keep partial overlaps from deciding a verdict, not complete separations: read the Holm p-values beside them (Multiplicity).`,
     hasAttention(r)
       ? '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR past the tuning horizon, in runs of hundreds of steps; the language models have attention, so attention-logit growth and entropy collapse can show (see Growth), but MoE outlier activations and data-order effects of trillion-token runs cannot.'

@@ -1,5 +1,5 @@
 /**
- * Small, pure statistics for comparing optimizers across seeds (REFERENCE §7: report median and IQR,
+ * Small, pure statistics for comparing optimizers across seeds (docs/references.md#fair-comparison: report median and IQR,
  * bootstrap 95% CIs of differences, P(A > B) = Mann–Whitney U/(m·n), and Wortsman et al. 2023 LR
  * sensitivity). No tfjs here: everything works on plain arrays of numbers so it can be unit-tested
  * against textbook values.
@@ -298,7 +298,7 @@ export interface LrSensitivity {
  * worse than where it started) costs exactly ℓ₀ − ℓ*, however badly it blew up, so one NaN does not
  * dominate the average. A run marked diverged, or with a non-finite final loss, counts as ℓ₀. The
  * expectation over their log-spaced grid is the plain mean over the grid points, so the caller's
- * grid should be log-spaced too (REFERENCE §7: {3e-4, 1e-3, …, 3e-1}).
+ * grid should be log-spaced too (docs/references.md#fair-comparison: {3e-4, 1e-3, …, 3e-1}).
  *
  * ℓ* is taken over the clipped losses, i.e. min(best finite loss, ℓ₀); hence every term is ≥ 0, and
  * if nothing beats ℓ₀ the sensitivity is 0 (no LR learned anything, so there is nothing to be
@@ -326,7 +326,7 @@ export function lrSensitivity(curve: readonly LrPoint[], initialLoss: number): L
 
 // ---------------------------------------------------------------------------------------------
 
-/** Loss spikes per 1000 steps (REFERENCE §7 quotes per 10k; multiply by 10). */
+/** Loss spikes per 1000 steps (docs/references.md#fair-comparison quotes per 10k; multiply by 10). */
 export function spikesPer1k(count: number, steps: number): number {
   if (!(steps > 0)) throw new Error(`spikesPer1k: steps must be positive, got ${steps}`);
   if (!(count >= 0)) throw new Error(`spikesPer1k: count must be non-negative, got ${count}`);

@@ -1,6 +1,6 @@
 /**
  * Choosing a tuned learning rate from grid runs — the one rule the stability study and
- * `npm run tune` share (REFERENCE §7; issue 13 item 4):
+ * `npm run tune` share (docs/references.md#fair-comparison):
  *
  * - a run's score is its final eval loss, or its initial loss when it diverged or has no finite
  *   eval; an LR's score is the median over seeds;
@@ -47,7 +47,7 @@ export interface TunedChoice {
 
 /**
  * A tuning run's score: its final eval loss, or its initial loss if it diverged or has no eval
- * (REFERENCE §7); +∞ when even the initial loss is missing (NaN at step 1, stored as null).
+ * (docs/references.md#fair-comparison); +∞ when even the initial loss is missing (NaN at step 1, stored as null).
  */
 export function tuningLoss(summary: RunSummary): number {
   const initial = summary.initialLoss !== null && Number.isFinite(summary.initialLoss) ? summary.initialLoss : Infinity;

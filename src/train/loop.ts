@@ -42,7 +42,7 @@ export interface StepRecord {
   deadExperts?: number;
   routerMaxLogit?: number;
   zLoss?: number;
-  /** Transformer (REFERENCE §9): max pre-softmax attention logit over layers, heads, batch and unmasked positions. */
+  /** Transformer (docs/references.md#transformer-instabilities): max pre-softmax attention logit over layers, heads, batch and unmasked positions. */
   maxAttnLogit?: number;
   maxAttnLogitPerLayer?: number[];
   /** [layer][head]: the maxima QK-clip acts on. */
@@ -95,7 +95,7 @@ export interface TrainHooks {
   checkpointEvery?: number | 'auto';
   /** Continue from this state; `records` are the metrics lines it covers, replayed into the statistics. */
   resume?: { state: TrainState; records: readonly StepRecord[] };
-  /** Test hook: replace one gradient with NaN or ±Infinity at this step (REFERENCE-free fault injection). */
+  /** Test hook: replace one gradient with NaN or ±Infinity at this step (no other fault injection). */
   corruptGradient?: { step: number; value: number };
 }
 
@@ -382,7 +382,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       packed.dispose();
       const { record, stats } = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale, model);
       if (clipper && qkClip) {
-        // QK-clip after the optimizer step, from this step's forward maxima (Kimi K2, REFERENCE §9).
+        // QK-clip after the optimizer step, from this step's forward maxima (Kimi K2, docs/references.md#transformer-instabilities).
         const clips = clipper.clipAttentionLogits(stats['attnLogitMax']!, qkClip.threshold, qkClip.alpha);
         record.qkClips = clips;
         headClips += clips;

@@ -1,5 +1,5 @@
 /**
- * Pluggable loss-spike detectors (REFERENCE.md §5), adapted to small-model training where the
+ * Pluggable loss-spike detectors (docs/references.md#loss-spikes), adapted to small-model training where the
  * minibatch loss is far noisier than an LLM's, so every threshold is relative to recent history.
  *
  * Shared rules:

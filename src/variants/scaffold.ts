@@ -50,11 +50,11 @@ function sandboxImport(dir: string): string {
 }
 
 const HEADERS: Record<ScaffoldBase, string> = {
-  muon: ` * Starts as Muon (KellerJordan/Muon \`muon.py\`; REFERENCE §1). Per hidden weight matrix W with gradient G:
+  muon: ` * Starts as Muon (KellerJordan/Muon \`muon.py\`; docs/references.md#muon). Per hidden weight matrix W with gradient G:
  *   m ← β·m + (1−β)·G;   u ← Nesterov ? (1−β)·G + β·m : m;   X ← NewtonSchulz(u)
  *   W ← W·(1 − lr·wd) − lr·scale(shape)·X
  * Biases, the output head and whatever \`exclude\` selects go to an internal AdamW.`,
-  adamw: ` * Starts as AdamW (torch.optim.AdamW; REFERENCE §2):
+  adamw: ` * Starts as AdamW (torch.optim.AdamW; docs/references.md#adamw):
  *   m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·(m̂/(√v̂ + eps) + wd·θ)`,
   sgd: ` * Starts as SGD with momentum (torch.optim.SGD, dampening 0):
  *   g ← g + wd·θ (L2);  b ← μ·b + g;  θ ← θ − lr·(Nesterov ? g + μ·b : b)`,
