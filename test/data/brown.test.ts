@@ -1,5 +1,5 @@
 /**
- * The Brown Corpus text (issue 9, REFERENCE §11): the parsing rule, the reference statistics,
+ * The Brown Corpus text (docs/references.md#brown-corpus): the parsing rule, the reference statistics,
  * the fixed split by document, the on-disk cache, and the window samplers.
  */
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ describe('Brown Corpus text', () => {
     expect(documentText('\n\n\tThe/at jury/nn\n  said/vbd ./.\n')).toBe('The jury said .');
   });
 
-  it('matches REFERENCE §11: 500 documents, 6.13 M characters, 85 distinct, unigram entropy 4.39 bits', () => {
+  it('matches docs/references.md#brown-corpus: 500 documents, 6.13 M characters, 85 distinct, unigram entropy 4.39 bits', () => {
     const c = loadBrown();
     expect(c.documents).toHaveLength(500);
     expect(c.vocab).toHaveLength(85);

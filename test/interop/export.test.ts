@@ -1,5 +1,5 @@
 /**
- * Interop export (issue 9, item 7): the .npy writer/reader, and that an export round-trips —
+ * Interop export: the .npy writer/reader, and that an export round-trips —
  * reading its files back gives the weights and batches the run itself uses (the first step's
  * loss recomputed from the files equals the run's), for the text task and a vector task.
  */

@@ -1,5 +1,5 @@
 /**
- * The tiny MoE layer (REFERENCE §6): gradient flow to router and experts, the registered TopK
+ * The tiny MoE layer (docs/references.md#moe): gradient flow to router and experts, the registered TopK
  * gradient, gate renormalisation, Switch balancing, DeepSeek-V3 bias balancing and the z-loss.
  */
 import { beforeAll, describe, expect, it } from 'vitest';

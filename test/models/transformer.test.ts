@@ -1,5 +1,5 @@
 /**
- * The transformer LM (issue 9): gradients against central finite differences (cpu backend),
+ * The transformer LM: gradients against central finite differences (cpu backend),
  * causality, qk-norm's scale invariance, QK-clip's bound and untouched heads, role routing, the
  * reported signals, and no tensor leaks.
  */

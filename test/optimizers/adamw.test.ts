@@ -1,4 +1,4 @@
-/** AdamW against the float64 torch.optim.AdamW reference (REFERENCE §2). */
+/** AdamW against the float64 torch.optim.AdamW reference (docs/references.md#adamw). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdamW, initBackend } from '../../src/index.js';
 import { printObserved, record, runTrajectory, uniquePrefix, type TrajectoryOptions } from './harness.js';

@@ -1,5 +1,5 @@
 /**
- * tfjs-layers integration (REFERENCE §3): compile/fit with our optimizers, save with
+ * tfjs-layers integration (docs/references.md#tfjs-optimizers): compile/fit with our optimizers, save with
  * includeOptimizer, load, and check that training resumes exactly where it stopped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Muon against the float64 Keller-Muon reference (REFERENCE §1), which works in torch's [out, in]
+ * Muon against the float64 Keller-Muon reference (docs/references.md#muon), which works in torch's [out, in]
  * layout and maps back, so a layout slip in the shape scale shows up on [8,16] vs [16,8].
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

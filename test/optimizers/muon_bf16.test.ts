@@ -1,5 +1,5 @@
 /**
- * Newton–Schulz in bf16 (Keller's `G.bfloat16()` path, REFERENCE §1 and §10) and Muon with
+ * Newton–Schulz in bf16 (Keller's `G.bfloat16()` path, docs/references.md#muon and #number-formats) and Muon with
  * `nsPrecision: 'bf16'`. torch is not available here, so the "reference Muon in bf16" is the
  * float64 reference with every bf16 rounding of Keller's code applied (reference.ts,
  * newtonSchulzBf16): the bf16 run must track it more closely than the fp32 run does.

@@ -1,4 +1,4 @@
-/** Newton–Schulz properties (REFERENCE §1): singular values, orientation, per-expert banks. */
+/** Newton–Schulz properties (docs/references.md#muon): singular values, orientation, per-expert banks. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KELLER_NS_COEFFICIENTS, initBackend, tf, zeropowerViaNewtonSchulz, type NewtonSchulzOptions } from '../../src/index.js';
 import { SPLIT_BANK_MIN_SIDE } from '../../src/optimizers/newton_schulz.js';

@@ -1,5 +1,5 @@
 /**
- * Plain-JS float64 reference optimizers, written from REFERENCE.md §1–2 and the published
+ * Plain-JS float64 reference optimizers, written from docs/references.md#muon and #adamw and the published
  * PyTorch / KellerJordan code paths they describe. Nothing here imports the code under test:
  * the tests compare the tfjs optimizers against these.
  *
@@ -117,7 +117,7 @@ export interface RefNsOptions {
 
 /**
  * A float64 value as torch's bf16 kernels produce it: accumulated in float32 (Math.fround), then
- * rounded to bf16 by the bit rule of REFERENCE §10.
+ * rounded to bf16 by the bit rule of docs/references.md#number-formats.
  */
 export const toBf16 = (x: number): number => bf16ByBits(Math.fround(x));
 
@@ -355,7 +355,7 @@ export interface RefMuonOptions {
   weightDecay: number;
   lrAdjust: 'original' | 'match_rms_adamw';
   /**
-   * NorMuon (REFERENCE §1): after NS, divide each output neuron's row (torch layout) by the root of
+   * NorMuon (docs/references.md#muon): after NS, divide each output neuron's row (torch layout) by the root of
    * an EMA (β₂) of its mean square plus eps, then rescale to the pre-normalisation Frobenius norm.
    */
   neuronNorm: { beta2: number; eps: number } | null;

@@ -6,7 +6,7 @@
 export type RefFormat = 'bf16' | 'e4m3' | 'e5m2' | 'e2m1';
 
 /**
- * The formats from REFERENCE §10 and the OCP FP8 / MX specifications, written out here rather than
+ * The formats from docs/references.md#number-formats and the OCP FP8 / MX specifications, written out here rather than
  * imported so that the reference shares no numbers with the code under test: mantissa bits m,
  * smallest normal exponent emin, largest finite value, and whether overflow saturates.
  */
@@ -29,7 +29,7 @@ export function bitsToFloat32(u: number): number {
   return view.getFloat32(0);
 }
 
-/** REFERENCE §10's bf16 rule on the bits: u + 0x7FFF + ((u >> 16) & 1), keep the top 16 bits. */
+/** docs/references.md#number-formats's bf16 rule on the bits: u + 0x7FFF + ((u >> 16) & 1), keep the top 16 bits. */
 export function bf16ByBits(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const u = float32Bits(x);

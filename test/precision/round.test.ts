@@ -108,7 +108,7 @@ function roundOn(input: Float32Array, format: ElementFormat): Float32Array {
 }
 
 describe('the bit-level reference', () => {
-  it("agrees with REFERENCE §10's bf16 bit rule on random bits and edge cases", () => {
+  it("agrees with docs/references.md#number-formats's bf16 bit rule on random bits and edge cases", () => {
     const rng = new Rng(1);
     const xs = [...edgeCases('bf16', rng), ...randomValues('bf16', rng, 20000)];
     for (const x of xs) expect(sameFloat32(roundRef(x, 'bf16'), bf16ByBits(x))).toBe(true);

@@ -110,9 +110,9 @@ describe('arms', () => {
     expect(config.model.qkNorm).toBe(false);
     expect(config.model.outputZLossCoef).toBe(0);
     expect(applyArm(config, 'qkNorm', 2)).toEqual({ ...config, lrScale: 2, model: { ...config.model, qkNorm: true } });
-    // PaLM / Wortsman et al.'s coefficient (REFERENCE §9).
+    // PaLM / Wortsman et al.'s coefficient (docs/references.md#transformer-instabilities).
     expect(applyArm(config, 'zLoss', 2)).toEqual({ ...config, lrScale: 2, model: { ...config.model, outputZLossCoef: 1e-4 } });
-    // Kimi K2's τ = 100, α = 0.5 (REFERENCE §9); with Muon this is MuonClip.
+    // Kimi K2's τ = 100, α = 0.5 (docs/references.md#transformer-instabilities); with Muon this is MuonClip.
     expect(applyArm(config, 'qkClip', 2)).toEqual({ ...config, lrScale: 2, qkClip: { threshold: 100, alpha: 0.5 } });
     expect(applyArm(config, 'wsd', 2)).toEqual({ ...config, lrScale: 2, schedule: { kind: 'wsd', warmup: 7, decayFraction: 0.2, minFactor: 0 } });
   });

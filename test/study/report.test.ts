@@ -23,7 +23,7 @@ import { formatNumber } from '../../src/text/table.js';
 import { CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, ensureDir, toJSONLine, writeJSONAtomic } from '../../src/train/run_files.js';
 import { tempDir, tinyMlp, tinyMoe } from '../train/fixtures.js';
 
-/** REFERENCE §8, typed out here independently of the CLAIM constant. */
+/** docs/references.md#the-claim, typed out here independently of the CLAIM constant. */
 const CLAIM_TEXT =
   'Muon stabilises training at scale, reducing the divergence and loss spikes that AdamW shows in late-stage training of large MoE models.';
 

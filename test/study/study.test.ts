@@ -340,7 +340,7 @@ describe('tunedLr', () => {
     expect(() => tunedLr([])).toThrow(/no tuning results/);
   });
 
-  it('skips an LR whose tuning runs diverged in any seed, even when its median is the best (issue 13 item 4)', () => {
+  it('skips an LR whose tuning runs diverged in any seed, even when its median is the best', () => {
     // 0.1: one of five seeds diverged (→ 2.3), median of {0.2, 0.2, 0.25, 0.3, 2.3} = 0.25, the best;
     // 0.03: median 0.4, no divergence → tuned.
     const oneBlowUp = at(0.1, [0.2, 0.2, 0.25, 0.3, 0.1]);

@@ -1,5 +1,5 @@
 /**
- * Training the transformer LM end to end (issue 9): per-step signals in metrics.jsonl, evalBpc
+ * Training the transformer LM end to end: per-step signals in metrics.jsonl, evalBpc
  * and head-clip counts in summary.json, QK-clip from `muon-clip` and from the experiment option,
  * determinism, and the spec checks.
  */

@@ -1,6 +1,6 @@
 /**
  * The conformance kit: every registered optimizer passes it, and deliberately broken variants
- * fail it with a message naming the check (issue 14).
+ * fail it with a message naming the check.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {

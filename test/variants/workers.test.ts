@@ -1,5 +1,5 @@
 /**
- * Variants load everywhere (issue 14). Regression: a variant defined in the user's own experiment
+ * Variants load everywhere. Regression: a variant defined in the user's own experiment
  * file failed in the worker threads with `unknown optimizer` (the workers never imported the
  * file), while `--workers 1` worked. Now every user module the parent loaded reaches each worker.
  */
