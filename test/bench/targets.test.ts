@@ -1,5 +1,5 @@
 /**
- * The bench's target checks on given figures (no timing): the LM targets of issue 9 — AdamW LM step
+ * The bench's target checks on given figures (no timing): the LM targets — AdamW LM step
  * ≤ 2× FLOPs ÷ the rate of its own matmuls, Muon/AdamW within 1.25× of the FLOP model's ratio, no
  * tensor growth — pass and fail where they should.
  */

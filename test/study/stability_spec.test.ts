@@ -1,5 +1,5 @@
 /**
- * The shipped stability study (experiments/studies/stability.ts) against issue 13's protocol: the
+ * The shipped stability study (experiments/studies/stability.ts) against the study protocol: the
  * language-model tasks with a late stage ≥ 3× their tuning horizon, every arm on the MoE LM, the
  * quick study exercising the same tasks and arms, and the full study's cost-model estimate within
  * the 3-hour budget on 2 workers.
