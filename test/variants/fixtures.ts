@@ -12,7 +12,7 @@ export function sandboxImport(dir: string): string {
 }
 
 /**
- * A folder of the user's own, outside the project, marked as ES modules as the README says
+ * A folder of the user's own, outside the project, marked as ES modules as docs/optimizers.md says
  * (otherwise its .ts files would load as CommonJS, with a second copy of the sandbox).
  */
 export function userFolder(label: string): string {

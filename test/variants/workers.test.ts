@@ -44,13 +44,18 @@ function folder(label: string): string {
 const summary = (dir: string): RunSummary => readJSON<RunSummary>(join(dir, 'summary.json'));
 
 describe('a variant defined outside src/ runs in worker threads', () => {
-  /** The README walkthrough's variant file, copied into a folder of its own. */
+  /** The walkthrough's variant file (docs/optimizers.md, linked from the README), copied into a folder of its own. */
   function readmeVariant(): string {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Add an optimizer variant'), readme.indexOf('## Experiments'));
+    expect(readme, 'the README links the walkthrough').toContain('docs/optimizers.md#add-an-optimizer-variant');
+    const page = readFileSync(join(ROOT, 'docs', 'optimizers.md'), 'utf8');
+    const start = page.indexOf('\n## Add an optimizer variant\n');
+    expect(start, 'docs/optimizers.md has the walkthrough').toBeGreaterThan(-1);
+    const end = page.indexOf('\n## ', start + 1);
+    const section = page.slice(start, end === -1 ? undefined : end);
     const code = /```ts\n([\s\S]*?)\n\s*```/.exec(section)?.[1];
     expect(code, 'the walkthrough has a ts code block').toBeDefined();
-    // The README's file sits in optimizers/; this copy imports the sandbox from its own folder.
+    // The walkthrough's file sits in optimizers/; this copy imports the sandbox from its own folder.
     expect(code).toContain("from '../src/index.js'");
     const dir = folder('variant-readme');
     const file = join(dir, 'my-lion.ts');
@@ -59,7 +64,7 @@ describe('a variant defined outside src/ runs in worker threads', () => {
   }
 
   // One pool for both ways in (worker start-up is most of this test's cost).
-  it("regression: a variant the experiment file imports, and the README walkthrough's variant loaded with --require, run with --workers 2 exactly as with --workers 1", async () => {
+  it("regression: a variant the experiment file imports, and the walkthrough's variant (docs/optimizers.md) loaded with --require, run with --workers 2 exactly as with --workers 1", async () => {
     const dir = folder('variant-exp');
     const variant = writeUserLion(dir, 'user-lion', 'UserLion');
     const experiment = writeExperiment(dir, 'user-lion-exp', variant, 'user-lion');
