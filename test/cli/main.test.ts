@@ -11,7 +11,7 @@ import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { readJSON } from '../../src/train/run_files.js';
 import type { RunSummary } from '../../src/train/run.js';
-import { loadExperiment } from '../../src/cli/experiments.js';
+import { loadExperiment } from '../../src/catalog/experiments.js';
 import { formatNumber } from '../../src/text/table.js';
 import { groupLearningRates } from '../../src/study/tuned_record.js';
 
