@@ -5,7 +5,7 @@
 import { loadExperiment } from '../catalog/experiments.js';
 import type { BenchOptions } from './bench.js';
 
-export const BENCH_EXPERIMENTS = { mlp: 'mnist-mlp', moe: 'moe-regimes', lmDense: 'lm-brown', lmMoe: 'lm-moe' } as const;
+const BENCH_EXPERIMENTS = { mlp: 'mnist-mlp', moe: 'moe-regimes', lmDense: 'lm-brown', lmMoe: 'lm-moe' } as const;
 
 export async function loadBenchExperiments(): Promise<BenchOptions['experiments']> {
   return {

@@ -75,7 +75,7 @@ export function renderBackendBench(r: BackendBench): string {
 }
 
 /** The machine the figures were measured on, for the JSON output. */
-export function machineInfo(): Record<string, unknown> {
+function machineInfo(): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, tfjs: tf.version.tfjs, platform: process.platform };
 }
 

@@ -32,7 +32,7 @@ export function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** The line for a run that continues from a checkpoint: which run, from which step, what remains. */
-export function resumeLine(runDir: string, fromStep: number, plannedSteps: number): string {
+function resumeLine(runDir: string, fromStep: number, plannedSteps: number): string {
   return `resuming ${basename(runDir)} from step ${fromStep} of ${plannedSteps} (${count(plannedSteps - fromStep, 'step')} to go)`;
 }
 

@@ -12,7 +12,7 @@ interface BenchFlags extends BackendFlags {
   json?: string;
 }
 
-export async function benchCommand(flags: BenchFlags): Promise<0> {
+async function benchCommand(flags: BenchFlags): Promise<0> {
   const { benchBackend } = await import('../../bench/bench.js');
   const backends = await resolveBackends(flags, BACKENDS, 'bench');
   const experiments = await loadBenchExperiments();

@@ -27,7 +27,7 @@ function parseOptions(value: string | undefined): Record<string, unknown> {
   return options as Record<string, unknown>;
 }
 
-export async function checkOptimizerCommand(name: string, flags: CheckFlags): Promise<ExitStatus> {
+async function checkOptimizerCommand(name: string, flags: CheckFlags): Promise<ExitStatus> {
   await loadVariants(flags.require);
   const options = parseOptions(flags.options);
   const { checkOptimizer, formatConformance } = await import('../../variants/conformance.js');

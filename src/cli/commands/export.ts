@@ -16,7 +16,7 @@ interface ExportFlags extends BackendFlags {
   steps?: string;
 }
 
-export async function exportCommand(name: string, flags: ExportFlags): Promise<0> {
+async function exportCommand(name: string, flags: ExportFlags): Promise<0> {
   const seed = flags.seed === undefined ? 0 : parseSeeds(`${flags.seed},`)[0]!;
   await loadVariants(); // an experiment may name a variant from optimizers/
   const spec = await loadExperiment(name);

@@ -5,7 +5,7 @@ import { loadVariants } from '../../variants/modules.js';
 import { flag, withOptions } from '../flags.js';
 import type { RegisterCommand } from '../session.js';
 
-export async function listCommand(flags: { require?: string[] }): Promise<0> {
+async function listCommand(flags: { require?: string[] }): Promise<0> {
   await loadVariants(flags.require);
   console.log(`experiments (experiments/*.ts): ${listExperimentNames().join(', ')}\n`);
   for (const o of listOptimizers()) {

@@ -5,7 +5,7 @@ import { count } from '../../text/plural.js';
 import { flag, withOptions } from '../flags.js';
 import type { RegisterCommand } from '../session.js';
 
-export function mergeCommand(dirs: readonly string[], flags: { out: string; force?: boolean }): 0 {
+function mergeCommand(dirs: readonly string[], flags: { out: string; force?: boolean }): 0 {
   // Shards that cannot be merged are UsageErrors from mergeStudies; a busy folder or a full disk keeps its own error.
   const r = mergeStudies(dirs, flags.out, { force: flags.force === true });
   console.log(`merged ${count(dirs.length, 'folder')} → ${flags.out}: ${count(r.copied, 'run')}, ${r.duplicates} duplicates kept once, ${r.unfinishedSkipped} unfinished skipped`);

@@ -4,7 +4,7 @@ import { loadVariants } from '../../variants/modules.js';
 import { SCAFFOLD_BASES, scaffoldOptimizer } from '../../variants/scaffold.js';
 import type { RegisterCommand } from '../session.js';
 
-export async function newOptimizerCommand(name: string, flags: { from: string; dir?: string }): Promise<0> {
+async function newOptimizerCommand(name: string, flags: { from: string; dir?: string }): Promise<0> {
   // Existing variants first, so a name clash is caught.
   await loadVariants();
   const r = scaffoldOptimizer({ name, from: flags.from, ...(flags.dir !== undefined ? { dir: flags.dir } : {}) });

@@ -7,7 +7,7 @@ import { analyzeStudy, type StudyResults } from '../../study/analyze.js';
 import { renderReport } from '../../study/report.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
 
-export async function reportCommand(dir: string): Promise<0> {
+async function reportCommand(dir: string): Promise<0> {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
   let results: StudyResults;
   try {

@@ -31,7 +31,7 @@ export interface RunFlags extends BackendFlags, WorkersFlags, ChartFlags {
 }
 
 /** The page `start` and `run` write next to their runs. */
-export const RUNS_HTML = 'runs.html';
+const RUNS_HTML = 'runs.html';
 
 /** The flags of `start` and `run`. */
 export function addRunFlags(cmd: Command): Command {

@@ -20,7 +20,7 @@ function parseTemperature(v: string): number {
   return t;
 }
 
-export async function sampleCommand(dir: string, flags: SampleFlags): Promise<0> {
+async function sampleCommand(dir: string, flags: SampleFlags): Promise<0> {
   const options = {
     ...(flags.length !== undefined ? { length: parsePositiveInt('--length', flags.length) } : {}),
     ...(flags.prompt !== undefined ? { prompt: flags.prompt } : {}),

@@ -26,7 +26,7 @@ interface StudyFlags extends BackendFlags, WorkersFlags {
 
 const minutes = (s: number) => (s < 60 ? `${Math.ceil(s)} s` : `${(s / 60).toFixed(1)} min`);
 
-export async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
+async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
   const workers = resolveWorkers(flags);
   const shard: Shard | undefined = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
   await loadVariants(flags.require);

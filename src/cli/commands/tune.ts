@@ -23,7 +23,7 @@ interface TuneFlags extends BackendFlags, WorkersFlags {
 /** The study whose grids, seeds and rule `tune` applies. */
 const TUNING_STUDY = 'stability';
 
-export async function tuneCommand(name: string, flags: TuneFlags): Promise<ExitStatus> {
+async function tuneCommand(name: string, flags: TuneFlags): Promise<ExitStatus> {
   const workers = resolveWorkers(flags);
   // The experiment may name variants from optimizers/ or a --require file.
   await loadVariants(flags.require);

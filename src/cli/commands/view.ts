@@ -26,7 +26,7 @@ function checkOutputs(flags: ViewFlags): void {
   }
 }
 
-export async function viewCommand(dirs: readonly string[], flags: ViewFlags): Promise<0> {
+async function viewCommand(dirs: readonly string[], flags: ViewFlags): Promise<0> {
   const view = resolveView(flags);
   checkOutputs(flags);
   const runs = loadRuns(findRunDirs(dirs));
