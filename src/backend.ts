@@ -4,6 +4,7 @@
  * A request comes from a CLI flag (`--backend`) or the OPT_SANDBOX_BACKEND environment variable;
  * the flag wins.
  */
+import { EnvironmentError, UsageError } from './errors.js';
 import { registerGradients } from './ops.js';
 import { tf } from './tf.js';
 
@@ -21,7 +22,7 @@ let current: BackendChoice | undefined;
 
 export function parseBackendName(value: string, source: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName;
-  throw new Error(`${source}: unknown backend "${value}"; expected one of ${BACKENDS.join(', ')}`);
+  throw new UsageError(`${source}: unknown backend "${value}"; expected one of ${BACKENDS.join(', ')}`);
 }
 
 async function loadTfjsNode(): Promise<boolean> {
@@ -67,7 +68,8 @@ export async function initBackend(
   if (requested) {
     if (!(await trySet(requested))) {
       const hint = requested === 'tensorflow' ? ' (is @tensorflow/tfjs-node installed?)' : '';
-      throw new Error(`backend "${requested}" (${source}) is not available${hint}`);
+      // The request is the user's to change (another --backend, or none): a usage error.
+      throw new UsageError(`backend "${requested}" (${source}) is not available${hint}`);
     }
     choice = { name: requested, reason: source };
   } else if (await trySet('tensorflow')) {
@@ -77,7 +79,7 @@ export async function initBackend(
   } else if (await trySet('cpu')) {
     choice = { name: 'cpu', reason: 'auto: tfjs-node and wasm unavailable' };
   } else {
-    throw new Error('no tfjs backend could be initialised (tried tensorflow, wasm, cpu)');
+    throw new EnvironmentError('no tfjs backend could be initialised (tried tensorflow, wasm, cpu)');
   }
   await tf.ready();
   registerGradients();

@@ -15,6 +15,8 @@ export interface ProgressReporter {
   step(runIndex: number, step: number, loss: number): void;
   /** `plannedSteps`: a run that stopped early (diverged) still counts as all its steps done. */
   runDone(runIndex: number, label: string, plannedSteps: number): void;
+  /** A line of its own (e.g. "resuming ..."), printed above the bar without breaking it. */
+  note(line: string): void;
   stop(): void;
 }
 
@@ -104,6 +106,10 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, now:
       stepsByRun.set(runIndex, plannedSteps);
       lastLabel = `(last: ${label})`;
       update();
+    },
+    note(line) {
+      // On a terminal the bar owns the current line: clear it, print the note; the bar redraws below.
+      stream.write(plain ? `${line}\n` : `\r\x1b[2K${line}\n`);
     },
     stop() {
       if (plain) printLine(true);

@@ -8,6 +8,7 @@ import { medianPerIndex, summarize } from '../study/stats.js';
 import { renderChart, type ChartSeries } from '../text/chart.js';
 import { formatNumber, renderTable } from '../text/table.js';
 import { groupLearningRates } from '../study/tuned_record.js';
+import { count } from '../text/plural.js';
 import { optimizerLabel, precisionOf, seriesLabel, type LoadedRun } from '../train/run_dirs.js';
 
 export { findRunDirs, loadRun, loadRuns, seriesLabel, type LoadedRun } from '../train/run_dirs.js';
@@ -49,7 +50,7 @@ export function renderCharts(runs: readonly LoadedRun[], options: ViewOptions = 
       series.push({
         label,
         values: curve,
-        note: `${group.length} seed${group.length === 1 ? '' : 's'}${diverged ? `, ${diverged} diverged` : ''}; spikes ${spikes || 'n/a'}`,
+        note: `${count(group.length, 'seed')}${diverged ? `, ${diverged} diverged` : ''}; spikes ${spikes || 'n/a'}`,
       });
     }
     parts.push(

@@ -2,7 +2,8 @@
  * Join shard outputs into one study folder. Shards of one study hold identical study.json files;
  * a run present in several shards (a tuning run that two shards both needed) must be the same run
  * (same config hash) and is kept once. Unfinished runs never overwrite finished ones. Shards from
- * different backends or git commits are refused unless forced.
+ * different backends or git commits are refused unless forced. Shards that cannot be merged are
+ * the user's to fix (UsageError); a full disk or a busy folder keeps its own error.
  */
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -11,6 +12,7 @@ import { CONFIG_FILE, ensureDir, readJSON, writeJSONAtomic } from '../train/run_
 import { loadSummary, readSummary, warnToStderr } from '../train/run_readers.js';
 import { LOCK_FILE, lockFolder } from '../train/lock.js';
 import { RUNS_DIR, STUDY_FILE, type StudyFile } from './study.js';
+import { UsageError } from '../errors.js';
 
 export interface MergeResult {
   readonly copied: number;
@@ -54,10 +56,10 @@ function checkSameProvenance(sources: readonly string[]): void {
   }
   const list = (m: Map<string, string>, short: (k: string) => string) => [...m].map(([k, src]) => `${short(k)} in ${src}`).join(', ');
   if (backends.size > 1) {
-    throw new Error(`merge: the shards ran on different backends (${list(backends, (k) => k)}), whose numbers differ slightly; rerun them on one backend, or merge anyway with --force`);
+    throw new UsageError(`merge: the shards ran on different backends (${list(backends, (k) => k)}), whose numbers differ slightly; rerun them on one backend, or merge anyway with --force`);
   }
   if (commits.size > 1) {
-    throw new Error(`merge: the shards ran different code versions (git commits ${list(commits, (k) => k.slice(0, 10))}); rerun them on one commit, or merge anyway with --force`);
+    throw new UsageError(`merge: the shards ran different code versions (git commits ${list(commits, (k) => k.slice(0, 10))}); rerun them on one commit, or merge anyway with --force`);
   }
 }
 
@@ -67,20 +69,20 @@ export function mergeStudies(
   options: { force?: boolean; warn?: (line: string) => void } = {},
 ): MergeResult {
   const warn = options.warn ?? warnToStderr;
-  if (sources.length === 0) throw new Error('merge: give at least one study folder');
+  if (sources.length === 0) throw new UsageError('merge: give at least one study folder');
   if (!options.force) checkSameProvenance(sources);
   let study: StudyFile | undefined;
   for (const src of sources) {
     const p = join(src, STUDY_FILE);
-    if (!existsSync(p)) throw new Error(`merge: ${src} has no ${STUDY_FILE}; is it a study folder?`);
+    if (!existsSync(p)) throw new UsageError(`merge: ${src} has no ${STUDY_FILE}; is it a study folder?`);
     const s = readJSON<StudyFile>(p);
     if (study && JSON.stringify(s) !== JSON.stringify(study)) {
-      throw new Error(`merge: ${src} belongs to a different study than ${sources[0]} (${STUDY_FILE} differs)`);
+      throw new UsageError(`merge: ${src} belongs to a different study than ${sources[0]} (${STUDY_FILE} differs)`);
     }
     study ??= s;
   }
   if (existsSync(join(out, STUDY_FILE)) && JSON.stringify(readJSON<StudyFile>(join(out, STUDY_FILE))) !== JSON.stringify(study)) {
-    throw new Error(`merge: ${out} already holds a different study`);
+    throw new UsageError(`merge: ${out} already holds a different study`);
   }
   ensureDir(join(out, RUNS_DIR));
   const lock = lockFolder(out, 'study folder');
@@ -106,7 +108,7 @@ function copyRuns(sources: readonly string[], out: string, study: StudyFile, war
       const existing = existsSync(to) ? summaryOf(to, warn) : undefined;
       if (existing && incoming) {
         if (existing.configHash !== incoming.configHash) {
-          throw new Error(`merge: run ${name} differs between shards (config hash ${existing.configHash} vs ${incoming.configHash})`);
+          throw new UsageError(`merge: run ${name} differs between shards (config hash ${existing.configHash} vs ${incoming.configHash})`);
         }
         duplicates++;
         continue;

@@ -30,12 +30,15 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; id: number; step: number; loss: number }
+  | { type: 'resume'; id: number; fromStep: number }
   | { type: 'done'; id: number; summary: RunSummary }
   | { type: 'error'; id: number; message: string; status: 1 | 2 };
 
 export interface PoolEvents {
   onStart?(task: RunTask, index: number): void;
   onProgress?(index: number, step: number, loss: number): void;
+  /** A task continues from the checkpoint an interrupted process left, after `fromStep` of its steps. */
+  onResume?(task: RunTask, index: number, fromStep: number): void;
   onDone?(summary: RunSummary, index: number): void;
 }
 
@@ -66,6 +69,7 @@ async function runSerial(tasks: readonly RunTask[], events: PoolEvents = {}): Pr
       shouldStop: () => stopSignal.requested,
       ...(task.checkpointEvery !== undefined ? { checkpointEvery: task.checkpointEvery } : {}),
       onRecord: (r) => events.onProgress?.(i, r.step, r.loss),
+      onResume: (fromStep) => events.onResume?.(task, i, fromStep),
     });
     out.push(summary);
     events.onDone?.(summary, i);
@@ -216,6 +220,7 @@ function runOn(worker: Worker, id: number, task: RunTask, events: PoolEvents): P
     };
     const onMessage = (m: FromWorker) => {
       if (m.type === 'progress' && id >= 0) events.onProgress?.(m.id, m.step, m.loss);
+      else if (m.type === 'resume' && id >= 0) events.onResume?.(task, m.id, m.fromStep);
       else if (m.type === 'done') {
         finish();
         resolve(m.summary);

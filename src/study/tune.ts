@@ -15,6 +15,7 @@ import { tuneDirName } from './protocol.js';
 import type { StudyProgress } from './study.js';
 import { groupLearningRates, specHash, type TunedLabel, type TunedRecord } from './tuned_record.js';
 import { ELIGIBILITY_RULE, baseLr, chooseTunedLr, gridRuns } from './tuning.js';
+import { formatNumber, renderTable } from '../text/table.js';
 
 export interface TunePlanRun {
   readonly label: string;
@@ -166,4 +167,21 @@ export async function tuneExperiment(spec: ExperimentSpec, o: TuneOptions): Prom
   ensureDir(join(o.recordFile, '..'));
   writeJSONAtomic(o.recordFile, record);
   return record;
+}
+
+/** The tuned LRs and the grids that decided them, as `npm run tune` prints them. */
+export function renderTuning(record: TunedRecord): string {
+  const rows = Object.entries(record.optimizers).map(([label, t]) => [
+    label,
+    `${formatNumber(t.tuned.lr)}${t.atGridEdge ? ' (grid edge)' : ''}${t.noEligibleLr ? ' (no LR free of divergence)' : ''}`,
+    formatNumber(t.tuned.medianEvalLoss),
+    t.best.lr === t.tuned.lr ? 'same' : `${formatNumber(t.best.lr)}: ${formatNumber(t.best.medianEvalLoss)} (not eligible)`,
+    Object.entries(t.groupLrs).map(([g, lr]) => `${g} ${formatNumber(lr)}`).join(', '),
+    t.grid.map((g) => `${formatNumber(g.lr)}: ${formatNumber(g.medianEvalLoss)}${g.diverged ? ` (${g.diverged}/${g.n} div)` : ''}`).join('; '),
+  ]);
+  return [
+    `${record.experiment}: ${record.steps} steps, seeds ${record.seeds.join(',')}, backend ${record.backend}`,
+    renderTable(['optimizer', 'tuned LR', 'median eval loss', 'best-scoring LR', 'group LRs used', 'grid (LR: median final eval loss)'], rows),
+    `Rule: ${ELIGIBILITY_RULE}.`,
+  ].join('\n');
 }

@@ -14,6 +14,7 @@ import { SpecError } from '../train/config.js';
 import { stableHash } from '../train/run.js';
 import { readJSON } from '../train/run_files.js';
 import type { ScheduleSpec } from '../train/schedule.js';
+import { count } from '../text/plural.js';
 
 export const TUNED_DIR_NAME = 'tuned';
 
@@ -126,7 +127,7 @@ export function withGroupLearningRates(setup: OptimizerSetup, lrs: Readonly<Reco
 export function tunedSourceText(record: TunedRecord, label: string): string {
   const t = record.optimizers[label]!;
   const seeds = record.seeds.length;
-  return `tuned: ${t.grid.length}-point grid, ${seeds} seed${seeds === 1 ? '' : 's'}${t.noEligibleLr ? ', no LR free of divergence' : ''}`;
+  return `tuned: ${t.grid.length}-point grid, ${count(seeds, 'seed')}${t.noEligibleLr ? ', no LR free of divergence' : ''}`;
 }
 
 export const UNTUNED_SOURCE = 'spec (not tuned)';

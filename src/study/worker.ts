@@ -69,6 +69,7 @@ port.on('message', (message: ToWorker) => {
       const summary = await executeRun(message.config, message.dir, {
         shouldStop: () => stopRequested,
         ...(message.checkpointEvery !== undefined ? { checkpointEvery: message.checkpointEvery } : {}),
+        onResume: (fromStep) => send({ type: 'resume', id: message.id, fromStep }),
         onRecord: (r) => {
           const now = performance.now();
           if (now - lastSent < PROGRESS_INTERVAL_MS && r.step < message.config.steps) return;

@@ -103,6 +103,8 @@ export interface RunHooks extends Omit<TrainHooks, 'onCheckpoint' | 'resume'> {
   onRecord?(r: StepRecord): void;
   /** One-line warnings (a damaged file that is being redone); default: printed to stderr. */
   warn?(line: string): void;
+  /** The run continues from the checkpoint an earlier, interrupted process left, after step `fromStep`. */
+  onResume?(fromStep: number): void;
 }
 
 /** Where a killed run can continue: its last checkpoint and the metrics lines it covers. */
@@ -175,6 +177,8 @@ async function executeLocked(config: RunConfig, dir: string, hooks: RunHooks, wa
   writeJSONAtomic(join(dir, CONFIG_FILE), record);
   const faults = faultsFor(dir);
   let resume = findResumePoint(dir, hash, backend, warn);
+  // Said once, before training: a checkpoint that then turns out not to fit is warned about below.
+  if (resume) hooks.onResume?.(resume.checkpoint.step);
   for (;;) {
     const writer = new MetricsWriter(
       join(dir, METRICS_FILE),

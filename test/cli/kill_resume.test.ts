@@ -85,6 +85,21 @@ describe('kill -9 and rerun', () => {
   }, SLOW);
 });
 
+describe('a resumed run says so', () => {
+  it('kill@35 in the second run (one worker), rerun in worker threads → one line naming the run, its step and the steps left; the same files', () => {
+    const dir = join(tmp, 'announced');
+    expect(cli([...RUN_ARGS, '--workers', '1', '--out', dir], 'kill@35:moe-regimes__muon__s1').signal).toBe('SIGKILL');
+    // Two workers: the resume is reported from a worker thread, through the pool.
+    const again = cli([...RUN_ARGS, '--workers', '2', '--out', dir]);
+    expect(again.status, again.stderr.slice(-400)).toBe(0);
+    const lines = again.stderr.split('\n');
+    // adamw finished before the kill: counted as complete, not resumed; muon resumes from its checkpoint at step 30.
+    expect(lines.some((l) => /^2 runs → .* \(backend \w+, 2 workers\); 1 already complete$/.test(l)), again.stderr).toBe(true);
+    expect(lines.filter((l) => l.startsWith('resuming '))).toEqual(['resuming moe-regimes__muon__s1 from step 30 of 80 (50 steps to go)']);
+    expect(results(dir)).toEqual(results(join(tmp, 'straight')));
+  }, SLOW);
+});
+
 describe('a study killed twice', () => {
   const spec = join(tmp, 'tiny-study.ts');
   writeFileSync(
@@ -103,9 +118,14 @@ describe('a study killed twice', () => {
     expect(cli(args(straight)).status).toBe(0);
     const dir = join(tmp, 'study-killed');
     expect(cli(args(dir), 'kill@23:tune__moe-regimes__muon__lr0.1__s1').signal).toBe('SIGKILL');
-    expect(cli(args(dir), 'kill@45:stress__moe-regimes__adamw__x4__s1').signal).toBe('SIGKILL');
+    const second = cli(args(dir), 'kill@45:stress__moe-regimes__adamw__x4__s1');
+    expect(second.signal).toBe('SIGKILL');
+    // Checkpoints every 7 steps: the tuning run killed after step 23 resumes from step 21, the stress run killed after 45 from 42.
+    const resumed = (r: { stderr: string }) => r.stderr.split('\n').filter((l) => l.startsWith('resuming '));
+    expect(resumed(second)).toEqual(['resuming tune__moe-regimes__muon__lr0.1__s1 from step 21 of 30 (9 steps to go)']);
     const last = cli(args(dir));
     expect(last.status).toBe(0);
+    expect(resumed(last)).toEqual(['resuming stress__moe-regimes__adamw__x4__s1 from step 42 of 50 (8 steps to go)']);
     const a = results(straight);
     expect(Object.keys(a)).toHaveLength(8);
     expect(results(dir)).toEqual(a);

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { main } from '../../src/cli/main.js';
+import { describeError, main } from '../../src/cli/main.js';
+import { UsageError } from '../../src/errors.js';
 import { readJSON } from '../../src/train/run_files.js';
 import type { RunSummary } from '../../src/train/run.js';
-import { loadExperiment } from '../../src/cli/experiments.js';
+import { loadExperiment } from '../../src/catalog/experiments.js';
 import { formatNumber } from '../../src/text/table.js';
 import { groupLearningRates } from '../../src/study/tuned_record.js';
 
@@ -99,6 +100,29 @@ describe('usage errors', () => {
     expect(await main(['run', '--help'])).toBe(0);
     expect(written.join('')).toContain('Usage: optimizer-sandbox run');
     expect(err.some((l) => l.startsWith('error'))).toBe(false);
+  });
+
+  it('a bad OPT_SANDBOX_BACKEND is a one-line usage error, thrown typed where it is detected', async () => {
+    const saved = process.env['OPT_SANDBOX_BACKEND'];
+    process.env['OPT_SANDBOX_BACKEND'] = 'foo';
+    try {
+      expect(await usageError(['run', 'mnist-mlp', '--quick'])).toMatch(/OPT_SANDBOX_BACKEND: unknown backend "foo"; expected one of tensorflow, wasm, cpu/);
+    } finally {
+      if (saved === undefined) delete process.env['OPT_SANDBOX_BACKEND'];
+      else process.env['OPT_SANDBOX_BACKEND'] = saved;
+    }
+  });
+
+  it('merge of a folder that is no study is a one-line usage error', async () => {
+    expect(await usageError(['merge', join(tmp, 'no-such-shard')])).toMatch(/merge: .*no-such-shard has no study\.json/);
+  });
+
+  it('errors are mapped by type, never by the text of their message', () => {
+    expect(describeError(new UsageError('backend "x" (requested by --backend) is not available'))).toMatchObject({ status: 2, userError: true });
+    // The same words in a plain Error are a bug: exit 1, stack kept.
+    const bug = describeError(new Error('backend "x" (requested by --backend) is not available'));
+    expect(bug).toMatchObject({ status: 1, userError: false });
+    expect(bug.line).toMatch(/\n\s+at /);
   });
 
   it('view of a folder with no runs is a one-line error', async () => {

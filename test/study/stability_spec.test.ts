@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { full, quick } from '../../experiments/studies/stability.js';
-import { loadExperimentSpec } from '../../src/cli/experiments.js';
+import { loadExperimentSpec } from '../../src/catalog/experiments.js';
 import { estimateRunSeconds } from '../../src/study/cost.js';
 import { planStress, planTuning, stressStepsOf, tuneStepsOf, type StudySpec } from '../../src/study/protocol.js';
 import { estimateStudy, runnableArms } from '../../src/study/study.js';

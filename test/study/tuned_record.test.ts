@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { EXPERIMENTS_DIR, listExperimentNames, loadExperiment, loadExperimentSpec } from '../../src/cli/experiments.js';
+import { EXPERIMENTS_DIR, listExperimentNames, loadExperiment, loadExperimentSpec } from '../../src/catalog/experiments.js';
 import { buildRecord } from '../../src/study/tune.js';
 import {
   applyTuning,

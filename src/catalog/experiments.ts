@@ -1,16 +1,34 @@
 /**
- * Experiment discovery: every `experiments/<name>.ts` default-exports an ExperimentSpec, so adding
- * a file adds an experiment; the CLI needs no change.
+ * The catalog of experiments and studies: every `experiments/<name>.ts` default-exports an
+ * ExperimentSpec and every `experiments/studies/<name>.ts` a StudySpec, so adding a file adds an
+ * experiment; no command needs a change. A spec can also be given by path, anywhere on disk.
+ * Lives below the CLI so that every front end (the CLI, a Slurm job, the playground) finds the
+ * same specs the same way.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { extname, join, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SpecError, validateExperiment, type ExperimentSpec } from '../train/config.js';
 import { validateStudy, type StudySpec } from '../study/protocol.js';
-import { firstLineWithHint, recordUserModule } from '../variants/modules.js';
+import { firstLineWithHint, PROJECT_ROOT, recordUserModule } from '../variants/modules.js';
 import { applyTuning, readRecord, recordPath } from '../study/tuned_record.js';
 
-export const EXPERIMENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'experiments');
+export const EXPERIMENTS_DIR = join(PROJECT_ROOT, 'experiments');
+
+/** The main job (`npm start`): the two fast tasks, Muon vs AdamW. */
+export const MAIN_EXPERIMENTS: readonly string[] = ['mnist-mlp', 'moe-regimes'];
+
+/**
+ * Extensions of a spec given by path. `.mts`/`.mjs` always load as ES modules; `.ts`/`.js` do
+ * where the nearest package.json says "type": "module" (the project's own does). `.cts`/`.cjs`
+ * count as paths too, so that their load error can say to rename them (src/variants/modules.ts).
+ */
+const SPEC_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+
+/** A spec argument is a path when it has a module extension or names a folder; otherwise a name. */
+export function isSpecPath(nameOrPath: string): boolean {
+  return SPEC_EXTENSIONS.includes(extname(nameOrPath)) || nameOrPath.includes('/') || nameOrPath.includes(sep);
+}
 
 export function listExperimentNames(dir = EXPERIMENTS_DIR): string[] {
   if (!existsSync(dir)) return [];
@@ -38,9 +56,9 @@ export async function loadExperiment(
   return applied.spec;
 }
 
-/** Load and validate an experiment by name, or from a path to a .ts file: the spec as written (the LRs tuning scales). */
+/** Load and validate an experiment by name, or from a path to a spec file: the spec as written (the LRs tuning scales). */
 export async function loadExperimentSpec(nameOrPath: string, dir = EXPERIMENTS_DIR): Promise<ExperimentSpec> {
-  const path = nameOrPath.endsWith('.ts') ? nameOrPath : join(dir, `${nameOrPath}.ts`);
+  const path = isSpecPath(nameOrPath) ? nameOrPath : join(dir, `${nameOrPath}.ts`);
   if (!existsSync(path)) {
     throw new SpecError(`unknown experiment "${nameOrPath}"; known experiments: ${listExperimentNames(dir).join(', ')}`);
   }
@@ -62,7 +80,7 @@ export const STUDIES_DIR = join(EXPERIMENTS_DIR, 'studies');
 
 /** A study spec file default-exports the full protocol and may export `quick`, its small version. */
 export async function loadStudy(nameOrPath: string, quick: boolean): Promise<StudySpec> {
-  const path = nameOrPath.endsWith('.ts') ? nameOrPath : join(STUDIES_DIR, `${nameOrPath}.ts`);
+  const path = isSpecPath(nameOrPath) ? nameOrPath : join(STUDIES_DIR, `${nameOrPath}.ts`);
   if (!existsSync(path)) {
     const known = existsSync(STUDIES_DIR) ? listExperimentNames(STUDIES_DIR).join(', ') : '(none)';
     throw new SpecError(`unknown study "${nameOrPath}"; known studies: ${known}`);

@@ -1,0 +1,100 @@
+/** `study` (`npm run study`): the stability study, resumable and shardable. */
+import { Option } from 'commander';
+import { join } from 'node:path';
+import { loadExperimentSpec, loadStudy } from '../../catalog/experiments.js';
+import { estimateWallSeconds } from '../../study/cost.js';
+import { stopSignal } from '../../study/pool.js';
+import { estimateStudy, runStudy, type Shard } from '../../study/study.js';
+import { count } from '../../text/plural.js';
+import { checkDataAvailable } from '../../train/build.js';
+import type { ExperimentSpec } from '../../train/config.js';
+import { ensureDir } from '../../train/run_files.js';
+import { loadVariants } from '../../variants/modules.js';
+import { outDir, parseShard } from '../args.js';
+import { flag, resolveBackend, resolveCheckpointEvery, resolveWorkers, withOptions, type BackendFlags, type WorkersFlags } from '../flags.js';
+import { createProgress } from '../progress.js';
+import { INTERRUPTED, progressEvents, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
+
+interface StudyFlags extends BackendFlags, WorkersFlags {
+  quick?: boolean;
+  spec?: string;
+  out?: string;
+  shard?: string;
+  require?: string[];
+  checkpointEvery?: string;
+}
+
+const minutes = (s: number) => (s < 60 ? `${Math.ceil(s)} s` : `${(s / 60).toFixed(1)} min`);
+
+async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
+  const workers = resolveWorkers(flags);
+  const shard: Shard | undefined = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
+  await loadVariants(flags.require);
+  const every = resolveCheckpointEvery(flags);
+  const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
+  const experiments = new Map<string, ExperimentSpec>();
+  // The study tunes every LR itself: it scales the specs as written, not the recorded tunings.
+  for (const t of study.tasks) experiments.set(t.experiment, await loadExperimentSpec(t.experiment));
+  for (const e of experiments.values()) checkDataAvailable(e.data);
+  const backend = await resolveBackend(flags);
+  const fallback = join('runs', shard ? `${study.name}-shard-${shard.index}-of-${shard.count}` : study.name);
+  const dir = outDir(flags.out, fallback);
+  ensureDir(dir);
+  console.error(
+    `study ${study.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''} → ${dir} (backend ${backend.name}, ${count(workers, 'worker')}); rerun the same command to resume`,
+  );
+  const estimate = estimateStudy(study, experiments, { workers, ...(shard ? { shard } : {}) });
+  console.error(
+    `estimated wall time: ${minutes(estimate.total)} for ${count(estimate.runs, 'run')} (tuning ${minutes(estimate.tune)}, stress ${minutes(estimate.stress)}, arms ≤ ${minutes(estimate.arms)}; ` +
+      `FLOP model on ${count(workers, 'worker')}, before skipping finished runs; diverged runs end early)`,
+  );
+  const started = performance.now();
+  let progress = createProgress();
+  const result = await withStopOnSigint(() =>
+    runStudy(study, experiments, dir, {
+      workers,
+      checkpointEvery: every,
+      ...(shard ? { shard } : {}),
+      events: {
+        onPhase: (phase, runs, skipped, steps, estimates) => {
+          progress.stop();
+          const secs = estimates ? estimates.map((e) => e.seconds) : [];
+          console.error(
+            `${phase}: ${count(runs, 'run')} to do${skipped ? `, ${skipped} already complete` : ''}${runs ? ` (estimated ${minutes(estimateWallSeconds(secs, workers))})` : ''}`,
+          );
+          progress = createProgress();
+          progress.start(steps, runs, estimates);
+        },
+        ...progressEvents(() => progress, (s) => `${s.experiment}/${s.optimizer}/s${s.seed}`),
+      },
+    }).finally(() => progress.stop()),
+  );
+  const elapsed = ((performance.now() - started) / 60000).toFixed(1);
+  if (stopSignal.requested) {
+    console.log(`interrupted after ${elapsed} min; rerun the same command to resume (finished runs are skipped)`);
+    return INTERRUPTED;
+  }
+  for (const [key, lr] of result.tuned) console.log(`tuned LR ${key.replace('\u0000', '/')}: ${lr}`);
+  for (const [task, ms] of result.armMultipliers) console.log(`arms on ${task} at ${ms.map((m) => `${m}×`).join(', ')} (where either optimizer first fails)`);
+  console.log(`done in ${elapsed} min: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.arms.length} arm runs in ${dir}`);
+  console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
+  return 0;
+}
+
+export const registerStudy: RegisterCommand = (program, exit) => {
+  withOptions(
+    program
+      .command('study')
+      .description(
+        'the stability study: LR tuning per optimizer; spikes (whole run and last half), divergence and failure at 1–8× the tuned LR; then the arms (e.g. muon-match-rms) where either optimizer first fails. Prints a wall-time estimate (FLOP model) first; the progress ETA is cost-weighted',
+      ),
+    flag.require(),
+    flag.quick('the same pipeline with a small grid and short horizons (minutes)'),
+    new Option('--spec <name|path>', 'study spec in experiments/studies/, or a path to one (.ts in a "type": "module" package, or .mts) (default: stability)'),
+    flag.out('study folder (default: runs/<study name>); rerunning resumes it'),
+    flag.workers(),
+    new Option('--shard <i/n>', 'run only the i-th of n deterministic shares (merge them with `merge`)'),
+    flag.backend(),
+    flag.checkpointEvery('on the same folder'),
+  ).action(async (flags: StudyFlags) => exit(await studyCommand(flags)));
+};

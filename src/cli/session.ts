@@ -1,0 +1,54 @@
+/**
+ * What the commands share while they run: exit statuses, Ctrl-C, the progress events of a batch
+ * of runs (with a line for each run resumed from a checkpoint), and figure warnings.
+ */
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { WrittenFigure } from '../figures/output.js';
+import { stopSignal, type PoolEvents } from '../study/pool.js';
+import type { RunSummary } from '../train/run.js';
+import { count } from '../text/plural.js';
+import type { ProgressReporter } from './progress.js';
+
+/**
+ * How a command that returns ends: 0 done, 1 a check it ran failed, 130 interrupted by Ctrl-C (a
+ * rerun resumes). Errors are thrown instead, typed (src/errors.ts), and main maps them to 1 or 2.
+ */
+export type ExitStatus = 0 | 1 | 130;
+export const INTERRUPTED: ExitStatus = 130;
+
+/** A command file registers its command; its action hands its status to `exit`. */
+export type RegisterCommand = (program: Command, exit: (status: ExitStatus) => void) => void;
+
+/** Run `work` with Ctrl-C asking runs to stop after their current step; a second Ctrl-C quits. */
+export function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
+  const onSigint = () => {
+    if (stopSignal.requested) process.exit(130);
+    stopSignal.requested = true;
+    console.error('\nstopping after the current step (Ctrl-C again to quit now); finished runs are kept');
+  };
+  process.on('SIGINT', onSigint);
+  return work().finally(() => process.off('SIGINT', onSigint));
+}
+
+/** The line for a run that continues from a checkpoint: which run, from which step, what remains. */
+function resumeLine(runDir: string, fromStep: number, plannedSteps: number): string {
+  return `resuming ${basename(runDir)} from step ${fromStep} of ${plannedSteps} (${count(plannedSteps - fromStep, 'step')} to go)`;
+}
+
+/**
+ * Pool events that drive a progress reporter (read through `progress()`, since a study starts a
+ * new one per phase) and print one line per resumed run. `label` names a finished run in the bar.
+ */
+export function progressEvents(progress: () => ProgressReporter, label: (s: RunSummary) => string): PoolEvents {
+  return {
+    onProgress: (i, step, loss) => progress().step(i, step, loss),
+    onResume: (task, _i, fromStep) => progress().note(resumeLine(task.dir, fromStep, task.config.steps)),
+    onDone: (s, i) => progress().runDone(i, label(s), s.plannedSteps),
+  };
+}
+
+/** A figure that renders with warnings is still written; the warnings go to stderr. */
+export function reportWarnings(written: readonly WrittenFigure[]): void {
+  for (const w of written) for (const msg of w.warnings) console.error(`figure ${w.figure.id}: ${msg}`);
+}
