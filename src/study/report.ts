@@ -16,7 +16,7 @@ import {
 } from './analyze.js';
 import { ARMS } from './arms.js';
 import { overallParagraph, subClaims } from './claims.js';
-import { stressStepsOf, tuneStepsOf } from './protocol.js';
+import { claimTasksOf, multLabel, stressStepsOf, tuneStepsOf } from './protocol.js';
 import { taskModelKind } from './study.js';
 import { FAMILY_ALPHA, type Summary } from './stats.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
@@ -31,7 +31,6 @@ const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n})` : '
 const ci = (c: Comparison | undefined) => (c ? `${f(c.estimate)} [${f(c.lo)}, ${f(c.hi)}]` : '—');
 const adj = (c: Comparison | undefined) => (c ? `[${f(c.adjLo)}, ${f(c.adjHi)}]` : '—');
 const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
-const mult = (m: number) => `${Number(m.toPrecision(3))}×`;
 
 function protocol(r: StudyResults): string {
   const s = r.spec;
@@ -54,7 +53,7 @@ function protocol(r: StudyResults): string {
     `- Seeds: ${s.seeds.join(', ')} (n = ${s.seeds.length}), the same for every optimizer, LR and multiplier.`,
     `- Tuning: ${s.tune.steps} steps with each experiment's own schedule; LR grids (each optimizer its own):\n${grids}`,
     `  Rule: ${ELIGIBILITY_RULE}.`,
-    `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
+    `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(multLabel).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
     ...lateStageProtocol(r),
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
     `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k is above the ≈3× gap between two optimizers that both train normally here (AdamW vs Muon on the MoE) and below a run that broke and plateaued (Muon's MNIST runs at 4× in the first full study: 13×). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${f(l)}`).join(', ') || '—'}.`,
@@ -128,23 +127,23 @@ function cellRows(r: StudyResults, c: StressCell): string[][] {
           .join(', ')}]`
       : '';
   const rows: string[][] = [
-    [mult(c.multiplier), 'divergence rate', rate(B?.n, B?.diverged), rate(T?.n, T?.diverged), ...stats(c.divergence)],
-    [mult(c.multiplier), 'failure rate', `${rate(B?.n, B?.failed)}${reasons(B)}`, `${rate(T?.n, T?.failed)}${reasons(T)}`, ...stats(c.failure)],
-    [mult(c.multiplier), 'steps lost to divergence', medIqr(B?.stepsLost), medIqr(T?.stepsLost), ...stats(c.stepsLost)],
+    [multLabel(c.multiplier), 'divergence rate', rate(B?.n, B?.diverged), rate(T?.n, T?.diverged), ...stats(c.divergence)],
+    [multLabel(c.multiplier), 'failure rate', `${rate(B?.n, B?.failed)}${reasons(B)}`, `${rate(T?.n, T?.failed)}${reasons(T)}`, ...stats(c.failure)],
+    [multLabel(c.multiplier), 'steps lost to divergence', medIqr(B?.stepsLost), medIqr(T?.stepsLost), ...stats(c.stepsLost)],
   ];
   for (const det of r.detectors) {
-    rows.push([mult(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det]), spikeCell(T?.spikesPer1k[det]), ...stats(c.spikes[det])]);
+    rows.push([multLabel(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det]), spikeCell(T?.spikesPer1k[det]), ...stats(c.spikes[det])]);
   }
   for (const det of r.detectors) {
     rows.push([
-      mult(c.multiplier),
+      multLabel(c.multiplier),
       `late spikes/1k (${det})`,
       spikeCell(B?.lateSpikesPer1k[det]),
       spikeCell(T?.lateSpikesPer1k[det]),
       ...stats(c.lateSpikes[det]),
     ]);
   }
-  rows.push([mult(c.multiplier), 'final eval loss', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), ...stats(c.finalEval)]);
+  rows.push([multLabel(c.multiplier), 'final eval loss', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), ...stats(c.finalEval)]);
   return rows;
 }
 
@@ -257,7 +256,7 @@ function survivalSection(r: StudyResults): string {
       return [`${k.events}/${k.n}`, k.median === null ? 'not reached' : String(k.median), f(end)];
     };
     const lr = c.survival.logRank;
-    rows.push([c.task, c.arm, mult(c.multiplier), ...cell(b), ...cell(t), f(lr.chiSquare), f(lr.pValue), f(lr.pHolm)]);
+    rows.push([c.task, c.arm, multLabel(c.multiplier), ...cell(b), ...cell(t), f(lr.chiSquare), f(lr.pValue), f(lr.pHolm)]);
   }
   if (rows.length === 0) return [...parts, 'No cell with runs of both optimizers.'].join('\n');
   parts.push(
@@ -284,7 +283,7 @@ function growthSection(r: StudyResults): string {
     g.signal,
     g.arm,
     g.label,
-    mult(g.multiplier),
+    multLabel(g.multiplier),
     g.slopePer1k ? medIqr(g.slopePer1k) : '—',
     g.slopePer1k ? f(Math.exp(g.slopePer1k.median)) : '—',
     String(g.runs),
@@ -308,7 +307,7 @@ function armsSection(r: StudyResults): string {
       r.arms.map((a) => {
         const def = ARMS[a.arm];
         const firsts = Object.entries(a.firstFailure)
-          .map(([label, m]) => `${label} first fails at ${m === null ? 'none' : mult(m)}`)
+          .map(([label, m]) => `${label} first fails at ${m === null ? 'none' : multLabel(m)}`)
           .join(', ');
         return [
           a.task,
@@ -316,7 +315,7 @@ function armsSection(r: StudyResults): string {
           def.description,
           def.appliesTo === 'both' ? `${b} and ${t}` : `${t} only`,
           a.needs ? `not run in this study (needs ${a.needs})` : 'run',
-          a.needs ? '—' : `${a.multipliers.map(mult).join(', ')} (${firsts})`,
+          a.needs ? '—' : `${a.multipliers.map(multLabel).join(', ')} (${firsts})`,
           def.source,
         ];
       }),
@@ -352,7 +351,7 @@ function multiplicitySection(r: StudyResults): string {
       '',
       renderTable(
         ['task', 'arm', 'LR', 'metric', 'Δ [95% CI]', 'family-wise', 'p', 'p (Holm)', 'decides'],
-        shown.map((x) => [x.task, x.arm, mult(x.multiplier), x.metric, ci(x.comparison), adj(x.comparison), f(x.comparison.pValue), f(x.comparison.pHolm), x.favours ?? 'no']),
+        shown.map((x) => [x.task, x.arm, multLabel(x.multiplier), x.metric, ci(x.comparison), adj(x.comparison), f(x.comparison.pValue), f(x.comparison.pHolm), x.favours ?? 'no']),
       ),
     );
   }
@@ -365,7 +364,7 @@ function claimV2Section(r: StudyResults): string {
   const lines = [
     '### Claim check v2: sub-claims',
     '',
-    `Each sub-claim gets a verdict by the rule above applied to its own endpoints' family-wise intervals; roles: MoE LM = ${(r.spec.claimTasks ?? { moe: 'lm-moe' }).moe}, dense LM = ${(r.spec.claimTasks ?? { dense: 'lm-brown' }).dense}.`,
+    `Each sub-claim gets a verdict by the rule above applied to its own endpoints' family-wise intervals; roles: MoE LM = ${claimTasksOf(r.spec).moe}, dense LM = ${claimTasksOf(r.spec).dense}.`,
     '',
   ];
   for (const c of claims) {
@@ -392,7 +391,7 @@ function claimSection(r: StudyResults): string {
   const forT = r.endpoints.filter((e) => e.favours === 'treatment');
   const forB = r.endpoints.filter((e) => e.favours === 'baseline');
   const line = (e: (typeof r.endpoints)[number]) =>
-    `  - ${e.task}${e.arm === 'none' ? '' : ` (arm ${e.arm})`} at ${mult(e.multiplier)}, ${e.metric}: Δ = ${ci(e.comparison)}, family-wise ${adj(e.comparison)}, P(${t} better) = ${f(e.comparison.probTreatmentBetter)}, p = ${f(e.comparison.pValue)}, Holm p = ${f(e.comparison.pHolm)}`;
+    `  - ${e.task}${e.arm === 'none' ? '' : ` (arm ${e.arm})`} at ${multLabel(e.multiplier)}, ${e.metric}: Δ = ${ci(e.comparison)}, family-wise ${adj(e.comparison)}, P(${t} better) = ${f(e.comparison.probTreatmentBetter)}, p = ${f(e.comparison.pValue)}, Holm p = ${f(e.comparison.pHolm)}`;
   const verdictText = {
     supported: `**Supported at this scale**: at least one endpoint's family-wise interval lies entirely below 0 (${t} better) and none lies entirely above 0.`,
     contradicted: `**Contradicted at this scale**: at least one endpoint's family-wise interval lies entirely above 0 (${b} better) and none lies entirely below 0.`,
@@ -438,8 +437,7 @@ function stressRange(r: StudyResults): string {
 }
 
 function hasAttention(r: StudyResults): boolean {
-  const experiments = new Map(Object.entries(r.experiments));
-  return r.spec.tasks.some((t) => taskModelKind(t, experiments) === 'transformer');
+  return r.spec.tasks.some((t) => taskModelKind(t, r.experiments) === 'transformer');
 }
 
 /** Which stability changes of Kimi K2 (QK-clip) and Moonlight (RMS matching) the arms tested. */
