@@ -6,7 +6,8 @@
  */
 import { armNeeds, type ArmName } from './arms.js';
 import { taskModelKind } from './study.js';
-import { verdictFrom, type Endpoint, type StudyResults, type VerdictKind } from './analyze.js';
+import { verdictFrom } from './compare.js';
+import type { Endpoint, StudyResults, VerdictKind } from './results.js';
 import { claimTasksOf } from './protocol.js';
 
 export type SubClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';

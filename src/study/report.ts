@@ -3,17 +3,10 @@ import { renderChart } from '../text/chart.js';
 import { formatNumber, renderTable } from '../text/table.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
 import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
-import {
-  ADJUSTED_TAIL_RESAMPLES,
-  BOOTSTRAP_RESAMPLES,
-  BOOTSTRAP_SEED,
-  GROWTH_SIGNALS,
-  MIN_GROWTH_POINTS,
-  MIN_STABLE_RUNS,
-  type Comparison,
-  type StressCell,
-  type StudyResults,
-} from './analyze.js';
+import { ADJUSTED_TAIL_RESAMPLES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from './compare.js';
+import { MIN_STABLE_RUNS } from './endpoints.js';
+import type { Comparison, StressCell, StudyResults } from './results.js';
+import { GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './signals.js';
 import { ARMS } from './arms.js';
 import { overallParagraph, subClaims } from './claims.js';
 import { claimTasksOf, multLabel, stressStepsOf, tuneStepsOf } from './protocol.js';
