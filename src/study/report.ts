@@ -49,7 +49,7 @@ function protocol(r: StudyResults): string {
     `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(multLabel).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
     ...lateStageProtocol(r),
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
-    `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k is above the ≈3× gap between two optimizers that both train normally here (AdamW vs Muon on the MoE) and below a run that broke and plateaued (Muon's MNIST runs at 4× in the first full study: 13×). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${f(l)}`).join(', ') || '—'}.`,
+    `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k must lie above the gap between two optimizers that both train normally${tunedGap(r)} and below the loss of a run that broke and plateaued (how k was chosen: src/study/failure.ts). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${f(l)}`).join(', ') || '—'}.`,
     '- Final eval loss (endpoint): a diverged run counts as its loss at initialisation (as in tuning); other runs keep their final eval loss, even above it.',
     `- Spike rates (events per 1k completed steps) are compared over runs that did not diverge, and only where each side has at least ${MIN_STABLE_RUNS}: a run that blew up early has few spikes, which says nothing about stability. Divergence is its own endpoint.`,
     '- Spike detectors (events: a run of consecutive flagged steps counts once; "gradnorm" is the grad-norm spike count):',
@@ -61,6 +61,21 @@ function protocol(r: StudyResults): string {
     `- Backend${r.backends.length > 1 ? 's' : ''}: ${r.backends.join(', ') || '—'}${r.backends.length > 1 ? ' (mixed: numbers differ slightly between backends)' : ''}.`,
     `- Runs found: ${r.runsFound} of ${r.runsExpected}.${r.missing.length ? ` **Missing ${r.missing.length}** (first: ${r.missing.slice(0, 3).join(', ')}): the numbers below use what is there.` : ''}`,
   ].join('\n');
+}
+
+/**
+ * The widest gap, over tasks, between the two optimizers' median final eval losses at their tuned
+ * LRs, from this study's tuning (the failed rule's k must clear it), as a clause; '' without one.
+ */
+function tunedGap(r: StudyResults): string {
+  const gaps = Object.entries(r.tuning).flatMap(([task, byLabel]) => {
+    const losses = Object.values(byLabel).map((t) => t.grid.find((g) => g.lr === t.tunedLr)?.medianEvalLoss ?? NaN);
+    const ratio = Math.max(...losses) / Math.min(...losses);
+    return losses.length === 2 && Number.isFinite(ratio) ? [{ task, ratio }] : [];
+  });
+  if (gaps.length === 0) return '';
+  const widest = gaps.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  return ` (in this study their tuned losses differ by at most ${f(widest.ratio)}×, on ${widest.task})`;
 }
 
 function tuningSection(r: StudyResults): string {
