@@ -13,7 +13,7 @@
 import { loadStudy } from './collect.js';
 import { collectCells, type Cell, type StudyCells, type TaskCells } from './cells.js';
 import { compareFamily, favours, verdictFrom } from './compare.js';
-import { endpointSamples, labelCells, survivalSample, type EndpointSample } from './endpoints.js';
+import { endpointSamples, labelCells, survivalSample, type EndpointSample, type SurvivalSample } from './endpoints.js';
 import { fmt3 } from './protocol.js';
 import type { BalanceTrace, Comparison, MedianCurve, StressCell, StudyResults } from './results.js';
 import { growthOf, overTime, signalsIn } from './signals.js';
@@ -24,7 +24,7 @@ interface CellWork {
   readonly cell: Cell;
   readonly task: TaskCells;
   readonly samples: readonly EndpointSample[];
-  readonly survival: ReturnType<typeof survivalSample>;
+  readonly survival: SurvivalSample | undefined;
 }
 
 /** The cell as the report reads it, with the comparisons of its endpoints and its log-rank test. */

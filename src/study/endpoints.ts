@@ -170,11 +170,14 @@ export function endpointSamples(
   return out;
 }
 
-/** Time to divergence of each side: Kaplan–Meier curves and the log-rank test (its Holm p comes with the family). */
-export function survivalSample(
-  cell: Cell,
-  sides: { readonly baseline: string; readonly treatment: string },
-): { byLabel: Record<string, SurvivalCurve>; logRank: LogRank } | undefined {
+/** Time to divergence of both sides of a cell, before the log-rank test gets its Holm p with the family. */
+export interface SurvivalSample {
+  readonly byLabel: Readonly<Record<string, SurvivalCurve>>;
+  readonly logRank: LogRank;
+}
+
+/** Kaplan–Meier curves of each side and the log-rank test; none when either side has no run. */
+export function survivalSample(cell: Cell, sides: { readonly baseline: string; readonly treatment: string }): SurvivalSample | undefined {
   const base = cell.runsByLabel[sides.baseline] ?? [];
   const treat = cell.runsByLabel[sides.treatment] ?? [];
   if (base.length === 0 || treat.length === 0) return undefined;
