@@ -53,7 +53,7 @@ function readRecords(runDir: string): StepRecord[] | undefined {
  * their per-step records are used. Arm runs are named at every multiplier because where the arms
  * ran follows from the stress results, which are not known before reading.
  */
-export function candidateRuns(spec: StudySpec, experiments: Readonly<Record<string, ExperimentSpec>>): { name: string; records: boolean }[] {
+function candidateRuns(spec: StudySpec, experiments: Readonly<Record<string, ExperimentSpec>>): { name: string; records: boolean }[] {
   const labels = [spec.baseline, spec.treatment];
   const tuning = planTuning(spec, new Map(Object.entries(experiments)));
   return spec.tasks.flatMap((task) => [

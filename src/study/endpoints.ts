@@ -27,7 +27,7 @@ const spikeRate = (s: RunSummary, detector: string) => spikesPer1k(s.spikes[dete
  * last half the run completed; from metrics.jsonl, where each record lists the detectors that
  * flagged it (an event is a run of consecutive flagged steps, as in the summary's count).
  */
-export function lateSpikeRate(records: readonly StepRecord[], detector: string, plannedSteps: number): number {
+function lateSpikeRate(records: readonly StepRecord[], detector: string, plannedSteps: number): number {
   const half = halfOf(plannedSteps);
   let events = 0;
   let prevFlagged = false;

@@ -61,7 +61,7 @@ export function growthOf(cell: Cell, signals: readonly string[]): GrowthRow[] {
  * Mean of a per-step series over each of `parts` equal slices of the planned horizon (value i is
  * step i + 1). Slices a run never reached (it diverged) are NaN, so runs of different lengths line up.
  */
-export function slices(values: readonly number[], parts: number, plannedSteps = values.length): number[] {
+function slices(values: readonly number[], parts: number, plannedSteps = values.length): number[] {
   const out: number[] = [];
   for (let i = 0; i < parts; i++) {
     const a = Math.floor((i * plannedSteps) / parts);
