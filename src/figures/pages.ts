@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { LoadedRun } from '../train/run_dirs.js';
-import type { StudyResults } from '../study/analyze.js';
+import type { StudyResults } from '../study/results.js';
 import { renderHtmlPage } from './html.js';
 import { writeFileAtomic } from '../train/run_files.js';
 import { FIGURES_DIR, figuresMarkdown, writeSvgFigures, type WrittenFigure } from './output.js';
@@ -22,7 +22,7 @@ export interface StudyPages {
 
 /** `<dir>/figures/*.svg` and `<dir>/report.html` for a study. */
 export async function writeStudyPages(dir: string, r: StudyResults): Promise<StudyPages> {
-  const figures = studyFigures(dir, r);
+  const figures = studyFigures(r);
   const written = await writeSvgFigures(join(dir, FIGURES_DIR), figures);
   const verdict = { supported: 'supported', contradicted: 'contradicted', inconclusive: 'inconclusive' }[r.verdict];
   const htmlPath = join(dir, STUDY_HTML);

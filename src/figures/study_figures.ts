@@ -1,19 +1,15 @@
 /**
- * The study's figures, from its analysis (tuning) and its stress runs' files (curves, rates):
+ * The study's figures, from its analysis: the tuning results, and the stress cells' runs with their
+ * per-step records as the analysis loaded them (nothing is read again):
  * LR sensitivity, divergence rate and spikes per 1k steps against the LR multiplier with bootstrap
  * CIs, and per task the training loss, eval loss, MoE balance and (LM runs) attention statistics
  * over time at every multiplier.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, type StudyResults } from '../study/analyze.js';
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from '../study/compare.js';
+import type { StudyResults } from '../study/results.js';
 import { spikesPer1k } from '../study/stats.js';
-import { stressStepsOf, taskOf, tuneStepsOf, type StudySpec, type StudyTask } from '../study/protocol.js';
-import { RUNS_DIR } from '../study/study.js';
-import type { StepRecord } from '../train/loop.js';
+import { multLabel, stressStepsOf, taskOf, tuneStepsOf, type StudySpec, type StudyTask } from '../study/protocol.js';
 import type { RunSummary } from '../train/run.js';
-import { METRICS_FILE, SUMMARY_FILE, readMetrics } from '../train/run_files.js';
-import { readSummary } from '../train/run_readers.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
 import { seriesColours } from '../text/palette.js';
 import { curveFigure, lrSensitivityFigure, rateFigure, type Figure, type RatePanel } from './specs.js';
@@ -23,38 +19,28 @@ interface StressRun extends RunData {
   readonly summary: RunSummary;
 }
 
-const fmtM = (m: number) => Number(m.toPrecision(3)).toString();
-const multLabel = (m: number) => `${fmtM(m)}×`;
-
-/** The stress runs of one task: multiplier → label → finished runs (the naming of analyze.ts / planStress). */
-function loadStress(dir: string, r: StudyResults, task: string): Map<number, Map<string, StressRun[]>> {
+/**
+ * The stress runs of one task with per-step records: multiplier → label → runs, as the analysis
+ * loaded them (a run whose records are missing or damaged was reported there; a figure leaves it out).
+ */
+function stressRuns(r: StudyResults, task: string): Map<number, Map<string, StressRun[]>> {
   const out = new Map<number, Map<string, StressRun[]>>();
   for (const m of r.spec.stress.multipliers) {
+    const cell = r.stress.find((c) => c.task === task && c.multiplier === m);
     const byLabel = new Map<string, StressRun[]>();
     for (const label of [r.spec.baseline, r.spec.treatment]) {
-      const runs: StressRun[] = [];
-      for (const seed of r.spec.seeds) {
-        const runDir = join(dir, RUNS_DIR, `stress__${task}__${label}__x${fmtM(m)}__s${seed}`);
-        if (!existsSync(join(runDir, SUMMARY_FILE)) || !existsSync(join(runDir, METRICS_FILE))) continue;
-        // Damaged files were reported by the analysis; a figure just leaves the run out.
-        const read = readSummary(runDir);
-        if (read.kind !== 'ok') continue;
-        let records: StepRecord[];
-        try {
-          records = readMetrics<StepRecord>(join(runDir, METRICS_FILE));
-        } catch {
-          continue;
-        }
-        runs.push({ seed, summary: read.summary, diverged: read.summary.diverged, records });
-      }
-      byLabel.set(label, runs);
+      const runs = cell?.runs[label] ?? [];
+      byLabel.set(
+        label,
+        runs.flatMap((x) => (x.metrics ? [{ seed: x.summary.seed, summary: x.summary, diverged: x.summary.diverged, records: x.metrics }] : [])),
+      );
     }
     out.set(m, byLabel);
   }
   return out;
 }
 
-export function studyFigures(dir: string, r: StudyResults): Figure[] {
+export function studyFigures(r: StudyResults): Figure[] {
   const labels = [r.spec.baseline, r.spec.treatment];
   const colours = seriesColours(labels);
   const tasks = r.spec.tasks.map((t) => t.experiment);
@@ -96,7 +82,7 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
   }
 
   // ---- rates against the multiplier (stress)
-  const stress = new Map(tasks.map((task) => [task, loadStress(dir, r, task)]));
+  const stress = new Map(tasks.map((task) => [task, stressRuns(r, task)]));
   let seed = BOOTSTRAP_SEED;
   const divPanels: RatePanel[] = tasks.map((task) => ({
     title: task,

@@ -6,8 +6,9 @@
  */
 import { armNeeds, type ArmName } from './arms.js';
 import { taskModelKind } from './study.js';
-import { verdictFrom, type Endpoint, type StudyResults, type VerdictKind } from './analyze.js';
-import { DEFAULT_CLAIM_TASKS } from './protocol.js';
+import { verdictFrom } from './compare.js';
+import type { Endpoint, StudyResults, VerdictKind } from './results.js';
+import { claimTasksOf } from './protocol.js';
 
 export type SubClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 
@@ -35,7 +36,7 @@ const isLateSpike = (e: Endpoint) => e.metric.startsWith('late spikes/1k');
 const isDivergence = (e: Endpoint) => e.metric === 'divergence rate' || e.metric === 'failure rate' || e.metric === 'steps lost to divergence';
 
 export function subClaims(r: StudyResults): SubClaim[] {
-  const roles = r.spec.claimTasks ?? DEFAULT_CLAIM_TASKS;
+  const roles = claimTasksOf(r.spec);
   const t = r.spec.treatment;
   const tasks = new Set(r.spec.tasks.map((x) => x.experiment));
   const taskNeeds = (task: string) => (tasks.has(task) ? undefined : (TASK_NEEDS[task] ?? `task ${task}`));
@@ -60,7 +61,7 @@ export function subClaims(r: StudyResults): SubClaim[] {
     const listed = new Set((spec.arms ?? []) as readonly ArmName[]);
     const ran = new Set(r.arms.filter((a) => a.task === task && !a.needs).map((a) => a.arm));
     if (group.some((a) => ran.has(a))) return undefined;
-    const kind = taskModelKind(spec, new Map(Object.entries(r.experiments)));
+    const kind = taskModelKind(spec, r.experiments);
     return group
       .map((a) => {
         const needs = r.arms.find((x) => x.task === task && x.arm === a)?.needs ?? armNeeds(a, kind);

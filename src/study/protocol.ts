@@ -72,6 +72,9 @@ export interface StudySpec {
   readonly claimTasks?: ClaimTasks;
 }
 
+/** The roles of a study's tasks: its own, else the defaults. */
+export const claimTasksOf = (study: StudySpec): ClaimTasks => study.claimTasks ?? DEFAULT_CLAIM_TASKS;
+
 export type Phase = 'tune' | 'stress' | 'arm';
 
 export interface PlannedRun {
@@ -142,11 +145,26 @@ export function stressStepsOf(study: StudySpec, task: StudyTask): number {
 /** The task entry of an experiment name (undefined when the study has no such task). */
 export const taskOf = (study: StudySpec, experiment: string): StudyTask | undefined => study.tasks.find((t) => t.experiment === experiment);
 
-const fmt = (x: number) => Number(x.toPrecision(3)).toString();
+/**
+ * A multiplier or grid LR as the study writes it in folder names and reports: 3 significant digits,
+ * trailing zeros dropped (2 → "2", 1.5 → "1.5", 0.000316 → "0.000316").
+ */
+export const fmt3 = (x: number): string => Number(x.toPrecision(3)).toString();
+
+/** A multiplier of the tuned LR as the report and figures label it: "2×". */
+export const multLabel = (m: number): string => `${fmt3(m)}×`;
 
 /** A tuning run's folder name (the study's and `npm run tune`'s). */
 export const tuneDirName = (experiment: string, label: string, lr: number, seed: number) =>
-  `tune__${experiment}__${label}__lr${fmt(lr)}__s${seed}`;
+  `tune__${experiment}__${label}__lr${fmt3(lr)}__s${seed}`;
+
+/** A stress run's folder name. */
+export const stressDirName = (experiment: string, label: string, multiplier: number, seed: number) =>
+  `stress__${experiment}__${label}__x${fmt3(multiplier)}__s${seed}`;
+
+/** An arm run's folder name: it does not depend on the tuned LRs, so the analysis can find it without them. */
+export const armDirName = (experiment: string, arm: ArmName, label: string, multiplier: number, seed: number) =>
+  `arm__${experiment}__${arm}__${label}__x${fmt3(multiplier)}__s${seed}`;
 
 function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): ExperimentSpec {
   return {
@@ -212,8 +230,8 @@ export function planStress(
         lr,
         multiplier,
         seed: run.seed,
-        config: { ...run, optimizer: { ...run.optimizer, lrSource: `stress: ${fmt(multiplier)}× the study's tuned LR` }, lrScale: lr / baseLr(spec, label) },
-        dirName: `stress__${task.experiment}__${label}__x${fmt(multiplier)}__s${run.seed}`,
+        config: { ...run, optimizer: { ...run.optimizer, lrSource: `stress: ${multLabel(multiplier)} the study's tuned LR` }, lrScale: lr / baseLr(spec, label) },
+        dirName: stressDirName(task.experiment, label, multiplier, run.seed),
       });
     }
   }
@@ -247,7 +265,7 @@ export function planArm(
       arm,
       lr,
       config: applyArm(p.config, arm, lr / baseLr(spec, label)),
-      dirName: `arm__${task.experiment}__${arm}__${label}__x${fmt(p.multiplier)}__s${p.seed}`,
+      dirName: armDirName(task.experiment, arm, label, p.multiplier, p.seed),
     };
   });
 }

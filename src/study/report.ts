@@ -1,42 +1,23 @@
-/** REPORT.md from StudyResults: protocol, tuned LRs, sensitivity, stress tables, balance, curves, claim check. */
+/** REPORT.md from StudyResults: protocol, tuned LRs, sensitivity, stress tables, balance, curves, then the claim check (claim_section.ts). */
 import { renderChart } from '../text/chart.js';
-import { formatNumber, renderTable } from '../text/table.js';
+import { renderTable } from '../text/table.js';
 import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
 import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
-import {
-  ADJUSTED_TAIL_RESAMPLES,
-  BOOTSTRAP_RESAMPLES,
-  BOOTSTRAP_SEED,
-  GROWTH_SIGNALS,
-  MIN_GROWTH_POINTS,
-  MIN_STABLE_RUNS,
-  type Comparison,
-  type StressCell,
-  type StudyResults,
-} from './analyze.js';
+import { ADJUSTED_TAIL_RESAMPLES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from './compare.js';
+import { MIN_STABLE_RUNS } from './endpoints.js';
+import type { Comparison, StressCell, StudyResults } from './results.js';
+import { GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './signals.js';
 import { ARMS } from './arms.js';
-import { overallParagraph, subClaims } from './claims.js';
-import { stressStepsOf, tuneStepsOf } from './protocol.js';
-import { taskModelKind } from './study.js';
-import { FAMILY_ALPHA, type Summary } from './stats.js';
+import { claimSection } from './claim_section.js';
+import { multLabel, stressStepsOf, tuneStepsOf } from './protocol.js';
+import { adj, ci, num, medIqr, pct, spikeCell } from './report_format.js';
+import { FAMILY_ALPHA } from './stats.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
-
-/** docs/references.md#the-claim, quoted verbatim in every report. */
-export const CLAIM =
-  'Muon stabilises training at scale, reducing the divergence and loss spikes that AdamW shows in late-stage training of large MoE models.';
-
-const f = (x: number | null | undefined) => formatNumber(x ?? null);
-const medIqr = (s: Summary | null | undefined) => (s ? `${f(s.median)} [${f(s.q1)}–${f(s.q3)}]` : '—');
-const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n})` : '— (all diverged)');
-const ci = (c: Comparison | undefined) => (c ? `${f(c.estimate)} [${f(c.lo)}, ${f(c.hi)}]` : '—');
-const adj = (c: Comparison | undefined) => (c ? `[${f(c.adjLo)}, ${f(c.adjHi)}]` : '—');
-const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
-const mult = (m: number) => `${Number(m.toPrecision(3))}×`;
 
 function protocol(r: StudyResults): string {
   const s = r.spec;
   const grids = Object.entries(s.tune.grid)
-    .map(([label, g]) => `  - ${label}: ${g.map(f).join(', ')} (${g.length} points, ${f(Math.log10(g[g.length - 1]! / g[0]!))} decades)`)
+    .map(([label, g]) => `  - ${label}: ${g.map(num).join(', ')} (${g.length} points, ${num(Math.log10(g[g.length - 1]! / g[0]!))} decades)`)
     .join('\n');
   const tasks = s.tasks
     .map((t) => {
@@ -54,10 +35,10 @@ function protocol(r: StudyResults): string {
     `- Seeds: ${s.seeds.join(', ')} (n = ${s.seeds.length}), the same for every optimizer, LR and multiplier.`,
     `- Tuning: ${s.tune.steps} steps with each experiment's own schedule; LR grids (each optimizer its own):\n${grids}`,
     `  Rule: ${ELIGIBILITY_RULE}.`,
-    `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(mult).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
+    `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(multLabel).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
     ...lateStageProtocol(r),
     `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
-    `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k is above the ≈3× gap between two optimizers that both train normally here (AdamW vs Muon on the MoE) and below a run that broke and plateaued (Muon's MNIST runs at 4× in the first full study: 13×). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${f(l)}`).join(', ') || '—'}.`,
+    `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k must lie above the gap between two optimizers that both train normally${tunedGap(r)} and below the loss of a run that broke and plateaued (how k was chosen: src/study/failure.ts). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${num(l)}`).join(', ') || '—'}.`,
     '- Final eval loss (endpoint): a diverged run counts as its loss at initialisation (as in tuning); other runs keep their final eval loss, even above it.',
     `- Spike rates (events per 1k completed steps) are compared over runs that did not diverge, and only where each side has at least ${MIN_STABLE_RUNS}: a run that blew up early has few spikes, which says nothing about stability. Divergence is its own endpoint.`,
     '- Spike detectors (events: a run of consecutive flagged steps counts once; "gradnorm" is the grad-norm spike count):',
@@ -69,6 +50,21 @@ function protocol(r: StudyResults): string {
     `- Backend${r.backends.length > 1 ? 's' : ''}: ${r.backends.join(', ') || '—'}${r.backends.length > 1 ? ' (mixed: numbers differ slightly between backends)' : ''}.`,
     `- Runs found: ${r.runsFound} of ${r.runsExpected}.${r.missing.length ? ` **Missing ${r.missing.length}** (first: ${r.missing.slice(0, 3).join(', ')}): the numbers below use what is there.` : ''}`,
   ].join('\n');
+}
+
+/**
+ * The widest gap, over tasks, between the two optimizers' median final eval losses at their tuned
+ * LRs, from this study's tuning (the failed rule's k must clear it), as a clause; '' without one.
+ */
+function tunedGap(r: StudyResults): string {
+  const gaps = Object.entries(r.tuning).flatMap(([task, byLabel]) => {
+    const losses = Object.values(byLabel).map((t) => t.grid.find((g) => g.lr === t.tunedLr)?.medianEvalLoss ?? NaN);
+    const ratio = Math.max(...losses) / Math.min(...losses);
+    return losses.length === 2 && Number.isFinite(ratio) ? [{ task, ratio }] : [];
+  });
+  if (gaps.length === 0) return '';
+  const widest = gaps.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  return ` (in this study their tuned losses differ by at most ${num(widest.ratio)}×, on ${widest.task})`;
 }
 
 function tuningSection(r: StudyResults): string {
@@ -84,12 +80,12 @@ function tuningSection(r: StudyResults): string {
       rows.push([
         task,
         label,
-        `${f(t.tunedLr)}${edge ? ' (grid edge)' : ''}${t.noEligibleLr ? ' (no LR free of divergence)' : ''}`,
-        f(at?.medianEvalLoss),
-        t.bestScoringLr === t.tunedLr ? 'same' : `${f(t.bestScoringLr)}: ${f(best?.medianEvalLoss)} (${best?.diverged}/${best?.n} div, not eligible)`,
-        t.grid.map((g) => `${f(g.lr)}: ${f(g.medianEvalLoss)}${g.diverged ? ` (${g.diverged}/${g.n} div)` : ''}`).join('; '),
+        `${num(t.tunedLr)}${edge ? ' (grid edge)' : ''}${t.noEligibleLr ? ' (no LR free of divergence)' : ''}`,
+        num(at?.medianEvalLoss),
+        t.bestScoringLr === t.tunedLr ? 'same' : `${num(t.bestScoringLr)}: ${num(best?.medianEvalLoss)} (${best?.diverged}/${best?.n} div, not eligible)`,
+        t.grid.map((g) => `${num(g.lr)}: ${num(g.medianEvalLoss)}${g.diverged ? ` (${g.diverged}/${g.n} div)` : ''}`).join('; '),
       ]);
-      sens.push([task, label, f(t.sensitivity), f(t.bestLoss), f(t.initialLoss)]);
+      sens.push([task, label, num(t.sensitivity), num(t.bestLoss), num(t.initialLoss)]);
     }
   }
   return [
@@ -118,8 +114,8 @@ function cellRows(r: StudyResults, c: StressCell): string[][] {
   const { baseline: b, treatment: t } = r.spec;
   const B = c.byLabel[b];
   const T = c.byLabel[t];
-  const stats = (x: Comparison | undefined) => [ci(x), adj(x), x ? f(x.probTreatmentBetter) : '—', x ? f(x.pValue) : '—', x ? f(x.pHolm) : '—'];
-  const rate = (n: number | undefined, k: number | undefined) => (n === undefined || k === undefined ? '—' : `${f(k / n)} (${k}/${n})`);
+  const stats = (x: Comparison | undefined) => [ci(x), adj(x), x ? num(x.probTreatmentBetter) : '—', x ? num(x.pValue) : '—', x ? num(x.pHolm) : '—'];
+  const rate = (n: number | undefined, k: number | undefined) => (n === undefined || k === undefined ? '—' : `${num(k / n)} (${k}/${n})`);
   const reasons = (cell: typeof B) =>
     cell && cell.failed > cell.diverged
       ? ` [${Object.entries(cell.failureReasons)
@@ -128,23 +124,23 @@ function cellRows(r: StudyResults, c: StressCell): string[][] {
           .join(', ')}]`
       : '';
   const rows: string[][] = [
-    [mult(c.multiplier), 'divergence rate', rate(B?.n, B?.diverged), rate(T?.n, T?.diverged), ...stats(c.divergence)],
-    [mult(c.multiplier), 'failure rate', `${rate(B?.n, B?.failed)}${reasons(B)}`, `${rate(T?.n, T?.failed)}${reasons(T)}`, ...stats(c.failure)],
-    [mult(c.multiplier), 'steps lost to divergence', medIqr(B?.stepsLost), medIqr(T?.stepsLost), ...stats(c.stepsLost)],
+    [multLabel(c.multiplier), 'divergence rate', rate(B?.n, B?.diverged), rate(T?.n, T?.diverged), ...stats(c.divergence)],
+    [multLabel(c.multiplier), 'failure rate', `${rate(B?.n, B?.failed)}${reasons(B)}`, `${rate(T?.n, T?.failed)}${reasons(T)}`, ...stats(c.failure)],
+    [multLabel(c.multiplier), 'steps lost to divergence', medIqr(B?.stepsLost), medIqr(T?.stepsLost), ...stats(c.stepsLost)],
   ];
   for (const det of r.detectors) {
-    rows.push([mult(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det]), spikeCell(T?.spikesPer1k[det]), ...stats(c.spikes[det])]);
+    rows.push([multLabel(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det]), spikeCell(T?.spikesPer1k[det]), ...stats(c.spikes[det])]);
   }
   for (const det of r.detectors) {
     rows.push([
-      mult(c.multiplier),
+      multLabel(c.multiplier),
       `late spikes/1k (${det})`,
       spikeCell(B?.lateSpikesPer1k[det]),
       spikeCell(T?.lateSpikesPer1k[det]),
       ...stats(c.lateSpikes[det]),
     ]);
   }
-  rows.push([mult(c.multiplier), 'final eval loss', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), ...stats(c.finalEval)]);
+  rows.push([multLabel(c.multiplier), 'final eval loss', medIqr(B?.finalEvalLoss), medIqr(T?.finalEvalLoss), ...stats(c.finalEval)]);
   return rows;
 }
 
@@ -189,9 +185,9 @@ function balanceSection(r: StudyResults): string {
     const rows: string[][] = [];
     for (const [label, byMult] of Object.entries(r.balance[task]!)) {
       for (const [m, trace] of Object.entries(byMult)) {
-        rows.push([label, `${m}×`, 'MaxVio', ...trace.maxVio.map(f), '']);
-        rows.push([label, `${m}×`, 'router max |logit|', ...trace.routerMaxLogit.map(f), f(trace.logitGrowth)]);
-        rows.push([label, `${m}×`, 'dead experts', ...trace.deadExperts.map(f), '']);
+        rows.push([label, `${m}×`, 'MaxVio', ...trace.maxVio.map(num), '']);
+        rows.push([label, `${m}×`, 'router max |logit|', ...trace.routerMaxLogit.map(num), num(trace.logitGrowth)]);
+        rows.push([label, `${m}×`, 'dead experts', ...trace.deadExperts.map(num), '']);
       }
     }
     parts.push(
@@ -227,7 +223,7 @@ function lateStageProtocol(r: StudyResults): string[] {
     .map((t) => {
       const tune = tuneStepsOf(s, t);
       const stress = stressStepsOf(s, t);
-      return `${t.experiment} ${tune} → ${stress} steps (${f(stress / tune)}×)`;
+      return `${t.experiment} ${tune} → ${stress} steps (${num(stress / tune)}×)`;
     })
     .join('; ');
   const arms = r.arms.length
@@ -254,10 +250,10 @@ function survivalSection(r: StudyResults): string {
       const k = c.survival!.byLabel[label];
       if (!k) return ['—', '—', '—'];
       const end = k.steps.length ? k.steps[k.steps.length - 1]!.survival : 1;
-      return [`${k.events}/${k.n}`, k.median === null ? 'not reached' : String(k.median), f(end)];
+      return [`${k.events}/${k.n}`, k.median === null ? 'not reached' : String(k.median), num(end)];
     };
     const lr = c.survival.logRank;
-    rows.push([c.task, c.arm, mult(c.multiplier), ...cell(b), ...cell(t), f(lr.chiSquare), f(lr.pValue), f(lr.pHolm)]);
+    rows.push([c.task, c.arm, multLabel(c.multiplier), ...cell(b), ...cell(t), num(lr.chiSquare), num(lr.pValue), num(lr.pHolm)]);
   }
   if (rows.length === 0) return [...parts, 'No cell with runs of both optimizers.'].join('\n');
   parts.push(
@@ -284,9 +280,9 @@ function growthSection(r: StudyResults): string {
     g.signal,
     g.arm,
     g.label,
-    mult(g.multiplier),
+    multLabel(g.multiplier),
     g.slopePer1k ? medIqr(g.slopePer1k) : '—',
-    g.slopePer1k ? f(Math.exp(g.slopePer1k.median)) : '—',
+    g.slopePer1k ? num(Math.exp(g.slopePer1k.median)) : '—',
     String(g.runs),
   ]);
   parts.push(renderTable(['task', 'signal', 'arm', 'optimizer', 'LR', 'slope of ln per 1k steps, median [IQR]', '×/1k', 'runs'], rows));
@@ -308,7 +304,7 @@ function armsSection(r: StudyResults): string {
       r.arms.map((a) => {
         const def = ARMS[a.arm];
         const firsts = Object.entries(a.firstFailure)
-          .map(([label, m]) => `${label} first fails at ${m === null ? 'none' : mult(m)}`)
+          .map(([label, m]) => `${label} first fails at ${m === null ? 'none' : multLabel(m)}`)
           .join(', ');
         return [
           a.task,
@@ -316,7 +312,7 @@ function armsSection(r: StudyResults): string {
           def.description,
           def.appliesTo === 'both' ? `${b} and ${t}` : `${t} only`,
           a.needs ? `not run in this study (needs ${a.needs})` : 'run',
-          a.needs ? '—' : `${a.multipliers.map(mult).join(', ')} (${firsts})`,
+          a.needs ? '—' : `${a.multipliers.map(multLabel).join(', ')} (${firsts})`,
           def.source,
         ];
       }),
@@ -352,106 +348,11 @@ function multiplicitySection(r: StudyResults): string {
       '',
       renderTable(
         ['task', 'arm', 'LR', 'metric', 'Δ [95% CI]', 'family-wise', 'p', 'p (Holm)', 'decides'],
-        shown.map((x) => [x.task, x.arm, mult(x.multiplier), x.metric, ci(x.comparison), adj(x.comparison), f(x.comparison.pValue), f(x.comparison.pHolm), x.favours ?? 'no']),
+        shown.map((x) => [x.task, x.arm, multLabel(x.multiplier), x.metric, ci(x.comparison), adj(x.comparison), num(x.comparison.pValue), num(x.comparison.pHolm), x.favours ?? 'no']),
       ),
     );
   }
   return lines.join('\n');
-}
-
-function claimV2Section(r: StudyResults): string {
-  const claims = subClaims(r);
-  const word = { supported: '**supported**', contradicted: '**contradicted**', inconclusive: '**inconclusive**' };
-  const lines = [
-    '### Claim check v2: sub-claims',
-    '',
-    `Each sub-claim gets a verdict by the rule above applied to its own endpoints' family-wise intervals; roles: MoE LM = ${(r.spec.claimTasks ?? { moe: 'lm-moe' }).moe}, dense LM = ${(r.spec.claimTasks ?? { dense: 'lm-brown' }).dense}.`,
-    '',
-  ];
-  for (const c of claims) {
-    const fav = (side: 'treatment' | 'baseline') => c.endpoints.filter((e) => e.favours === side).length;
-    const body =
-      c.verdict === null
-        ? c.note!
-        : `${word[c.verdict]} — ${c.endpoints.length} endpoints, ${fav('treatment')} favour ${r.spec.treatment}, ${fav('baseline')} favour ${r.spec.baseline}${c.note ? ` (${c.note})` : ''}`;
-    lines.push(`- (${c.id}) ${c.text}: ${body}`);
-  }
-  lines.push('', `Overall: ${overallParagraph(claims, r.spec.treatment, r.spec.baseline)}`);
-  return lines.join('\n');
-}
-
-/** Smallest two-sided exact Mann–Whitney p for n vs n without ties: 2 / C(2n, n). */
-function minMannWhitneyP(n: number): number {
-  let c = 1;
-  for (let i = 1; i <= n; i++) c = (c * (n + i)) / i;
-  return Math.min(1, 2 / c);
-}
-
-function claimSection(r: StudyResults): string {
-  const { baseline: b, treatment: t } = r.spec;
-  const forT = r.endpoints.filter((e) => e.favours === 'treatment');
-  const forB = r.endpoints.filter((e) => e.favours === 'baseline');
-  const line = (e: (typeof r.endpoints)[number]) =>
-    `  - ${e.task}${e.arm === 'none' ? '' : ` (arm ${e.arm})`} at ${mult(e.multiplier)}, ${e.metric}: Δ = ${ci(e.comparison)}, family-wise ${adj(e.comparison)}, P(${t} better) = ${f(e.comparison.probTreatmentBetter)}, p = ${f(e.comparison.pValue)}, Holm p = ${f(e.comparison.pHolm)}`;
-  const verdictText = {
-    supported: `**Supported at this scale**: at least one endpoint's family-wise interval lies entirely below 0 (${t} better) and none lies entirely above 0.`,
-    contradicted: `**Contradicted at this scale**: at least one endpoint's family-wise interval lies entirely above 0 (${b} better) and none lies entirely below 0.`,
-    inconclusive:
-      forT.length && forB.length
-        ? `**Inconclusive at this scale**: some endpoints favour ${t} and others ${b}.`
-        : `**Inconclusive at this scale**: every endpoint's family-wise interval includes 0.`,
-  }[r.verdict];
-  return [
-    '## Claim check',
-    '',
-    `> ${CLAIM}`,
-    '> — the claim under test (docs/references.md#the-claim)',
-    '',
-    `Endpoints: for every task, LR multiplier and arm, the ${t} − ${b} difference in divergence rate, failure rate, steps lost to divergence, final eval loss, and spikes per 1k steps (whole run and last half) for each detector (${r.endpoints.length} endpoints). Rule: *supported* if at least one family-wise interval (${pct(r.familyConfidence)}) lies below 0 and none above; *contradicted* if at least one lies above and none below; otherwise *inconclusive*.`,
-    '',
-    `- Endpoints favouring ${t} (family-wise interval below 0): ${forT.length}${forT.length ? `\n${forT.map(line).join('\n')}` : ''}`,
-    `- Endpoints favouring ${b} (family-wise interval above 0): ${forB.length}${forB.length ? `\n${forB.map(line).join('\n')}` : ''}`,
-    `- Endpoints whose family-wise interval includes 0: ${r.endpoints.length - forT.length - forB.length}`,
-    `- Of the ${forT.length + forB.length} deciding endpoints, ${[...forT, ...forB].filter((e) => e.comparison.pHolm < FAMILY_ALPHA).length} also have a Holm-adjusted p < ${FAMILY_ALPHA}.`,
-    '',
-    `Verdict: ${verdictText}`,
-    '',
-    claimV2Section(r),
-    '',
-    '### Limits of a small-scale test',
-    '',
-    `- Scale: models of ~10⁴–10⁵ parameters trained for ${stressRange(r)} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (docs/references.md#the-claim).`,
-    `- Seeds: n = ${r.spec.seeds.length} per cell, so intervals are wide and a bootstrap over so few values is itself approximate. A percentile interval cannot reach beyond the resampled means, so when the two sides do not overlap at all (e.g. every run of one optimizer diverged and none of the other) even the family-wise interval excludes 0, at any confidence, while the exact two-sided Mann–Whitney p at ${r.spec.seeds.length} vs ${r.spec.seeds.length} cannot go below ${f(minMannWhitneyP(r.spec.seeds.length))} (the tie-corrected normal approximation a little lower), which Holm over ${r.endpoints.length}+ tests multiplies far above 0.05. The family-wise intervals keep partial overlaps from deciding a verdict, not complete separations: read the Holm p-values beside them (Multiplicity).`,
-    hasAttention(r)
-      ? '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR past the tuning horizon, in runs of hundreds of steps; the language models have attention, so attention-logit growth and entropy collapse can show (see Growth), but MoE outlier activations and data-order effects of trillion-token runs cannot.'
-      : '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR; real late-stage instabilities (attention-logit growth, MoE outlier activations, data-order effects) have no counterpart in an MLP or a one-layer MoE.',
-    '- Spike detectors are relative thresholds tuned for minibatch noise at this scale; the counts depend on those thresholds (see Protocol), and Muon and AdamW reach different loss levels, which changes the noise each detector sees.',
-    `- Muon here is plain Muon in the stress runs; ${modificationsTested(r)}`,
-  ].join('\n');
-}
-
-/** The stress horizons of the study's tasks, e.g. "200" or "200–450". */
-function stressRange(r: StudyResults): string {
-  const steps = r.spec.tasks.map((t) => stressStepsOf(r.spec, t));
-  const [lo, hi] = [Math.min(...steps), Math.max(...steps)];
-  return lo === hi ? String(lo) : `${lo}–${hi}`;
-}
-
-function hasAttention(r: StudyResults): boolean {
-  const experiments = new Map(Object.entries(r.experiments));
-  return r.spec.tasks.some((t) => taskModelKind(t, experiments) === 'transformer');
-}
-
-/** Which stability changes of Kimi K2 (QK-clip) and Moonlight (RMS matching) the arms tested. */
-function modificationsTested(r: StudyResults): string {
-  const ran = (arm: string) => r.arms.filter((a) => a.arm === arm && !a.needs).map((a) => a.task);
-  const clip = ran('qkClip');
-  const rms = ran('muon-match-rms');
-  const parts = [
-    clip.length ? `QK-clip (MuonClip with Muon) was tested as an arm on ${clip.join(', ')}` : 'QK-clip (Kimi K2) was not tested',
-    rms.length ? `Moonlight's RMS matching as an arm on ${rms.join(', ')}` : "Moonlight's RMS matching was not tested",
-  ];
-  return `${parts.join('; ')}, only at the multipliers where either optimizer first fails.`;
 }
 
 /** `figures`: the Markdown that embeds the SVG figures (src/figures/output.ts), placed before the claim check. */

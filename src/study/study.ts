@@ -117,16 +117,24 @@ interface ArmKey {
   readonly seed: number;
 }
 
+/**
+ * A study's experiments by name: the Map the runner builds, or the record a study.json holds (and
+ * StudyResults carries), so readers of either need no conversion.
+ */
+export type Experiments = ReadonlyMap<string, ExperimentSpec> | Readonly<Record<string, ExperimentSpec>>;
+
+const experimentOf = (experiments: Experiments, name: string): ExperimentSpec | undefined =>
+  experiments instanceof Map ? experiments.get(name) : (experiments as Readonly<Record<string, ExperimentSpec>>)[name];
+
 /** A task's model: its own override, else its experiment's (undefined for an unknown experiment). */
-export const taskModel = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): ModelSpec | undefined =>
-  task.model ?? experiments.get(task.experiment)?.model;
+export const taskModel = (task: StudyTask, experiments: Experiments): ModelSpec | undefined =>
+  task.model ?? experimentOf(experiments, task.experiment)?.model;
 
 /** The kind of a task's model. */
-export const taskModelKind = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): string =>
-  taskModel(task, experiments)?.kind ?? 'unknown';
+export const taskModelKind = (task: StudyTask, experiments: Experiments): string => taskModel(task, experiments)?.kind ?? 'unknown';
 
 /** The arms of a task that can run on its model (the others are reported as not run, with why). */
-export const runnableArms = (task: StudyTask, experiments: ReadonlyMap<string, ExperimentSpec>): ArmName[] =>
+export const runnableArms = (task: StudyTask, experiments: Experiments): ArmName[] =>
   (task.arms ?? []).filter((a) => a !== 'none' && armNeeds(a, taskModelKind(task, experiments)) === undefined);
 
 /**
@@ -181,12 +189,19 @@ export function estimateStudy(
   return { tune, stress: stressS, arms: armsS, total: tune + stressS + armsS, runs: tuning.length + stress.length + arms.length };
 }
 
+export interface StudyRunOptions {
+  readonly workers: number;
+  readonly shard?: Shard;
+  readonly events?: StudyProgress;
+  readonly checkpointEvery?: number | 'auto';
+}
+
 /** Run (this shard of) a study into `dir`. Returns what was planned and the tuned LRs it used. */
 export async function runStudy(
   study: StudySpec,
   experiments: ReadonlyMap<string, ExperimentSpec>,
   dir: string,
-  options: { workers: number; shard?: Shard; events?: StudyProgress; checkpointEvery?: number | 'auto' },
+  options: StudyRunOptions,
 ): Promise<StudyPlanResult> {
   validateStudy(study);
   ensureDir(join(dir, RUNS_DIR));
@@ -203,11 +218,10 @@ async function runStudyLocked(
   study: StudySpec,
   experiments: ReadonlyMap<string, ExperimentSpec>,
   dir: string,
-  options: { workers: number; shard?: Shard; events?: StudyProgress; checkpointEvery?: number | 'auto' },
+  options: StudyRunOptions,
 ): Promise<StudyPlanResult> {
-  validateStudy(study);
+  // runStudy validated the spec and created runs/ before taking the lock.
   const events = options.events ?? {};
-  ensureDir(join(dir, RUNS_DIR));
   assertSameStudy(dir, { spec: study, experiments: Object.fromEntries(experiments) });
 
   const labels = [study.baseline, study.treatment];

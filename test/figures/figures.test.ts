@@ -250,7 +250,7 @@ describe('report: SVG figures of a study', () => {
   it('adds attention figures when the runs record maxAttnLogit and minAttnEntropy', async () => {
     const lm = join(root, 'study-attn');
     writeStudyFixture(lm, { attention: true });
-    const figures = studyFigures(lm, analyzeStudy(lm));
+    const figures = studyFigures(analyzeStudy(lm));
     const ids = figures.map((f) => f.id);
     for (const task of FIXTURE_TASKS) expect(ids).toEqual(expect.arrayContaining([`attn-logit-${task}`, `attn-entropy-${task}`]));
     const { svg, warnings } = await renderSvg(figures.find((f) => f.id === 'attn-entropy-tiny-mlp')!.spec);

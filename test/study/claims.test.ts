@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { overallParagraph, type SubClaim, type SubClaimId } from '../../src/study/claims.js';
-import type { VerdictKind } from '../../src/study/analyze.js';
+import type { VerdictKind } from '../../src/study/results.js';
 
 const claim = (id: SubClaimId, verdict: VerdictKind | null): SubClaim => ({
   id,

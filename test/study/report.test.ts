@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
-import { analyzeStudy, verdictFrom, type Comparison, type Endpoint, type StudyResults } from '../../src/study/analyze.js';
+import { analyzeStudy } from '../../src/study/analyze.js';
+import { verdictFrom } from '../../src/study/compare.js';
+import type { Comparison, Endpoint, StudyResults } from '../../src/study/results.js';
 import { planArm, planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
 import { runnableArms } from '../../src/study/study.js';
 import { armLabels } from '../../src/study/arms.js';
@@ -399,10 +401,10 @@ describe('report from a fixture where muon is better (supported)', () => {
     expect(existsSync(path)).toBe(true);
     // The CLI adds the figures section (test/figures covers its content) before the claim check.
     const written = readFileSync(path, 'utf8');
-    expect(written).toBe(renderReport(r, figuresMarkdown(studyFigures(dir, r))));
+    expect(written).toBe(renderReport(r, figuresMarkdown(studyFigures(r))));
     expect(written.replace(/## Figures\n[\s\S]*?(?=## Claim check)/, '')).toBe(text);
     expect(logged).toEqual([written]);
-    expect(errors).toEqual([`written: ${path}, ${join(dir, 'report.html')} and ${studyFigures(dir, r).length} figures in ${join(dir, 'figures')}`]);
+    expect(errors).toEqual([`written: ${path}, ${join(dir, 'report.html')} and ${studyFigures(r).length} figures in ${join(dir, 'figures')}`]);
   });
 });
 

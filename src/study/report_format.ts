@@ -1,0 +1,12 @@
+/** How the study report writes its numbers: compact values, median [IQR], differences with their intervals. */
+import { formatNumber } from '../text/table.js';
+import type { Comparison } from './results.js';
+import type { Summary } from './stats.js';
+
+/** A value for a table or sentence: compact, "—" when missing (text/table formatNumber). */
+export const num = (x: number | null | undefined) => formatNumber(x ?? null);
+export const medIqr = (s: Summary | null | undefined) => (s ? `${num(s.median)} [${num(s.q1)}–${num(s.q3)}]` : '—');
+export const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n})` : '— (all diverged)');
+export const ci = (c: Comparison | undefined) => (c ? `${num(c.estimate)} [${num(c.lo)}, ${num(c.hi)}]` : '—');
+export const adj = (c: Comparison | undefined) => (c ? `[${num(c.adjLo)}, ${num(c.adjHi)}]` : '—');
+export const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
