@@ -3,7 +3,8 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeStudyPages } from '../../figures/pages.js';
-import { analyzeStudy, type StudyResults } from '../../study/analyze.js';
+import { analyzeStudy } from '../../study/analyze.js';
+import type { StudyResults } from '../../study/results.js';
 import { renderReport } from '../../study/report.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
 
