@@ -1,5 +1,5 @@
 /**
- * The stability study (docs/references.md#loss-spikes, §7, §8): does Muon show fewer loss spikes and less divergence
+ * The stability study (docs/references.md#loss-spikes, #fair-comparison, #the-claim): does Muon show fewer loss spikes and less divergence
  * than AdamW? Each optimizer tunes its own LR over a √10-spaced grid (Wortsman et al. 2023's spacing)
  * spanning ≥ 3 decades — Muon 1e-3…1 (7 points); AdamW 1e-4…0.316 (8 points, because MoE AdamW
  * tuned at the top of 1e-4…1e-1 in short runs) — with 5 seeds shared by both; then the

@@ -125,7 +125,7 @@ export function exportRun(runs: readonly RunConfig[], dir: string, backend: stri
       backend,
       layout:
         'float32 C-order; weight matrices are [fan_in, fan_out] and a layer computes x·W (torch.nn.Linear stores Wᵀ); ' +
-        'expert banks are [experts, fan_in, fan_out]; the forward passes are in the README (transformer: "A tiny language model")',
+        'expert banks are [experts, fan_in, fan_out]; the forward passes are in docs/language-model.md',
       weights,
       batches: { file: batchFile, shape: [order.length, width], meaning },
       data,

@@ -21,7 +21,7 @@
  * For the transformer these terms are every matmul a training step executes (checked against the
  * kernels a step runs, test/models/flops.test.ts). For the MLP and the standalone MoE, whose first
  * layer takes the data as input, tfjs skips that layer's input gradient, so the 6·B·m·n convention
- * overcounts their first matrix by a third (README, Performance).
+ * overcounts their first matrix by a third (docs/performance.md).
  */
 import type { MlpSpec } from './mlp.js';
 import type { MoeSpec } from './moe.js';

@@ -22,7 +22,7 @@ export interface NewtonSchulzOptions {
   epsilon?: number;
   /**
    * 'fp32' (default): float32 throughout. 'bf16': KellerJordan/Muon's `G.bfloat16()` path emulated
-   * (docs/references.md#muon, §10): see zeropowerBf16.
+   * (docs/references.md#muon and #number-formats): see zeropowerBf16.
    */
   precision?: NsPrecision;
 }

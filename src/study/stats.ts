@@ -76,7 +76,7 @@ export interface Summary {
   mean: number;
 }
 
-/** The per-condition numbers §7 asks for (median and IQR), plus range and mean for context. */
+/** The per-condition numbers the fair protocol asks for (docs/references.md#fair-comparison) (median and IQR), plus range and mean for context. */
 export function summarize(xs: readonly number[]): Summary {
   assertSample(xs, 'summarize');
   const { q1, q3 } = iqr(xs);
@@ -117,7 +117,7 @@ export interface BootstrapCI {
  * differences. Degenerate inputs are fine: a group of one value, or constant data, has a single
  * possible resample, so the interval collapses onto the estimate.
  *
- * With the ≥ 5 seeds §7 asks for, a percentile interval of a median is coarse (the resampled
+ * With the ≥ 5 seeds the fair protocol asks for, a percentile interval of a median is coarse (the resampled
  * medians take few distinct values); treat it as descriptive, not as an exact-coverage interval.
  */
 export function bootstrapDiffCI(a: readonly number[], b: readonly number[], options: BootstrapOptions): BootstrapCI {
