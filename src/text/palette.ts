@@ -22,7 +22,8 @@ export const OPTIMIZER_COLOURS: Readonly<Record<string, string>> = {
 export const EXTRA_COLOURS: readonly string[] = ['#2db3a6', '#a98454', '#8d8df2', '#7fa83a', '#d08a63', '#5fa8c9'];
 
 /**
- * A colour for every label: registered names get their fixed colour, others the first extra
+ * A colour for every label: registered names get their fixed colour (else the first label that
+ * starts with the name and a space does), others the first extra
  * colour not yet taken in this set (cycling if there are more labels than colours). Labels are
  * assigned in the order given, so pass the same list to every figure of one report.
  */
@@ -32,6 +33,15 @@ export function seriesColours(labels: readonly string[]): Map<string, string> {
   for (const l of labels) {
     const fixed = OPTIMIZER_COLOURS[l];
     if (fixed !== undefined && !out.has(l)) {
+      out.set(l, fixed);
+      taken.add(fixed);
+    }
+  }
+  // "adamw lr 0.1" (a series of one optimizer at one LR) takes adamw's colour when no label is
+  // plain "adamw": then a plain run folder's figure keeps the optimizer colours of the report.
+  for (const l of labels) {
+    const fixed = OPTIMIZER_COLOURS[l.split(' ', 1)[0]!];
+    if (fixed !== undefined && !out.has(l) && !taken.has(fixed)) {
       out.set(l, fixed);
       taken.add(fixed);
     }

@@ -14,7 +14,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
-import { findRunDirs, loadRun, seriesLabel } from '../../src/train/run_dirs.js';
+import { findRunDirs, loadRun, runSeries } from '../../src/train/run_dirs.js';
 import { ensureDir } from '../../src/train/run_files.js';
 import { FIXTURE_MULTIPLIERS, FIXTURE_SEEDS, FIXTURE_TASKS, fixtureDivergesAt, fixtureSpikeSteps, writeStudyFixture } from '../figures/study_fixture.js';
 
