@@ -85,13 +85,23 @@ const GLUE = `
     renderedWidth = document.body.clientWidth;
     return Promise.all(figures.map(function (f) {
       var el = document.querySelector('[data-figure="' + f.id + '"] .chart');
-      el.replaceChildren();
-      var spec = laidOut(f.spec, el.clientWidth, config);
-      delete spec.title; // the caption is the <figcaption> here
-      var view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: el, hover: true });
-      view.tooltip(showTooltip);
-      views.push(view);
-      return view.runAsync().then(function () { el.setAttribute('data-rendered', 'true'); });
+      // Axis labels are measured only when drawn: a figure that comes out wider than its container
+      // (long tick labels) is drawn once more, narrower by the excess.
+      function draw(width, retry) {
+        el.replaceChildren();
+        var spec = laidOut(f.spec, width, config);
+        delete spec.title; // the caption is the <figcaption> here
+        var view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: el, hover: true });
+        view.tooltip(showTooltip);
+        return view.runAsync().then(function () {
+          var svg = el.querySelector('svg');
+          var excess = svg ? svg.getBoundingClientRect().width - el.clientWidth : 0;
+          if (excess > 0.5 && retry) { view.finalize(); return draw(width - Math.ceil(excess) - 2, false); }
+          views.push(view);
+          el.setAttribute('data-rendered', 'true');
+        });
+      }
+      return draw(el.clientWidth, true);
     }));
   }
   renderAll().then(

@@ -4,9 +4,9 @@
  * divergence markers, and the MoE balance and LM attention metrics when the runs record them. A
  * task's variants (a study's arms, precisions, tuning runs) are its panels, side by side.
  */
-import { runSeries, type LoadedRun } from '../train/run_dirs.js';
+import { runSeries, type LoadedRun, type RunSeries } from '../train/run_dirs.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
-import { seriesColours } from '../text/palette.js';
+import { seriesColours, shadesOf } from '../text/palette.js';
 import { curveFigure, type Figure } from './specs.js';
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
@@ -15,7 +15,28 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return m;
 }
 
+/**
+ * Colours of a task's series names, in legend order (optimizer, then LR): each optimizer keeps its
+ * own colour (the report's), in shades from light (smallest LR) to dark (largest) when it ran at
+ * several LRs, so a reader can tell the optimizer at a glance and the LR by the shade.
+ */
+function nameColours(series: readonly RunSeries[]): Map<string, string> {
+  const optimizers = [...new Set(series.map((s) => s.optimizer))];
+  const base = seriesColours(optimizers);
+  const out = new Map<string, string>();
+  for (const o of optimizers) {
+    const byLr = new Map<string, number>();
+    for (const s of series) if (s.optimizer === o) byLr.set(s.name, s.lr ?? Number.POSITIVE_INFINITY);
+    const names = [...byLr].sort((a, b) => a[1] - b[1]).map(([name]) => name);
+    const shades = shadesOf(base.get(o)!, names.length);
+    names.forEach((name, i) => out.set(name, shades[i]!));
+  }
+  return out;
+}
+
 const toRunData = (r: LoadedRun): RunData => ({ seed: r.config.seed, records: r.metrics, diverged: r.summary?.diverged === true });
+
+const LEGEND_TITLE = 'optimizer and LR';
 
 export function runFigures(runs: readonly LoadedRun[]): Figure[] {
   const figures: Figure[] = [];
@@ -36,9 +57,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
       (diverged ? `; ${diverged} of ${expRuns.length} runs diverged` : '') +
       (unfinished ? `; ${unfinished} unfinished (no summary.json)` : '');
     const unit = lossUnit(expRuns[0]!.config);
-    // Assigned per experiment in series order: with one variant, exactly as the terminal chart of the
-    // same runs does; with several, one series name has one colour in every panel.
-    const local = seriesColours([...new Set(expSeries.map((s) => s.name))]);
+    const local = nameColours(expSeries);
     push(
       curveFigure({
         id: `loss-${experiment}`,
@@ -49,6 +68,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
         yTitle: `training loss (${unit})`,
         logY: true,
         colours: local,
+        legendTitle: LEGEND_TITLE,
       }),
     );
     const all = groups.flatMap((g) => g.series.flatMap((s) => s.runs));
@@ -63,6 +83,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
           yTitle: `eval loss (${unit})`,
           logY: true,
           colours: local,
+          legendTitle: LEGEND_TITLE,
         }),
       );
     }
@@ -77,6 +98,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
           yTitle: m.yTitle,
           logY: m.logY,
           colours: local,
+          legendTitle: LEGEND_TITLE,
         }),
       );
     }

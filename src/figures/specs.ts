@@ -86,8 +86,8 @@ function colourScale(colours: ReadonlyMap<string, string>): Spec {
 }
 
 /** The colour channel: one legend, symbols at full opacity even though bands are drawn faint. */
-function colourChannel(colours: ReadonlyMap<string, string>): Spec {
-  return { field: 'o', type: 'nominal', title: 'optimizer', scale: colourScale(colours), legend: { symbolOpacity: 1 } };
+function colourChannel(colours: ReadonlyMap<string, string>, title = 'optimizer'): Spec {
+  return { field: 'o', type: 'nominal', title, scale: colourScale(colours), legend: { symbolOpacity: 1 } };
 }
 
 /** A diagonal cross (✕) in Vega's unit-square symbol coordinates: a divergence. */
@@ -108,7 +108,10 @@ function top(panels: readonly Spec[], rows: readonly Spec[], title: string, capt
   return layoutSpec(spec, STATIC_FIGURE_WIDTH);
 }
 
-/** A linear y scale whose values are all equal (e.g. no spike anywhere) gets a visible range around them. */
+/**
+ * A scale whose values are all equal (no spike anywhere, one evaluation) gets a visible range
+ * around them: a range of width 0 leaves Vega one tick, labelled with six decimals ("0.000000").
+ */
 function flatDomain(values: readonly number[], log: boolean): [number, number] | undefined {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0 || finite.some((v) => v !== finite[0])) return undefined;
@@ -116,9 +119,6 @@ function flatDomain(values: readonly number[], log: boolean): [number, number] |
   if (log) return [v / 2, v * 2];
   return v === 0 ? [0, 1] : [v - Math.abs(v) / 2, v + Math.abs(v) / 2];
 }
-
-/** Axis labels with at most the digits they need: "0", "0.25", "1e-5", never "0.000000". */
-const Y_AXIS_FORMAT = '~g';
 
 /** Fewer evaluations than this in a series: its median is drawn with a point at each one. */
 export const FEW_POINTS = 20;
@@ -148,6 +148,8 @@ export interface CurveFigureInput {
   readonly xTitle?: string;
   readonly logY: boolean;
   readonly colours: ReadonlyMap<string, string>;
+  /** The legend's title; "optimizer" by default. */
+  readonly legendTitle?: string;
 }
 
 /** The figure, or null when no panel has a curve to draw. */
@@ -166,20 +168,21 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
       for (const e of s.diverged) if (positive(e.value)) rows.push({ k: 'div', p, o: s.label, x: e.step, y: round(e.value), seed: e.seed, note: e.note });
     }
   });
-  const colour = colourChannel(input.colours);
-  const x = { field: 'x', type: 'quantitative', title: input.xTitle ?? 'training step', axis: { tickCount: 5 } };
+  const colour = colourChannel(input.colours, input.legendTitle);
   const panels = input.panels.flatMap((panel, p) => {
     const mine = rows.filter((r) => r['p'] === p);
+    // A panel whose runs evaluated once (a tuning run's final evaluation) has one step: give it a range.
+    const flatX = flatDomain(mine.map((r) => Number(r['x'])), false);
+    const x = {
+      field: 'x',
+      type: 'quantitative',
+      title: input.xTitle ?? 'training step',
+      axis: { tickCount: 5 },
+      ...(flatX ? { scale: { domain: flatX } } : {}),
+    };
     const flat = flatDomain(mine.flatMap((r) => [r['y'], r['lo'], r['hi']].filter((v): v is number => typeof v === 'number')), input.logY);
     const yScale = input.logY ? { type: 'log', nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
-    // Log axes keep Vega's own labels (it thins them per decade); linear ones print short numbers.
-    const y = {
-      field: 'y',
-      type: 'quantitative',
-      title: input.yTitle,
-      scale: flat ? { ...yScale, domain: flat } : yScale,
-      ...(input.logY ? {} : { axis: { format: Y_AXIS_FORMAT } }),
-    };
+    const y = { field: 'y', type: 'quantitative', title: input.yTitle, scale: flat ? { ...yScale, domain: flat } : yScale };
     const pick = `pick${p}`;
     const fade = { condition: { param: pick, value: 1 }, value: 0.12 };
     const only = (k: string) => [{ filter: `datum.k === '${k}' && datum.p === ${p}` }];
@@ -420,7 +423,6 @@ export function rateFigure(input: RateFigureInput): Figure {
       type: 'quantitative',
       title: input.yTitle,
       scale: input.unitInterval ? { domain: [0, 1] } : flat ? { zero: true, domain: flat } : { zero: true },
-      axis: { format: Y_AXIS_FORMAT },
     };
   };
   const tooltip = [

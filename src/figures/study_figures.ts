@@ -156,8 +156,16 @@ export function studyFigures(dir: string, r: StudyResults): Figure[] {
   // ---- curves over time, per task
   for (const task of tasks) {
     const byMult = stress.get(task)!;
+    // Each panel names the LRs it ran at, so a reader need not look the tuned LRs up.
+    const lrsAt = (m: number) =>
+      labels
+        .flatMap((label) => {
+          const tuned = r.tuning[task]?.[label]?.tunedLr;
+          return tuned === undefined ? [] : [`${label} ${fmtM(tuned * m)}`];
+        })
+        .join(', ');
     const groups = mults.map((m) => ({
-      title: `${multLabel(m)} tuned LR`,
+      title: `${multLabel(m)} tuned LR${lrsAt(m) ? ` (${lrsAt(m)})` : ''}`,
       series: labels.map((label) => ({ label, runs: byMult.get(m)!.get(label)! })),
     }));
     const all = groups.flatMap((g) => g.series.flatMap((s) => s.runs));

@@ -55,6 +55,23 @@ export function seriesColours(labels: readonly string[]): Map<string, string> {
   return out;
 }
 
+/**
+ * `n` shades of one colour, lightest first: the series of one optimizer at several learning rates
+ * (light = small LR, dark = large). Mixed at most 20 % towards white and 35 % towards black, so the
+ * ends keep a contrast of about 2:1 on a white page and 2.8:1 on a near-black one.
+ */
+export function shadesOf(hex: string, n: number): string[] {
+  if (n <= 1) return [hex];
+  const [r, g, b] = rgb(hex);
+  const mix = (t: number) => {
+    // t < 0: towards white; t > 0: towards black.
+    const target = t < 0 ? 255 : 0;
+    const a = Math.abs(t);
+    return `#${[r, g, b].map((c) => Math.round(c + (target - c) * a).toString(16).padStart(2, '0')).join('')}`;
+  };
+  return Array.from({ length: n }, (_, i) => mix(-0.2 + (0.55 * i) / (n - 1)));
+}
+
 function rgb(hex: string): [number, number, number] {
   const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
   if (!m) throw new Error(`palette: not a #rrggbb colour: ${hex}`);
