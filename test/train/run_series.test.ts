@@ -3,7 +3,9 @@
  * series, named by optimizer and the LR it ran with; tasks, LRs, precisions and a study's arms are
  * never pooled. Configs are taken from real run folders' shape (a study's stress and arm runs).
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { tf } from '../../src/tf.js';
 import type { RunConfig } from '../../src/train/config.js';
 import { runSeries, type LoadedRun } from '../../src/train/run_dirs.js';
 
@@ -42,6 +44,10 @@ const run = (config: RunConfig, over: Partial<Record<keyof RunConfig, unknown>> 
 });
 
 describe('runSeries', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
   it('pools only seeds, and names a series by optimizer and the LR it used (not a multiple of the spec LR)', () => {
     const series = runSeries([run(base, { seed: 0 }), run(base, { seed: 1 }), run(muon, { seed: 0 }), run(muon, { seed: 1 })]);
     expect(series.map((s) => [s.label, s.runs.length])).toEqual([
@@ -50,6 +56,19 @@ describe('runSeries', () => {
     ]);
     expect(series.every((s) => s.variant === '' && s.setting === '')).toBe(true);
     expect(series.map((s) => s.lr)).toEqual([0.8, 8].map((x) => expect.closeTo(x, 9)));
+  });
+
+  it('builds each optimizer only to read its learning rates, leaving no tensor behind', () => {
+    const before = tf.memory().numTensors;
+    runSeries([run(base), run(muon)]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('names an optimizer that is not registered here with an unknown LR instead of failing', () => {
+    const other = { ...base, label: 'mine', optimizer: { name: 'not-registered', options: { learningRate: 0.1 } } } as unknown as RunConfig;
+    const [s] = runSeries([run(other)]);
+    expect(s!.label).toBe('mine lr ?');
+    expect(s!.lr).toBeUndefined();
   });
 
   it('never pools runs of different tasks or LRs, even under the same label and scale', () => {
