@@ -8,9 +8,8 @@ import type { RunConfig } from '../train/config.js';
 import { medianPerIndex, summarize } from '../study/stats.js';
 import { renderChart, type ChartSeries } from '../text/chart.js';
 import { formatNumber, renderTable } from '../text/table.js';
-import { groupLearningRates } from '../study/tuned_record.js';
 import { plural } from '../text/plural.js';
-import { runSeries, type LoadedRun } from '../train/run_dirs.js';
+import { runLearningRates, runSeries, type LoadedRun } from '../train/run_dirs.js';
 
 export { findRunDirs, loadRun, loadRuns, runSeries, type LoadedRun } from '../train/run_dirs.js';
 
@@ -82,13 +81,9 @@ const UNKNOWN_SOURCE = 'source not recorded';
  * where they come from, as the run's config.json records them (× its lrScale).
  */
 export function lrCell(config: RunConfig): string {
-  let lrs: Record<string, number>;
-  try {
-    lrs = groupLearningRates(config.optimizer);
-  } catch {
-    return `? (${config.optimizer.name} is not registered here)`;
-  }
-  const [main, ...rest] = Object.entries(lrs).map(([g, lr]) => [g, lr * config.lrScale] as const);
+  const lrs = runLearningRates(config);
+  if (!lrs) return `? (${config.optimizer.name} is not registered here)`;
+  const [main, ...rest] = Object.entries(lrs);
   const others = rest.length ? ` (${rest.map(([g, lr]) => `${g} ${formatNumber(lr)}`).join(', ')})` : '';
   return `${formatNumber(main![1])}${others}, ${config.optimizer.lrSource ?? UNKNOWN_SOURCE}`;
 }

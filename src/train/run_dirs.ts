@@ -99,7 +99,7 @@ const fmt3 = (x: number) => String(Number(x.toPrecision(3)));
  * not registered here (a variant file that is not loaded), so the caller can say so.
  */
 export function runLearningRates(config: RunConfig): Record<string, number> | undefined {
-  let optimizer;
+  let optimizer: ReturnType<typeof createOptimizer>;
   try {
     optimizer = createOptimizer(config.optimizer.name, { ...config.optimizer.options });
   } catch {
@@ -128,9 +128,8 @@ interface Facet {
 const show = (v: unknown) => (typeof v === 'number' ? fmt3(v) : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** A key → value object as facets: true → "key", false → "no key", otherwise "key value". */
-function objectFacets(prefix: string, obj: Readonly<Record<string, unknown>>, skip: (key: string) => boolean = () => false): Facet[] {
+function objectFacets(prefix: string, obj: Readonly<Record<string, unknown>>): Facet[] {
   return Object.keys(obj)
-    .filter((k) => !skip(k))
     .sort()
     .map((k) => {
       const v = obj[k];
