@@ -1,17 +1,17 @@
 /**
- * Re-draw saved runs (loaded by train/run_dirs): group them by experiment and optimizer, and render a
- * loss chart per experiment (median over seeds, one series per optimizer) and a summary table.
+ * Re-draw saved runs (loaded by train/run_dirs): group them into series (train/run_dirs runSeries), and
+ * render a loss chart per task and variant (median over seeds, one series per optimizer and LR) and a
+ * summary table.
  * Used after training and by `view`, so both show exactly what the files say.
  */
 import type { RunConfig } from '../train/config.js';
 import { medianPerIndex, summarize } from '../study/stats.js';
 import { renderChart, type ChartSeries } from '../text/chart.js';
 import { formatNumber, renderTable } from '../text/table.js';
-import { groupLearningRates } from '../study/tuned_record.js';
 import { count } from '../text/plural.js';
-import { optimizerLabel, precisionOf, seriesLabel, type LoadedRun } from '../train/run_dirs.js';
+import { runLearningRates, runSeries, type LoadedRun } from '../train/run_dirs.js';
 
-export { findRunDirs, loadRun, loadRuns, seriesLabel, type LoadedRun } from '../train/run_dirs.js';
+export { findRunDirs, loadRun, loadRuns, runSeries, type LoadedRun } from '../train/run_dirs.js';
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
@@ -36,27 +36,30 @@ export interface ViewOptions {
   color?: boolean;
 }
 
-/** One chart per experiment: the training loss, median over seeds, a series per optimizer. */
+/**
+ * One chart per task and variant (a study's arm, a precision, a tuning horizon): the training loss,
+ * median over seeds, a series per optimizer and learning rate. Runs that differ in anything but
+ * their seed are never pooled into one series.
+ */
 export function renderCharts(runs: readonly LoadedRun[], options: ViewOptions = {}): string {
   const parts: string[] = [];
-  for (const [experiment, expRuns] of groupBy(runs, (r) => r.config.experiment)) {
-    const series: ChartSeries[] = [];
-    for (const [label, group] of groupBy(expRuns, seriesLabel)) {
-      const curve = medianPerIndex(group.map((r) => r.metrics.map((m) => (m.loss === null ? NaN : m.loss))));
-      const spikes = Object.entries(spikeTotals(group))
+  for (const [, group] of groupBy(runSeries(runs), (s) => `${s.experiment}\u0000${s.variant}`)) {
+    const series: ChartSeries[] = group.map((s) => {
+      const spikes = Object.entries(spikeTotals(s.runs))
         .map(([k, v]) => `${k}=${v}`)
         .join(' ');
-      const diverged = group.filter((r) => r.summary?.diverged).length;
-      series.push({
-        label,
-        values: curve,
-        note: `${count(group.length, 'seed')}${diverged ? `, ${diverged} diverged` : ''}; spikes ${spikes || 'n/a'}`,
-      });
-    }
+      const diverged = s.runs.filter((r) => r.summary?.diverged).length;
+      return {
+        label: s.name,
+        values: medianPerIndex(s.runs.map((r) => r.metrics.map((m) => (m.loss === null ? NaN : m.loss)))),
+        note: `${count(s.runs.length, 'seed')}${diverged ? `, ${diverged} diverged` : ''}; spikes ${spikes || 'n/a'}`,
+      };
+    });
+    const { experiment, variant } = group[0]!;
     parts.push(
       renderChart(series, {
         ...options,
-        title: `${experiment}: training loss (median over seeds)${options.logY ? ', log scale' : ''}`,
+        title: `${experiment}${variant ? ` · ${variant}` : ''}: training loss (median over seeds)${options.logY ? ', log scale' : ''}`,
       }),
     );
   }
@@ -78,23 +81,23 @@ const UNKNOWN_SOURCE = 'source not recorded';
  * where they come from, as the run's config.json records them (× its lrScale).
  */
 export function lrCell(config: RunConfig): string {
-  let lrs: Record<string, number>;
-  try {
-    lrs = groupLearningRates(config.optimizer);
-  } catch {
-    return `? (${config.optimizer.name} is not registered here)`;
-  }
-  const [main, ...rest] = Object.entries(lrs).map(([g, lr]) => [g, lr * config.lrScale] as const);
+  const lrs = runLearningRates(config);
+  if (!lrs) return `? (${config.optimizer.name} is not registered here)`;
+  const [main, ...rest] = Object.entries(lrs);
   const others = rest.length ? ` (${rest.map(([g, lr]) => `${g} ${formatNumber(lr)}`).join(', ')})` : '';
   return `${formatNumber(main![1])}${others}, ${config.optimizer.lrSource ?? UNKNOWN_SOURCE}`;
 }
 
-/** Median [IQR] over seeds per experiment × optimizer. */
+/** Median [IQR] over seeds per series (task × optimizer × LR × setting × precision). */
 export function renderSummaryTable(runs: readonly LoadedRun[]): string {
   const detectorNames = [...new Set(runs.flatMap((r) => Object.keys(r.summary?.spikes ?? {})))];
+  const all = runSeries(runs);
+  // A setting column only when some series has one (a study's arms, its tuning runs).
+  const withSetting = all.some((s) => s.setting !== '');
   const headers = [
     'experiment',
     'optimizer',
+    ...(withSetting ? ['setting'] : []),
     'precision',
     'lr, source',
     'seeds',
@@ -107,14 +110,15 @@ export function renderSummaryTable(runs: readonly LoadedRun[]): string {
     's/run',
   ];
   const rows: string[][] = [];
-  for (const [key, group] of groupBy(runs, (r) => `${r.config.experiment}\u0000${seriesLabel(r)}`)) {
-    const [experiment] = key.split('\u0000') as [string, string];
+  for (const series of all) {
+    const group = series.runs;
     const done = group.filter((r) => r.summary);
     const sums = done.map((r) => r.summary!);
     rows.push([
-      experiment,
-      optimizerLabel(group[0]!),
-      precisionOf(group[0]!),
+      series.experiment,
+      series.optimizer,
+      ...(withSetting ? [series.setting || '—'] : []),
+      series.precision,
       lrCell(group[0]!.config),
       `${done.length}${done.length < group.length ? ` (+${group.length - done.length} unfinished)` : ''}`,
       cell(sums.map((s) => s.finalLoss)),

@@ -4,6 +4,7 @@
  */
 import type { ExperimentSpec } from '../train/config.js';
 import type { StepRecord } from '../train/loop.js';
+import { count } from '../text/plural.js';
 import type { CurvePanel, CurveSeries } from './specs.js';
 import { band, divergenceEvents, field, hasMetric, spikeEvents, traceOf, type MetricAccessor } from './traces.js';
 
@@ -101,5 +102,5 @@ export function seedsPhrase(counts: readonly number[]): string {
   const lo = Math.min(...counts);
   const hi = Math.max(...counts);
   if (!Number.isFinite(lo)) return 'no runs';
-  return lo === hi ? `${hi} seed${hi === 1 ? '' : 's'}` : `${lo}–${hi} seeds`;
+  return lo === hi ? count(hi, 'seed') : `${lo}–${hi} seeds`;
 }

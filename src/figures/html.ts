@@ -2,14 +2,15 @@
  * One self-contained HTML page of figures: the Vega and Vega-Lite runtimes are read from
  * node_modules when the page is written and inlined with the specs and their data, so the file
  * opens from disk with no network. A few lines of glue compile each spec in the page, render it
- * as SVG, and show hover values in a small tooltip; zoom and series toggling are params in the specs.
+ * as SVG laid out to the width of its container (again when the window is resized), and show hover
+ * values in a small tooltip; zoom and series toggling are params in the specs.
  * Colours follow prefers-color-scheme (light or dark text and grid; the series colours are the same).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Figure } from './specs.js';
-import { figureConfig, FONT } from './theme.js';
+import { figureConfig, FONT, LAYOUT_JS } from './theme.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,10 +38,22 @@ export interface PageInput {
   readonly figures: readonly Figure[];
 }
 
-/** Runs in the page: compile, render, tooltips. Kept small and dependency-free. */
+/** Runs in the page: lay out, compile, render, tooltips. Kept small and dependency-free. */
 const GLUE = `
 (function () {
   'use strict';
+  var layout = ${LAYOUT_JS};
+  // The same steps as layoutSpec in specs.ts: columns and panel sizes for this width.
+  function laidOut(spec, width, config) {
+    if (!spec.concat) return Object.assign({}, spec, { config: config });
+    var meta = spec.usermeta || {};
+    var l = layout(width, spec.concat.length, meta.fixedColumns || 0);
+    return Object.assign({}, spec, {
+      columns: l.columns,
+      concat: spec.concat.map(function (p) { return Object.assign({}, p, { width: l.width, height: l.height }); }),
+      config: Object.assign({}, config, { legend: Object.assign({}, config.legend, { columns: l.legendColumns }) })
+    });
+  }
   var media = window.matchMedia('(prefers-color-scheme: dark)');
   var configs = JSON.parse(document.getElementById('figure-configs').textContent);
   var figures = JSON.parse(document.getElementById('figure-specs').textContent);
@@ -64,18 +77,31 @@ const GLUE = `
     tip.style.top = y + 'px';
   }
   var views = [];
+  var renderedWidth = 0;
   function renderAll() {
     views.forEach(function (v) { v.finalize(); });
     views = [];
     var config = media.matches ? configs.dark : configs.light;
+    renderedWidth = document.body.clientWidth;
     return Promise.all(figures.map(function (f) {
       var el = document.querySelector('[data-figure="' + f.id + '"] .chart');
-      var spec = Object.assign({}, f.spec, { config: config });
-      delete spec.title; // the caption is the <figcaption> here
-      var view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: el, hover: true });
-      view.tooltip(showTooltip);
-      views.push(view);
-      return view.runAsync().then(function () { el.setAttribute('data-rendered', 'true'); });
+      // Axis labels are measured only when drawn: a figure that comes out wider than its container
+      // (long tick labels) is drawn once more, narrower by the excess.
+      function draw(width, retry) {
+        el.replaceChildren();
+        var spec = laidOut(f.spec, width, config);
+        delete spec.title; // the caption is the <figcaption> here
+        var view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: el, hover: true });
+        view.tooltip(showTooltip);
+        return view.runAsync().then(function () {
+          var svg = el.querySelector('svg');
+          var excess = svg ? svg.getBoundingClientRect().width - el.clientWidth : 0;
+          if (excess > 0.5 && retry) { view.finalize(); return draw(width - Math.ceil(excess) - 2, false); }
+          views.push(view);
+          el.setAttribute('data-rendered', 'true');
+        });
+      }
+      return draw(el.clientWidth, true);
     }));
   }
   renderAll().then(
@@ -83,6 +109,11 @@ const GLUE = `
     function (e) { console.error(e); document.body.setAttribute('data-ready', 'error'); }
   );
   media.addEventListener('change', function () { renderAll(); });
+  var resizing = 0;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { if (document.body.clientWidth !== renderedWidth) renderAll(); }, 200);
+  });
   document.addEventListener('scroll', function () { tip.hidden = true; }, { passive: true });
 })();
 `;
@@ -96,7 +127,7 @@ h2 { font-size: 1.2em; margin: 34px 0 8px; padding-bottom: 4px; border-bottom: 1
 p.intro { color: var(--muted); margin: 4px 0; max-width: 70em; }
 p.help { color: var(--muted); font-size: 0.9em; }
 figure { margin: 18px 0 26px; }
-figure .chart { overflow-x: auto; }
+figure .chart { width: 100%; }
 figcaption { color: var(--muted); font-size: 0.92em; max-width: 70em; margin-top: 4px; }
 figcaption b { color: var(--fg); }
 #tooltip { position: fixed; z-index: 10; pointer-events: none; background: var(--tip); color: var(--fg); border: 1px solid var(--line); border-radius: 4px; padding: 5px 8px; font-size: 12px; box-shadow: 0 2px 6px #0003; }

@@ -1,13 +1,18 @@
 /**
  * Vega-Lite spec builders, one per kind of figure. Each takes plotted rows (see traces.ts) and
- * returns a complete spec: panels side by side (hconcat/concat, so each panel keeps its own zoom),
- * colours from the shared palette, and the caption as a title under the figure. Interaction
+ * returns a complete spec: panels as small multiples (concat, so each panel keeps its own zoom),
+ * sized to fill the figure's width (theme.ts panelLayout: the SVG files at STATIC_FIGURE_WIDTH, the
+ * HTML page again at its own width), colours from the shared palette, and the caption as a title
+ * under the figure. Interaction
  * (hover tooltips, drag/wheel zoom on curves, click a legend entry to toggle a series) is part of
  * the spec; the static SVG rendering ignores it.
+ *
+ * Over 400 lines because the three builders share the colour channel, markers, flat-scale rule and
+ * layout defined here; split apart, each would import most of the others' helpers.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { round, type BandPoint, type EventPoint, type RateCI } from './traces.js';
-import { PANEL_HEIGHT, PANEL_WIDTH } from './theme.js';
+import { panelLayout, STATIC_FIGURE_WIDTH } from './theme.js';
 
 /** A figure: where it goes, what it is called, and its spec. */
 export interface Figure {
@@ -53,10 +58,30 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-function captionTitle(title: string, caption: string, columns: number): Spec {
-  // ≈ 5.8 px per character at 11 px; a panel and its axis take about PANEL_WIDTH + 60 px.
-  const chars = Math.max(70, Math.floor((columns * (PANEL_WIDTH + 70)) / 5.8));
-  return { text: title, subtitle: wrap(caption, chars), orient: 'bottom', anchor: 'start', offset: 14 };
+function captionTitle(title: string, caption: string): Spec {
+  // ≈ 5.8 px per character at 11 px.
+  return { text: title, subtitle: wrap(caption, Math.max(70, Math.floor(STATIC_FIGURE_WIDTH / 5.8))), orient: 'bottom', anchor: 'start', offset: 14 };
+}
+
+/** What the page needs to lay a figure out again at its own width (see layoutSpec). */
+export interface LayoutMeta {
+  /** Columns the figure fixes (e.g. one per detector); 0: as many as fit. */
+  readonly fixedColumns: number;
+}
+
+/**
+ * The spec laid out for `width` px: its columns and every panel's plot size. The page runs the
+ * same steps in its glue script (html.ts), with panelLayout's own source.
+ */
+export function layoutSpec(spec: TopLevelSpec, width: number): TopLevelSpec {
+  const s = spec as unknown as { concat?: Spec[]; usermeta?: LayoutMeta };
+  if (!s.concat) return spec;
+  const layout = panelLayout(width, s.concat.length, s.usermeta?.fixedColumns ?? 0);
+  return {
+    ...spec,
+    columns: layout.columns,
+    concat: s.concat.map((panel) => ({ ...panel, width: layout.width, height: layout.height })),
+  } as unknown as TopLevelSpec;
 }
 
 function colourScale(colours: ReadonlyMap<string, string>): Spec {
@@ -64,30 +89,42 @@ function colourScale(colours: ReadonlyMap<string, string>): Spec {
 }
 
 /** The colour channel: one legend, symbols at full opacity even though bands are drawn faint. */
-function colourChannel(colours: ReadonlyMap<string, string>): Spec {
-  return { field: 'o', type: 'nominal', title: 'optimizer', scale: colourScale(colours), legend: { symbolOpacity: 1 } };
+function colourChannel(colours: ReadonlyMap<string, string>, title = 'optimizer'): Spec {
+  return { field: 'o', type: 'nominal', title, scale: colourScale(colours), legend: { symbolOpacity: 1 } };
 }
 
 /** A diagonal cross (✕) in Vega's unit-square symbol coordinates: a divergence. */
 const X_SHAPE = 'M-0.8,-0.8L0.8,0.8M-0.8,0.8L0.8,-0.8';
 const DIVERGED_MARK = { type: 'point', shape: X_SHAPE, filled: false, size: 90, strokeWidth: 2.2 };
 
-function top(
-  body: Spec,
-  rows: readonly Spec[],
-  title: string,
-  caption: string,
-  columns: number,
-  description: string,
-): TopLevelSpec {
-  return {
+function top(panels: readonly Spec[], rows: readonly Spec[], title: string, caption: string, description: string, fixedColumns = 0, extra: Spec = {}): TopLevelSpec {
+  const usermeta: LayoutMeta = { fixedColumns };
+  const spec = {
     $schema: SCHEMA,
     description,
     data: { values: rows },
-    ...body,
-    title: captionTitle(title, caption, columns),
+    concat: panels,
+    ...extra,
+    usermeta,
+    title: captionTitle(title, caption),
   } as unknown as TopLevelSpec;
+  return layoutSpec(spec, STATIC_FIGURE_WIDTH);
 }
+
+/**
+ * A scale whose values are all equal (no spike anywhere, one evaluation) gets a visible range
+ * around them: a range of width 0 leaves Vega one tick, labelled with six decimals ("0.000000").
+ */
+function flatDomain(values: readonly number[], log: boolean): [number, number] | undefined {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0 || finite.some((v) => v !== finite[0])) return undefined;
+  const v = finite[0]!;
+  if (log) return [v / 2, v * 2];
+  return v === 0 ? [0, 1] : [v - Math.abs(v) / 2, v + Math.abs(v) / 2];
+}
+
+/** Fewer evaluations than this in a series: its median is drawn with a point at each one. */
+export const FEW_POINTS = 20;
 
 // ---------------------------------------------------------------------------------------------
 // Curves over steps: median line, IQR band, spike and divergence markers
@@ -114,11 +151,8 @@ export interface CurveFigureInput {
   readonly xTitle?: string;
   readonly logY: boolean;
   readonly colours: ReadonlyMap<string, string>;
-}
-
-/** Panels in one row up to four, then wrapped. */
-function columnsFor(panels: number): number {
-  return Math.min(4, Math.max(1, panels));
+  /** The legend's title; "optimizer" by default. */
+  readonly legendTitle?: string;
 }
 
 /** The figure, or null when no panel has a curve to draw. */
@@ -137,11 +171,21 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
       for (const e of s.diverged) if (positive(e.value)) rows.push({ k: 'div', p, o: s.label, x: e.step, y: round(e.value), seed: e.seed, note: e.note });
     }
   });
-  const colour = colourChannel(input.colours);
-  const x = { field: 'x', type: 'quantitative', title: input.xTitle ?? 'training step', axis: { tickCount: 5 } };
-  const yScale = input.logY ? { type: 'log', nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
-  const y = { field: 'y', type: 'quantitative', title: input.yTitle, scale: yScale };
+  const colour = colourChannel(input.colours, input.legendTitle);
   const panels = input.panels.flatMap((panel, p) => {
+    const mine = rows.filter((r) => r['p'] === p);
+    // A panel whose runs evaluated once (a tuning run's final evaluation) has one step: give it a range.
+    const flatX = flatDomain(mine.map((r) => Number(r['x'])), false);
+    const x = {
+      field: 'x',
+      type: 'quantitative',
+      title: input.xTitle ?? 'training step',
+      axis: { tickCount: 5 },
+      ...(flatX ? { scale: { domain: flatX } } : {}),
+    };
+    const flat = flatDomain(mine.flatMap((r) => [r['y'], r['lo'], r['hi']].filter((v): v is number => typeof v === 'number')), input.logY);
+    const yScale = input.logY ? { type: 'log', nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
+    const y = { field: 'y', type: 'quantitative', title: input.yTitle, scale: flat ? { ...yScale, domain: flat } : yScale };
     const pick = `pick${p}`;
     const fade = { condition: { param: pick, value: 1 }, value: 0.12 };
     const only = (k: string) => [{ filter: `datum.k === '${k}' && datum.p === ${p}` }];
@@ -149,10 +193,11 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
     if (!rows.some((r) => r['k'] === 'band' && r['p'] === p)) return [];
     // A layer with no rows would only make Vega warn about an empty extent.
     const has = (k: string) => rows.some((r) => r['k'] === k && r['p'] === p);
+    // Series with few evaluations (an eval curve) get a point at each: a line between two points
+    // would read as a trend.
+    const few = panel.series.filter((s) => s.band.length > 0 && s.band.length < FEW_POINTS).map((s) => s.label);
     return [{
       title: panel.title,
-      width: PANEL_WIDTH,
-      height: PANEL_HEIGHT,
       layer: [
         {
           name: `${MARKS.band}${p}`,
@@ -168,6 +213,12 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
             { name: `zoom${p}`, select: 'interval', bind: 'scales' },
             { name: pick, select: { type: 'point', fields: ['o'] }, bind: 'legend' },
           ],
+          encoding: { x, y, color: colour, opacity: fade },
+        },
+        few.length > 0 && {
+          name: `${MARKS.point}${p}`,
+          transform: [...only('band'), { filter: { field: 'o', oneOf: few } }],
+          mark: { type: 'point', filled: true, size: 30 },
           encoding: { x, y, color: colour, opacity: fade },
         },
         {
@@ -206,14 +257,12 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
     }];
   });
   if (panels.length === 0) return null;
-  const columns = columnsFor(panels.length);
-  const body: Spec = { concat: panels, columns, resolve: { scale: { color: 'shared' } } };
   return {
     id: input.id,
     section: input.section,
     title: input.title,
     caption: input.caption,
-    spec: top(body, rows, input.title, input.caption, columns, input.title),
+    spec: top(panels, rows, input.title, input.caption, input.title, 0, { resolve: { scale: { color: 'shared' } } }),
   };
 }
 
@@ -290,8 +339,6 @@ export function lrSensitivityFigure(input: LrFigureInput): Figure {
     const anyClean = mine.some((r) => r['div'] === 0);
     return {
       title: panel.title,
-      width: PANEL_WIDTH,
-      height: PANEL_HEIGHT,
       layer: [
         {
           name: `${MARKS.initial}${p}`,
@@ -327,13 +374,12 @@ export function lrSensitivityFigure(input: LrFigureInput): Figure {
       ].filter(Boolean),
     };
   });
-  const columns = columnsFor(panels.length);
   return {
     id: input.id,
     section: input.section,
     title: input.title,
     caption: input.caption,
-    spec: top({ concat: panels, columns }, rows, input.title, input.caption, columns, input.title),
+    spec: top(panels, rows, input.title, input.caption, input.title),
   };
 }
 
@@ -357,7 +403,7 @@ export interface RateFigureInput {
   readonly colours: ReadonlyMap<string, string>;
   /** Fix the y range to [0, 1] (rates that are fractions). */
   readonly unitInterval?: boolean;
-  /** Panels per row; default up to 4. */
+  /** Panels per row (e.g. one per detector); default: as many as fit the width.  */
   readonly columns?: number;
 }
 
@@ -372,11 +418,15 @@ export function rateFigure(input: RateFigureInput): Figure {
   const colour = colourChannel(input.colours);
   const x = { field: 'm', type: 'ordinal', title: 'LR multiplier (× tuned LR)', sort: input.multipliers, scale: { domain: input.multipliers }, axis: { labelAngle: 0 } };
   const xOffset = { field: 'o', type: 'nominal', scale: { domain: [...input.colours.keys()], paddingInner: 0.3 } };
-  const y = {
-    field: 'y',
-    type: 'quantitative',
-    title: input.yTitle,
-    scale: input.unitInterval ? { domain: [0, 1] } : { zero: true },
+  const yFor = (p: number) => {
+    // All zero (no spike at any multiplier): 0 to 1, not a range of width 0 labelled "0.000000".
+    const flat = flatDomain(rows.filter((r) => r['p'] === p).flatMap((r) => [Number(r['lo']), Number(r['hi'])]), false);
+    return {
+      field: 'y',
+      type: 'quantitative',
+      title: input.yTitle,
+      scale: input.unitInterval ? { domain: [0, 1] } : flat ? { zero: true, domain: flat } : { zero: true },
+    };
   };
   const tooltip = [
     { field: 'o', title: 'optimizer' },
@@ -392,10 +442,9 @@ export function rateFigure(input: RateFigureInput): Figure {
     const mine = [{ filter: `datum.p === ${p}` }];
     // Nothing to measure (e.g. every run diverged): no panel.
     if (!rows.some((r) => r['p'] === p)) return [];
+    const y = yFor(p);
     return [{
       title: panel.title,
-      width: Math.round(PANEL_WIDTH * 0.8),
-      height: PANEL_HEIGHT,
       layer: [
         {
           name: `${MARKS.interval}${p}`,
@@ -413,12 +462,11 @@ export function rateFigure(input: RateFigureInput): Figure {
       ],
     }];
   });
-  const columns = input.columns ?? columnsFor(panels.length);
   return {
     id: input.id,
     section: input.section,
     title: input.title,
     caption: input.caption,
-    spec: top({ concat: panels, columns }, rows, input.title, input.caption, columns, input.title),
+    spec: top(panels, rows, input.title, input.caption, input.title, input.columns ?? 0),
   };
 }

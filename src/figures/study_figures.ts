@@ -8,7 +8,7 @@
 import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from '../study/compare.js';
 import type { StudyResults } from '../study/results.js';
 import { spikesPer1k } from '../study/stats.js';
-import { multLabel, stressStepsOf, taskOf, tuneStepsOf, type StudySpec, type StudyTask } from '../study/protocol.js';
+import { fmt3, multLabel, stressStepsOf, taskOf, tuneStepsOf, type StudySpec, type StudyTask } from '../study/protocol.js';
 import type { RunSummary } from '../train/run.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
 import { seriesColours } from '../text/palette.js';
@@ -142,8 +142,16 @@ export function studyFigures(r: StudyResults): Figure[] {
   // ---- curves over time, per task
   for (const task of tasks) {
     const byMult = stress.get(task)!;
+    // Each panel names the LRs it ran at, so a reader need not look the tuned LRs up.
+    const lrsAt = (m: number) =>
+      labels
+        .flatMap((label) => {
+          const tuned = r.tuning[task]?.[label]?.tunedLr;
+          return tuned === undefined ? [] : [`${label} ${fmt3(tuned * m)}`];
+        })
+        .join(', ');
     const groups = mults.map((m) => ({
-      title: `${multLabel(m)} tuned LR`,
+      title: `${multLabel(m)} tuned LR${lrsAt(m) ? ` (${lrsAt(m)})` : ''}`,
       series: labels.map((label) => ({ label, runs: byMult.get(m)!.get(label)! })),
     }));
     const all = groups.flatMap((g) => g.series.flatMap((s) => s.runs));

@@ -22,7 +22,8 @@ export const OPTIMIZER_COLOURS: Readonly<Record<string, string>> = {
 export const EXTRA_COLOURS: readonly string[] = ['#2db3a6', '#a98454', '#8d8df2', '#7fa83a', '#d08a63', '#5fa8c9'];
 
 /**
- * A colour for every label: registered names get their fixed colour, others the first extra
+ * A colour for every label: registered names get their fixed colour (else the first label that
+ * starts with the name and a space does), others the first extra
  * colour not yet taken in this set (cycling if there are more labels than colours). Labels are
  * assigned in the order given, so pass the same list to every figure of one report.
  */
@@ -36,6 +37,15 @@ export function seriesColours(labels: readonly string[]): Map<string, string> {
       taken.add(fixed);
     }
   }
+  // "adamw lr 0.1" (a series of one optimizer at one LR) takes adamw's colour when no label is
+  // plain "adamw": then a plain run folder's figure keeps the optimizer colours of the report.
+  for (const l of labels) {
+    const fixed = OPTIMIZER_COLOURS[l.split(' ', 1)[0]!];
+    if (fixed !== undefined && !out.has(l) && !taken.has(fixed)) {
+      out.set(l, fixed);
+      taken.add(fixed);
+    }
+  }
   const free = [...EXTRA_COLOURS, ...Object.values(OPTIMIZER_COLOURS)].filter((c) => !taken.has(c));
   let next = 0;
   for (const l of labels) {
@@ -43,6 +53,23 @@ export function seriesColours(labels: readonly string[]): Map<string, string> {
     out.set(l, free.length > 0 ? free[next++ % free.length]! : EXTRA_COLOURS[next++ % EXTRA_COLOURS.length]!);
   }
   return out;
+}
+
+/**
+ * `n` shades of one colour, lightest first: the series of one optimizer at several learning rates
+ * (light = small LR, dark = large). Mixed at most 20 % towards white and 35 % towards black, so the
+ * ends keep a contrast of about 2:1 on a white page and 2.8:1 on a near-black one.
+ */
+export function shadesOf(hex: string, n: number): string[] {
+  if (n <= 1) return [hex];
+  const [r, g, b] = rgb(hex);
+  const mix = (t: number) => {
+    // t < 0: towards white; t > 0: towards black.
+    const target = t < 0 ? 255 : 0;
+    const a = Math.abs(t);
+    return `#${[r, g, b].map((c) => Math.round(c + (target - c) * a).toString(16).padStart(2, '0')).join('')}`;
+  };
+  return Array.from({ length: n }, (_, i) => mix(-0.2 + (0.55 * i) / (n - 1)));
 }
 
 function rgb(hex: string): [number, number, number] {

@@ -3,8 +3,9 @@
  * divergences) goes through `report`, its run folders through `view --html`; both pages open from
  * disk in headless Chromium with every network request refused. Checks: no console error, every
  * figure rendered with the expected number of series and marks, hover tooltips, legend toggling
- * and wheel zoom work, the SVG files parse in the browser's XML parser; a screenshot per page
- * (light and dark) goes to test-output/browser/ (git-ignored).
+ * and wheel zoom work, the SVG files parse in the browser's XML parser; at 1400 px (and again
+ * after a resize) every chart fills its column without overflowing the page, and the legends show
+ * full series names; a screenshot per page (light and dark) goes to test-output/browser/ (git-ignored).
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +15,13 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
-import { findRunDirs, loadRun, seriesLabel } from '../../src/train/run_dirs.js';
+import { findRunDirs, loadRun, runSeries } from '../../src/train/run_dirs.js';
 import { ensureDir } from '../../src/train/run_files.js';
 import { FIXTURE_MULTIPLIERS, FIXTURE_SEEDS, FIXTURE_TASKS, fixtureDivergesAt, fixtureSpikeSteps, writeStudyFixture } from '../figures/study_fixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The window width the pages are checked at (a common laptop screen). */
+const PAGE_WIDTH = 1400;
 const SHOTS = resolve('test-output', 'browser');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -58,7 +61,7 @@ async function open(file: string, colorScheme: 'light' | 'dark'): Promise<Opened
     executablePath: CHROMIUM,
     args: ARGS,
     headless: true,
-    viewport: { width: 1280, height: 900 },
+    viewport: { width: PAGE_WIDTH, height: 900 },
     colorScheme,
   });
   contexts.push(context);
@@ -89,6 +92,52 @@ async function counts(page: Page, figure: string, mark: string): Promise<{ group
     },
     [figure, mark] as const,
   );
+}
+
+interface LayoutReport {
+  /** Page wider than the window (a horizontal scrollbar). */
+  readonly pageOverflow: number;
+  /** Per figure: its column's width, the drawn chart's width. */
+  readonly charts: readonly { id: string; column: number; chart: number }[];
+  /** Legend labels as drawn, and those cut short (with an ellipsis) or outside their column. */
+  readonly legendLabels: readonly string[];
+  readonly clipped: readonly string[];
+}
+
+/** How the charts sit in the page: widths, overflow, legend labels. */
+async function layoutOf(page: Page): Promise<LayoutReport> {
+  return page.evaluate(() => {
+    const charts = [...document.querySelectorAll<HTMLElement>('[data-figure]')].map((f) => {
+      const column = f.querySelector<HTMLElement>('.chart')!;
+      const svg = column.querySelector('svg');
+      return { id: f.dataset['figure']!, column: column.clientWidth, chart: svg ? svg.getBoundingClientRect().width : 0 };
+    });
+    const labels = [...document.querySelectorAll<SVGTextElement>('.role-legend-label text')];
+    const clipped = labels
+      .filter((t) => {
+        const r = t.getBoundingClientRect();
+        const column = t.closest('.chart')!.getBoundingClientRect();
+        return (t.textContent ?? '').endsWith('…') || r.right > column.right + 0.5 || r.left < column.left - 0.5;
+      })
+      .map((t) => t.textContent ?? '');
+    return {
+      pageOverflow: document.documentElement.scrollWidth - window.innerWidth,
+      charts,
+      legendLabels: [...new Set(labels.map((t) => t.textContent ?? ''))],
+      clipped,
+    };
+  });
+}
+
+/** Every chart fills its column (at least `fill` of it) and none is wider; no horizontal scrollbar, no cut legend. */
+function expectFitted(layout: LayoutReport, fill = 0.85): void {
+  expect(layout.pageOverflow).toBeLessThanOrEqual(0);
+  expect(layout.charts.length).toBeGreaterThan(0);
+  for (const c of layout.charts) {
+    expect(c.chart, `${c.id} wider than its column`).toBeLessThanOrEqual(c.column + 0.5);
+    expect(c.chart, `${c.id} fills its column`).toBeGreaterThanOrEqual(c.column * fill);
+  }
+  expect(layout.clipped).toEqual([]);
 }
 
 const spikeCount = (m: number) => FIXTURE_SEEDS.flatMap((s) => fixtureSpikeSteps('adamw', m, fixtureDivergesAt('adamw', m, s) ?? 120)).length;
@@ -126,6 +175,22 @@ describe('report.html of a study', () => {
       expect((await counts(page, 'divergence-rate', `point${p}`)).items).toBe(FIXTURE_MULTIPLIERS.length * 2);
     }
     for (const [p] of FIXTURE_MULTIPLIERS.entries()) expect((await counts(page, 'maxvio-tiny-moe', `median${p}`)).groups).toBe(2);
+  });
+
+  it('sizes every chart to the page: no horizontal scrollbar, legends with the full optimizer names', async () => {
+    const { page } = opened;
+    const layout = await layoutOf(page);
+    expectFitted(layout);
+    expect(layout.charts[0]!.column).toBeGreaterThan(PAGE_WIDTH * 0.9);
+    expect(layout.legendLabels).toEqual(expect.arrayContaining(['adamw', 'muon']));
+    // Narrower window: the charts are laid out again to the new width, still fitted.
+    await page.setViewportSize({ width: 900, height: 900 });
+    await page.waitForFunction((w) => document.querySelector('.chart svg')!.getBoundingClientRect().width <= w, 900, { timeout: 10_000 });
+    await page.waitForTimeout(300);
+    expectFitted(await layoutOf(page));
+    await page.setViewportSize({ width: PAGE_WIDTH, height: 900 });
+    await page.waitForFunction((w) => document.querySelector('.chart svg')!.getBoundingClientRect().width > w, 1000, { timeout: 10_000 });
+    await page.waitForTimeout(300);
   });
 
   it('the SVG files parse in the browser as SVG', async () => {
@@ -194,15 +259,28 @@ describe('report.html of a study', () => {
 });
 
 describe('view --html page of run folders', () => {
-  it('renders a loss figure per experiment with one series per optimizer and LR scale, without errors', async () => {
+  it('renders a loss figure per experiment, a panel per setting, one series per optimizer and LR used, without errors', async () => {
     const { page, problems } = await open(viewPage, 'light');
     const runs = findRunDirs([join(study, 'runs')]).map(loadRun);
     for (const task of FIXTURE_TASKS) {
-      const series = new Set(runs.filter((r) => r.config.experiment === task).map(seriesLabel)).size;
-      expect((await counts(page, `loss-${task}`, 'median0')).groups, task).toBe(series);
-      expect((await counts(page, `eval-${task}`, 'median0')).groups, task).toBe(series);
+      const series = runSeries(runs).filter((s) => s.experiment === task);
+      const panels = new Set(series.map((s) => s.variant)).size;
+      const lines = async (figure: string) => {
+        let n = 0;
+        for (let p = 0; p < panels; p++) n += (await counts(page, figure, `median${p}`)).groups;
+        return n;
+      };
+      expect(await lines(`loss-${task}`), task).toBe(series.length);
+      // Tuning runs evaluate only at their end: one point per series, no line group for it.
+      expect(await lines(`eval-${task}`), task).toBeGreaterThan(0);
     }
     expect((await counts(page, 'maxvio-tiny-moe', 'median0')).groups).toBeGreaterThan(0);
+    const layout = await layoutOf(page);
+    expectFitted(layout);
+    // Legend entries name optimizer and LR in full ("adamw lr 0.02"), never a multiple of the spec's LR.
+    const names = new Set(runSeries(runs).map((s) => s.name));
+    expect(layout.legendLabels.filter((l) => l !== '').every((l) => names.has(l))).toBe(true);
+    expect(layout.legendLabels.some((l) => /×/.test(l))).toBe(false);
     await page.screenshot({ path: join(SHOTS, 'view-light.png'), fullPage: true });
     expect(problems).toEqual([]);
   });

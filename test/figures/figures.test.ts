@@ -12,7 +12,9 @@ import { renderChart } from '../../src/text/chart.js';
 import { main } from '../../src/cli/main.js';
 import { ansi256, ansiForeground, OPTIMIZER_COLOURS, seriesColours } from '../../src/text/palette.js';
 import { renderSvg } from '../../src/figures/render.js';
-import { MARKS, wrap } from '../../src/figures/specs.js';
+import { FEW_POINTS, layoutSpec, MARKS, rateFigure, wrap } from '../../src/figures/specs.js';
+import { panelLayout, STATIC_FIGURE_WIDTH } from '../../src/figures/theme.js';
+import { findRunDirs, loadRuns, runSeries } from '../../src/train/run_dirs.js';
 import { studyFigures } from '../../src/figures/study_figures.js';
 import { analyzeStudy } from '../../src/study/analyze.js';
 import { band, divergenceEvents, meanWithCI, spikeEvents, traceOf, type Trace } from '../../src/figures/traces.js';
@@ -190,10 +192,27 @@ describe('report: SVG figures of a study', () => {
       const texts = svgTexts(els);
       expect(texts).toContain('training step');
       expect(texts).toContain(task === 'tiny-moe' ? 'training loss (MSE)' : 'training loss (nats)');
-      expect(texts).toEqual(expect.arrayContaining(['1× tuned LR', '2× tuned LR', '4× tuned LR', 'adamw', 'muon']));
+      // Each panel names the LRs it ran at: the tuned LRs (adamw 0.01, muon 0.05) × the multiplier.
+      expect(texts).toEqual(
+        expect.arrayContaining(['1× tuned LR (adamw 0.01, muon 0.05)', '2× tuned LR (adamw 0.02, muon 0.1)', '4× tuned LR (adamw 0.04, muon 0.2)', 'adamw', 'muon']),
+      );
+      // 120 steps per run: a line, no point markers.
+      expect(markItems(els, `${MARKS.point}0`)).toHaveLength(0);
       const caption = texts.join(' ');
       expect(caption).toContain('3 seeds per optimizer and multiplier; 4 of 18 runs diverged');
       expect(caption).toContain('interquartile range (band)');
+    }
+  });
+
+  it('eval curves with few evaluations get a point at each evaluation, so two points do not read as a trend', () => {
+    for (const task of FIXTURE_TASKS) {
+      const els = read(join(dir, 'figures', `eval-${task}.svg`));
+      FIXTURE_MULTIPLIERS.forEach((m, p) => {
+        const lines = markGroups(els, `${MARKS.median}${p}`).length;
+        const points = markItems(els, `${MARKS.point}${p}`);
+        expect(points.length, `${task} ${m}×`).toBeGreaterThan(0);
+        expect(points.length, `${task} ${m}×`).toBeLessThan(FEW_POINTS * lines);
+      });
     }
   });
 
@@ -279,10 +298,18 @@ describe('view --svg / --html: figures of plain run folders', () => {
     const files = readdirSync(svgDir).sort();
     expect(files).toEqual(['eval-tiny-mlp.svg', 'eval-tiny-moe.svg', 'loss-tiny-mlp.svg', 'loss-tiny-moe.svg', 'maxvio-tiny-moe.svg', 'router-logit-tiny-moe.svg']);
     const els = read(join(svgDir, 'loss-tiny-moe.svg'));
-    // Series are optimizer × LR scale: tuning runs at 3 LRs and stress runs at 3 multipliers per optimizer.
-    const series = markGroups(els, `${MARKS.median}0`).length;
-    expect(series).toBeGreaterThanOrEqual(6);
-    expect(svgTexts(els)).toContain('training loss (MSE)');
+    // One line per series (optimizer × LR used × setting), over the panels (one per setting: the
+    // stress runs, the tuning runs with their own horizon and schedule); none pooled.
+    const series = runSeries(loadRuns(findRunDirs([runs]))).filter((s) => s.experiment === 'tiny-moe');
+    const panels = new Set(series.map((s) => s.variant)).size;
+    expect(panels).toBeGreaterThan(1);
+    const lines = Array.from({ length: panels }, (_, p) => markGroups(els, `${MARKS.median}${p}`).length);
+    expect(lines.reduce((a, b) => a + b, 0)).toBe(series.length);
+    const texts = svgTexts(els);
+    expect(texts).toContain('training loss (MSE)');
+    // Legend entries name the optimizer and the LR it ran with, in full.
+    for (const s of series) expect(texts).toContain(s.name);
+    expect(texts.some((t) => /×\d/.test(t) && /adamw|muon/.test(t))).toBe(false);
     const html = readFileSync(page, 'utf8');
     expect(html).toContain('<title>Runs: tiny-mlp, tiny-moe</title>');
     expect(html).not.toMatch(/<script[^>]+src=/);
@@ -302,3 +329,52 @@ describe('view --svg / --html: figures of plain run folders', () => {
     expect(errors.at(-1)).toMatch(/--svg .*a-file: exists and is not a folder/);
   });
 });
+
+describe('layout: panels sized to the figure width', () => {
+  it('fills the width without exceeding it, balancing the rows', () => {
+    for (const width of [480, 980, 1344, 1900]) {
+      for (const count of [1, 2, 3, 4, 5, 9, 15]) {
+        const l = panelLayout(width, count);
+        const used = l.columns * (l.width + 56) + (l.columns - 1) * 28;
+        expect(used, `${width} px, ${count} panels`).toBeLessThanOrEqual(Math.max(width, 120 + 56));
+        expect(used, `${width} px, ${count} panels`).toBeGreaterThan(width - 28 - l.columns);
+        // Rows as even as they can be: the last row is never shorter by more than one row's worth of slack.
+        const rows = Math.ceil(count / l.columns);
+        expect(rows * l.columns - count).toBeLessThan(rows);
+      }
+    }
+    // 4 panels in a 1344 px page: one row of 4; the SVG files' width: 2 × 2, not 3 + 1.
+    expect(panelLayout(1344, 4).columns).toBe(4);
+    expect(panelLayout(STATIC_FIGURE_WIDTH, 4).columns).toBe(2);
+    // A figure that fixes its columns keeps them.
+    expect(panelLayout(1344, 15, 3).columns).toBe(3);
+  });
+
+  it('layoutSpec sets the columns and every panel to the computed size', () => {
+    const f = rateFigure({
+      id: 'r', section: 's', title: 't', caption: 'c', yTitle: 'y', multipliers: ['1×'],
+      colours: seriesColours(['adamw', 'muon']),
+      panels: ['a', 'b', 'c'].map((title) => ({ title, cells: [{ multiplier: '1×', label: 'adamw', ci: { mean: 1, lo: 0, hi: 2, n: 3 } }] })),
+    });
+    const wide = layoutSpec(f.spec, 1344) as unknown as { columns: number; concat: { width: number; height: number }[] };
+    const l = panelLayout(1344, 3);
+    expect(wide.columns).toBe(l.columns);
+    expect(wide.concat.map((p) => [p.width, p.height])).toEqual(Array(3).fill([l.width, l.height]));
+  });
+
+  it('an all-zero rate panel gets a 0–1 axis, not one tick labelled 0.000000', async () => {
+    const f = rateFigure({
+      id: 'zero', section: 's', title: 't', caption: 'c', yTitle: 'spikes per 1k steps', multipliers: ['1×', '2×'],
+      colours: seriesColours(['adamw', 'muon']),
+      panels: [{ title: 'no spikes', cells: ['1×', '2×'].flatMap((m) => ['adamw', 'muon'].map((label) => ({ multiplier: m, label, ci: { mean: 0, lo: 0, hi: 0, n: 3 } }))) }],
+    });
+    const { svg, warnings } = await renderSvg(f.spec);
+    expect(warnings).toEqual([]);
+    const texts = svgTexts(parseSvg(svg));
+    expect(texts.some((t) => /^0\.0{4,}$/.test(t))).toBe(false);
+    expect(texts).toEqual(expect.arrayContaining(['0.0', '0.5', '1.0']));
+    // The legend is above the panels and names the optimizers in full.
+    expect(texts).toEqual(expect.arrayContaining(['adamw', 'muon']));
+  });
+});
+
