@@ -14,6 +14,7 @@ const unavailable =
     throw new Error(`${name} is not available in the browser`);
   };
 
+export const accessSync = unavailable('fs.accessSync');
 export const closeSync = unavailable('fs.closeSync');
 export const cpSync = unavailable('fs.cpSync');
 export const existsSync = (): boolean => false;
@@ -29,6 +30,8 @@ export const statSync = unavailable('fs.statSync');
 export const statfsSync = unavailable('fs.statfsSync');
 export const writeFileSync = unavailable('fs.writeFileSync');
 export const writeSync = unavailable('fs.writeSync');
+export const truncateSync = unavailable('fs.truncateSync');
+export const constants = { W_OK: 2, R_OK: 4 };
 export const execFileSync = unavailable('child_process.execFileSync');
 export const randomBytes = unavailable('crypto.randomBytes');
 export const hostname = (): string => 'browser';
@@ -73,5 +76,5 @@ export function createHash(algorithm: string): { update(text: string): { digest(
   return { update: (text: string) => ({ digest: () => sha256Hex(text) }) };
 }
 
-const fs = { closeSync, cpSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, statfsSync, writeFileSync, writeSync };
+const fs = { accessSync, constants, truncateSync, closeSync, cpSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, statfsSync, writeFileSync, writeSync };
 export default fs;
