@@ -50,6 +50,6 @@ export function experimentInfos(): ExperimentInfo[] {
     description: spec.description ?? '',
     defaultSteps: defaultSteps ?? spec.steps,
     data: spec.data.kind === 'mnist' ? 'mnist' : spec.data.kind === 'brown' ? 'brown' : 'synthetic',
-    optimizers: choices(spec),
+    optimizers: choices(SPECS.get(spec.name)!),
   }));
 }

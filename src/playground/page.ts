@@ -86,7 +86,7 @@ function onMessage(m: FromWorker): void {
       document.body.dataset['steps'] = String(p.stepsDone);
       renderSummary(m.summary);
       lastFigures = m.figures;
-      void renderFigures();
+      scheduleFigures();
       break;
     }
     case 'paused':
@@ -97,14 +97,15 @@ function onMessage(m: FromWorker): void {
       setState('running');
       break;
     case 'finished':
-      renderDownloads(m.files);
       if (m.stopped) {
         clearResults();
         setState('ready');
-      } else {
-        $('progress-text').textContent = $('progress-text').textContent.replace(/ · ETA.*$/, '') + ' · done';
-        setState('finished');
+        break;
       }
+      renderDownloads(m.files);
+      $('progress-text').textContent = ($('progress-text').textContent ?? '').replace(/ · ETA.*$/, '') + ' · done';
+      // 'finished' once the final figures are drawn.
+      void drawNow().then(() => setState('finished'));
       break;
     case 'error':
       showError(m.message);
@@ -238,6 +239,8 @@ function updateCommand(): void {
 }
 
 function clearResults(): void {
+  clearTimeout(timer);
+  timer = undefined;
   for (const v of views) v.finalize();
   views = [];
   lastFigures = [];
@@ -258,41 +261,50 @@ function renderSummary(s: Extract<FromWorker, { type: 'update' }>['summary']): v
   $('summary').replaceChildren(table, el('p', { className: 'muted' }, ['median [q1–q3] over seeds; spikes are events per run']));
 }
 
-let rendering: Promise<void> | undefined;
-let again = false;
-/** Draw the latest figures; calls while a draw runs collapse into one more draw. */
-async function renderFigures(): Promise<void> {
-  if (rendering) {
-    again = true;
-    return;
-  }
-  rendering = (async () => {
-    do {
-      again = false;
-      const config = figureConfig(media.matches ? 'dark' : 'light');
-      const container = $('figures');
-      const next: View[] = [];
-      const nodes: HTMLElement[] = [];
-      for (const f of lastFigures) {
-        const chart = el('div', { className: 'chart' });
-        const fig = el('figure', {}, [chart, el('figcaption', {}, [el('b', {}, [`${f.title}. `]), f.caption])]);
-        fig.dataset['figure'] = f.id;
-        const spec = { ...(f.spec as TopLevelSpec), config } as TopLevelSpec & { title?: unknown };
-        delete spec.title;
-        const view = new View(parse(compile(spec).spec), { renderer: 'svg', container: chart, hover: true });
-        await view.runAsync();
-        next.push(view);
-        nodes.push(fig);
-      }
-      for (const v of views) v.finalize();
-      views = next;
-      container.replaceChildren(...nodes);
-    } while (again);
-  })();
-  await rendering;
-  rendering = undefined;
+/** Live figures are redrawn at most this often: drawing is the page's main cost while training runs. */
+const REDRAW_MS = 1000;
+let drawing: Promise<void> = Promise.resolve();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let lastDraw = 0;
+
+/** Draw the latest figures soon (at most once per REDRAW_MS). */
+function scheduleFigures(): void {
+  if (timer !== undefined) return;
+  timer = setTimeout(() => {
+    timer = undefined;
+    void drawNow();
+  }, Math.max(0, lastDraw + REDRAW_MS - performance.now()));
 }
-media.addEventListener('change', () => void renderFigures());
+
+/** Draw the latest figures once the draw in progress is done. */
+function drawNow(): Promise<void> {
+  drawing = drawing.then(drawFigures, drawFigures);
+  return drawing;
+}
+
+async function drawFigures(): Promise<void> {
+  const config = figureConfig(media.matches ? 'dark' : 'light');
+  const next: View[] = [];
+  const nodes: HTMLElement[] = [];
+  for (const f of lastFigures) {
+    const chart = el('div', { className: 'chart' });
+    const fig = el('figure', {}, [chart, el('figcaption', {}, [el('b', {}, [`${f.title}. `]), f.caption])]);
+    fig.dataset['figure'] = f.id;
+    const spec = { ...(f.spec as TopLevelSpec), config } as TopLevelSpec & { title?: unknown };
+    delete spec.title;
+    const view = new View(parse(compile(spec).spec), { renderer: 'svg', container: chart, hover: true });
+    await view.runAsync();
+    next.push(view);
+    nodes.push(fig);
+    // A real task boundary per figure, so input and painting are never starved while runs go on.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  for (const v of views) v.finalize();
+  views = next;
+  $('figures').replaceChildren(...nodes);
+  lastDraw = performance.now();
+}
+media.addEventListener('change', () => void drawNow());
 
 function renderDownloads(files: readonly RunFiles[]): void {
   const link = (name: string, text: string, type: string) => {
