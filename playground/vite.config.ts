@@ -36,7 +36,18 @@ export default defineConfig({
     __PLAYGROUND_COMMIT__: JSON.stringify(gitCommit()),
   },
   worker: { format: 'es' },
-  build: { outDir: PLAYGROUND_OUT, emptyOutDir: true, chunkSizeWarningLimit: 4096, target: 'es2022' },
+  build: {
+    outDir: PLAYGROUND_OUT,
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 4096,
+    target: 'es2022',
+    rollupOptions: {
+      // Build-speed notes from the bundler are not problems with the site.
+      onwarn(warning, warn) {
+        if (warning.code !== 'PLUGIN_TIMINGS') warn(warning);
+      },
+    },
+  },
   preview: { host: '127.0.0.1', port: 4173 },
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [root] } },
   logLevel: 'warn',

@@ -8,7 +8,7 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { figureConfig } from '../figures/theme.js';
-import { LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
+import { type OpenedRun, LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('controls');
@@ -166,8 +166,38 @@ function buildForm(): void {
       setState('ready');
     }
   });
+  $('open-runs').addEventListener('change', () => void openRuns());
   $('copy-cli').addEventListener('click', () => void navigator.clipboard?.writeText($('cli-command').textContent ?? ''));
   fillExperiment();
+}
+
+/** Group the picked files by folder; each folder with config.json and metrics.jsonl is a run. */
+async function openRuns(): Promise<void> {
+  const input = $<HTMLInputElement>('open-runs');
+  const byDir = new Map<string, Map<string, File>>();
+  for (const f of input.files ?? []) {
+    const path = f.webkitRelativePath || f.name;
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.';
+    if (!byDir.has(dir)) byDir.set(dir, new Map());
+    byDir.get(dir)!.set(f.name, f);
+  }
+  const runs: OpenedRun[] = [];
+  for (const [dir, files] of [...byDir].sort(([a], [b]) => a.localeCompare(b))) {
+    const config = files.get('config.json');
+    const metrics = files.get('metrics.jsonl');
+    if (!config || !metrics) continue;
+    const summary = files.get('summary.json');
+    runs.push({ dir, config: await config.text(), metrics: await metrics.text(), summary: summary ? await summary.text() : null });
+  }
+  input.value = '';
+  if (runs.length === 0) {
+    $('open-runs-error').textContent = 'No run folders there (a run folder holds config.json and metrics.jsonl)';
+    return;
+  }
+  $('open-runs-error').textContent = '';
+  clearResults();
+  setState('running');
+  send({ type: 'view', runs });
 }
 
 function fillExperiment(): void {

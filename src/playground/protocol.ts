@@ -57,7 +57,17 @@ export type ToWorker =
   | { readonly type: 'start'; readonly request: PlayRequest }
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
-  | { readonly type: 'reset' };
+  | { readonly type: 'reset' }
+  /** Saved run folders the visitor opened (a study's runs/, or the files downloaded here): show them. */
+  | { readonly type: 'view'; readonly runs: readonly OpenedRun[] };
+
+/** One opened run folder's files, as text. */
+export interface OpenedRun {
+  readonly dir: string;
+  readonly config: string;
+  readonly metrics: string;
+  readonly summary: string | null;
+}
 
 export interface Progress {
   readonly stepsDone: number;

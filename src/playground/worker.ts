@@ -21,7 +21,7 @@ import { runFigures } from '../figures/run_figures.js';
 import { SPECS, experimentInfos } from './catalog.js';
 import { BROWN_ASSET, MNIST_ASSET, unpackBrown, unpackMnist } from './data_pack.js';
 import { summaryTable } from './summary_table.js';
-import type { FromWorker, PlayRequest, PlaygroundBackend, RunFiles, ToWorker } from './protocol.js';
+import type { FromWorker, OpenedRun, PlayRequest, PlaygroundBackend, RunFiles, ToWorker } from './protocol.js';
 
 /** Set by the Vite config at build time (package.json version, git HEAD or null). */
 declare const __PLAYGROUND_VERSION__: string | null;
@@ -176,6 +176,8 @@ async function play(request: PlayRequest): Promise<void> {
         if (performance.now() - lastUpdate > UPDATE_MS) update();
         await nextTask();
         if (paused) {
+          // The figures and table of everything so far, then wait.
+          update();
           post({ type: 'paused', step: run.metrics.length });
           await new Promise<void>((resolve) => (wake = resolve));
           if (!stopRequested) post({ type: 'resumed' });
@@ -203,6 +205,44 @@ async function play(request: PlayRequest): Promise<void> {
   post({ type: 'finished', files, stopped: stopRequested });
 }
 
+/**
+ * Opened run folders → the same figures and table as a live run. A folder whose config.json or
+ * metrics.jsonl does not parse is named in the error; a damaged summary.json shows it as unfinished,
+ * as `npm run view` does.
+ */
+function view(opened: readonly OpenedRun[]): void {
+  const runs: LoadedRun[] = opened.map((o) => {
+    let config: RunConfig;
+    let metrics: StepRecord[];
+    try {
+      config = JSON.parse(o.config) as RunConfig;
+      if (typeof config?.experiment !== 'string' || typeof config.label !== 'string') throw new Error('not a run config');
+    } catch (e) {
+      throw new Error(`${o.dir}/config.json is damaged (${(e as Error).message})`);
+    }
+    try {
+      metrics = o.metrics.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as StepRecord);
+    } catch (e) {
+      throw new Error(`${o.dir}/metrics.jsonl is damaged (${(e as Error).message})`);
+    }
+    let summary: RunSummary | undefined;
+    try {
+      summary = o.summary === null ? undefined : (JSON.parse(o.summary) as RunSummary);
+    } catch {
+      summary = undefined;
+    }
+    return { dir: o.dir, config, summary, metrics };
+  });
+  const steps = runs.reduce((a, r) => a + r.metrics.length, 0);
+  post({
+    type: 'update',
+    progress: { stepsDone: steps, stepsTotal: steps, runsDone: runs.length, runsTotal: runs.length, current: 'opened files', etaSeconds: null },
+    figures: runFigures(runs).map((f) => ({ id: f.id, title: f.title, caption: f.caption, spec: f.spec })),
+    summary: summaryTable(runs),
+  });
+  post({ type: 'finished', files: [], stopped: false });
+}
+
 scope.onmessage = (event) => {
   const m = event.data;
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
@@ -222,6 +262,13 @@ scope.onmessage = (event) => {
       play(m.request)
         .catch(fail)
         .finally(() => (running = false));
+      break;
+    case 'view':
+      try {
+        view(m.runs);
+      } catch (e) {
+        fail(e);
+      }
       break;
     case 'pause':
       paused = true;

@@ -5,7 +5,8 @@
  * labelled and reachable by keyboard; bad input shows a message next to its field and starts
  * nothing; a 30-step mnist-mlp run with AdamW and Muon on wasm, paused and resumed half-way, has the
  * same per-step metrics as the CLI command the page shows, run here in Node — bit for bit; the
- * downloaded run files parse and carry the CLI's config hash. Screenshots (light and dark, during
+ * downloaded run files parse and carry the CLI's config hash; the CLI's run folders open in the
+ * page; reset stops a run and clears the page. Screenshots (light and dark, during
  * and after a run) go to test-output/browser/ (git-ignored).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -114,7 +115,7 @@ describe('playground', () => {
   });
 
   it('labels every control and reaches each one with the Tab key', async () => {
-    const controls = await light.page.$$eval('#controls input, #controls select, #controls button, #copy-cli', (els) =>
+    const controls = await light.page.$$eval('#controls input, #controls select, #controls button, #open-runs, #copy-cli', (els) =>
       els.map((e) => {
         const c = e as HTMLInputElement;
         const name = (c.labels && c.labels.length > 0 ? c.labels[0]!.textContent : null) || c.getAttribute('aria-label') || (c.tagName === 'BUTTON' ? c.textContent : '');
@@ -206,6 +207,16 @@ describe('playground', () => {
     }
     expect(problems).toEqual([]);
   }, 600_000);
+
+  it('opens saved run folders (here the CLI run above) and shows their figures and table', async () => {
+    const { page, problems } = light;
+    await page.setInputFiles('#open-runs', join(root, 'cli'));
+    await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-state')).toBe('finished');
+    expect(await page.locator('#summary tbody tr').count()).toBe(2);
+    expect(await page.locator('#figures figure').count()).toBeGreaterThanOrEqual(2);
+    expect(problems).toEqual([]);
+  }, 120_000);
 
   it('resets a running run: the page is cleared and ready again', async () => {
     const { page } = light;
