@@ -12,7 +12,7 @@ import { defineConfig } from 'vite';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-export const PLAYGROUND_OUT = join(root, 'playground-dist');
+const PLAYGROUND_OUT = join(root, 'playground-dist');
 
 function gitCommit(): string | null {
   try {

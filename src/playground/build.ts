@@ -17,6 +17,7 @@ import { BROWN_ASSET, MNIST_ASSET, packBrown, packMnist } from './data_pack.js';
 const root = resolve(import.meta.dirname, '..', '..');
 const config = join(root, 'playground', 'vite.config.ts');
 const assets = join(root, 'playground-dist-assets');
+/** Where playground/vite.config.ts writes the site. */
 const out = join(root, 'playground-dist');
 
 /** The package's per-digit pixel arrays, read as loadMnist reads them. */
