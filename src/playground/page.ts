@@ -67,7 +67,7 @@ function onMessage(m: FromWorker): void {
       const first = experiments.length === 0;
       experiments = m.experiments;
       backendInUse = m.backend;
-      $('backend-line').textContent = `Backend in use: ${m.backend} (tfjs ${m.tfjs})${m.backend === 'wasm' ? ': same numbers as the CLI' : ': numbers differ slightly from the CLI, which matches wasm'}`;
+      $('backend-line').textContent = `Backend in use: ${m.backend} (tfjs ${m.tfjs}): ${BACKEND_NOTES[m.backend] ?? BACKEND_NOTES['webgl']}`;
       if (first) buildForm();
       setState('ready');
       updateCommand();
@@ -112,6 +112,13 @@ function onMessage(m: FromWorker): void {
       break;
   }
 }
+
+/** What each backend means for reproducing a run with the CLI. */
+const BACKEND_NOTES: Record<string, string> = {
+  wasm: 'same numbers as the CLI, bit for bit',
+  cpu: 'the command below uses the CLI\'s cpu backend too; only wasm is checked bit for bit',
+  webgl: 'numbers differ slightly from the CLI (another order of float operations); wasm matches it',
+};
 
 const formatSeconds = (s: number) => (s < 90 ? `${Math.ceil(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 

@@ -229,6 +229,17 @@ describe('playground', () => {
     expect(await page.locator('#figures figure').count()).toBe(0);
   }, 180_000);
 
+  it('changes the backend on request and shows it', async () => {
+    const { page, problems } = light;
+    await page.selectOption('#backend', 'cpu');
+    await page.waitForFunction(() => document.getElementById('backend-line')?.textContent?.startsWith('Backend in use: cpu'), undefined, { timeout: 60_000 });
+    expect(await page.textContent('#backend-line')).toContain('only wasm is checked bit for bit');
+    expect(await page.textContent('#cli-command')).toMatch(/--backend cpu$/);
+    await page.selectOption('#backend', 'auto');
+    await page.waitForFunction(() => document.getElementById('backend-line')?.textContent?.startsWith('Backend in use: wasm'), undefined, { timeout: 60_000 });
+    expect(problems).toEqual([]);
+  }, 120_000);
+
   it('renders the MoE panels in dark mode, during and after a run', async () => {
     const dark = await open('dark');
     const { page } = dark;
