@@ -183,6 +183,14 @@ export function loadBrown(): TextCorpus {
   return corpus;
 }
 
+/**
+ * Where there is no file system (the browser playground), the caller hands over the corpus it
+ * decoded from a compact copy of the same ids; loadBrown then returns it.
+ */
+export function provideBrown(corpus: TextCorpus): void {
+  memo = corpus;
+}
+
 /** Decode token ids back to text (for tests and inspection). */
 export function decode(corpus: Pick<TextCorpus, 'vocab'>, ids: ArrayLike<number>): string {
   let s = '';

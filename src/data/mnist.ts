@@ -57,6 +57,18 @@ function loadDigits(): Float32Array[] {
   return digits;
 }
 
+/**
+ * Where there is no file system (the browser playground), the caller hands over the same per-digit
+ * arrays it decoded from a compact copy; loadMnist then never reads the package. Must equal what
+ * loadDigits would return, value for value, or runs stop matching the CLI's.
+ */
+export function provideMnistDigits(digits: readonly Float32Array[]): void {
+  if (digits.length !== MNIST_CLASSES || digits.some((a) => a.length === 0 || a.length % MNIST_INPUT_DIM !== 0)) {
+    throw new Error(`provideMnistDigits: expected ${MNIST_CLASSES} non-empty arrays of 784-value images`);
+  }
+  digitCache = [...digits];
+}
+
 /** Number of images per digit in the package (index = digit). */
 export function mnistClassCounts(): number[] {
   return loadDigits().map((a) => a.length / MNIST_INPUT_DIM);

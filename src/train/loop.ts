@@ -87,6 +87,12 @@ export interface TrainHooks {
   /** Polled between steps; true stops the run early (e.g. Ctrl-C), which is then not "diverged". */
   shouldStop?(): boolean;
   /**
+   * Awaited before each step. A browser worker's loop never reaches its event queue otherwise (each
+   * step's read-back resolves as a microtask), so this is where it yields to take messages and waits
+   * while paused. It must not touch the model: the numbers are the same with or without it.
+   */
+  betweenSteps?(): Promise<void>;
+  /**
    * Receives the training state every `checkpointEvery` steps, and once at the end (finished,
    * diverged or stopped), always right after that step's record went to `onRecord`.
    */
@@ -362,6 +368,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       step = state.step;
     }
     for (step = firstStep; step <= config.steps && !diverged; step++) {
+      if (hooks.betweenSteps) await hooks.betweenSteps();
       if (hooks.shouldStop?.()) {
         step -= 1;
         break;

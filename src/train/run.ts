@@ -220,8 +220,25 @@ function finishRun(
   record: Record<string, unknown> & { configHash: string; backend: string },
   outcome: Awaited<ReturnType<typeof train>>,
 ): RunSummary {
+  const summary = summarizeRun(config, record, outcome);
+  // config.json first: a summary.json is the mark of a finished run, so it is written last.
+  writeJSONAtomic(join(dir, CONFIG_FILE), { ...record, routing: outcome.routing, parameters: outcome.parameters });
+  // An interrupted run keeps its metrics and checkpoint but gets no summary, so a rerun resumes it.
+  if (!summary.interrupted) writeJSONAtomic(join(dir, SUMMARY_FILE), summary);
+  return summary;
+}
+
+/**
+ * A run's summary.json content from its outcome; no files. Exported for the browser playground,
+ * which trains with the same loop and offers the same files for download.
+ */
+export function summarizeRun(
+  config: RunConfig,
+  record: { readonly configHash: string; readonly backend: string },
+  outcome: Awaited<ReturnType<typeof train>>,
+): RunSummary {
   const interrupted = !outcome.diverged && outcome.stepsCompleted < config.steps;
-  const summary: RunSummary = {
+  return {
     experiment: config.experiment,
     optimizer: config.label,
     optimizerName: config.optimizer.name,
@@ -247,9 +264,4 @@ function finishRun(
     backend: record.backend,
     configHash: record.configHash,
   };
-  // config.json first: a summary.json is the mark of a finished run, so it is written last.
-  writeJSONAtomic(join(dir, CONFIG_FILE), { ...record, routing: outcome.routing, parameters: outcome.parameters });
-  // An interrupted run keeps its metrics and checkpoint but gets no summary, so a rerun resumes it.
-  if (!interrupted) writeJSONAtomic(join(dir, SUMMARY_FILE), summary);
-  return summary;
 }
