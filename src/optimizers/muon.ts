@@ -6,7 +6,8 @@
  *   W ← W·(1 − lr·wd) − lr·scale(shape)·X
  * The option specs and `muonPlan` are exported so a variant is a short file (see normuon.ts).
  */
-import { defineOptimizer, type OptimizerPlan } from './composed.js';
+import { defineOptimizer } from './define.js';
+import type { OptimizerPlan } from './definition.js';
 import {
   KELLER_NS_COEFFICIENTS,
   KELLER_NS_EPSILON,

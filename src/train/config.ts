@@ -3,7 +3,7 @@
  * training loop consumes and config.json records. Validation happens here, before any file is
  * written, so a bad spec or flag fails with one line that names the field.
  */
-import { createOptimizer, listOptimizers } from '../optimizers/index.js';
+import { QK_CLIP_DEFAULTS, createOptimizer, declaredAfterStep, listOptimizers, type QkClipSpec } from '../optimizers/index.js';
 import { ACTIVATIONS, type MlpSpec } from '../models/mlp.js';
 import { MOE_DEFAULTS, type MoeSpec } from '../models/moe.js';
 import { FP32, PRECISION_ACCEPTS, PRECISION_PRESET_NAMES, parsePrecision, type PrecisionPreset, type PrecisionSpec } from '../precision/qat.js';
@@ -31,16 +31,6 @@ export type ModelSpec =
   | (Partial<Omit<TransformerSpec, 'moe'>> & { readonly kind: 'transformer'; readonly moe?: Partial<Omit<MoeSpec, 'kind'>> });
 
 export type ResolvedModelSpec = MlpSpec | MoeSpec | TransformerSpec;
-
-/** QK-clip (Kimi K2, docs/references.md#transformer-instabilities): after each optimizer step, heads whose max logit exceeded τ are rescaled. */
-export interface QkClipSpec {
-  /** τ (Kimi K2: 100). */
-  readonly threshold: number;
-  /** The share α of the rescale put on W_q (W_k gets 1 − α); Kimi K2: 0.5. */
-  readonly alpha: number;
-}
-
-export const QK_CLIP_DEFAULTS: QkClipSpec = { threshold: 100, alpha: 0.5 };
 
 /** Evaluation windows of the language-model task when the spec sets no evalSize. */
 export const DEFAULT_EVAL_WINDOWS = 256;
@@ -71,7 +61,7 @@ export interface ExperimentSpec {
   readonly evalEvery: number;
   /** At most this many test examples per evaluation (all when omitted); for text, the number of held-out windows (default 256). */
   readonly evalSize?: number;
-  /** QK-clip for every optimizer of the experiment (transformer only). The `muon-clip` optimizer turns it on by itself. */
+  /** QK-clip for every optimizer of the experiment (transformer only). An optimizer may also declare it (`muon-clip`). */
   readonly qkClip?: Partial<QkClipSpec>;
   readonly schedule: ScheduleSpec;
   /** Label → optimizer. Labels name the series in charts and the run directories. */
@@ -272,19 +262,12 @@ export function resolveQkClip(q: Partial<QkClipSpec>, where: string): QkClipSpec
 }
 
 /**
- * The QK-clip a run uses: the experiment's `qkClip`, else the optimizer's own when it carries
- * `qkClipThreshold`/`qkClipAlpha` options (`muon-clip`), else none.
+ * The QK-clip a run uses: the experiment's `qkClip`, else what its optimizer declares for after
+ * its steps (MuonClip's definition), else none.
  */
 function runQkClip(spec: ExperimentSpec, setup: OptimizerSetup): QkClipSpec | null {
   if (spec.qkClip !== undefined) return resolveQkClip(spec.qkClip, 'qkClip');
-  const info = listOptimizers().find((o) => o.name === setup.name);
-  const names = info?.options.map((o) => o.name) ?? [];
-  if (!names.includes('qkClipThreshold')) return null;
-  const opt = (name: string): number => {
-    const given = setup.options?.[name];
-    return typeof given === 'number' ? given : (info!.options.find((o) => o.name === name)!.default as number);
-  };
-  return { threshold: opt('qkClipThreshold'), alpha: opt('qkClipAlpha') };
+  return declaredAfterStep(setup.name, setup.options ?? {}).qkClip ?? null;
 }
 
 export interface ResolveOverrides {

@@ -7,10 +7,10 @@ import { tf } from '../tf.js';
 import { Rng } from '../data/rng.js';
 import type { Model } from '../models/model.js';
 import { loadBalanceStats } from '../models/moe.js';
-import type { TransformerModel } from '../models/transformer.js';
 import type { ComposedOptimizer } from '../optimizers/index.js';
 import type { RunConfig } from './config.js';
 import { buildModel, buildOptimizer, describeRouting } from './build.js';
+import { qkClipHook } from './qk_clip.js';
 import { lrFactor } from './schedule.js';
 import { SpikeTracker, type SpikeCount } from './spikes.js';
 import type { SavedTensor, TrainState } from './checkpoint.js';
@@ -291,8 +291,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   const optimizer: ComposedOptimizer = buildOptimizer(config, model);
   optimizer.collectUpdateStats = true;
   const routing = describeRouting(optimizer, model);
-  const qkClip = config.qkClip ?? null;
-  const clipper = qkClip && model.kind === 'transformer' ? (model as TransformerModel) : null;
+  const qkClip = qkClipHook(config, model);
   let headClips = 0;
   const tracker = new SpikeTracker(config.detectors);
   const variables = model.variables as tf.Variable[];
@@ -381,9 +380,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       const values = await packed.data();
       packed.dispose();
       const { record, stats } = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale, model);
-      if (clipper && qkClip) {
-        // QK-clip after the optimizer step, from this step's forward maxima (Kimi K2, docs/references.md#transformer-instabilities).
-        const clips = clipper.clipAttentionLogits(stats['attnLogitMax']!, qkClip.threshold, qkClip.alpha);
+      if (qkClip) {
+        // After the optimizer step, from this step's forward maxima (src/train/qk_clip.ts).
+        const clips = qkClip(stats);
         record.qkClips = clips;
         headClips += clips;
       }
@@ -425,7 +424,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     evalLoss,
     evalAcc,
     evalBpc,
-    headClips: clipper ? headClips : null,
+    headClips: qkClip ? headClips : null,
     spikes: tracker.counts(),
     diverged,
     divergedAtStep,
