@@ -108,7 +108,7 @@ export class CheckpointMismatch extends Error {
 }
 
 /** finalLoss is the mean training loss over the last this-many steps: one minibatch is too noisy. */
-export const FINAL_LOSS_WINDOW = 10;
+const FINAL_LOSS_WINDOW = 10;
 const finiteOrNaN = (x: number | undefined): number => (x === undefined ? NaN : x);
 
 /** Where each value sits in a step's packed read-back. */
