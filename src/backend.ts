@@ -10,7 +10,7 @@ import { tf } from './tf.js';
 
 export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
-export const BACKEND_ENV = 'OPT_SANDBOX_BACKEND';
+const BACKEND_ENV = 'OPT_SANDBOX_BACKEND';
 
 export interface BackendChoice {
   readonly name: BackendName;

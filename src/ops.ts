@@ -23,7 +23,7 @@ export function swapLastAxes(x: tf.Tensor): tf.Tensor {
  * an explicit transpose followed by a plain matMul (measured here: [128,784]×[784,256] takes
  * ≈ 1.7 ms plain, 20–25 ms with transposeB, ≈ 1.5 ms for the transpose). Other backends keep the flags.
  */
-export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, transposeA, transposeB);
   return matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
 }

@@ -5,6 +5,9 @@
  * simulated precision preset beside fp32, Newton–Schulz's rate,
  * optimizer state bytes against theory, tensor growth over 1000 steps, and study throughput with
  * 1 worker and one per core. Figures, not assertions: the targets are checked and printed.
+ *
+ * Size: one measurement plan (benchBackend) and the small timing helpers only it uses, read top to
+ * bottom in the order the benchmark runs; the cases share their warm-up and backend setup.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

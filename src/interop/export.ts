@@ -19,8 +19,8 @@ import { buildTask } from '../train/tasks.js';
 import { writeJSONAtomic } from '../train/run_files.js';
 import { encodeNpy, type NpyArray } from './npy.js';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const EXPORT_FORMAT = 'optimizer-sandbox export v1';
+const MANIFEST_FILE = 'manifest.json';
+const EXPORT_FORMAT = 'optimizer-sandbox export v1';
 
 export interface ExportedWeight {
   /** The variable's name without the process-unique model prefix, e.g. "layer0/attn/wq". */

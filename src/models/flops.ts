@@ -79,7 +79,7 @@ export function muonMatrixNames(matrices: readonly MatrixShape[], routerOnMuon =
 }
 
 /** Rows each matrix multiplies per step: the batch, or B·T tokens for the transformer. */
-export function rowsPerStep(model: AnyModelSpec, batch: number): number {
+function rowsPerStep(model: AnyModelSpec, batch: number): number {
   return model.kind === 'transformer' ? batch * model.context : batch;
 }
 
@@ -123,7 +123,7 @@ export function modelStepFlops(
   );
 }
 
-export function denseStepFlops(matrices: readonly MatrixShape[], batch: number): number {
+function denseStepFlops(matrices: readonly MatrixShape[], batch: number): number {
   return matrices.reduce((a, m) => a + 6 * batch * m.count * m.fanIn * m.fanOut, 0);
 }
 
@@ -134,7 +134,7 @@ export function newtonSchulzFlops(rows: number, cols: number, steps: number): nu
 }
 
 /** Step FLOPs: the dense model, plus Newton–Schulz for each matrix the optimizer orthogonalises. */
-export function stepFlops(
+function stepFlops(
   matrices: readonly MatrixShape[],
   batch: number,
   orthogonalised: readonly string[],

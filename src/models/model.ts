@@ -31,6 +31,12 @@ export interface Model {
   /** Called after each optimizer step with this step's stats (e.g. DeepSeek-V3 bias balancing). */
   afterStep?(stats: Readonly<Record<string, tf.Tensor>>): void;
   /**
+   * Models with attention: QK-clip (docs/references.md#transformer-instabilities), given each
+   * head's max logit of this step (its read-back `attnLogitMax` stat); returns the heads rescaled.
+   * A model without it cannot be clipped (src/train/qk_clip.ts says so).
+   */
+  clipAttentionLogits?(headMax: ArrayLike<number>, threshold: number, alpha: number): number;
+  /**
    * Training state kept outside `variables` that changes as the model trains (e.g. DeepSeek-V3
    * selection biases), by name: a checkpoint saves it and a resumed run hands it back to
    * `restoreState` (which copies the values; the caller disposes the tensors it passes).

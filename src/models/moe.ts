@@ -13,7 +13,7 @@ import type { Rng } from '../data/rng.js';
 import { matMul, registerGradients } from '../ops.js';
 import { FP32, linear, quantizeActivation, quantizeWeight, type PrecisionSpec } from '../precision/qat.js';
 import { uniformFanIn, uniqueScope, zerosVariable } from './init.js';
-import { activate, type Activation } from './mlp.js';
+import { activate, type Activation } from './activation.js';
 import type { Model, ParamRole } from './model.js';
 
 export interface MoeSpec {
@@ -42,9 +42,6 @@ export const MOE_DEFAULTS: Omit<MoeSpec, 'kind'> = {
   biasBalancing: false,
   biasUpdateRate: 1e-3,
 };
-
-/** Stat names MoE runs log each step (besides the loss terms). */
-export const MOE_STATS = ['expertLoad', 'maxVio', 'loadCv', 'deadExperts', 'routerMaxLogit', 'zLoss', 'balanceLoss'] as const;
 
 /**
  * Load-balance statistics of one step's expert load (fractions of routed slots, summing to 1):

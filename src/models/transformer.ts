@@ -28,9 +28,11 @@ import { tf } from '../tf.js';
 import type { Rng } from '../data/rng.js';
 import { matMul, oneHotFloat, registerGradients } from '../ops.js';
 import { uniformFanIn, uniqueScope } from './init.js';
-import { activate } from './mlp.js';
+import { activate } from './activation.js';
 import { createMoe, loadBalanceStats, MOE_DEFAULTS, type MoeSpec } from './moe.js';
 import type { Model, ParamRole } from './model.js';
+// Every activation × weight product (attention projections, dense FFN, output head) goes through
+// `linear`, which quantises both operands under simulated low precision (docs/references.md#number-formats).
 import { FP32, linear, type PrecisionSpec } from '../precision/qat.js';
 
 export interface TransformerSpec {
@@ -66,29 +68,16 @@ export const TRANSFORMER_DEFAULTS: Omit<TransformerSpec, 'kind'> = {
 };
 
 /** RMSNorm's ε. */
-export const RMS_NORM_EPS = 1e-6;
+const RMS_NORM_EPS = 1e-6;
 /** Added to masked scores: exp underflows to exactly 0 in float32, and no row is fully masked. */
 const MASKED = -1e9;
 /** Inside log for the attention entropy, so that p·log p is 0 (not NaN) where p = 0. */
 const ENTROPY_FLOOR = 1e-30;
 
-/** Stats the transformer returns each step (tensors), decoded by describeStats. */
-export const TRANSFORMER_STATS = ['attnLogitMax', 'attnEntropy', 'outputLogitMax', 'outputLogZ'] as const;
-
 /** x / sqrt(mean(x²) over the last axis + ε) · g. */
-export function rmsNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
+function rmsNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, RMS_NORM_EPS))), gain);
-}
-
-/**
- * Every activation × weight product of the model goes through this one function (attention
- * projections, dense FFN, output head): with simulated low precision both operands are quantised
- * and the backward is the straight-through estimator (src/precision/qat.ts, docs/references.md#number-formats); in
- * float32 it is a plain matMul. The MoE layer's expert products are quantised in moe.ts.
- */
-export function project(x: tf.Tensor, w: tf.Tensor, precision: PrecisionSpec = FP32): tf.Tensor {
-  return linear(x, w, precision);
 }
 
 interface Block {
@@ -210,7 +199,7 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
       const pos = t === T ? positions : tf.slice(positions, [0, 0], [t, d]);
       // [B·t, d]: token embeddings plus positions (broadcast over the batch). The lookup E[x] is
       // written as oneHot(x)·E: the same numbers, and wasm has no kernel for gather's gradient
-      // (UnsortedSegmentSum). It is a lookup, not an activation × weight product, so not `project`.
+      // (UnsortedSegmentSum). It is a lookup, not an activation × weight product, so not `linear`.
       const lookup = matMul(oneHotFloat(tf.reshape(ids, [-1]), vocabSize), embedding);
       let h: tf.Tensor = tf.reshape(tf.add(tf.reshape(lookup, [batch, t, d]), pos), [batch * t, d]);
       const mask = causalMask(t);
@@ -221,14 +210,14 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
       const moeStats: Record<string, tf.Tensor>[] = [];
       for (const b of blocks) {
         const a = rmsNorm(h, b.norm1);
-        const q = splitHeads(project(a, b.wq, precision), batch, t, b.qGain, false);
-        const kT = splitHeads(project(a, b.wk, precision), batch, t, b.kGain, true);
-        const v = splitHeads(project(a, b.wv, precision), batch, t, undefined, false);
+        const q = splitHeads(linear(a, b.wq, precision), batch, t, b.qGain, false);
+        const kT = splitHeads(linear(a, b.wk, precision), batch, t, b.kGain, true);
+        const v = splitHeads(linear(a, b.wv, precision), batch, t, undefined, false);
         const s = tf.add(tf.mul(matMul(q, kT), scale), mask); // [B·H, t, t], masked entries ≈ −1e9
         const p = tf.softmax(s);
         const o = matMul(p, v); // [B·H, t, dh]
         const merged = tf.reshape(tf.transpose(tf.reshape(o, [batch, H, t, dh]), [0, 2, 1, 3]), [batch * t, d]);
-        h = tf.add(h, project(merged, b.wo, precision));
+        h = tf.add(h, linear(merged, b.wo, precision));
         // Signals: max unmasked logit per head (masked entries are −1e9, never the max), and the
         // mean over rows of each head's attention entropy −Σ p·log p.
         headMax.push(tf.max(tf.reshape(s, [batch, H, t * t]), [0, 2]));
@@ -242,10 +231,10 @@ export function createTransformer(spec: TransformerSpec, vocabSize: number, rng:
           if (out.auxLoss) aux.push(out.auxLoss);
           if (out.stats) moeStats.push(out.stats as Record<string, tf.Tensor>);
         } else {
-          h = tf.add(h, project(activate(project(a2, b.w1!, precision), 'gelu'), b.w2!, precision));
+          h = tf.add(h, linear(activate(linear(a2, b.w1!, precision), 'gelu'), b.w2!, precision));
         }
       }
-      const logits = project(rmsNorm(h, finalNorm), wout, precision) as tf.Tensor2D; // [B·t, V]
+      const logits = linear(rmsNorm(h, finalNorm), wout, precision) as tf.Tensor2D; // [B·t, V]
       const logZ = tf.logSumExp(logits, -1);
       if (spec.outputZLossCoef > 0) aux.push(tf.mul(tf.mean(tf.square(logZ)), spec.outputZLossCoef));
       const stats: Record<string, tf.Tensor> = {

@@ -1,5 +1,5 @@
 /** Adam as torch.optim.Adam: weight decay is L2, added to the gradient before the moments. */
-import { defineOptimizer } from './composed.js';
+import { defineOptimizer } from './define.js';
 import { adamOptionSpecs } from './options.js';
 import { addDecayedWeights, chain, scaleByAdam } from './transforms.js';
 

@@ -1,5 +1,5 @@
 /** AdamW exactly as torch.optim.AdamW (docs/references.md#adamw): θ ← θ − lr·(m̂/(√v̂+eps) + wd·θ). */
-import { defineOptimizer } from './composed.js';
+import { defineOptimizer } from './define.js';
 import { adamOptionSpecs } from './options.js';
 import { addDecayedWeights, chain, scaleByAdam } from './transforms.js';
 

@@ -4,35 +4,13 @@
  * conventions (className, getConfig/fromConfig, getWeights/setWeights, registration) but keys
  * its state by variable name instead of by position, so routing and state survive reordering.
  *
- * `defineOptimizer` turns a short declarative definition into a registered tfjs class; every
- * shipped optimizer is one such call, and so is a user's new variant.
+ * Registering a definition as a named class is `defineOptimizer` (define.ts), one level up: this
+ * module knows nothing of the registry, so the registry can name the class it creates.
  */
 import { tf } from '../tf.js';
+import type { OptimizerDefinition, OptimizerDescription, OptimizerPlan } from './definition.js';
 import { optionsToJSON, resolveOptions, type OptionsInput, type OptionsOf, type OptionSpecs } from './options.js';
-import { registerOptimizer } from './registry.js';
-import type { GradientTransformation, ParamInfo, UpdateContext } from './transforms.js';
-
-export interface ParamGroup {
-  readonly learningRate: number;
-  readonly transform: GradientTransformation;
-}
-
-export interface OptimizerPlan {
-  /** Group name → group. Names must not contain '/'. */
-  readonly groups: Readonly<Record<string, ParamGroup>>;
-  /** Which group a parameter belongs to; defaults to the only group. */
-  readonly route?: (param: ParamInfo) => string;
-}
-
-export interface OptimizerDefinition<S extends OptionSpecs> {
-  /** Registry name used by createOptimizer, e.g. 'muon'. */
-  readonly name: string;
-  /** tfjs serialisation name; must not clash with tfjs's own ('Adam', 'SGD', ...). */
-  readonly className: string;
-  readonly description: string;
-  readonly options: S;
-  readonly plan: (options: OptionsOf<S>) => OptimizerPlan;
-}
+import type { ParamInfo, UpdateContext } from './transforms.js';
 
 /** tfjs's {name, tensor} pair (not re-exported by @tensorflow/tfjs). */
 export type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
@@ -49,9 +27,6 @@ interface ParamState {
 function canonicalName(name: string): string {
   return name.replace(/_\d+$/, '');
 }
-
-/** A definition without its plan function: what an instance exposes (keeps instances covariant in S). */
-export type OptimizerDescription<S extends OptionSpecs> = Omit<OptimizerDefinition<S>, 'plan'>;
 
 export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.Optimizer {
   readonly definition: OptimizerDescription<S>;
@@ -73,7 +48,7 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
 
   constructor(definition: OptimizerDefinition<S>, options?: OptionsInput<S>) {
     super();
-    const { plan: _plan, ...description } = definition;
+    const { plan: _plan, afterStep: _afterStep, ...description } = definition;
     this.definition = description;
     this.options = resolveOptions(definition.className, definition.options, options as Record<string, unknown>);
     this.plan = definition.plan(this.options);
@@ -257,29 +232,4 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     this.updateStats.clear();
     super.dispose();
   }
-}
-
-export type ComposedOptimizerClass<S extends OptionSpecs> = {
-  new (options?: OptionsInput<S>): ComposedOptimizer<S>;
-  readonly className: string;
-  readonly definition: OptimizerDefinition<S>;
-};
-
-/** Make, register (with tfjs and the sandbox registry) and return an optimizer class. */
-export function defineOptimizer<S extends OptionSpecs>(definition: OptimizerDefinition<S>): ComposedOptimizerClass<S> {
-  const cls = class extends ComposedOptimizer<S> {
-    static readonly className = definition.className;
-    static readonly definition = definition;
-    constructor(options?: OptionsInput<S>) {
-      super(definition, options);
-    }
-  };
-  Object.defineProperty(cls, 'name', { value: definition.className });
-  const map = tf.serialization.SerializationMap.getMap().classNameMap;
-  if (map[definition.className] !== undefined) {
-    throw new Error(`an optimizer class named "${definition.className}" is already registered with tfjs`);
-  }
-  tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<ComposedOptimizer<S>>);
-  registerOptimizer(definition, cls as unknown as new (options?: Record<string, unknown>) => ComposedOptimizer);
-  return cls;
 }

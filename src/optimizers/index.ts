@@ -7,8 +7,11 @@ export { NorMuon } from './normuon.js';
 export { MuonCubic } from './muon_cubic.js';
 export { Lion } from './lion.js';
 export { MuonClip } from './muon_clip.js';
-export { ComposedOptimizer, defineOptimizer, type OptimizerDefinition, type OptimizerPlan, type ParamGroup } from './composed.js';
-export { createOptimizer, listOptimizers, type OptimizerInfo, type OptimizerOptionInfo } from './registry.js';
+export { ComposedOptimizer } from './composed.js';
+export { defineOptimizer } from './define.js';
+export type { OptimizerDefinition, OptimizerPlan, ParamGroup } from './definition.js';
+export { QK_CLIP_DEFAULTS, type AfterStepRequest, type QkClipSpec } from './after_step.js';
+export { createOptimizer, declaredAfterStep, listOptimizers, type OptimizerInfo, type OptimizerOptionInfo } from './registry.js';
 export {
   OptionError,
   adamOptionSpecs,

@@ -6,7 +6,7 @@
  * entry moves by ±lr, the paper suggests an lr 3–10× smaller than AdamW's and a wd 3–10× larger.
  * A variant in one short file: one transform from transforms.ts, then decoupled decay.
  */
-import { defineOptimizer } from './composed.js';
+import { defineOptimizer } from './define.js';
 import { beta, learningRate, weightDecay } from './options.js';
 import { addDecayedWeights, chain, scaleByLion } from './transforms.js';
 

@@ -6,7 +6,8 @@
  *   W ← W·(1 − lr·wd) − lr·scale(shape)·X
  * The option specs and `muonPlan` are exported so a variant is a short file (see normuon.ts).
  */
-import { defineOptimizer, type OptimizerPlan } from './composed.js';
+import { defineOptimizer } from './define.js';
+import type { OptimizerPlan } from './definition.js';
 import {
   KELLER_NS_COEFFICIENTS,
   KELLER_NS_EPSILON,
@@ -43,7 +44,7 @@ import {
 const KELLER = 'KellerJordan/Muon';
 
 /** Keller's internal AdamW for non-matrix parameters: lr 3e-4, betas (0.9, 0.95), eps 1e-10, wd 0. */
-export const muonAdamwOptions = adamOptionSpecs(
+const muonAdamwOptions = adamOptionSpecs(
   { learningRate: 3e-4, beta1: 0.9, beta2: 0.95, epsilon: 1e-10, weightDecay: 0, decayDoc: 'decoupled decay, multiplied by lr' },
   KELLER,
 );

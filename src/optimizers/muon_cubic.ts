@@ -3,7 +3,7 @@
  * (1.5, −0.5, 0), which converges to the exact polar factor (singular values → 1) but needs more
  * steps than Keller's quintic. A variant that only changes defaults: same class shape as Muon.
  */
-import { defineOptimizer } from './composed.js';
+import { defineOptimizer } from './define.js';
 import { muonDirection, muonOptions, muonPlan, nsCoefficientsOption } from './muon.js';
 import { numberOption } from './options.js';
 

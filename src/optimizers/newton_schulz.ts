@@ -34,7 +34,7 @@ function isTripleList(c: NsCoefficients | readonly NsCoefficients[]): c is reado
   return Array.isArray(c[0]);
 }
 
-export function coefficientsForStep(c: NsCoefficients | readonly NsCoefficients[], step: number): NsCoefficients {
+function coefficientsForStep(c: NsCoefficients | readonly NsCoefficients[], step: number): NsCoefficients {
   if (!isTripleList(c)) return c as NsCoefficients;
   return c[Math.min(step, c.length - 1)]!;
 }

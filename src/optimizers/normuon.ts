@@ -3,7 +3,7 @@
  * output neuron by an EMA of its mean square (β₂ = 0.95), then rescaled to its pre-normalisation
  * Frobenius norm. A variant in one short file: Muon's options and plan, one extra transform.
  */
-import { defineOptimizer } from './composed.js';
+import { defineOptimizer } from './define.js';
 import { muonDirection, muonOptions, muonPlan } from './muon.js';
 import { beta, epsilon } from './options.js';
 import { chain, normalizeNeurons } from './transforms.js';

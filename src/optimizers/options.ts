@@ -59,7 +59,7 @@ function describeRange(r: NumberRange): string {
   return `${r.integer ? 'an integer' : 'a number'} in ${lo}, ${hi}`;
 }
 
-export function inRange(x: number, r: NumberRange): boolean {
+function inRange(x: number, r: NumberRange): boolean {
   if (!Number.isFinite(x)) return false;
   if (r.integer && !Number.isInteger(x)) return false;
   if (r.min !== undefined && (r.minExclusive ? x <= r.min : x < r.min)) return false;

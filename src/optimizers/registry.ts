@@ -2,8 +2,10 @@
  * The optimizer registry: names → classes, with defaults and option checks, so the CLI, the
  * experiment specs and the study can create any optimizer, including a user's new variant, by name.
  */
-import { OptionError, type OptionSpecs } from './options.js';
-import type { ComposedOptimizer, OptimizerDefinition } from './composed.js';
+import type { AfterStepRequest } from './after_step.js';
+import type { ComposedOptimizer } from './composed.js';
+import type { OptimizerDefinition } from './definition.js';
+import { OptionError, resolveOptions, type OptionSpecs } from './options.js';
 
 type AnyOptimizerClass = new (options?: Record<string, unknown>) => ComposedOptimizer;
 
@@ -39,6 +41,17 @@ export function createOptimizer(name: string, options: Record<string, unknown> =
     throw new OptionError(`unknown optimizer "${name}"; known optimizers: ${[...registry.keys()].join(', ')}`);
   }
   return new entry.cls(options);
+}
+
+/**
+ * What a registered optimizer declares for after its steps (its definition's `afterStep`, from its
+ * options with defaults filled in); {} for an unknown name or an optimizer that declares nothing.
+ */
+export function declaredAfterStep(name: string, options: Readonly<Record<string, unknown>> = {}): AfterStepRequest {
+  const entry = registry.get(name);
+  if (!entry?.definition.afterStep) return {};
+  const { definition } = entry;
+  return definition.afterStep!(resolveOptions(definition.className, definition.options, { ...options }));
 }
 
 export function listOptimizers(): OptimizerInfo[] {

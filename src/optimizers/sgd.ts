@@ -1,5 +1,5 @@
 /** SGD with heavy-ball or Nesterov momentum, torch.optim.SGD semantics (dampening 0). */
-import { defineOptimizer } from './composed.js';
+import { defineOptimizer } from './define.js';
 import { booleanOption, learningRate, numberOption, weightDecay } from './options.js';
 import { addDecayedWeights, chain, heavyBallMomentum } from './transforms.js';
 

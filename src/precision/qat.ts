@@ -12,8 +12,8 @@ import { tf } from '../tf.js';
 import { matMul } from '../ops.js';
 import { quantizeMxfp4, quantizeScaled, roundToFormat } from './round.js';
 
-export const WEIGHT_PRECISIONS = ['fp32', 'bf16', 'fp8', 'mxfp4'] as const;
-export const ACTIVATION_PRECISIONS = ['fp32', 'bf16', 'fp8'] as const;
+const WEIGHT_PRECISIONS = ['fp32', 'bf16', 'fp8', 'mxfp4'] as const;
+const ACTIVATION_PRECISIONS = ['fp32', 'bf16', 'fp8'] as const;
 export type WeightPrecision = (typeof WEIGHT_PRECISIONS)[number];
 export type ActivationPrecision = (typeof ACTIVATION_PRECISIONS)[number];
 

@@ -136,7 +136,7 @@ export function roundToFormat(x: tf.Tensor, format: ElementFormat): tf.Tensor {
 }
 
 /** Below this, amax counts as this (keeps the scale finite for an all-zero or tiny tensor). */
-export const AMAX_FLOOR = 2 ** -64;
+const AMAX_FLOOR = 2 ** -64;
 
 /**
  * FP8 with per-tensor (current) scaling, docs/references.md#number-formats: s = max / amax, quantise x·s, dequantise
@@ -161,7 +161,7 @@ export function quantizeScaled(x: tf.Tensor, format: 'e4m3' | 'e5m2' = 'e4m3'): 
 }
 
 /** OCP Microscaling v1.0: 32 elements share one scale. */
-export const MX_BLOCK = 32;
+const MX_BLOCK = 32;
 /** E2M1's largest exponent (6 = 1.5·2²): the scale puts the block's amax at exponent 2. */
 const E2M1_MAX_EXPONENT = 2;
 /** E8M0 scales cover 2⁻¹²⁷ … 2¹²⁷. */

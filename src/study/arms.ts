@@ -5,7 +5,8 @@
  * stress runs themselves. The attention arms (qkNorm, zLoss on the LM head, qkClip) need a
  * transformer: listed on another task they plan no runs and the report says so, and why.
  */
-import { QK_CLIP_DEFAULTS, type QkClipSpec, type RunConfig } from '../train/config.js';
+import { QK_CLIP_DEFAULTS, type QkClipSpec } from '../optimizers/index.js';
+import type { RunConfig } from '../train/config.js';
 import { PRECISION_PRESETS, type PrecisionSpec } from '../precision/qat.js';
 import { warmupSteps } from '../train/schedule.js';
 

@@ -14,7 +14,7 @@ import type { DataSpec, RunConfig } from './config.js';
  * Synthetic tasks use a fixed data seed unless the spec sets one: seeds vary initialisation and
  * batch order, while every run of an experiment learns the same task.
  */
-export const DEFAULT_DATA_SEED = 1234;
+const DEFAULT_DATA_SEED = 1234;
 
 const datasetCache = new Map<string, Dataset>();
 

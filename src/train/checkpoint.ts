@@ -68,7 +68,7 @@ interface Header extends Omit<Checkpoint, 'variables' | 'optimizer' | 'model'> {
   sha256: string;
 }
 
-export function encodeCheckpoint(c: Checkpoint): Buffer {
+function encodeCheckpoint(c: Checkpoint): Buffer {
   const tensors: HeaderTensor[] = [];
   const chunks: Buffer[] = [];
   let offset = 0;
@@ -96,7 +96,7 @@ export class DamagedCheckpoint extends Error {
 
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
-export function decodeCheckpoint(buf: Uint8Array): Checkpoint {
+function decodeCheckpoint(buf: Uint8Array): Checkpoint {
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (bytes.length < 12 || bytes.subarray(0, 8).toString('latin1') !== MAGIC) throw new DamagedCheckpoint('not a checkpoint file (bad magic)');
   const headerLength = bytes.readUInt32LE(8);

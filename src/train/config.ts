@@ -3,8 +3,9 @@
  * training loop consumes and config.json records. Validation happens here, before any file is
  * written, so a bad spec or flag fails with one line that names the field.
  */
-import { createOptimizer, listOptimizers } from '../optimizers/index.js';
-import { ACTIVATIONS, type MlpSpec } from '../models/mlp.js';
+import { QK_CLIP_DEFAULTS, createOptimizer, declaredAfterStep, listOptimizers, type QkClipSpec } from '../optimizers/index.js';
+import { ACTIVATIONS } from '../models/activation.js';
+import type { MlpSpec } from '../models/mlp.js';
 import { MOE_DEFAULTS, type MoeSpec } from '../models/moe.js';
 import { FP32, PRECISION_ACCEPTS, PRECISION_PRESET_NAMES, parsePrecision, type PrecisionPreset, type PrecisionSpec } from '../precision/qat.js';
 import { TRANSFORMER_DEFAULTS, type TransformerSpec } from '../models/transformer.js';
@@ -31,16 +32,6 @@ export type ModelSpec =
   | (Partial<Omit<TransformerSpec, 'moe'>> & { readonly kind: 'transformer'; readonly moe?: Partial<Omit<MoeSpec, 'kind'>> });
 
 export type ResolvedModelSpec = MlpSpec | MoeSpec | TransformerSpec;
-
-/** QK-clip (Kimi K2, docs/references.md#transformer-instabilities): after each optimizer step, heads whose max logit exceeded τ are rescaled. */
-export interface QkClipSpec {
-  /** τ (Kimi K2: 100). */
-  readonly threshold: number;
-  /** The share α of the rescale put on W_q (W_k gets 1 − α); Kimi K2: 0.5. */
-  readonly alpha: number;
-}
-
-export const QK_CLIP_DEFAULTS: QkClipSpec = { threshold: 100, alpha: 0.5 };
 
 /** Evaluation windows of the language-model task when the spec sets no evalSize. */
 export const DEFAULT_EVAL_WINDOWS = 256;
@@ -71,7 +62,7 @@ export interface ExperimentSpec {
   readonly evalEvery: number;
   /** At most this many test examples per evaluation (all when omitted); for text, the number of held-out windows (default 256). */
   readonly evalSize?: number;
-  /** QK-clip for every optimizer of the experiment (transformer only). The `muon-clip` optimizer turns it on by itself. */
+  /** QK-clip for every optimizer of the experiment (transformer only). An optimizer may also declare it (`muon-clip`). */
   readonly qkClip?: Partial<QkClipSpec>;
   readonly schedule: ScheduleSpec;
   /** Label → optimizer. Labels name the series in charts and the run directories. */
@@ -163,7 +154,7 @@ function resolveTransformer(model: Extract<ModelSpec, { kind: 'transformer' }>, 
   return { ...t, moe: moeDefaults };
 }
 
-export function resolveModel(model: ModelSpec, where: string): ResolvedModelSpec {
+function resolveModel(model: ModelSpec, where: string): ResolvedModelSpec {
   if (model.kind === 'transformer') return resolveTransformer(model, where);
   if (model.kind === 'mlp') {
     if (!Array.isArray(model.hidden)) throw new SpecError(`${where}.hidden: expected an array of widths`);
@@ -188,7 +179,7 @@ function validateData(data: DataSpec, where: string): void {
   if (data.kind === 'mnist' && data.limitPerClass !== undefined) positiveInt(data.limitPerClass, `${where}.limitPerClass`);
 }
 
-export function validateOptimizerSetup(setup: OptimizerSetup, where: string): void {
+function validateOptimizerSetup(setup: OptimizerSetup, where: string): void {
   const known = listOptimizers().map((o) => o.name);
   if (!known.includes(setup.name)) {
     throw new SpecError(
@@ -201,6 +192,15 @@ export function validateOptimizerSetup(setup: OptimizerSetup, where: string): vo
     createOptimizer(setup.name, { ...(setup.options ?? {}) }).dispose();
   } catch (e) {
     throw new SpecError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+/** The one check of a seed list: a non-empty array of integers ≥ 0 (a seed names a run). */
+function checkSeeds(seeds: unknown, where: string): void {
+  if (!Array.isArray(seeds)) throw new SpecError(`${where} = ${String(JSON.stringify(seeds))}: expected an array of integers`);
+  if (seeds.length === 0) throw new SpecError(`${where}: expected a non-empty array of integers`);
+  for (const s of seeds) {
+    if (!Number.isSafeInteger(s) || s < 0) throw new SpecError(`${where}: ${JSON.stringify(s)} is not an integer ≥ 0`);
   }
 }
 
@@ -219,7 +219,7 @@ export function validateExperiment(spec: ExperimentSpec): void {
     const kind = (spec[field] as { kind?: unknown }).kind;
     if (typeof kind !== 'string') throw new SpecError(`${w}: ${field}.kind = ${String(JSON.stringify(kind))}: expected a string`);
   }
-  if (!Array.isArray(spec.seeds)) throw new SpecError(`${w}: seeds = ${String(JSON.stringify(spec.seeds))}: expected an array of integers`);
+  checkSeeds(spec.seeds, `${w}: seeds`);
   validateData(spec.data, `${w}: data`);
   const model = resolveModel(spec.model, `${w}: model`);
   if ((model.kind === 'transformer') !== (spec.data.kind === 'brown')) {
@@ -244,10 +244,6 @@ export function validateExperiment(spec: ExperimentSpec): void {
     if (!/^[a-z0-9][a-z0-9_-]*$/i.test(label)) throw new SpecError(`${w}: optimizer label ${JSON.stringify(label)}: use letters, digits, '-' or '_'`);
     validateOptimizerSetup(spec.optimizers[label]!, `${w}: optimizers.${label}`);
   }
-  if (!Array.isArray(spec.seeds) || spec.seeds.length === 0) throw new SpecError(`${w}: seeds: expected a non-empty array of integers`);
-  for (const s of spec.seeds) {
-    if (!Number.isSafeInteger(s) || s < 0) throw new SpecError(`${w}: seeds: ${JSON.stringify(s)} is not an integer ≥ 0`);
-  }
   if (spec.precision !== undefined && parsePrecision(spec.precision) === undefined) {
     throw new SpecError(`${w}: precision = ${JSON.stringify(spec.precision)}: expected ${PRECISION_ACCEPTS}`);
   }
@@ -260,7 +256,7 @@ export function validateExperiment(spec: ExperimentSpec): void {
 }
 
 /** Fill a QK-clip setting's defaults and check it. */
-export function resolveQkClip(q: Partial<QkClipSpec>, where: string): QkClipSpec {
+function resolveQkClip(q: Partial<QkClipSpec>, where: string): QkClipSpec {
   if (typeof q !== 'object' || q === null) throw new SpecError(`${where}: expected an object {threshold, alpha}`);
   for (const k of Object.keys(q)) if (k !== 'threshold' && k !== 'alpha') throw new SpecError(`${where}.${k}: unknown field (known: threshold, alpha)`);
   const r = { ...QK_CLIP_DEFAULTS, ...q };
@@ -272,19 +268,12 @@ export function resolveQkClip(q: Partial<QkClipSpec>, where: string): QkClipSpec
 }
 
 /**
- * The QK-clip a run uses: the experiment's `qkClip`, else the optimizer's own when it carries
- * `qkClipThreshold`/`qkClipAlpha` options (`muon-clip`), else none.
+ * The QK-clip a run uses: the experiment's `qkClip`, else what its optimizer declares for after
+ * its steps (MuonClip's definition), else none.
  */
 function runQkClip(spec: ExperimentSpec, setup: OptimizerSetup): QkClipSpec | null {
   if (spec.qkClip !== undefined) return resolveQkClip(spec.qkClip, 'qkClip');
-  const info = listOptimizers().find((o) => o.name === setup.name);
-  const names = info?.options.map((o) => o.name) ?? [];
-  if (!names.includes('qkClipThreshold')) return null;
-  const opt = (name: string): number => {
-    const given = setup.options?.[name];
-    return typeof given === 'number' ? given : (info!.options.find((o) => o.name === name)!.default as number);
-  };
-  return { threshold: opt('qkClipThreshold'), alpha: opt('qkClipAlpha') };
+  return declaredAfterStep(setup.name, setup.options ?? {}).qkClip ?? null;
 }
 
 export interface ResolveOverrides {

@@ -7,13 +7,14 @@ import { tf } from '../tf.js';
 import { Rng } from '../data/rng.js';
 import type { Model } from '../models/model.js';
 import { loadBalanceStats } from '../models/moe.js';
-import type { TransformerModel } from '../models/transformer.js';
 import type { ComposedOptimizer } from '../optimizers/index.js';
 import type { RunConfig } from './config.js';
 import { buildModel, buildOptimizer, describeRouting } from './build.js';
+import { qkClipHook } from './qk_clip.js';
 import { lrFactor } from './schedule.js';
 import { SpikeTracker, type SpikeCount } from './spikes.js';
-import type { SavedTensor, TrainState } from './checkpoint.js';
+import type { TrainState } from './checkpoint.js';
+import { captureState, CheckpointMismatch, restoreState } from './train_state.js';
 import { buildTask, taskLoss, type TaskKind } from './tasks.js';
 
 /** One line of metrics.jsonl. Non-finite numbers are written as null. */
@@ -108,13 +109,8 @@ export interface TrainHooks {
 /** With `checkpointEvery: 'auto'`, a checkpoint follows the first step after this much training since the last one. */
 export const AUTO_CHECKPOINT_SECONDS = 60;
 
-/** A checkpoint that does not fit the model it is restored into (shapes, names). */
-export class CheckpointMismatch extends Error {
-  override name = 'CheckpointMismatch';
-}
-
 /** finalLoss is the mean training loss over the last this-many steps: one minibatch is too noisy. */
-export const FINAL_LOSS_WINDOW = 10;
+const FINAL_LOSS_WINDOW = 10;
 const finiteOrNaN = (x: number | undefined): number => (x === undefined ? NaN : x);
 
 /** Where each value sits in a step's packed read-back. */
@@ -219,73 +215,6 @@ function decodeStep(
   return { record, stats };
 }
 
-async function saveTensor(name: string, t: tf.Tensor): Promise<SavedTensor> {
-  const data = await t.data();
-  return t.dtype === 'int32'
-    ? { name, shape: t.shape, dtype: 'int32', data: Int32Array.from(data) }
-    : { name, shape: t.shape, dtype: 'float32', data: Float32Array.from(data) };
-}
-
-/**
- * The state a checkpoint holds: the model's variables (by position), the optimizer's slots (its
- * getWeights, with the variable name replaced by its position) and the model's own extra state.
- */
-async function captureState(model: Model, optimizer: ComposedOptimizer, step: number, wallSeconds: number): Promise<TrainState> {
-  const position = new Map(model.variables.map((v, i) => [v.name, i]));
-  const variables = await Promise.all(model.variables.map((v, i) => saveTensor(String(i), v)));
-  const [iter, ...slots] = await optimizer.getWeights();
-  const optimizerIterations = (await iter!.tensor.data())[0]!;
-  iter!.tensor.dispose();
-  const optimizerState = await Promise.all(
-    slots.map(({ name, tensor }) => {
-      const parts = name.split('/');
-      const tail = parts.splice(-2).join('/');
-      const at = position.get(parts.join('/'));
-      if (at === undefined) throw new CheckpointMismatch(`optimizer state "${name}" belongs to no model variable`);
-      return saveTensor(`${at}/${tail}`, tensor);
-    }),
-  );
-  const extra = model.state?.() ?? {};
-  const modelState = await Promise.all(Object.keys(extra).sort().map((k) => saveTensor(k, extra[k]!)));
-  return { step, wallSeconds, optimizerIterations, variables, optimizer: optimizerState, model: modelState };
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-async function restoreState(model: Model, optimizer: ComposedOptimizer, state: TrainState): Promise<void> {
-  const vars = model.variables;
-  if (state.variables.length !== vars.length) throw new CheckpointMismatch(`it holds ${state.variables.length} variables, the model has ${vars.length}`);
-  state.variables.forEach((t, i) => {
-    if (!sameShape(t.shape, vars[i]!.shape)) throw new CheckpointMismatch(`variable ${i} has shape [${t.shape}], the model's is [${vars[i]!.shape}]`);
-  });
-  tf.tidy(() => state.variables.forEach((t, i) => vars[i]!.assign(tf.tensor(t.data, [...t.shape], t.dtype))));
-  const weights = [
-    { name: 'iter', tensor: tf.scalar(state.optimizerIterations, 'int32') },
-    ...state.optimizer.map((t) => {
-      const parts = t.name.split('/');
-      const v = vars[Number(parts[0])];
-      if (!v || parts.length !== 3) throw new CheckpointMismatch(`optimizer state "${t.name}" names no model variable`);
-      return { name: `${v.name}/${parts[1]}/${parts[2]}`, tensor: tf.tensor(t.data, [...t.shape], t.dtype) };
-    }),
-  ];
-  try {
-    await optimizer.setWeights(weights);
-  } finally {
-    tf.dispose(weights.map((w) => w.tensor));
-  }
-  if (state.model.length > 0) {
-    if (!model.restoreState) throw new CheckpointMismatch('it holds model state this model does not keep');
-    const tensors = Object.fromEntries(state.model.map((t) => [t.name, tf.tensor(t.data, [...t.shape], t.dtype)]));
-    try {
-      model.restoreState(tensors);
-    } finally {
-      tf.dispose(Object.values(tensors));
-    }
-  }
-}
-
 /** A metrics number as the loop saw it: JSON wrote non-finite numbers as null. */
 const fromJSON = (x: number | null | undefined): number => (typeof x === 'number' ? x : NaN);
 
@@ -297,8 +226,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   const optimizer: ComposedOptimizer = buildOptimizer(config, model);
   optimizer.collectUpdateStats = true;
   const routing = describeRouting(optimizer, model);
-  const qkClip = config.qkClip ?? null;
-  const clipper = qkClip && model.kind === 'transformer' ? (model as TransformerModel) : null;
+  const qkClip = qkClipHook(config, model);
   let headClips = 0;
   const tracker = new SpikeTracker(config.detectors);
   const variables = model.variables as tf.Variable[];
@@ -388,9 +316,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       const values = await packed.data();
       packed.dispose();
       const { record, stats } = decodeStep(step, values, layout, optimizer.learningRate * optimizer.lrScale, model);
-      if (clipper && qkClip) {
-        // QK-clip after the optimizer step, from this step's forward maxima (Kimi K2, docs/references.md#transformer-instabilities).
-        const clips = clipper.clipAttentionLogits(stats['attnLogitMax']!, qkClip.threshold, qkClip.alpha);
+      if (qkClip) {
+        // After the optimizer step, from this step's forward maxima (src/train/qk_clip.ts).
+        const clips = qkClip(stats);
         record.qkClips = clips;
         headClips += clips;
       }
@@ -432,7 +360,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     evalLoss,
     evalAcc,
     evalBpc,
-    headClips: clipper ? headClips : null,
+    headClips: qkClip ? headClips : null,
     spikes: tracker.counts(),
     diverged,
     divergedAtStep,

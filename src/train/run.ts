@@ -4,51 +4,20 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { currentBackend } from '../backend.js';
 import type { RunConfig } from './config.js';
-import { CheckpointMismatch, train, type StepRecord, type TrainHooks } from './loop.js';
+import { train, type StepRecord, type TrainHooks } from './loop.js';
+import { CheckpointMismatch } from './train_state.js';
 import { CONFIG_FILE, METRICS_FILE, MetricsWriter, SUMMARY_FILE, ensureDir, provenance, readJSON, writeJSONAtomic } from './run_files.js';
-import type { SpikeCount } from './spikes.js';
 import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
 import { CHECKPOINT_FILE, CHECKPOINT_VERSION, DamagedCheckpoint, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { faultsFor } from './faults.js';
 import { lockFolder } from './lock.js';
 import { readSummary, summaryProblem } from './run_readers.js';
+import type { RunSummary } from './summary.js';
 
-export interface RunSummary {
-  readonly experiment: string;
-  /** The optimizer's label in the experiment (chart series name). */
-  readonly optimizer: string;
-  /** Registry name of the optimizer class. */
-  readonly optimizerName: string;
-  readonly seed: number;
-  readonly lrScale: number;
-  /** Simulated precision: a preset name (fp32, bf16, fp8, fp4) or w-<weights>_a-<activations>; absent in summaries from before it existed. */
-  readonly precision?: string;
-  /** Steps completed. */
-  readonly steps: number;
-  readonly plannedSteps: number;
-  /** Mean training loss over the last 10 steps (the last loss if diverged). */
-  readonly finalLoss: number | null;
-  readonly minLoss: number | null;
-  readonly initialLoss: number | null;
-  /** Eval loss before the first update; absent in summaries written before it was recorded. */
-  readonly initialEvalLoss?: number | null;
-  readonly evalLoss: number | null;
-  readonly evalAcc?: number | null;
-  /** Text runs: final eval loss in bits per character. */
-  readonly evalBpc?: number | null;
-  /** Runs with QK-clip: heads rescaled over the run (a head at one step counts once). */
-  readonly headClips?: number;
-  /** Spike events per detector name. */
-  readonly spikes: Record<string, number>;
-  readonly spikeDetails: Record<string, SpikeCount>;
-  readonly diverged: boolean;
-  readonly divergedAtStep: number | null;
-  /** True when the run was stopped (e.g. Ctrl-C) before its planned steps. */
-  readonly interrupted: boolean;
-  readonly wallSeconds: number;
-  readonly backend: string;
-  readonly configHash: string;
-}
+// The summary's type has its own module so that run_readers.ts (which checks summaries) and this
+// module (which writes them) need not import each other; it is re-exported here, where callers
+// that run things have always found it.
+export type { RunSummary } from './summary.js';
 
 /** SHA-256 (16 hex digits) of a value's JSON with object keys sorted: equal for equal content. */
 export function stableHash(value: unknown): string {

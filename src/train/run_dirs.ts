@@ -11,7 +11,7 @@ import { createOptimizer } from '../optimizers/index.js';
 import { FP32, isFullPrecision, precisionLabel } from '../precision/qat.js';
 import type { RunConfig } from './config.js';
 import type { StepRecord } from './loop.js';
-import type { RunSummary } from './run.js';
+import type { RunSummary } from './summary.js';
 import { CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, readJSON, readMetrics } from './run_files.js';
 import { loadSummary, warnToStderr } from './run_readers.js';
 

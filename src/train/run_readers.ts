@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunSummary } from './run.js';
+import type { RunSummary } from './summary.js';
 import { SUMMARY_FILE } from './run_files.js';
 
 export type SummaryRead = { kind: 'absent' } | { kind: 'ok'; summary: RunSummary } | { kind: 'damaged'; reason: string };

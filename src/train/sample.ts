@@ -22,7 +22,7 @@ export interface SampleOptions {
   readonly seed: number;
 }
 
-export const SAMPLE_DEFAULTS: SampleOptions = { length: 300, prompt: 'The ', temperature: 0.8, seed: 0 };
+const SAMPLE_DEFAULTS: SampleOptions = { length: 300, prompt: 'The ', temperature: 0.8, seed: 0 };
 
 /** The prompt followed by `length` generated characters. */
 export function sampleText(runDir: string, options: Partial<SampleOptions> = {}): string {

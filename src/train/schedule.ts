@@ -8,7 +8,7 @@ export type ScheduleSpec =
   /** Warmup–stable–decay (Hu et al. 2024, MiniCPM): linear warm-up, flat, linear decay over the last decayFraction. */
   | { readonly kind: 'wsd'; readonly warmup: number; readonly decayFraction: number; readonly minFactor?: number };
 
-export const SCHEDULE_KINDS = ['constant', 'cosine', 'wsd'] as const;
+const SCHEDULE_KINDS = ['constant', 'cosine', 'wsd'] as const;
 
 /** The schedule's linear warm-up in steps (0 when it has none). */
 export function warmupSteps(schedule: ScheduleSpec): number {

@@ -41,7 +41,7 @@ export type DetectorSpec =
  * 0.005) minibatch losses are heavy-tailed, and a relative or σ-based rule alone then flags
  * harmless 0.01 → 0.05 wiggles by the hundred per 1k steps (seen in the first full study).
  */
-export const MIN_JUMP_DEFAULT = 0.1;
+const MIN_JUMP_DEFAULT = 0.1;
 
 /**
  * Rolling median: `window` 50, `threshold` 2 (flag a loss above 3× the median), `warmup` 20.
@@ -55,7 +55,7 @@ export const MIN_JUMP_DEFAULT = 0.1;
  * The rule ignores the noise level, so near zero loss (spread ≳ 50 %) it would over-flag
  * without the absolute floor (MIN_JUMP_DEFAULT).
  */
-export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, minJump: MIN_JUMP_DEFAULT, warmup: 20 } as const;
+const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, minJump: MIN_JUMP_DEFAULT, warmup: 20 } as const;
 
 
 /**
@@ -68,7 +68,7 @@ export const ROLLING_MEDIAN_DEFAULTS = { window: 50, threshold: 2, minJump: MIN_
  * curve a long window's σ is dominated by the trend. 100 values estimate σ to ≈ 7 %, and 50
  * before the first flag keep that estimate from resting on a handful of points.
  */
-export const ZSCORE_DEFAULTS = { window: 100, sigma: 7, minJump: MIN_JUMP_DEFAULT, warmup: 50 } as const;
+const ZSCORE_DEFAULTS = { window: 100, sigma: 7, minJump: MIN_JUMP_DEFAULT, warmup: 50 } as const;
 
 /**
  * Grad-norm EMA: `alpha` 0.97, `z` 5, `warmup` 25.
@@ -80,7 +80,7 @@ export const ZSCORE_DEFAULTS = { window: 100, sigma: 7, minJump: MIN_JUMP_DEFAUL
  * steps at ≤ 1 flag for grad-norm spreads up to 20 % (≈ 3 at 30 %), while a doubled grad norm is
  * still ≥ 5σ when its spread is ≤ 20 %.
  */
-export const GRAD_NORM_EMA_DEFAULTS = { alpha: 0.97, z: 5, warmup: 25 } as const;
+const GRAD_NORM_EMA_DEFAULTS = { alpha: 0.97, z: 5, warmup: 25 } as const;
 
 export const DEFAULT_DETECTORS: readonly DetectorSpec[] = [
   { kind: 'rollingMedian', name: 'median' },

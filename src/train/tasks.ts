@@ -86,7 +86,7 @@ function textBatch(ids: Uint8Array, offsets: Int32Array, context: number, vocab:
 /** The least number of held-out windows evaluated per forward pass. */
 const EVAL_CHUNK_WINDOWS = 64;
 
-export function textTask(corpus: TextCorpus, config: RunConfig, batchRng: Rng): TrainTask {
+function textTask(corpus: TextCorpus, config: RunConfig, batchRng: Rng): TrainTask {
   if (config.model.kind !== 'transformer') throw new Error('text data needs model.kind "transformer"');
   const T = config.model.context;
   const V = corpus.vocab.length;

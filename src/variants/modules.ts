@@ -72,7 +72,7 @@ export function firstLineWithHint(e: unknown, path: string): string {
  * Import a user module and record it. `what` names it in errors (e.g. "--require lion.ts").
  * Import errors keep only their first line: the rest is a stack into the user's file.
  */
-export async function loadUserModule(path: string, what = path): Promise<void> {
+async function loadUserModule(path: string, what = path): Promise<void> {
   const abs = resolve(path);
   if (!existsSync(abs) || !statSync(abs).isFile()) throw new ModuleLoadError(`${what}: no such file`);
   const url = pathToFileURL(abs).href;
@@ -85,7 +85,7 @@ export async function loadUserModule(path: string, what = path): Promise<void> {
 }
 
 /** The variant files in a folder: *.ts and *.js, not tests or declarations, in name order. */
-export function variantFiles(dir: string): string[] {
+function variantFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => /\.(ts|mts|js|mjs)$/.test(f) && !/\.(test|spec)\.[mc]?[tj]s$/.test(f) && !f.endsWith('.d.ts'))

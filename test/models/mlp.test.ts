@@ -2,7 +2,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { Rng } from '../../src/data/rng.js';
-import { activate, createMlp, type MlpSpec } from '../../src/models/mlp.js';
+import { activate } from '../../src/models/activation.js';
+import { createMlp, type MlpSpec } from '../../src/models/mlp.js';
 import { parameterCount } from '../../src/models/model.js';
 import { tf } from '../../src/tf.js';
 

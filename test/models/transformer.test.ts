@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { Rng } from '../../src/data/rng.js';
-import { geluTanh } from '../../src/models/mlp.js';
+import { geluTanh } from '../../src/models/activation.js';
 import { createTransformer, TRANSFORMER_DEFAULTS, type TransformerModel, type TransformerSpec } from '../../src/models/transformer.js';
 import { tf } from '../../src/tf.js';
 

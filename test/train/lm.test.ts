@@ -1,6 +1,7 @@
 /**
  * Training the transformer LM end to end: per-step signals in metrics.jsonl, evalBpc
- * and head-clip counts in summary.json, QK-clip from `muon-clip` and from the experiment option,
+ * and head-clip counts in summary.json, QK-clip from `muon-clip` (declared by its definition) and
+ * from the experiment option,
  * determinism, and the spec checks.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { readJSON, readMetrics } from '../../src/train/run_files.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import { oneRun, tempDir, tinyLm } from './fixtures.js';
 import { tf } from '../../src/tf.js';
+import { declaredAfterStep, defineOptimizer, learningRate, numberOption, transforms } from '../../src/optimizers/index.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -64,6 +66,34 @@ describe('training the transformer LM', () => {
     const plain = await executeRun({ ...low, qkClip: null }, join(root, 'c'));
     expect(plain.finalLoss).not.toBe(a.finalLoss);
     expect(plain.headClips).toBeUndefined();
+  });
+
+  it('takes QK-clip from what an optimizer declares for after its steps, not from its option names', () => {
+    // A variant that declares QK-clip under its own option names gets it; one that merely has
+    // options named like MuonClip's, without declaring anything, does not.
+    defineOptimizer({
+      name: 'test-declares-clip',
+      className: 'TestDeclaresClip',
+      description: 'SGD that declares QK-clip',
+      options: { learningRate: learningRate(0.1, 'test'), tau: numberOption(7, { min: 0 }, 'τ', 'test'), share: numberOption(0.25, { min: 0, max: 1 }, 'α', 'test') },
+      plan: (o) => ({ groups: { main: { learningRate: o.learningRate, transform: transforms.scale(1) } } }),
+      afterStep: (o) => ({ qkClip: { threshold: o.tau, alpha: o.share } }),
+    });
+    defineOptimizer({
+      name: 'test-named-like-clip',
+      className: 'TestNamedLikeClip',
+      description: 'SGD with options named like MuonClip’s',
+      options: { learningRate: learningRate(0.1, 'test'), qkClipThreshold: numberOption(7, { min: 0 }, 'τ', 'test'), qkClipAlpha: numberOption(0.25, { min: 0, max: 1 }, 'α', 'test') },
+      plan: (o) => ({ groups: { main: { learningRate: o.learningRate, transform: transforms.scale(1) } } }),
+    });
+    expect(declaredAfterStep('test-declares-clip', { tau: 3 })).toEqual({ qkClip: { threshold: 3, alpha: 0.25 } });
+    expect(declaredAfterStep('muon-clip')).toEqual({ qkClip: { threshold: 100, alpha: 0.5 } });
+    expect(declaredAfterStep('muon')).toEqual({});
+    expect(oneRun(tinyLm, 'test-declares-clip').qkClip).toEqual({ threshold: 7, alpha: 0.25 });
+    expect(oneRun(tinyLm, 'test-named-like-clip').qkClip).toBeNull();
+    // The experiment's own setting wins over the optimizer's.
+    const [run] = expandRuns({ ...tinyLm, qkClip: { threshold: 50 } }, { optimizers: ['test-declares-clip'] });
+    expect(run!.qkClip).toEqual({ threshold: 50, alpha: 0.5 });
   });
 
   it('takes QK-clip for any optimizer from the experiment, and checks the LM spec fields', () => {
