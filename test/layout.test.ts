@@ -14,22 +14,6 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '..');
 const MAX_LINES = 400;
 
-/**
- * Known violations that other work in progress removes: the coordinator empties this list when
- * that work is merged. Every entry must still be a violation (a stale entry fails the test), so
- * the list cannot outlive its reason. Over MAX_LINES, being split: cli/main.ts (commands as
- * files) and study/analyze.ts (a pure analysis pass). Over MAX_LINES, owned by the analysis and
- * figures work, to be split or given a `Size:` reason there: figures/specs.ts, study/stats.ts,
- * study/report.ts.
- */
-const PENDING_BEFORE_MERGE: readonly string[] = [
-  'size: src/cli/main.ts',
-  'size: src/study/analyze.ts',
-  'size: src/figures/specs.ts',
-  'size: src/study/stats.ts',
-  'size: src/study/report.ts',
-];
-
 /** One source file: its path relative to the repository (always with '/') and its text. */
 interface SourceFile {
   readonly path: string;
@@ -204,8 +188,6 @@ describe('the layout of src/', () => {
 
   it('has no upward import of src/cli/, no circle of files or rooms, and no long module without a stated reason', () => {
     const violations = layoutViolations(files);
-    expect(violations.filter((v) => !PENDING_BEFORE_MERGE.includes(v))).toEqual([]);
-    // An entry that no longer fails is done: take it off the list.
-    expect(PENDING_BEFORE_MERGE.filter((p) => !violations.includes(p))).toEqual([]);
+    expect(violations).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@
  * (hover tooltips, drag/wheel zoom on curves, click a legend entry to toggle a series) is part of
  * the spec; the static SVG rendering ignores it.
  *
- * Over 400 lines because the three builders share the colour channel, markers, flat-scale rule and
+ * Size: over 400 lines because the three builders share the colour channel, markers, flat-scale rule and
  * layout defined here; split apart, each would import most of the others' helpers.
  */
 import type { TopLevelSpec } from 'vega-lite';

@@ -10,6 +10,9 @@
  * rather than use simple-statistics' `quantile`, whose definition is a different (nearest-rank-like)
  * one: for 1..10 it gives Q(0.25) = 3, where R/NumPy give 3.25. The median is the same under every
  * common definition, so `median` is simple-statistics'.
+ *
+ * Size: a little over 400 lines because the quantile rule above is shared by every estimator here
+ * (summaries, bootstrap intervals, LR sensitivity); the exact small-sample tests live in exact.ts.
  */
 import { errorFunction, max as ssMax, mean as ssMean, median as ssMedian, min as ssMin } from 'simple-statistics';
 import { Rng } from '../data/rng.js';
