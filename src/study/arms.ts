@@ -88,7 +88,7 @@ export const ARMS: Readonly<Record<ArmName, ArmDef>> = {
   qkClip: {
     name: 'qkClip',
     description: 'QK-clip: rescale W_q, W_k when the max attention logit exceeds τ (with Muon: MuonClip)',
-    source: 'Kimi K2 (docs/references.md#the-claim, §9)',
+    source: 'Kimi K2 (docs/references.md#the-claim, #transformer-instabilities)',
     group: 'mitigation',
     appliesTo: 'both',
     // τ = 100, α = 0.5: Kimi K2's settings (docs/references.md#transformer-instabilities).
