@@ -10,7 +10,7 @@
 import { tf } from '../tf.js';
 import { optionsToJSON, resolveOptions, type OptionsInput, type OptionsOf, type OptionSpecs } from './options.js';
 import { registerOptimizer } from './registry.js';
-import type { GradientTransformation, ParamInfo, UpdateContext } from './transforms.js';
+import type { GradientTransformation, ParamInfo, StepSignalName, UpdateContext } from './transforms.js';
 
 export interface ParamGroup {
   readonly learningRate: number;
@@ -70,6 +70,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
   private readonly unclaimed = new Set<string>();
   /** Per group: Σ(Δθ)² of each parameter update since the last drain, and the element count. */
   private updateStats = new Map<string, { parts: tf.Scalar[]; count: number }>();
+  /** Per (signal, group): the coordinate counts transforms reported since the last drain, and the coordinates looked at. */
+  private signalStats = new Map<string, { signal: StepSignalName; group: string; parts: tf.Scalar[]; count: number }>();
 
   constructor(definition: OptimizerDefinition<S>, options?: OptionsInput<S>) {
     super();
@@ -129,6 +131,7 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
           if (!v) throw new Error(`${this.definition.className}: transform asked for undeclared slot "${slotName}"`);
           return { read: () => v, write: (t) => v.assign(t) };
         },
+        ...(this.collectUpdateStats ? { count: (signal: StepSignalName, n: tf.Scalar) => this.recordSignal(signal, state.group, n, grad.size) } : {}),
       };
       tf.tidy(() => {
         const delta = tf.mul(group.transform.update(grad, ctx), lr);
@@ -144,6 +147,27 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     entry.parts.push(tf.keep(tf.sum(tf.square(delta)) as tf.Scalar));
     entry.count += delta.size;
     this.updateStats.set(group, entry);
+  }
+
+  private recordSignal(signal: StepSignalName, group: string, n: tf.Scalar, size: number): void {
+    const key = `${signal}/${group}`;
+    const entry = this.signalStats.get(key) ?? { signal, group, parts: [], count: 0 };
+    entry.parts.push(tf.keep(n));
+    entry.count += size;
+    this.signalStats.set(key, entry);
+  }
+
+  /**
+   * Hand over the counts transforms reported (UpdateContext.count) per signal and group as one
+   * tensor (the caller disposes it); share = sums[i] / counts[i]. Undefined when none reported.
+   */
+  drainSignalStats(): { entries: { signal: StepSignalName; group: string }[]; counts: number[]; sums: tf.Tensor1D } | undefined {
+    const stats = [...this.signalStats.values()];
+    if (stats.length === 0) return undefined;
+    const sums = tf.tidy(() => tf.stack(stats.map((s) => (s.parts.length === 1 ? s.parts[0]! : tf.addN(s.parts)))) as tf.Tensor1D);
+    for (const s of stats) tf.dispose(s.parts);
+    this.signalStats = new Map();
+    return { entries: stats.map(({ signal, group }) => ({ signal, group })), counts: stats.map((s) => s.count), sums };
   }
 
   /**
@@ -255,6 +279,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     this.disposeState();
     for (const s of this.updateStats.values()) tf.dispose(s.parts);
     this.updateStats.clear();
+    for (const s of this.signalStats.values()) tf.dispose(s.parts);
+    this.signalStats.clear();
     super.dispose();
   }
 }
