@@ -63,6 +63,11 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
    * `takeUpdateRms()` can report update RMS without a synchronous read inside the step.
    */
   collectUpdateStats = false;
+  /**
+   * When true, transforms may count per-step signals (UpdateContext.count, e.g. Adam's
+   * 'smallGradShare'); the caller must drain them every step with `drainSignalStats()`, or they pile up.
+   */
+  collectSignals = false;
 
   private readonly plan: OptimizerPlan;
   private readonly state = new Map<string, ParamState>();
@@ -131,7 +136,7 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
           if (!v) throw new Error(`${this.definition.className}: transform asked for undeclared slot "${slotName}"`);
           return { read: () => v, write: (t) => v.assign(t) };
         },
-        ...(this.collectUpdateStats ? { count: (signal: StepSignalName, n: tf.Scalar) => this.recordSignal(signal, state.group, n, grad.size) } : {}),
+        ...(this.collectSignals ? { count: (signal: StepSignalName, n: tf.Scalar) => this.recordSignal(signal, state.group, n, grad.size) } : {}),
       };
       tf.tidy(() => {
         const delta = tf.mul(group.transform.update(grad, ctx), lr);

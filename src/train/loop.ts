@@ -308,6 +308,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   const model = buildModel(config, task, rng.fork('init'));
   const optimizer: ComposedOptimizer = buildOptimizer(config, model);
   optimizer.collectUpdateStats = true;
+  optimizer.collectSignals = true;
   const routing = describeRouting(optimizer, model);
   const qkClip = config.qkClip ?? null;
   const clipper = qkClip && model.kind === 'transformer' ? (model as TransformerModel) : null;

@@ -20,7 +20,8 @@ function twoSteps(collect: boolean, g2: number[]) {
   const name = `sgs_${collect}_${g2.join('_')}`;
   const w = tf.variable(tf.tensor1d([0.5, -0.5, 1, 2]), true, name);
   const opt = new AdamW({ learningRate: 0.1, beta2: 0.999, weightDecay: 0 });
-  opt.collectUpdateStats = collect;
+  opt.collectUpdateStats = true;
+  opt.collectSignals = collect;
   const shares: number[] = [];
   for (const g of [[1, 1, 1, 1], g2]) {
     tf.tidy(() => opt.applyGradients({ [name]: tf.tensor1d(g) }));
