@@ -10,7 +10,7 @@
  * Their simplest small-network setting, in this project's parts: the teacher–student task with no
  * label noise (so the loss can approach 0), a 16-32-4 tanh MLP, the whole 4096-example training set
  * as every batch, constant LR, no weight decay (decay keeps g away from 0 and hides the mechanism).
- * AdamW at lr 3e-2 spikes in every seed after ≈ 1–3k steps, from losses of 1e-5…1e-4 to ≈ 1e-3;
+ * AdamW at lr 3e-2 spikes in every seed from step ≈ 800–1500 on, from losses of 1e-5…4e-4 to ≈ 1e-3;
  * at 1e-1 it spikes every ≈ 60 steps from step ≈ 500 (docs/study-v3-design.md has the runs).
  * Muon gets the same AdamW settings for the parameters it leaves to AdamW (biases, head), so any
  * difference comes from the hidden matrix.
