@@ -14,6 +14,9 @@
  * - beyond that: MONTE_CARLO_PERMUTATIONS seeded random permutations of the mid-ranks, with
  *   p = (1 + #{as extreme})/(1 + B), which is itself a valid p-value (never below its level).
  * At 20 vs 20 with ties the DP costs ≈ 10⁶ additions, so the study's primary cells are always exact.
+ *
+ * Just over 400 lines: the tests, the interval and the power functions share U's exact null
+ * distribution and critical values, and splitting them would split one derivation across files.
  */
 import { probit } from 'simple-statistics';
 import { Rng } from '../data/rng.js';
