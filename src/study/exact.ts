@@ -319,6 +319,7 @@ export function logRankPermutation(
 // ---------------------------------------------------------------------------------------------
 
 export interface DetectableEffect {
+  readonly kind: 'shift';
   /** Per-test two-sided level: α divided by the family size (Holm's first, strictest step). */
   readonly level: number;
   /** Smallest P(treatment < baseline) (or its mirror 1 − p′) detectable with the power asked; null when none is. */
@@ -347,9 +348,32 @@ export function noetherDetectableEffect(m: number, n: number, familySize: number
   const N = m + n;
   const c = m / N;
   const delta = (-probit(level / 2) + probit(power)) / Math.sqrt(12 * c * (1 - c) * N);
-  if (unattainable || delta >= 0.5) return { level, probSuperiority: null, normalShiftSd: null, unattainable };
+  if (unattainable || delta >= 0.5) return { kind: 'shift', level, probSuperiority: null, normalShiftSd: null, unattainable };
   const p = 0.5 + delta;
-  return { level, probSuperiority: p, normalShiftSd: Math.SQRT2 * probit(p), unattainable };
+  return { kind: 'shift', level, probSuperiority: p, normalShiftSd: Math.SQRT2 * probit(p), unattainable };
+}
+
+export interface DetectableHazard {
+  readonly kind: 'hazard';
+  readonly level: number;
+  /** Failures (events) in both groups together, which the log-rank test's power depends on. */
+  readonly events: number;
+  /** Smallest hazard ratio (> 1; its inverse likewise) detectable with the power asked; null with no events. */
+  readonly hazardRatio: number | null;
+}
+
+/**
+ * Schoenfeld's approximation for the log-rank test (D. Schoenfeld, "The asymptotic properties of
+ * nonparametric tests for comparing survival distributions", Biometrika 68(1), 1981) inverted for
+ * the effect: with d events and a share c of the runs in one group, the test at two-sided level λ
+ * has power 1 − β when |ln HR| = (z_{1−λ/2} + z_{1−β}) / √(d·c·(1 − c)). λ = α/k as above.
+ */
+export function schoenfeldDetectableHazard(events: number, m: number, n: number, familySize: number, alpha = 0.05, power = 0.8): DetectableHazard {
+  const level = alpha / familySize;
+  if (!(events > 0)) return { kind: 'hazard', level, events, hazardRatio: null };
+  const c = m / (m + n);
+  const lnHr = (-probit(level / 2) + probit(power)) / Math.sqrt(events * c * (1 - c));
+  return { kind: 'hazard', level, events, hazardRatio: Math.exp(lnHr) };
 }
 
 /** Rejection region of the exact two-sided test at `level`: reject when U ≤ lo or U ≥ hi (lo = −1: never low). */

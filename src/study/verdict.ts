@@ -12,7 +12,16 @@
  */
 import { FAMILY_ALPHA, holm } from './stats.js';
 import type { SurvivalObservation } from './survival.js';
-import { hodgesLehmann, logRankPermutation, noetherDetectableEffect, rankSumTest, type DetectableEffect, type HodgesLehmann } from './exact.js';
+import {
+  hodgesLehmann,
+  logRankPermutation,
+  noetherDetectableEffect,
+  rankSumTest,
+  schoenfeldDetectableHazard,
+  type DetectableEffect,
+  type DetectableHazard,
+  type HodgesLehmann,
+} from './exact.js';
 
 /** Sub-claims of the claim check v3: (a)–(f) as in v2 and (g), the positive control's mechanism. */
 export type PrimaryClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
@@ -61,6 +70,8 @@ export interface EndpointResult {
   readonly effect: number;
   readonly nTreatment: number;
   readonly nBaseline: number;
+  /** Survival data: failures in both groups together (null for per-run values). */
+  readonly events: number | null;
 }
 
 export interface PrimaryResult extends EndpointResult {
@@ -68,8 +79,11 @@ export interface PrimaryResult extends EndpointResult {
   /** Holm-adjusted p over the primary family. */
   readonly holmP: number;
   readonly verdict: ClaimVerdict;
-  /** For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this n and family size. */
-  readonly detectable: DetectableEffect | null;
+  /**
+   * For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this
+   * n (rank-sum: Noether) or this number of failures (log-rank: Schoenfeld) and family size.
+   */
+  readonly detectable: DetectableEffect | DetectableHazard | null;
 }
 
 export interface ExploratoryEndpoint {
@@ -118,6 +132,7 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
       effect: t.probAGreater,
       nTreatment: samples.treatment.length,
       nBaseline: samples.baseline.length,
+      events: null,
     };
   }
   const lr = logRankPermutation(samples.treatment, samples.baseline, { seed });
@@ -129,6 +144,7 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
     effect: lr.expectedA > 0 ? lr.observedA / lr.expectedA : NaN,
     nTreatment: samples.treatment.length,
     nBaseline: samples.baseline.length,
+    events: lr.observedA + lr.observedB,
   };
 }
 
@@ -159,7 +175,12 @@ export function decideClaims(
     const holmP = adjusted[i]!;
     const decided = holmP <= alpha && r.observed !== null;
     const verdict: ClaimVerdict = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
-    const detectable = decided ? null : noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, options.power ?? 0.8);
+    const power = options.power ?? 0.8;
+    const detectable = decided
+      ? null
+      : r.events === null
+        ? noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, power)
+        : schoenfeldDetectableHazard(r.events, r.nTreatment, r.nBaseline, family.length, alpha, power);
     return { ...r, endpoint, holmP, verdict, detectable };
   });
   // Exploratory endpoints are evaluated only after the verdicts are fixed, and never enter Holm.

@@ -13,6 +13,7 @@ import {
   minimumTwoSidedP,
   noetherDetectableEffect,
   rankSumTest,
+  schoenfeldDetectableHazard,
   simulatedDetectableShift,
   simulatedPower,
   type Alternative,
@@ -226,6 +227,15 @@ describe('detectable effect', () => {
       expect(N).toBeCloseTo(m + n, 8);
       expect(d.normalShiftSd).toBeCloseTo(Math.SQRT2 * probit(d.probSuperiority!), 12);
     }
+  });
+
+  it("inverts Schoenfeld's events formula: d = 4(z + z)²/(ln HR)² at equal groups; 40 failures at 0.05/7 detect HR ≈ 3", () => {
+    const h = schoenfeldDetectableHazard(40, 20, 20, 7);
+    const z = -probit(0.05 / 7 / 2) + probit(0.8);
+    expect((4 * z ** 2) / Math.log(h.hazardRatio!) ** 2).toBeCloseTo(40, 8);
+    expect(h.hazardRatio!).toBeGreaterThan(2.9);
+    expect(h.hazardRatio!).toBeLessThan(3.2);
+    expect(schoenfeldDetectableHazard(0, 20, 20, 7).hazardRatio).toBeNull();
   });
 
   it('5 vs 5 in a family of 7 can detect nothing (2/252 > 0.05/7); in a family of 6 the level is reachable', () => {

@@ -6,8 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideClaims, validatePrimaryFamily, type EndpointSamples, type ExploratoryEndpoint, type PrimaryClaimId, type PrimaryEndpoint } from '../../src/study/verdict.js';
+import { decideClaims, validatePrimaryFamily, type EndpointSamples, type ExploratoryEndpoint, type PrimaryClaimId, type PrimaryEndpoint, type PrimaryResult } from '../../src/study/verdict.js';
 import { Rng } from '../../src/data/rng.js';
+
+/** The detectable effect of a rank-sum endpoint (fails the test if it is a log-rank one). */
+function shiftOf(d: PrimaryResult['detectable']) {
+  if (d?.kind !== 'shift') throw new Error(`expected a rank-sum detectable effect, got ${JSON.stringify(d)}`);
+  return d;
+}
 
 const IDS: PrimaryClaimId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
@@ -45,7 +51,7 @@ describe('decideClaims', () => {
     expect(a.p).toBeCloseTo(2 / 252, 12);
     expect(a.holmP).toBeCloseTo(Math.min(1, (7 * 2) / 252), 12);
     expect(a.verdict).toBe('inconclusive');
-    expect(a.detectable?.unattainable).toBe(true);
+    expect(shiftOf(a.detectable).unattainable).toBe(true);
     expect(d.primary.every((r) => r.verdict === 'inconclusive')).toBe(true);
   });
 
@@ -75,12 +81,13 @@ describe('decideClaims', () => {
     expect(run(higher).verdict).toBe('contradicted');
     const none = run(same);
     expect(none.verdict).toBe('inconclusive');
-    expect(none.detectable!.unattainable).toBe(false);
+    const d = shiftOf(none.detectable);
+    expect(d.unattainable).toBe(false);
     // Noether at 20 vs 20, level 0.05/7, power 0.8: P(X<Y) ≈ 0.82, about 1.3 SD of a normal shift.
-    expect(none.detectable!.probSuperiority!).toBeGreaterThan(0.8);
-    expect(none.detectable!.probSuperiority!).toBeLessThan(0.85);
-    expect(none.detectable!.normalShiftSd!).toBeGreaterThan(1.2);
-    expect(none.detectable!.normalShiftSd!).toBeLessThan(1.4);
+    expect(d.probSuperiority!).toBeGreaterThan(0.8);
+    expect(d.probSuperiority!).toBeLessThan(0.85);
+    expect(d.normalShiftSd!).toBeGreaterThan(1.2);
+    expect(d.normalShiftSd!).toBeLessThan(1.4);
   });
 
   it('a time-to-failure endpoint decides by the permutation log-rank', () => {
@@ -91,6 +98,12 @@ describe('decideClaims', () => {
     expect(d.primary[0]!.verdict).toBe('supported');
     const r = decideClaims(family, { c: { kind: 'survival', treatment: early, baseline: never } }, [], { seed: 1 });
     expect(r.primary[0]!.verdict).toBe('contradicted');
+    // Two failures in 40 runs decide nothing; the detectable effect is a hazard ratio from those 2 events.
+    const few = [...never.slice(1), { time: 300, event: true }];
+    const undecided = decideClaims(family, { c: { kind: 'survival', treatment: few, baseline: [...never.slice(1), { time: 200, event: true }] } }, [], { seed: 1 }).primary[0]!;
+    expect(undecided.verdict).toBe('inconclusive');
+    expect(undecided.events).toBe(2);
+    expect(undecided.detectable?.kind).toBe('hazard');
   });
 
   it('refuses a family with a missing sample, a doubled sub-claim or the wrong kind of data', () => {
