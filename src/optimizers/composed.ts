@@ -10,7 +10,7 @@
 import { tf } from '../tf.js';
 import type { OptimizerDefinition, OptimizerDescription, OptimizerPlan } from './definition.js';
 import { optionsToJSON, resolveOptions, type OptionsInput, type OptionsOf, type OptionSpecs } from './options.js';
-import type { ParamInfo, UpdateContext } from './transforms.js';
+import type { ParamInfo, StepSignalName, UpdateContext } from './transforms.js';
 
 /** tfjs's {name, tensor} pair (not re-exported by @tensorflow/tfjs). */
 export type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
@@ -38,6 +38,11 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
    * `takeUpdateRms()` can report update RMS without a synchronous read inside the step.
    */
   collectUpdateStats = false;
+  /**
+   * When true, transforms may count per-step signals (UpdateContext.count, e.g. Adam's
+   * 'smallGradShare'); the caller must drain them every step with `drainSignalStats()`, or they pile up.
+   */
+  collectSignals = false;
 
   private readonly plan: OptimizerPlan;
   private readonly state = new Map<string, ParamState>();
@@ -45,6 +50,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
   private readonly unclaimed = new Set<string>();
   /** Per group: Σ(Δθ)² of each parameter update since the last drain, and the element count. */
   private updateStats = new Map<string, { parts: tf.Scalar[]; count: number }>();
+  /** Per (signal, group): the coordinate counts transforms reported since the last drain, and the coordinates looked at. */
+  private signalStats = new Map<string, { signal: StepSignalName; group: string; parts: tf.Scalar[]; count: number }>();
 
   constructor(definition: OptimizerDefinition<S>, options?: OptionsInput<S>) {
     super();
@@ -104,6 +111,7 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
           if (!v) throw new Error(`${this.definition.className}: transform asked for undeclared slot "${slotName}"`);
           return { read: () => v, write: (t) => v.assign(t) };
         },
+        ...(this.collectSignals ? { count: (signal: StepSignalName, n: tf.Scalar) => this.recordSignal(signal, state.group, n, grad.size) } : {}),
       };
       tf.tidy(() => {
         const delta = tf.mul(group.transform.update(grad, ctx), lr);
@@ -119,6 +127,27 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     entry.parts.push(tf.keep(tf.sum(tf.square(delta)) as tf.Scalar));
     entry.count += delta.size;
     this.updateStats.set(group, entry);
+  }
+
+  private recordSignal(signal: StepSignalName, group: string, n: tf.Scalar, size: number): void {
+    const key = `${signal}/${group}`;
+    const entry = this.signalStats.get(key) ?? { signal, group, parts: [], count: 0 };
+    entry.parts.push(tf.keep(n));
+    entry.count += size;
+    this.signalStats.set(key, entry);
+  }
+
+  /**
+   * Hand over the counts transforms reported (UpdateContext.count) per signal and group as one
+   * tensor (the caller disposes it); share = sums[i] / counts[i]. Undefined when none reported.
+   */
+  drainSignalStats(): { entries: { signal: StepSignalName; group: string }[]; counts: number[]; sums: tf.Tensor1D } | undefined {
+    const stats = [...this.signalStats.values()];
+    if (stats.length === 0) return undefined;
+    const sums = tf.tidy(() => tf.stack(stats.map((s) => (s.parts.length === 1 ? s.parts[0]! : tf.addN(s.parts)))) as tf.Tensor1D);
+    for (const s of stats) tf.dispose(s.parts);
+    this.signalStats = new Map();
+    return { entries: stats.map(({ signal, group }) => ({ signal, group })), counts: stats.map((s) => s.count), sums };
   }
 
   /**
@@ -230,6 +259,8 @@ export class ComposedOptimizer<S extends OptionSpecs = OptionSpecs> extends tf.O
     this.disposeState();
     for (const s of this.updateStats.values()) tf.dispose(s.parts);
     this.updateStats.clear();
+    for (const s of this.signalStats.values()) tf.dispose(s.parts);
+    this.signalStats.clear();
     super.dispose();
   }
 }

@@ -31,7 +31,23 @@ export interface UpdateContext {
   readonly step: number;
   /** This transform's own state slot, created as zeros of the shape it declared. */
   slot(name: string): StateSlot;
+  /**
+   * Present when the optimizer collects per-step signals: report how many of the parameter's
+   * coordinates meet a condition (a scalar count, read back with the step's other numbers). A
+   * transform reports without changing its output.
+   */
+  count?(signal: StepSignalName, coordinates: tf.Scalar): void;
 }
+
+/** Per-step signals a transform can count (see UpdateContext.count). */
+export type StepSignalName = 'smallGradShare';
+
+/**
+ * The fraction f of the signal 'smallGradShare': Adam coordinates whose squared gradient is below
+ * f·v̂. Bai et al. 2025 (docs/references.md#adam-spikes) trace Adam's loss spikes to v̂ decaying
+ * while g² sits far below it; a share near 1 means most of the step size is set by a stale v̂.
+ */
+export const SMALL_GRAD_FRACTION = 0.01;
 
 export interface GradientTransformation {
   readonly name: string;
@@ -146,6 +162,8 @@ export function scaleByAdam({ beta1, beta2, epsilon, amsgrad }: AdamMoments): Gr
       }
       const sqrtBc2 = Math.sqrt(1 - beta2 ** ctx.step);
       const bc1 = 1 - beta1 ** ctx.step;
+      // g² < f·v̂ with v̂ = v/bc₂ (the v this step divides by, after AMSGrad's max); a read-only side count.
+      if (ctx.count) ctx.count('smallGradShare', tf.sum(tf.cast(tf.less(tf.square(u), tf.mul(v, SMALL_GRAD_FRACTION / sqrtBc2 ** 2)), 'float32')));
       return tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon * sqrtBc2)), sqrtBc2 / bc1);
     },
   };

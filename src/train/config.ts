@@ -15,7 +15,14 @@ import { DEFAULT_DETECTORS, type DetectorSpec } from './spikes.js';
 export type DataSpec =
   /** The `mnist` package's 10,000 digits, fixed stratified split; `limitPerClass` caps digits per class. */
   | { readonly kind: 'mnist'; readonly limitPerClass?: number }
-  | { readonly kind: 'teacher'; readonly seed?: number; readonly inputDim?: number; readonly outputDim?: number }
+  | {
+      readonly kind: 'teacher';
+      readonly seed?: number;
+      readonly inputDim?: number;
+      readonly outputDim?: number;
+      /** Label noise σ (default 0.01). 0 lets full-batch training approach zero loss, the regime of Adam's spikes (adam-spike-control). */
+      readonly noise?: number;
+    }
   | {
       readonly kind: 'regimes';
       readonly seed?: number;

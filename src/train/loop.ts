@@ -8,6 +8,7 @@ import { Rng } from '../data/rng.js';
 import type { Model } from '../models/model.js';
 import { loadBalanceStats } from '../models/moe.js';
 import type { ComposedOptimizer } from '../optimizers/index.js';
+import type { StepSignalName } from '../optimizers/transforms.js';
 import type { RunConfig } from './config.js';
 import { buildModel, buildOptimizer, describeRouting } from './build.js';
 import { qkClipHook } from './qk_clip.js';
@@ -28,6 +29,11 @@ export interface StepRecord {
   gradNorm: number;
   /** RMS of the parameter change Δθ, per optimizer group (e.g. muon, adamw). */
   updateRms: Record<string, number>;
+  /**
+   * Per group with an Adam second moment (AdamW, Muon's internal AdamW): the share of coordinates
+   * with g² < SMALL_GRAD_FRACTION·v̂ this step, the precondition of Adam's spikes (docs/references.md#adam-spikes).
+   */
+  smallGradShare?: Record<string, number>;
   /** The main group's learning rate at this step (base LR × schedule × lrScale). */
   lr: number;
   /** Wall time of the step, milliseconds. */
@@ -118,6 +124,9 @@ interface StepLayout {
   hasAux: boolean;
   updateGroups: string[];
   updateCounts: number[];
+  /** Signals transforms counted (UpdateContext.count), per (signal, group), and the coordinates each looked at. */
+  signals: { signal: StepSignalName; group: string }[];
+  signalCounts: number[];
   /** Each stat tensor's name and element count, in packing order. */
   stats: { name: string; size: number }[];
 }
@@ -137,7 +146,7 @@ export function trainStep(
   batch: [tf.Tensor2D, tf.Tensor2D],
   corruptWith?: number,
 ): { packed: tf.Tensor1D; layout: StepLayout } {
-  const layout: StepLayout = { hasAux: false, updateGroups: [], updateCounts: [], stats: [] };
+  const layout: StepLayout = { hasAux: false, updateGroups: [], updateCounts: [], signals: [], signalCounts: [], stats: [] };
   const packed = tf.tidy(() => {
     const [x, y] = batch;
     let kept: { task: tf.Scalar; aux?: tf.Scalar; stats?: Readonly<Record<string, tf.Tensor>> } | undefined;
@@ -162,8 +171,13 @@ export function trainStep(
       layout.updateGroups = update.groups;
       layout.updateCounts = update.counts;
     }
+    const signals = optimizer.drainSignalStats();
+    if (signals) {
+      layout.signals = signals.entries;
+      layout.signalCounts = signals.counts;
+    }
     layout.hasAux = k.aux !== undefined;
-    const parts: tf.Tensor[] = [k.task, gradSumSq, k.aux ?? k.task, ...(update ? [update.sumSq] : [])];
+    const parts: tf.Tensor[] = [k.task, gradSumSq, k.aux ?? k.task, ...(update ? [update.sumSq] : []), ...(signals ? [signals.sums] : [])];
     for (const [name, t] of Object.entries(k.stats ?? {})) {
       layout.stats.push({ name, size: t.size });
       parts.push(t);
@@ -193,8 +207,12 @@ function decodeStep(
     ms: 0,
   };
   if (layout.hasAux) record.auxLoss = at(2);
-  const stats: Record<string, Float32Array> = {};
   let from = 3 + layout.updateGroups.length;
+  layout.signals.forEach(({ signal, group }, i) => {
+    if (signal === 'smallGradShare') (record.smallGradShare ??= {})[group] = at(from + i) / layout.signalCounts[i]!;
+  });
+  from += layout.signals.length;
+  const stats: Record<string, Float32Array> = {};
   for (const { name, size } of layout.stats) {
     stats[name] = Float32Array.from(values.subarray(from, from + size));
     from += size;
@@ -225,6 +243,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   const model = buildModel(config, task, rng.fork('init'));
   const optimizer: ComposedOptimizer = buildOptimizer(config, model);
   optimizer.collectUpdateStats = true;
+  optimizer.collectSignals = true;
   const routing = describeRouting(optimizer, model);
   const qkClip = qkClipHook(config, model);
   let headClips = 0;

@@ -1,0 +1,189 @@
+/**
+ * Pre-registered primary endpoints and the verdict rule of the claim check
+ * (docs/references.md#the-claim, docs/references.md#few-seeds). The study spec names one primary
+ * endpoint per sub-claim before any run; a sub-claim is supported or contradicted only when its
+ * primary endpoint is Holm-significant at α = 0.05 over the primary family, in that direction.
+ * Otherwise it is inconclusive, and the verdict carries the smallest effect the design could have
+ * detected (power 0.8) at the n it used. Every other endpoint is exploratory: raw p and a
+ * descriptive interval, and it cannot change a verdict — `decideClaims` computes the verdicts from
+ * the primary family alone, before it looks at the exploratory ones.
+ *
+ * Pure: plain arrays in, plain objects out, so the verdicts can be re-derived from a data bundle.
+ */
+import { FAMILY_ALPHA, holm } from './stats.js';
+import type { SurvivalObservation } from './survival.js';
+import {
+  hodgesLehmann,
+  logRankPermutation,
+  noetherDetectableEffect,
+  rankSumTest,
+  schoenfeldDetectableHazard,
+  type DetectableEffect,
+  type DetectableHazard,
+  type HodgesLehmann,
+} from './exact.js';
+
+/** Sub-claims of the claim check v3: (a)–(f) as in v2 and (g), the positive control's mechanism. */
+export type PrimaryClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
+
+/** The test of a primary endpoint: the exact rank-sum on per-run values, or the permutation log-rank on time to failure. */
+export type EndpointTest = 'rank-sum' | 'log-rank';
+
+/**
+ * Which sign of (treatment − baseline) supports the sub-claim. For a per-run value (spikes per 1k
+ * steps, final loss) 'treatment-lower' means the treatment's values are lower; for time to failure
+ * it means the treatment's failure hazard is lower (fewer or later failures).
+ */
+export type SupportingDirection = 'treatment-lower' | 'treatment-higher';
+
+export interface PrimaryEndpoint {
+  readonly subClaim: PrimaryClaimId;
+  /** Experiment name of the task, e.g. 'lm-moe'. */
+  readonly task: string;
+  /** Study arm, e.g. 'none', 'qkNorm', 'bf16'. */
+  readonly arm: string;
+  /** LR multipliers pooled into this endpoint (runs at each multiplier form one sample per optimizer). */
+  readonly multipliers: readonly number[];
+  /** e.g. 'late spikes/1k', 'time to failure', 'final eval loss'. */
+  readonly metric: string;
+  /** The spike detector counted, or null for metrics that use none. */
+  readonly detector: string | null;
+  readonly supportsWhen: SupportingDirection;
+  readonly test: EndpointTest;
+}
+
+/** One endpoint's data: per-run values, or per-run survival observations (time to failure, censored at the horizon). */
+export type EndpointSamples =
+  | { readonly kind: 'values'; readonly treatment: readonly number[]; readonly baseline: readonly number[] }
+  | { readonly kind: 'survival'; readonly treatment: readonly SurvivalObservation[]; readonly baseline: readonly SurvivalObservation[] };
+
+export type ClaimVerdict = 'supported' | 'contradicted' | 'inconclusive';
+
+export interface EndpointResult {
+  /** Two-sided p of the endpoint's own test. */
+  readonly p: number;
+  /** Observed direction: 'treatment-lower' / 'treatment-higher', or null for an exact tie (U = mn/2, O = E). */
+  readonly observed: SupportingDirection | null;
+  /** Hodges–Lehmann shift, treatment − baseline, with its 95 % distribution-free interval (per-run values only). */
+  readonly shift: HodgesLehmann | null;
+  /** P(treatment > baseline) + ½ P(=) for values; O/E of the treatment for survival. */
+  readonly effect: number;
+  readonly nTreatment: number;
+  readonly nBaseline: number;
+  /** Survival data: failures in both groups together (null for per-run values). */
+  readonly events: number | null;
+}
+
+export interface PrimaryResult extends EndpointResult {
+  readonly endpoint: PrimaryEndpoint;
+  /** Holm-adjusted p over the primary family. */
+  readonly holmP: number;
+  readonly verdict: ClaimVerdict;
+  /**
+   * For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this
+   * n (rank-sum: Noether) or this number of failures (log-rank: Schoenfeld) and family size.
+   */
+  readonly detectable: DetectableEffect | DetectableHazard | null;
+}
+
+export interface ExploratoryEndpoint {
+  /** A free label, e.g. 'lm-brown none ×2 zscore spikes/1k'. */
+  readonly id: string;
+  readonly samples: EndpointSamples;
+}
+
+export interface ExploratoryResult extends EndpointResult {
+  readonly id: string;
+}
+
+export interface ClaimDecision {
+  readonly alpha: number;
+  readonly primary: readonly PrimaryResult[];
+  readonly exploratory: readonly ExploratoryResult[];
+}
+
+export interface DecideOptions {
+  readonly alpha?: number;
+  /** Seed of the permutation log-rank (and of Monte-Carlo rank-sum p past the exact limit). Default 0. */
+  readonly seed?: number;
+  readonly power?: number;
+}
+
+/** Check a pre-registered family: one primary endpoint per sub-claim, each with a multiplier. */
+export function validatePrimaryFamily(family: readonly PrimaryEndpoint[]): void {
+  if (family.length === 0) throw new Error('primary family: expected at least one endpoint');
+  const seen = new Set<PrimaryClaimId>();
+  for (const e of family) {
+    if (seen.has(e.subClaim)) throw new Error(`primary family: sub-claim (${e.subClaim}) has more than one primary endpoint`);
+    seen.add(e.subClaim);
+    if (e.multipliers.length === 0) throw new Error(`primary family: (${e.subClaim}) names no multiplier`);
+    if (e.test === 'log-rank' && e.detector !== null) throw new Error(`primary family: (${e.subClaim}) is a time-to-failure endpoint and counts no detector`);
+  }
+}
+
+function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
+  if (samples.kind === 'values') {
+    const t = rankSumTest(samples.treatment, samples.baseline, { seed });
+    const half = (samples.treatment.length * samples.baseline.length) / 2;
+    return {
+      p: t.pValue,
+      observed: t.u === half ? null : t.u < half ? 'treatment-lower' : 'treatment-higher',
+      shift: hodgesLehmann(samples.treatment, samples.baseline),
+      effect: t.probAGreater,
+      nTreatment: samples.treatment.length,
+      nBaseline: samples.baseline.length,
+      events: null,
+    };
+  }
+  const lr = logRankPermutation(samples.treatment, samples.baseline, { seed });
+  const diff = lr.observedA - lr.expectedA;
+  return {
+    p: lr.permutationP,
+    observed: diff === 0 ? null : diff < 0 ? 'treatment-lower' : 'treatment-higher',
+    shift: null,
+    effect: lr.expectedA > 0 ? lr.observedA / lr.expectedA : NaN,
+    nTreatment: samples.treatment.length,
+    nBaseline: samples.baseline.length,
+    events: lr.observedA + lr.observedB,
+  };
+}
+
+/**
+ * The verdicts of the primary family, and the exploratory endpoints beside them. `samples` must hold
+ * the data of every primary endpoint (a pre-registered endpoint that was not measured is an error,
+ * not a silent drop). The Holm correction spans the primary family only.
+ */
+export function decideClaims(
+  family: readonly PrimaryEndpoint[],
+  samples: Readonly<Partial<Record<PrimaryClaimId, EndpointSamples>>>,
+  exploratory: readonly ExploratoryEndpoint[] = [],
+  options: DecideOptions = {},
+): ClaimDecision {
+  validatePrimaryFamily(family);
+  const alpha = options.alpha ?? FAMILY_ALPHA;
+  const seed = options.seed ?? 0;
+  const results = family.map((e) => {
+    const s = samples[e.subClaim];
+    if (!s) throw new Error(`primary endpoint (${e.subClaim}) ${e.task}/${e.arm}: no samples`);
+    const wanted = e.test === 'rank-sum' ? 'values' : 'survival';
+    if (s.kind !== wanted) throw new Error(`primary endpoint (${e.subClaim}): the ${e.test} test needs ${wanted} samples, got ${s.kind}`);
+    return evaluate(s, seed);
+  });
+  const adjusted = holm(results.map((r) => r.p));
+  const primary = family.map((endpoint, i): PrimaryResult => {
+    const r = results[i]!;
+    const holmP = adjusted[i]!;
+    const decided = holmP <= alpha && r.observed !== null;
+    const verdict: ClaimVerdict = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
+    const power = options.power ?? 0.8;
+    const detectable = decided
+      ? null
+      : r.events === null
+        ? noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, power)
+        : schoenfeldDetectableHazard(r.events, r.nTreatment, r.nBaseline, family.length, alpha, power);
+    return { ...r, endpoint, holmP, verdict, detectable };
+  });
+  // Exploratory endpoints are evaluated only after the verdicts are fixed, and never enter Holm.
+  const explored = exploratory.map((x): ExploratoryResult => ({ id: x.id, ...evaluate(x.samples, seed) }));
+  return { alpha, primary, exploratory: explored };
+}
