@@ -15,7 +15,7 @@
  *   p = (1 + #{as extreme})/(1 + B), which is itself a valid p-value (never below its level).
  * At 20 vs 20 with ties the DP costs ≈ 10⁶ additions, so the study's primary cells are always exact.
  *
- * Just over 400 lines: the tests, the interval and the power functions share U's exact null
+ * Size: just over 400 lines: the tests, the interval and the power functions share U's exact null
  * distribution and critical values, and splitting them would split one derivation across files.
  */
 import { probit } from 'simple-statistics';
