@@ -30,7 +30,7 @@ import {
   type SummaryLookup,
 } from '../study/study.js';
 import { armLabels } from '../study/arms.js';
-import { assignShares } from './balance.js';
+import { assignShares, shareLoads } from './balance.js';
 
 export const STUDY_PHASES = ['tune', 'stress', 'arms'] as const;
 export type StudyPhase = (typeof STUDY_PHASES)[number];
@@ -185,4 +185,35 @@ export function finishStudy(study: StudySpec, experiments: ReadonlyMap<string, E
   const shards = folders.slice(1);
   const merged = shards.length > 0 ? mergeStudies(shards, out) : { copied: 0, duplicates: 0, unfinishedSkipped: 0 };
   return { ...merged, runs: runs.length, workerSeconds: summaries.reduce((a, s) => a + s.wallSeconds, 0) };
+}
+
+export interface PhaseEstimate {
+  readonly phase: StudyPhase;
+  readonly runs: number;
+  /** Estimated compute of the phase on one CPU (FLOP model, cost.ts). */
+  readonly workerSeconds: number;
+  /** Estimated wall time of the phase's longest array task with `tasks` tasks on one CPU each. */
+  readonly longestTaskSeconds: number;
+}
+
+/**
+ * What each phase costs before any run: stress and arm runs costed at any LR (the cost does not
+ * depend on it), arms at two multipliers, the most they run at, so an upper bound there.
+ */
+export function estimatePhases(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>, tasks: number): PhaseEstimate[] {
+  const anyLr = (label: string) => study.tune.grid[label]![0]!;
+  const stress = study.tasks.flatMap((task) => [study.baseline, study.treatment].flatMap((l) => planStress(study, experiments, task, l, anyLr(l))));
+  const ms = [study.stress.multipliers[0]!, study.stress.multipliers[study.stress.multipliers.length - 1]!];
+  const lrs = { baseline: anyLr(study.baseline), treatment: anyLr(study.treatment) };
+  const arms = study.tasks.flatMap((task) =>
+    runnableArms(task, experiments).flatMap((arm) =>
+      armLabels(arm, study.baseline, study.treatment).flatMap((l) => planArm(study, experiments, task, arm, l, lrs, ms)),
+    ),
+  );
+  const byPhase: Record<StudyPhase, PlannedRun[]> = { tune: planTuning(study, experiments), stress, arms };
+  return STUDY_PHASES.map((phase) => {
+    const costs = byPhase[phase].map((p) => estimateRunSeconds(p.config));
+    const loads = shareLoads(costs, tasks);
+    return { phase, runs: costs.length, workerSeconds: costs.reduce((a, c) => a + c, 0), longestTaskSeconds: Math.max(...loads) };
+  });
 }
