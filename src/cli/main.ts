@@ -40,6 +40,7 @@ import { writeRunPages, writeStudyPages } from '../figures/pages.js';
 import type { WrittenFigure } from '../figures/output.js';
 import { loadVariants, ModuleLoadError } from '../variants/modules.js';
 import { SCAFFOLD_BASES, ScaffoldError, scaffoldOptimizer } from '../variants/scaffold.js';
+import { registerSlurmCommand } from './slurm_command.js';
 
 /** The main job's experiments. */
 export const MAIN_EXPERIMENTS = ['mnist-mlp', 'moe-regimes'] as const;
@@ -696,6 +697,7 @@ export function buildProgram(): Command {
     }
   });
 
+  registerSlurmCommand(program, { report: reportCommand });
   return program;
 }
 
