@@ -217,7 +217,7 @@ async function studyTask(phase: string, f: StudyTaskFlags & { index?: string; wo
           onDone: (s) => console.error(`done: ${s.experiment}/${s.optimizer}/s${s.seed} (${s.wallSeconds} s)`),
         },
       });
-      console.error(`${phase} task ${index}: ${mine.length} runs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      console.error(`${phase} task ${index}: its share of ${mine.length} runs ended after ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (e) {
       if (e instanceof PhaseNotReady) throw new EnvironmentError(`${e.message}; see the logs in ${logDir(out)}`);
       throw e;
@@ -288,7 +288,7 @@ async function tuneTask(name: string, f: TuneSubmitFlags & { index?: string; wor
   const mine = planned.filter((_, i) => owner[i] === index);
   await asTask(out, 'tune', index, async () => {
     console.error(`tune task ${index}/${tasks}: ${mine.length} runs`);
-    await runTasks(mine.map((p) => ({ config: p.config, dir: p.dir })), workers);
+    await runTasks(mine.map((p) => ({ config: p.config, dir: p.dir })), workers, {}, { inWorkers: true });
   });
 }
 
@@ -356,7 +356,7 @@ async function runTask(names: string[], f: RunSubmitFlags & { index?: string }):
   const every = f.checkpointEvery !== undefined ? parsePositiveInt('--checkpoint-every', f.checkpointEvery) : 'auto';
   await asTask(out, 'runs', index, async () => {
     console.error(`run ${index + 1}/${configs.length}: ${runDirName(config)}`);
-    await runTasks([{ config, dir: join(out, runDirName(config)), checkpointEvery: every }], 1);
+    await runTasks([{ config, dir: join(out, runDirName(config)), checkpointEvery: every }], 1, {}, { inWorkers: true });
   });
 }
 

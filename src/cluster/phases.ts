@@ -150,7 +150,9 @@ export async function runPhaseTask(
   const lock = lockFolder(dir, 'shard folder');
   try {
     assertSameStudy(dir, { spec: study, experiments: Object.fromEntries(experiments) });
-    const pool = openPool(Math.min(o.workers, Math.max(1, mine.length)));
+    // Worker threads even for one worker: the main thread stays free to handle SIGTERM (the time-limit
+    // warning) and tell the runs to stop; a run in this thread would hold the event loop until it ends.
+    const pool = openPool(Math.min(o.workers, Math.max(1, mine.length)), { inWorkers: true });
     try {
       await execute(dir, mine, pool, o.phase, o.events ?? {}, o.checkpointEvery);
     } finally {
