@@ -70,10 +70,13 @@ export function renderScript(job: JobScript, r: SlurmResources, workdir: string,
     `cd ${shellWord(workdir)} || exit 1`,
     'echo "[$(date -u +%FT%TZ)] ${SLURM_JOB_ID:-?} on $(hostname): start"',
     // In the background, so the trap below runs while the work goes on (bash defers traps during a foreground child).
+    // The trap is set before the work starts, so a signal that comes early is not lost.
+    'stopping=0',
+    'child=',
+    `trap 'stopping=1; echo "[$(date -u +%FT%TZ)] SIGTERM: stopping after the current step, keeping checkpoints"; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM`,
     `${job.command.map(shellWord).join(' ')} &`,
     'child=$!',
-    'stopping=0',
-    `trap 'stopping=1; echo "[$(date -u +%FT%TZ)] SIGTERM: stopping after the current step, keeping checkpoints"; kill -TERM "$child" 2>/dev/null' TERM`,
+    '[ "$stopping" = 1 ] && kill -TERM "$child" 2>/dev/null',
     // `wait` returns early (status > 128) when the trap runs; wait again until the work has ended.
     'while :; do wait "$child"; status=$?; if [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; then continue; fi; break; done',
     'if [ "$stopping" = 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then',
