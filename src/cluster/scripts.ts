@@ -80,8 +80,10 @@ export function renderScript(job: JobScript, r: SlurmResources, workdir: string,
     // `wait` returns early (status > 128) when the trap runs; wait again until the work has ended.
     'while :; do wait "$child"; status=$?; if [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; then continue; fi; break; done',
     'if [ "$stopping" = 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then',
-    '  echo "[$(date -u +%FT%TZ)] requeueing job ${SLURM_JOB_ID}: it resumes from its checkpoints"',
-    '  scontrol requeue "$SLURM_JOB_ID" && exit 0',
+    // An array task by its array name: one task's SLURM_JOB_ID can equal the array's id, which would requeue every task.
+    '  self="${SLURM_JOB_ID}"; [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && self="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
+    '  echo "[$(date -u +%FT%TZ)] requeueing job ${self}: it resumes from its checkpoints"',
+    '  scontrol requeue "$self" && exit 0',
     'fi',
     'echo "[$(date -u +%FT%TZ)] ${SLURM_JOB_ID:-?}: exit status $status"',
     'exit "$status"',
