@@ -99,6 +99,25 @@ describe('renderScript', () => {
     expect(out).toContain('SIGTERM: stopping after the current step');
     expect(status, out).toBe(130);
   });
+
+  it('as an array task it then requeues itself by ARRAYID_TASK (not by its job id, which may be the whole array\'s) and exits 0', async () => {
+    const dir = join(root, 'requeue');
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    // A fake scontrol on PATH that records its arguments.
+    writeFileSync(join(dir, 'bin', 'scontrol'), `#!/bin/sh\necho "$@" > ${JSON.stringify(join(dir, 'scontrol.args'))}\n`, { mode: 0o755 });
+    const job: JobScript = { name: 'stress', array: 2, about: [], command: [process.execPath, '-e', "process.on('SIGTERM', () => process.exit(130)); console.log('ready'); setInterval(() => {}, 1000);"] };
+    const script = join(dir, 'job.sh');
+    writeFileSync(script, renderScript(job, resources, dir, dir));
+    const env = { ...process.env, PATH: `${join(dir, 'bin')}:${process.env['PATH']}`, SLURM_JOB_ID: '2', SLURM_ARRAY_JOB_ID: '2', SLURM_ARRAY_TASK_ID: '1' };
+    const child = spawn('bash', [script], { env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      if (!out.includes('ready') && (out += d.toString()).includes('ready')) child.kill('SIGTERM');
+    });
+    const status = await new Promise<number | null>((r) => child.on('close', r));
+    expect(readFileSync(join(dir, 'scontrol.args'), 'utf8').trim()).toBe('requeue 2_1');
+    expect(status).toBe(0);
+  });
 });
 
 describe('writeAndSubmit', () => {
