@@ -235,6 +235,8 @@ async function studyFinish(f: StudyTaskFlags, hooks: SlurmHooks): Promise<void> 
       r = finishStudy(study, experiments, out);
     } catch (e) {
       if (e instanceof PhaseNotReady) throw new EnvironmentError(`${e.message}; see the logs in ${logDir(out)}`);
+      // A refused merge (shards from different code or backends) is one line in the log and the status file.
+      if (e instanceof Error && !(e instanceof EnvironmentError)) throw new EnvironmentError(`${firstLine(e.message)} (the shards are kept in ${join(out, 'shards')})`);
       throw e;
     }
     console.error(`merged → ${out}: ${r.runs} runs (${r.copied} copied, ${r.duplicates} duplicates), ${minutes(r.workerSeconds)} of worker time`);
