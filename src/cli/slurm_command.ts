@@ -214,7 +214,7 @@ async function studyTask(phase: string, f: StudyTaskFlags & { index?: string; wo
         events: {
           onPhase: (p, runs, skipped) =>
             console.error(`${p} task ${index}/${tasks} (backend ${backend.name}, ${workers} worker${workers > 1 ? 's' : ''}): ${runs} runs to do${skipped ? `, ${skipped} already complete` : ''}`),
-          onDone: (s) => console.error(`done: ${s.experiment}/${s.optimizer}/s${s.seed} (${s.wallSeconds} s)`),
+          onDone: (s) => console.error(`${s.interrupted ? 'stopped' : 'done'}: ${s.experiment}/${s.optimizer}/s${s.seed} (${s.wallSeconds.toFixed(1)} s)`),
         },
       });
       console.error(`${phase} task ${index}: its share of ${mine.length} runs ended after ${((performance.now() - started) / 1000).toFixed(1)} s`);

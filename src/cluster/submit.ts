@@ -146,6 +146,12 @@ function stillQueued(previous: JobsRecord, runner: Runner): string[] {
   return Object.values(previous.jobs).filter((id) => live.has(id));
 }
 
+/** sbatch's reason: its last line (after any warnings it prints first, the fatal one comes last). */
+function reason(r: CommandResult): string {
+  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  return firstLine(lines.find((l) => /fatal/i.test(l)) ?? lines.find((l) => /submission failed/i.test(l)) ?? lines[lines.length - 1] ?? `exit status ${r.status}`);
+}
+
 /** `123` or `123;cluster` (sbatch --parsable) → `123`. */
 export function parseJobId(stdout: string): string | undefined {
   const id = stdout.trim().split('\n').pop()?.split(';')[0]?.trim();
@@ -205,7 +211,7 @@ export function writeAndSubmit(o: SubmitOptions): Submission {
     if (r.missing) throw new EnvironmentError(`sbatch not found: this is not a Slurm submit host (the scripts are written under ${slurmDir(o.out)}; --dry-run only writes them)${partial}`);
     const id = r.status === 0 ? parseJobId(r.stdout) : undefined;
     if (!id) {
-      throw new EnvironmentError(`sbatch refused ${scripts[i]!.file}: ${firstLine(r.stderr || r.stdout || `exit status ${r.status}`)}${partial}`);
+      throw new EnvironmentError(`sbatch refused ${scripts[i]!.file}: ${reason(r)}${partial}`);
     }
     submitted[job.name] = id;
     after = id;

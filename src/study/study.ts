@@ -4,7 +4,9 @@
  * interrupted study resumes. `--shard i/n` runs a deterministic block of the stress runs plus
  * the tuning runs of every (task, optimizer) group it touches, because stress LRs depend on them.
  * A group split between two shards is tuned by both: identical configs give identical results,
- * and `merge` keeps one copy.
+ * and `merge` keeps one copy. On a cluster, src/cluster/phases.ts runs the phases one after the
+ * other instead, each split by cost, so no run is repeated; it shares tuneGroup, armMultipliersOf
+ * and execute with this file.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

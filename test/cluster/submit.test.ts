@@ -148,9 +148,9 @@ describe('writeAndSubmit', () => {
     expect(() => submit(join(root, 'missing'), missing)).toThrow(EnvironmentError);
     expect(() => submit(join(root, 'missing2'), missing)).toThrow(/^sbatch not found/);
     let n = 0;
-    const slurm = fakeSlurm({ sbatch: () => (n++ === 0 ? { status: 0, stdout: '7;cluster\n', stderr: '' } : { status: 1, stdout: '', stderr: 'sbatch: error: Invalid account or account/partition combination specified\nmore' }) });
+    const slurm = fakeSlurm({ sbatch: () => (n++ === 0 ? { status: 0, stdout: '7;cluster\n', stderr: '' } : { status: 1, stdout: '', stderr: 'sbatch: warning: --mem is ignored here\nsbatch: error: Batch job submission failed: Invalid account or account/partition combination specified\n' }) });
     expect(() => submit(join(root, 'refused'), slurm.runner)).toThrow(
-      `sbatch refused ${join(root, 'refused', 'slurm', 'stress.sh')}: sbatch: error: Invalid account or account/partition combination specified (already submitted: tune 7; cancel them with scancel 7 before rerunning)`,
+      `sbatch refused ${join(root, 'refused', 'slurm', 'stress.sh')}: sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified (already submitted: tune 7; cancel them with scancel 7 before rerunning)`,
     );
   });
 

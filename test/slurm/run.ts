@@ -194,13 +194,13 @@ function comparable(file: string): string {
   return JSON.stringify(drop(JSON.parse(readFileSync(file, 'utf8'))));
 }
 
-/** REPORT.md without the lines that state wall time or where the study is (they differ between the two folders). */
+/** REPORT.md with the study's folder written as DIR, and without any line stating a wall time (neither differs in substance). */
 const reportText = (dir: string) =>
   readFileSync(join(dir, 'REPORT.md'), 'utf8')
     .split(dir)
     .join('DIR')
     .split('\n')
-    .filter((l) => !/wall|seconds|\bmin\b|\d+(\.\d+)? ?s\b/i.test(l))
+    .filter((l) => !/wall[- ]?(time|clock|seconds)/i.test(l))
     .join('\n');
 
 function workerSeconds(runsDir: string): number {
