@@ -2,6 +2,8 @@
  * `slurm study|tune|run`: write batch scripts under DIR/slurm/ and submit them as dependent job
  * arrays (src/cluster/, docs/cluster.md); `slurm task|tune-task|run-task|finish` are what those
  * scripts run on the cluster (and what a Kubernetes Indexed Job runs, by JOB_COMPLETION_INDEX).
+ * Over 400 lines because each submitting command and the task command its scripts call must agree
+ * on the flags forwarded between them; kept in one file so they are read side by side.
  */
 import { Command, Option } from 'commander';
 import { dirname, join, resolve } from 'node:path';
