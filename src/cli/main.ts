@@ -20,6 +20,7 @@ import { registerNewOptimizer } from './commands/new_optimizer.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSample } from './commands/sample.js';
+import { registerSlurm } from './commands/slurm.js';
 import { registerStart } from './commands/start.js';
 import { registerStudy } from './commands/study.js';
 import { registerTune } from './commands/tune.js';
@@ -40,6 +41,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerNewOptimizer,
   registerExport,
   registerSample,
+  registerSlurm,
   registerList,
 ];
 

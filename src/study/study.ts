@@ -4,7 +4,9 @@
  * interrupted study resumes. `--shard i/n` runs a deterministic block of the stress runs plus
  * the tuning runs of every (task, optimizer) group it touches, because stress LRs depend on them.
  * A group split between two shards is tuned by both: identical configs give identical results,
- * and `merge` keeps one copy.
+ * and `merge` keeps one copy. On a cluster, src/cluster/phases.ts runs the phases one after the
+ * other instead, each split by cost, so no run is repeated; it shares tuneGroup, armMultipliersOf
+ * and execute with this file.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,9 +60,11 @@ export function inShard(position: number, total: number, shard: Shard | undefine
   return position >= start && position < end;
 }
 
-const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
+/** The key of a (task, optimizer) group in the maps below. */
+export const groupKey = (task: string, label: string) => `${task}\u0000${label}`;
 
-function assertSameStudy(dir: string, file: StudyFile): void {
+/** Write the study's study.json into `dir`, or check that the one there is the same study. */
+export function assertSameStudy(dir: string, file: StudyFile): void {
   const path = join(dir, STUDY_FILE);
   if (!existsSync(path)) {
     writeJSONAtomic(path, file);
@@ -72,7 +76,8 @@ function assertSameStudy(dir: string, file: StudyFile): void {
   }
 }
 
-async function execute(
+/** Run the planned runs not yet finished in `dir`/runs on `pool`, announcing the phase first. */
+export async function execute(
   dir: string,
   planned: readonly PlannedRun[],
   pool: RunPool,
@@ -189,6 +194,45 @@ export function estimateStudy(
   return { tune, stress: stressS, arms: armsS, total: tune + stressS + armsS, runs: tuning.length + stress.length + arms.length };
 }
 
+/** Where a planned run's finished summary is (undefined: not finished). */
+export type SummaryLookup = (p: PlannedRun) => RunSummary | undefined;
+
+/** The tuned LR and its score of one (task, optimizer) group, from its finished tuning runs. */
+export function tuneGroup(tuning: readonly PlannedRun[], task: string, label: string, summaryOf: SummaryLookup): { lr: number; score: number } {
+  const results = tuning.filter((p) => p.task === task && p.label === label).map((p) => ({ lr: p.lr, summary: summaryOf(p) }));
+  const missing = results.filter((r) => !r.summary).length;
+  if (missing > 0) throw new Error(`tuning of ${task}/${label} is incomplete (${missing} runs missing)`);
+  return tunedLr(results as { lr: number; summary: RunSummary }[]);
+}
+
+/**
+ * The multipliers a task's arms run at: where either optimizer first fails in the task's finished
+ * stress runs (`stress` may hold other tasks' runs too; `tunedScore` is keyed by task and label).
+ */
+export function armMultipliersOf(
+  study: StudySpec,
+  task: StudyTask,
+  tunedScore: ReadonlyMap<string, number>,
+  stress: readonly PlannedRun[],
+  summaryOf: SummaryLookup,
+): readonly number[] {
+  const labels = [study.baseline, study.treatment];
+  const ctx: FailureContext = {
+    bestTunedLoss: Math.min(...labels.map((l) => tunedScore.get(groupKey(task.experiment, l))!)),
+    lossFactor: study.failureLossFactor ?? FAILURE_LOSS_FACTOR,
+  };
+  const firsts = labels.map((label) => {
+    const byM = new Map<number, RunSummary[]>();
+    for (const p of stress.filter((q) => q.task === task.experiment && q.label === label)) {
+      const s = summaryOf(p);
+      if (!s) throw new Error(`stress run ${p.dirName} has no summary; cannot place the arms`);
+      byM.set(p.multiplier, [...(byM.get(p.multiplier) ?? []), s]);
+    }
+    return firstFailure(byM, ctx);
+  });
+  return armMultipliers(firsts, study.stress.multipliers);
+}
+
 export interface StudyRunOptions {
   readonly workers: number;
   readonly shard?: Shard;
@@ -246,12 +290,7 @@ async function runStudyLocked(
       for (const label of labels) {
         const key = groupKey(task.experiment, label);
         if (!share.neededGroups.has(key)) continue;
-        const results = tuning
-          .filter((p) => p.task === task.experiment && p.label === label)
-          .map((p) => ({ lr: p.lr, summary: summaryOf(p) }));
-        const missing = results.filter((r) => !r.summary).length;
-        if (missing > 0) throw new Error(`tuning of ${task.experiment}/${label} is incomplete (${missing} runs missing)`);
-        const best = tunedLr(results as { lr: number; summary: RunSummary }[]);
+        const best = tuneGroup(tuning, task.experiment, label, summaryOf);
         tuned.set(key, best.lr);
         tunedScore.set(key, best.score);
         const owned = new Set(
@@ -268,20 +307,7 @@ async function runStudyLocked(
     const multipliersByTask = new Map<string, readonly number[]>();
     for (const task of study.tasks) {
       if (!share.armTasks.has(task.experiment)) continue;
-      const ctx: FailureContext = {
-        bestTunedLoss: Math.min(...labels.map((l) => tunedScore.get(groupKey(task.experiment, l))!)),
-        lossFactor: study.failureLossFactor ?? FAILURE_LOSS_FACTOR,
-      };
-      const firsts = labels.map((label) => {
-        const byM = new Map<number, RunSummary[]>();
-        for (const p of stress.filter((q) => q.task === task.experiment && q.label === label)) {
-          const s = summaryOf(p);
-          if (!s) throw new Error(`stress run ${p.dirName} has no summary; cannot place the arms`);
-          byM.set(p.multiplier, [...(byM.get(p.multiplier) ?? []), s]);
-        }
-        return firstFailure(byM, ctx);
-      });
-      const ms = armMultipliers(firsts, study.stress.multipliers);
+      const ms = armMultipliersOf(study, task, tunedScore, stress, summaryOf);
       multipliersByTask.set(task.experiment, ms);
       const lrs = { baseline: tuned.get(groupKey(task.experiment, study.baseline))!, treatment: tuned.get(groupKey(task.experiment, study.treatment))! };
       for (const k of share.ownedArms.filter((a) => a.task === task)) {

@@ -69,6 +69,21 @@ describe('lockFolder', () => {
     writeFileSync(join(dir, LOCK_FILE), '{"pid": 12');
     lockFolder(dir).release();
   });
+
+  it('a lock held on another host is never taken over by pid, even a pid that is free here (shared filesystems)', () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const dir = folder('other-host');
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: Number(dead.stdout), host: `not-${hostname()}`, token: 'remote' }));
+    expect(() => lockFolder(dir, 'shard folder')).toThrow(`in use by process ${dead.stdout} on not-${hostname()} `);
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).token).toBe('remote');
+  });
+
+  it('the lock file records this host and pid', () => {
+    const dir = folder('record');
+    const lock = lockFolder(dir);
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
+    lock.release();
+  });
 });
 
 describe('runs and studies take the lock', () => {

@@ -8,7 +8,7 @@ import type { StudyResults } from '../../study/results.js';
 import { renderReport } from '../../study/report.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
 
-async function reportCommand(dir: string): Promise<0> {
+export async function reportCommand(dir: string): Promise<0> {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
   let results: StudyResults;
   try {
