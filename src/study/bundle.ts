@@ -1,0 +1,189 @@
+/**
+ * A published results bundle: a study's loaded data (collect.ts's LoadedStudy) written compactly, so
+ * the analysis, REPORT.md, the figures and report.html can be regenerated from it alone, without the
+ * run folders (their checkpoints, configs and full metrics are most of a study's size).
+ *
+ * Layout of a bundle folder:
+ *   bundle.json      format name, version, study.json's content, the per-step fields kept;
+ *   runs.json.gz     every run the analysis found (gzip of a JSON array, in load order): folder
+ *                    name, summary.json as it was, and for stress and arm runs their per-step
+ *                    records reduced to the kept fields, column by column.
+ *
+ * Why the per-step records are kept at full resolution (only the fields read downstream) rather
+ * than downsampled or replaced by derived per-run values: the report's median loss curve, the
+ * late-stage spike rates and growth slopes, the MoE balance tenths and the figures' bands and
+ * spike/divergence markers all read every step, and the rule is that the report from a bundle is
+ * the report from the folder, byte for byte. Keeping the records lets every pass after collect run
+ * unchanged on the same LoadedStudy type (one code path, nothing to drift apart); dropping the
+ * unread fields (per-head and per-layer arrays, expert loads, timings) and writing float32 values
+ * with their shortest float32 digits is what makes it small. Both are lossless for what is read.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { StepRecord } from '../train/loop.js';
+import type { RunSummary } from '../train/run.js';
+import { ensureDir, writeFileAtomic, writeJSONAtomic } from '../train/run_files.js';
+import { loadStudy, type LoadedStudy, type StudyRun } from './collect.js';
+import { BALANCE_SIGNALS, GROWTH_SIGNALS } from './signals.js';
+import type { StudyFile } from './study.js';
+
+export const BUNDLE_FILE = 'bundle.json';
+export const BUNDLE_RUNS_FILE = 'runs.json.gz';
+export const BUNDLE_FORMAT = 'optimizer-sandbox study bundle';
+/** Bumped whenever a reader of an older bundle would misread a newer one. */
+export const BUNDLE_VERSION = 1;
+
+/** Per-step fields the analysis reads (besides `step` and `spikes`, which are always kept). */
+export const ANALYSIS_RECORD_FIELDS: readonly string[] = ['loss', ...GROWTH_SIGNALS, ...BALANCE_SIGNALS];
+
+/** A bundle that cannot be read: one line naming the file and what is wrong. */
+export class BundleError extends Error {}
+
+interface BundleHeader {
+  readonly format: string;
+  readonly version: number;
+  readonly study: StudyFile;
+  /** Scalar per-step fields kept in the records (besides step and spikes). */
+  readonly fields: readonly string[];
+  readonly runsFile: string;
+}
+
+/**
+ * One scalar field of a run's records. `at` lists the record indices that carry the field when not
+ * all do (absent ≠ null: a null loss is kept as null). `f32`: every value is a float32, written
+ * with the fewest digits that round back to it; the reader rounds with Math.fround, which restores
+ * the exact value.
+ */
+interface Column {
+  readonly f32?: true;
+  readonly at?: readonly number[];
+  readonly v: readonly (number | null)[];
+}
+
+interface Records {
+  readonly step: readonly number[];
+  readonly cols: Readonly<Record<string, Column>>;
+  /** [record index, detectors that flagged the step]. */
+  readonly spikes: readonly (readonly [number, readonly string[]])[];
+}
+
+interface BundledRun {
+  readonly name: string;
+  readonly summary: RunSummary;
+  readonly records?: Records;
+}
+
+const isF32 = (x: number) => Object.is(Math.fround(x), x);
+
+/** The fewest significant digits of a float32 that round back to it (≈ 9 digits instead of 17). */
+function shortF32(x: number): number {
+  for (let p = 1; p < 17; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Object.is(Math.fround(y), x)) return y;
+  }
+  return x;
+}
+
+function encodeColumn(records: readonly StepRecord[], field: string): Column | undefined {
+  const at: number[] = [];
+  const v: (number | null)[] = [];
+  records.forEach((r, i) => {
+    const x = (r as unknown as Record<string, unknown>)[field];
+    if (x === undefined) return;
+    if (x !== null && typeof x !== 'number') throw new BundleError(`per-step field ${field} is not a number (step ${r.step})`);
+    at.push(i);
+    v.push(x);
+  });
+  if (v.length === 0) return undefined;
+  const f32 = v.every((x) => x === null || isF32(x));
+  return {
+    ...(f32 ? { f32: true as const } : {}),
+    ...(at.length < records.length ? { at } : {}),
+    v: f32 ? v.map((x) => (x === null ? null : shortF32(x))) : v,
+  };
+}
+
+function encodeRecords(records: readonly StepRecord[], fields: readonly string[]): Records {
+  const cols: Record<string, Column> = {};
+  for (const f of fields) {
+    const c = encodeColumn(records, f);
+    if (c) cols[f] = c;
+  }
+  const spikes = records.flatMap((r, i): (readonly [number, readonly string[]])[] => (r.spikes !== undefined ? [[i, r.spikes]] : []));
+  return { step: records.map((r) => r.step), cols, spikes };
+}
+
+function decodeRecords(rec: Records): StepRecord[] {
+  const out: Record<string, unknown>[] = rec.step.map((step) => ({ step }));
+  for (const [field, c] of Object.entries(rec.cols)) {
+    c.v.forEach((x, k) => {
+      const i = c.at ? c.at[k]! : k;
+      out[i]![field] = x === null ? null : c.f32 ? Math.fround(x) : x;
+    });
+  }
+  for (const [i, detectors] of rec.spikes) out[i]!.spikes = [...detectors];
+  return out as unknown as StepRecord[];
+}
+
+/** True when `dir` holds a bundle (as opposed to a study folder). */
+export const isBundle = (dir: string) => existsSync(join(dir, BUNDLE_FILE));
+
+/**
+ * Write a loaded study as a bundle into `dir` (created): the summaries as they are and, for runs
+ * with records, only `step`, `spikes` and the given fields (the analysis's and the figures').
+ */
+export function writeBundle(dir: string, loaded: LoadedStudy, fields: readonly string[]): { bytes: number } {
+  ensureDir(dir);
+  const kept = [...new Set(fields)].filter((f) => f !== 'step' && f !== 'spikes');
+  const runs: BundledRun[] = [...loaded.runs.values()].map((r) => ({
+    name: r.name,
+    summary: r.summary,
+    ...(r.metrics ? { records: encodeRecords(r.metrics, kept) } : {}),
+  }));
+  // A fixed level and no file name or time in the gzip header: the same study gives the same bytes.
+  const gz = gzipSync(Buffer.from(JSON.stringify(runs)), { level: 9 });
+  writeFileAtomic(join(dir, BUNDLE_RUNS_FILE), gz);
+  const header: BundleHeader = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    study: { spec: loaded.spec, experiments: { ...loaded.experiments } },
+    fields: kept,
+    runsFile: BUNDLE_RUNS_FILE,
+  };
+  writeJSONAtomic(join(dir, BUNDLE_FILE), header);
+  return { bytes: gz.length + readFileSync(join(dir, BUNDLE_FILE)).length };
+}
+
+/** The second implementation of the collect step: the same LoadedStudy, read from a bundle. */
+export function loadBundle(dir: string): LoadedStudy {
+  const headerPath = join(dir, BUNDLE_FILE);
+  let header: BundleHeader;
+  try {
+    header = JSON.parse(readFileSync(headerPath, 'utf8')) as BundleHeader;
+  } catch (e) {
+    throw new BundleError(`${headerPath}: damaged (${(e as Error).message.split('\n', 1)[0]}); publish the study again`);
+  }
+  if (typeof header !== 'object' || header === null || header.format !== BUNDLE_FORMAT) {
+    throw new BundleError(`${headerPath}: not a study bundle (no "format": "${BUNDLE_FORMAT}")`);
+  }
+  if (header.version !== BUNDLE_VERSION) {
+    throw new BundleError(`${headerPath}: bundle version ${String(header.version)}, this code reads version ${BUNDLE_VERSION}; use a matching checkout`);
+  }
+  const runsPath = join(dir, typeof header.runsFile === 'string' ? header.runsFile : BUNDLE_RUNS_FILE);
+  let bundled: BundledRun[];
+  let runs: Map<string, StudyRun>;
+  try {
+    bundled = JSON.parse(gunzipSync(readFileSync(runsPath)).toString('utf8')) as BundledRun[];
+    if (!Array.isArray(bundled)) throw new Error('not a list of runs');
+    runs = new Map<string, StudyRun>(
+      bundled.map((b) => [b.name, { name: b.name, summary: b.summary, metrics: b.records ? decodeRecords(b.records) : undefined }]),
+    );
+  } catch (e) {
+    throw new BundleError(`${runsPath}: damaged (${(e as Error).message.split('\n', 1)[0]}); publish the study again`);
+  }
+  return { spec: header.study.spec, experiments: header.study.experiments, runs };
+}
+
+/** A study folder or a bundle, whichever `dir` is. */
+export const loadStudyOrBundle = (dir: string): LoadedStudy => (isBundle(dir) ? loadBundle(dir) : loadStudy(dir));
