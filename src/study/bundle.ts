@@ -17,6 +17,11 @@
  * unchanged on the same LoadedStudy type (one code path, nothing to drift apart); dropping the
  * unread fields (per-head and per-layer arrays, expert loads, timings) and writing float32 values
  * with their shortest float32 digits is what makes it small. Both are lossless for what is read.
+ *
+ * Not here yet: the independent re-derivation check of a published result (per-run endpoint values
+ * from the bundle → exact tests → Holm, compared with REPORT.md's verdict table). It belongs beside
+ * the v3 verdict module (verdict.ts, exact.ts) and reads `loadBundle`'s runs; it is to be written
+ * against that module's API once it is merged, not re-implemented here.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,7 +51,6 @@ interface BundleHeader {
   readonly study: StudyFile;
   /** Scalar per-step fields kept in the records (besides step and spikes). */
   readonly fields: readonly string[];
-  readonly runsFile: string;
 }
 
 /**
@@ -149,40 +153,54 @@ export function writeBundle(dir: string, loaded: LoadedStudy, fields: readonly s
     version: BUNDLE_VERSION,
     study: { spec: loaded.spec, experiments: { ...loaded.experiments } },
     fields: kept,
-    runsFile: BUNDLE_RUNS_FILE,
   };
   writeJSONAtomic(join(dir, BUNDLE_FILE), header);
   return { bytes: gz.length + readFileSync(join(dir, BUNDLE_FILE)).length };
 }
 
-/** The second implementation of the collect step: the same LoadedStudy, read from a bundle. */
-export function loadBundle(dir: string): LoadedStudy {
-  const headerPath = join(dir, BUNDLE_FILE);
+/**
+ * A bundle from its two files' text (bundle.json, and runs.json.gz once decompressed), without I/O:
+ * what `loadBundle` reads from disk and the playground from files the visitor opened. `where`
+ * names the two files in errors.
+ */
+export function parseBundle(headerText: string, runsText: () => string, where: { readonly header: string; readonly runs: string }): LoadedStudy {
   let header: BundleHeader;
   try {
-    header = JSON.parse(readFileSync(headerPath, 'utf8')) as BundleHeader;
+    header = JSON.parse(headerText) as BundleHeader;
   } catch (e) {
-    throw new BundleError(`${headerPath}: damaged (${(e as Error).message.split('\n', 1)[0]}); publish the study again`);
+    throw new BundleError(`${where.header}: damaged (${(e as Error).message.split('\n', 1)[0]}); publish the study again`);
   }
   if (typeof header !== 'object' || header === null || header.format !== BUNDLE_FORMAT) {
-    throw new BundleError(`${headerPath}: not a study bundle (no "format": "${BUNDLE_FORMAT}")`);
+    throw new BundleError(`${where.header}: not a study bundle (no "format": "${BUNDLE_FORMAT}")`);
   }
   if (header.version !== BUNDLE_VERSION) {
-    throw new BundleError(`${headerPath}: bundle version ${String(header.version)}, this code reads version ${BUNDLE_VERSION}; use a matching checkout`);
+    throw new BundleError(`${where.header}: bundle version ${String(header.version)}, this code reads version ${BUNDLE_VERSION}; use a matching checkout`);
   }
-  const runsPath = join(dir, typeof header.runsFile === 'string' ? header.runsFile : BUNDLE_RUNS_FILE);
-  let bundled: BundledRun[];
   let runs: Map<string, StudyRun>;
   try {
-    bundled = JSON.parse(gunzipSync(readFileSync(runsPath)).toString('utf8')) as BundledRun[];
+    const bundled = JSON.parse(runsText()) as BundledRun[];
     if (!Array.isArray(bundled)) throw new Error('not a list of runs');
     runs = new Map<string, StudyRun>(
       bundled.map((b) => [b.name, { name: b.name, summary: b.summary, metrics: b.records ? decodeRecords(b.records) : undefined }]),
     );
   } catch (e) {
-    throw new BundleError(`${runsPath}: damaged (${(e as Error).message.split('\n', 1)[0]}); publish the study again`);
+    throw new BundleError(`${where.runs}: damaged (${(e as Error).message.split('\n', 1)[0]}); publish the study again`);
   }
   return { spec: header.study.spec, experiments: header.study.experiments, runs };
+}
+
+/** The second implementation of the collect step: the same LoadedStudy, read from a bundle folder. */
+export function loadBundle(dir: string): LoadedStudy {
+  const header = join(dir, BUNDLE_FILE);
+  const runs = join(dir, BUNDLE_RUNS_FILE);
+  let headerText: string;
+  try {
+    headerText = readFileSync(header, 'utf8');
+  } catch (e) {
+    throw new BundleError(`${header}: unreadable (${(e as Error).message.split('\n', 1)[0]})`);
+  }
+  // The data file is read (and decompressed) only once the header is known to be a readable version.
+  return parseBundle(headerText, () => gunzipSync(readFileSync(runs)).toString('utf8'), { header, runs });
 }
 
 /** A study folder or a bundle, whichever `dir` is. */
