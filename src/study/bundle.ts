@@ -32,9 +32,10 @@ import { ensureDir, writeFileAtomic, writeJSONAtomic } from '../train/run_files.
 import { loadStudy, type LoadedStudy, type StudyRun } from './collect.js';
 import { BALANCE_SIGNALS, GROWTH_SIGNALS } from './signals.js';
 import type { StudyFile } from './study.js';
+import { BUNDLE_FILE, BUNDLE_RUNS_FILE } from './bundle_files.js';
 
-export const BUNDLE_FILE = 'bundle.json';
-export const BUNDLE_RUNS_FILE = 'runs.json.gz';
+export { BUNDLE_FILE, BUNDLE_RUNS_FILE };
+
 export const BUNDLE_FORMAT = 'optimizer-sandbox study bundle';
 /** Bumped whenever a reader of an older bundle would misread a newer one. */
 export const BUNDLE_VERSION = 1;

@@ -17,10 +17,13 @@ import type { PreviewServer } from 'vite';
 import { preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { studyFigures } from '../../src/figures/study_figures.js';
+import { analyzeStudy } from '../../src/study/analyze.js';
 import { buildSite } from '../../src/playground/build.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { ensureDir } from '../../src/train/run_files.js';
+import { writeStudyFixture } from '../figures/study_fixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = resolve('test-output', 'browser');
@@ -217,6 +220,35 @@ describe('playground', () => {
     expect(await page.locator('#figures figure').count()).toBeGreaterThanOrEqual(2);
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it('opens a published results bundle: the figures of its report.html, interactive, and a table of its cells', async () => {
+    const { page, problems } = light;
+    const study = join(root, 'bundle-study');
+    const bundle = join(root, 'bundle');
+    writeStudyFixture(study, { attention: true });
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await main(['publish', study, '--out', bundle])).toBe(0);
+    vi.restoreAllMocks();
+    // The figures report.html holds, from the same analysis of the same bundle in Node.
+    const expected = studyFigures(analyzeStudy(bundle)).map((f) => f.id);
+    await page.setInputFiles('#open-bundle', bundle);
+    await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 120_000 });
+    expect(await page.getAttribute('body', 'data-state')).toBe('finished');
+    expect(await page.$$eval('#figures figure', (figs) => figs.map((f) => (f as HTMLElement).dataset['figure']))).toEqual(expected);
+    // Drawn as live Vega views (hover, zoom), as on report.html.
+    expect(await page.locator('#figures figure[data-figure="loss-tiny-mlp"] svg path').count()).toBeGreaterThan(0);
+    // 2 tasks × 3 multipliers × 2 optimizers.
+    expect(await page.locator('#summary tbody tr').count()).toBe(12);
+    expect(await page.textContent('#open-bundle-error')).toBe('');
+    expect(problems).toEqual([]);
+
+    // A folder that is not a bundle: one line next to the control, nothing started.
+    await page.setInputFiles('#open-bundle', study);
+    await page.waitForFunction(() => (document.getElementById('open-bundle-error')?.textContent ?? '') !== '', undefined, { timeout: 30_000 });
+    expect(await page.textContent('#open-bundle-error')).toBe('Not a results bundle (a bundle folder holds bundle.json and runs.json.gz)');
+    expect(await page.getAttribute('body', 'data-state')).toBe('finished');
+  }, 300_000);
 
   it('resets a running run: the page is cleared and ready again', async () => {
     const { page } = light;
