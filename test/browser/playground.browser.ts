@@ -248,6 +248,18 @@ describe('playground', () => {
     await page.waitForFunction(() => (document.getElementById('open-bundle-error')?.textContent ?? '') !== '', undefined, { timeout: 30_000 });
     expect(await page.textContent('#open-bundle-error')).toBe('Not a results bundle (a bundle folder holds bundle.json and runs.json.gz)');
     expect(await page.getAttribute('body', 'data-state')).toBe('finished');
+
+    // `?bundle=PATH`: the same bundle served beside the page (here answered by the test for that path).
+    const served = await open('light');
+    await served.page.route('**/served-bundle/*', (route) =>
+      route.fulfill({ body: readFileSync(join(bundle, new URL(route.request().url()).pathname.split('/').pop()!)) }),
+    );
+    await served.page.goto(`${url}?bundle=served-bundle`);
+    await served.page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 120_000 });
+    expect(await served.page.getAttribute('body', 'data-state')).toBe('finished');
+    expect(await served.page.$$eval('#figures figure', (figs) => figs.map((f) => (f as HTMLElement).dataset['figure']))).toEqual(expected);
+    expect(served.problems).toEqual([]);
+    await served.page.context().close();
   }, 300_000);
 
   it('resets a running run: the page is cleared and ready again', async () => {
