@@ -79,6 +79,12 @@ async function open(colorScheme: 'light' | 'dark'): Promise<Opened> {
   return { page, problems };
 }
 
+/**
+ * Forget the page's state before an action, so that waiting for a state sees the one the action
+ * leads to, not the one a previous test left (an opened folder is read before the page says 'running').
+ */
+const forgetState = (page: Page) => page.evaluate(() => void delete document.body.dataset['state']);
+
 /** Only these optimizers ticked, with their default LRs. */
 async function choose(page: Page, experiment: string, optimizers: readonly string[], steps: number, seeds: number): Promise<void> {
   await page.selectOption('#experiment', experiment);
@@ -213,6 +219,7 @@ describe('playground', () => {
 
   it('opens saved run folders (here the CLI run above) and shows their figures and table', async () => {
     const { page, problems } = light;
+    await forgetState(page);
     await page.setInputFiles('#open-runs', join(root, 'cli'));
     await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-state')).toBe('finished');
@@ -232,6 +239,7 @@ describe('playground', () => {
     vi.restoreAllMocks();
     // The figures report.html holds, from the same analysis of the same bundle in Node.
     const expected = studyFigures(analyzeStudy(bundle)).map((f) => f.id);
+    await forgetState(page);
     await page.setInputFiles('#open-bundle', bundle);
     await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 120_000 });
     expect(await page.getAttribute('body', 'data-state')).toBe('finished');
