@@ -6,17 +6,20 @@
  * Layout of a bundle folder:
  *   bundle.json      format name, version, study.json's content, the per-step fields kept;
  *   runs.json.gz     every run the analysis found (gzip of a JSON array, in load order): folder
- *                    name, summary.json as it was, and for stress and arm runs their per-step
- *                    records reduced to the kept fields, column by column.
+ *                    name, summary.json as it was, and for the runs whose records a pass reads,
+ *                    those records reduced to what is read, column by column.
  *
- * Why the per-step records are kept at full resolution (only the fields read downstream) rather
- * than downsampled or replaced by derived per-run values: the report's median loss curve, the
+ * Why records are kept at full resolution (the fields read, where they are read) rather than
+ * downsampled or replaced by derived per-run values: the report's median loss curve, the
  * late-stage spike rates and growth slopes, the MoE balance tenths and the figures' bands and
  * spike/divergence markers all read every step, and the rule is that the report from a bundle is
- * the report from the folder, byte for byte. Keeping the records lets every pass after collect run
- * unchanged on the same LoadedStudy type (one code path, nothing to drift apart); dropping the
- * unread fields (per-head and per-layer arrays, expert loads, timings) and writing float32 values
- * with their shortest float32 digits is what makes it small. Both are lossless for what is read.
+ * the report from the folder, byte for byte. Keeping records lets every pass after collect run
+ * unchanged on the same LoadedStudy type (one code path, nothing to drift apart). What makes it
+ * small, all lossless for what is read (recordPlans says which run needs which field where):
+ * unread fields (per-head and per-layer arrays, expert loads, timings) are dropped; arm runs keep
+ * only step, spike flags and the growth signals of their last half; signals read only by the
+ * growth fit (gradient norm, output log Z) keep their last half; float32 values are written with
+ * their shortest float32 digits.
  *
  * Not here yet: the independent re-derivation check of a published result (per-run endpoint values
  * from the bundle → exact tests → Holm, compared with REPORT.md's verdict table). It belongs beside
@@ -29,7 +32,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
 import { ensureDir, writeFileAtomic, writeJSONAtomic } from '../train/run_files.js';
+import { collectCells, type Cell } from './cells.js';
 import { loadStudy, type LoadedStudy, type StudyRun } from './collect.js';
+import { halfOf } from './endpoints.js';
 import { BALANCE_SIGNALS, GROWTH_SIGNALS } from './signals.js';
 import type { StudyFile } from './study.js';
 import { BUNDLE_FILE, BUNDLE_RUNS_FILE } from './bundle_files.js';
@@ -39,9 +44,6 @@ export { BUNDLE_FILE, BUNDLE_RUNS_FILE };
 export const BUNDLE_FORMAT = 'optimizer-sandbox study bundle';
 /** Bumped whenever a reader of an older bundle would misread a newer one. */
 export const BUNDLE_VERSION = 1;
-
-/** Per-step fields the analysis reads (besides `step` and `spikes`, which are always kept). */
-export const ANALYSIS_RECORD_FIELDS: readonly string[] = ['loss', ...GROWTH_SIGNALS, ...BALANCE_SIGNALS];
 
 /** A bundle that cannot be read: one line naming the file and what is wrong. */
 export class BundleError extends Error {}
@@ -90,12 +92,12 @@ function shortF32(x: number): number {
   return x;
 }
 
-function encodeColumn(records: readonly StepRecord[], field: string): Column | undefined {
+function encodeColumn(records: readonly StepRecord[], field: string, keep: (i: number) => boolean): Column | undefined {
   const at: number[] = [];
   const v: (number | null)[] = [];
   records.forEach((r, i) => {
     const x = (r as unknown as Record<string, unknown>)[field];
-    if (x === undefined) return;
+    if (x === undefined || !keep(i)) return;
     if (x !== null && typeof x !== 'number') throw new BundleError(`per-step field ${field} is not a number (step ${r.step})`);
     at.push(i);
     v.push(x);
@@ -109,14 +111,53 @@ function encodeColumn(records: readonly StepRecord[], field: string): Column | u
   };
 }
 
-function encodeRecords(records: readonly StepRecord[], fields: readonly string[]): Records {
+/**
+ * What the passes read of one run's records. `full`: fields read at every step (the stress runs'
+ * curves, balance tenths and figures). `late`: fields read only by the growth fit, which uses the
+ * steps after `half`; with `firstPositive`, also the first positive value before it, because
+ * `signalsIn` asks whether a stress run's signal is positive anywhere.
+ */
+interface RecordPlan {
+  readonly full: readonly string[];
+  readonly late: readonly string[];
+  readonly half: number;
+  readonly firstPositive: boolean;
+}
+
+function encodeRecords(records: readonly StepRecord[], plan: RecordPlan): Records {
   const cols: Record<string, Column> = {};
-  for (const f of fields) {
-    const c = encodeColumn(records, f);
+  for (const f of plan.full) {
+    const c = encodeColumn(records, f, () => true);
+    if (c) cols[f] = c;
+  }
+  for (const f of plan.late.filter((x) => !plan.full.includes(x))) {
+    const value = (i: number) => (records[i] as unknown as Record<string, unknown>)[f];
+    const first = plan.firstPositive ? records.findIndex((r, i) => r.step <= plan.half && (value(i) as number) > 0) : -1;
+    const c = encodeColumn(records, f, (i) => records[i]!.step > plan.half || i === first);
     if (c) cols[f] = c;
   }
   const spikes = records.flatMap((r, i): (readonly [number, readonly string[]])[] => (r.spikes !== undefined ? [[i, r.spikes]] : []));
   return { step: records.map((r) => r.step), cols, spikes };
+}
+
+/**
+ * The record plan of every run whose records a pass reads, from the cells the analysis forms.
+ * Stress runs feed the curves, balance, figures and growth; arm runs only the late-stage spike
+ * rates (step and spike flags, always kept) and growth. A run in no cell (an arm at a multiplier
+ * the arms did not run at) has no plan: its records are never read.
+ */
+function recordPlans(loaded: LoadedStudy, figureFields: readonly string[]): Map<string, RecordPlan> {
+  const cells = collectCells(loaded);
+  const full = [...new Set(['loss', ...BALANCE_SIGNALS, ...figureFields])].filter((f) => f !== 'step' && f !== 'spikes');
+  const growthOnly = GROWTH_SIGNALS.filter((f) => !full.includes(f));
+  const plans = new Map<string, RecordPlan>();
+  const runsOf = (c: Cell) => Object.values(c.runsByLabel).flat();
+  for (const t of cells.tasks) {
+    for (const c of t.armCells) for (const r of runsOf(c)) plans.set(r.name, { full: [], late: GROWTH_SIGNALS, half: halfOf(c.plannedSteps), firstPositive: false });
+    // Last: a stress run that is also an arm's baseline side is read as a stress run.
+    for (const c of t.stress) for (const r of runsOf(c)) plans.set(r.name, { full, late: growthOnly, half: halfOf(c.plannedSteps), firstPositive: true });
+  }
+  return plans;
 }
 
 function decodeRecords(rec: Records): StepRecord[] {
@@ -135,20 +176,21 @@ function decodeRecords(rec: Records): StepRecord[] {
 export const isBundle = (dir: string) => existsSync(join(dir, BUNDLE_FILE));
 
 /**
- * Write a loaded study as a bundle into `dir` (created): the summaries as they are and, for runs
- * with records, only `step`, `spikes` and the given fields (the analysis's and the figures').
+ * Write a loaded study as a bundle into `dir` (created): the summaries as they are and, for the
+ * runs whose records a pass reads, `step`, `spikes` and the fields it reads where it reads them
+ * (the analysis's, known here, and the figures', given: `figureFields`).
  */
-export function writeBundle(dir: string, loaded: LoadedStudy, fields: readonly string[]): { bytes: number } {
+export function writeBundle(dir: string, loaded: LoadedStudy, figureFields: readonly string[]): { bytes: number } {
   ensureDir(dir);
-  const kept = [...new Set(fields)].filter((f) => f !== 'step' && f !== 'spikes');
-  const runs: BundledRun[] = [...loaded.runs.values()].map((r) => ({
-    name: r.name,
-    summary: r.summary,
-    ...(r.metrics ? { records: encodeRecords(r.metrics, kept) } : {}),
-  }));
+  const plans = recordPlans(loaded, figureFields);
+  const runs: BundledRun[] = [...loaded.runs.values()].map((r) => {
+    const plan = plans.get(r.name);
+    return { name: r.name, summary: r.summary, ...(r.metrics && plan ? { records: encodeRecords(r.metrics, plan) } : {}) };
+  });
   // A fixed level and no file name or time in the gzip header: the same study gives the same bytes.
   const gz = gzipSync(Buffer.from(JSON.stringify(runs)), { level: 9 });
   writeFileAtomic(join(dir, BUNDLE_RUNS_FILE), gz);
+  const kept = [...new Set([...plans.values()].flatMap((p) => [...p.full, ...p.late]))].sort();
   const header: BundleHeader = {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
