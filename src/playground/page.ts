@@ -8,7 +8,7 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { figureConfig } from '../figures/theme.js';
-import { BUNDLE_FILE, BUNDLE_RUNS_FILE } from '../study/bundle_files.js';
+import { bundleFromFolder, bundleFromUrl, type OpenedBundle } from './open_bundle.js';
 import { type OpenedRun, LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -73,7 +73,7 @@ function onMessage(m: FromWorker): void {
       setState('ready');
       updateCommand();
       const bundle = first ? new URLSearchParams(location.search).get('bundle') : null;
-      if (bundle) void openBundleFromUrl(bundle);
+      if (bundle) void showBundle(bundleFromUrl(bundle));
       break;
     }
     case 'status':
@@ -211,54 +211,24 @@ async function openRuns(): Promise<void> {
   send({ type: 'view', runs });
 }
 
-/** A gzip file's text, decompressed by the browser. */
-const gunzipText = (blob: Blob) => new Response(blob.stream().pipeThrough(new DecompressionStream('gzip'))).text();
-
-/** Hand a bundle's two files to the worker, which analyses it as `npm run report` does. */
-async function showBundle(name: string, header: string, runs: () => Promise<string>): Promise<void> {
-  let text: string;
-  try {
-    text = await runs();
-  } catch (e) {
-    $('open-bundle-error').textContent = `${name}/${BUNDLE_RUNS_FILE}: damaged (${(e as Error).message})`;
+/** Show a bundle the visitor opened (or the line saying why it cannot be opened). */
+async function showBundle(opening: Promise<OpenedBundle | string>): Promise<void> {
+  const opened = await opening;
+  if (typeof opened === 'string') {
+    $('open-bundle-error').textContent = opened;
     return;
   }
   $('open-bundle-error').textContent = '';
   clearResults();
   setState('running');
-  send({ type: 'bundle', name, header, runs: text });
+  send({ type: 'bundle', ...opened });
 }
 
-/** A published results bundle picked as a folder (`npm run sandbox -- publish` writes one). */
 async function openBundle(): Promise<void> {
   const input = $<HTMLInputElement>('open-bundle');
   const picked = [...(input.files ?? [])];
   input.value = '';
-  // Only the folder's own files: its figures/ subfolder may hold anything.
-  const top = (f: File) => (f.webkitRelativePath || f.name).split('/').length <= 2;
-  const header = picked.find((f) => top(f) && f.name === BUNDLE_FILE);
-  const runs = picked.find((f) => top(f) && f.name === BUNDLE_RUNS_FILE);
-  if (!header || !runs) {
-    $('open-bundle-error').textContent = `Not a results bundle (a bundle folder holds ${BUNDLE_FILE} and ${BUNDLE_RUNS_FILE})`;
-    return;
-  }
-  const name = (header.webkitRelativePath || header.name).split('/')[0] ?? 'bundle';
-  await showBundle(name, await header.text(), () => gunzipText(runs));
-}
-
-/** `?bundle=PATH`: a bundle served beside the page (a relative URL: the page makes no request outside its site). */
-async function openBundleFromUrl(path: string): Promise<void> {
-  const get = async (file: string) => {
-    const res = await fetch(`${path}/${file}`);
-    if (!res.ok) throw new Error(`${path}/${file}: ${res.status} ${res.statusText}`);
-    return res;
-  };
-  try {
-    const header = await (await get(BUNDLE_FILE)).text();
-    await showBundle(path, header, async () => gunzipText(await (await get(BUNDLE_RUNS_FILE)).blob()));
-  } catch (e) {
-    $('open-bundle-error').textContent = (e as Error).message;
-  }
+  await showBundle(bundleFromFolder(picked));
 }
 
 function fillExperiment(): void {
