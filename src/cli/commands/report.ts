@@ -34,7 +34,7 @@ export async function writeReport(dir: string, results: StudyResults): Promise<s
   return text;
 }
 
-async function reportCommand(dir: string): Promise<0> {
+export async function reportCommand(dir: string): Promise<0> {
   const text = await writeReport(dir, analyzeFolder(dir));
   console.log(text);
   return 0;
