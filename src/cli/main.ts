@@ -17,6 +17,7 @@ import { registerExport } from './commands/export.js';
 import { registerList } from './commands/list.js';
 import { registerMerge } from './commands/merge.js';
 import { registerNewOptimizer } from './commands/new_optimizer.js';
+import { registerPublish } from './commands/publish.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSample } from './commands/sample.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStudy,
   registerTune,
   registerReport,
+  registerPublish,
   registerMerge,
   registerBench,
   registerCheckOptimizer,

@@ -71,6 +71,9 @@ export const EXTRA_METRICS: readonly MetricFigure[] = [
   },
 ];
 
+/** Per-step fields the study figures read: the loss curves, the evaluations and the extra metrics (a bundle keeps these). */
+export const FIGURE_RECORD_FIELDS: readonly string[] = ['loss', 'evalLoss', ...EXTRA_METRICS.map((m) => m.field)];
+
 export function metricsPresent(runs: readonly RunData[]): MetricFigure[] {
   const records = runs.map((r) => r.records);
   return EXTRA_METRICS.filter((m) => hasMetric(records, m.field));

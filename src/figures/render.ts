@@ -69,12 +69,24 @@ export function staticSpec(spec: TopLevelSpec): TopLevelSpec {
   return strip(spec) as TopLevelSpec;
 }
 
+/**
+ * Vega numbers clip paths from a counter shared by every view in the process, so the same figure
+ * would get other ids (other bytes) depending on what was drawn before it. Renumbered from 1 in
+ * order of appearance, a figure's SVG depends on the figure alone: a report regenerated from a
+ * published bundle equals the original byte for byte however many figures either process drew.
+ */
+export function renumberClipIds(svg: string): string {
+  const ids = new Map<string, string>();
+  for (const m of svg.matchAll(/id="clip(\d+)"/g)) if (!ids.has(m[1]!)) ids.set(m[1]!, String(ids.size + 1));
+  return svg.replace(/(id="|url\(#)clip(\d+)\b/g, (all, pre: string, n: string) => (ids.has(n) ? `${pre}clip${ids.get(n)!}` : all));
+}
+
 export async function renderSvg(spec: TopLevelSpec, theme: Theme = 'neutral'): Promise<Rendered> {
   const warnings: string[] = [];
   const vega = compileFigure(staticSpec(spec), theme, warnings);
   const view = new View(parse(vega), { renderer: 'none', logger: collectingLogger(warnings) as never });
   try {
-    const svg = await view.toSVG();
+    const svg = renumberClipIds(await view.toSVG());
     // Headless, the zoom and legend listeners have no window to attach to; that is expected here.
     return { svg, warnings: warnings.filter((w) => !/Can not resolve event source: window/.test(w)) };
   } finally {

@@ -33,6 +33,9 @@ export const writeSync = unavailable('fs.writeSync');
 export const truncateSync = unavailable('fs.truncateSync');
 export const constants = { W_OK: 2, R_OK: 4 };
 export const execFileSync = unavailable('child_process.execFileSync');
+// A results bundle is compressed in Node (study/bundle.ts); the page decompresses it with DecompressionStream.
+export const gzipSync = unavailable('zlib.gzipSync');
+export const gunzipSync = unavailable('zlib.gunzipSync');
 export const randomBytes = unavailable('crypto.randomBytes');
 export const hostname = (): string => 'browser';
 export const tmpdir = (): string => '/tmp';

@@ -8,6 +8,7 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { figureConfig } from '../figures/theme.js';
+import { bundleFromFolder, bundleFromUrl, type OpenedBundle } from './open_bundle.js';
 import { type OpenedRun, LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -71,6 +72,8 @@ function onMessage(m: FromWorker): void {
       if (first) buildForm();
       setState('ready');
       updateCommand();
+      const bundle = first ? new URLSearchParams(location.search).get('bundle') : null;
+      if (bundle) void showBundle(bundleFromUrl(bundle));
       break;
     }
     case 'status':
@@ -174,6 +177,7 @@ function buildForm(): void {
     }
   });
   $('open-runs').addEventListener('change', () => void openRuns());
+  $('open-bundle').addEventListener('change', () => void openBundle());
   $('copy-cli').addEventListener('click', () => void navigator.clipboard?.writeText($('cli-command').textContent ?? ''));
   fillExperiment();
 }
@@ -205,6 +209,26 @@ async function openRuns(): Promise<void> {
   clearResults();
   setState('running');
   send({ type: 'view', runs });
+}
+
+/** Show a bundle the visitor opened (or the line saying why it cannot be opened). */
+async function showBundle(opening: Promise<OpenedBundle | string>): Promise<void> {
+  const opened = await opening;
+  if (typeof opened === 'string') {
+    $('open-bundle-error').textContent = opened;
+    return;
+  }
+  $('open-bundle-error').textContent = '';
+  clearResults();
+  setState('running');
+  send({ type: 'bundle', ...opened });
+}
+
+async function openBundle(): Promise<void> {
+  const input = $<HTMLInputElement>('open-bundle');
+  const picked = [...(input.files ?? [])];
+  input.value = '';
+  await showBundle(bundleFromFolder(picked));
 }
 
 function fillExperiment(): void {

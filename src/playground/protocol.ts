@@ -59,7 +59,9 @@ export type ToWorker =
   | { readonly type: 'resume' }
   | { readonly type: 'reset' }
   /** Saved run folders the visitor opened (a study's runs/, or the files downloaded here): show them. */
-  | { readonly type: 'view'; readonly runs: readonly OpenedRun[] };
+  | { readonly type: 'view'; readonly runs: readonly OpenedRun[] }
+  /** A published results bundle (src/study/bundle.ts): its bundle.json and its decompressed runs file, as text. */
+  | { readonly type: 'bundle'; readonly name: string; readonly header: string; readonly runs: string };
 
 /** One opened run folder's files, as text. */
 export interface OpenedRun {

@@ -20,7 +20,11 @@ import type { LoadedRun } from '../train/run_dirs.js';
 import { runFigures } from '../figures/run_figures.js';
 import { SPECS, experimentInfos } from './catalog.js';
 import { BROWN_ASSET, MNIST_ASSET, unpackBrown, unpackMnist } from './data_pack.js';
-import { summaryTable } from './summary_table.js';
+import { summaryTable, studyTable } from './summary_table.js';
+import { analyzeCells } from '../study/analyze.js';
+import { parseBundle } from '../study/bundle.js';
+import { collectCells } from '../study/cells.js';
+import { studyFigures } from '../figures/study_figures.js';
 import type { FromWorker, OpenedRun, PlayRequest, PlaygroundBackend, RunFiles, ToWorker } from './protocol.js';
 
 /** Set by the Vite config at build time (package.json version, git HEAD or null). */
@@ -243,6 +247,23 @@ function view(opened: readonly OpenedRun[]): void {
   post({ type: 'finished', files: [], stopped: false });
 }
 
+/**
+ * A published results bundle → the study's figures (the report.html specs, from the same analysis
+ * `npm run report` runs on it) and a table of its stress cells. A damaged or unknown-version
+ * bundle is the one-line error `report` gives.
+ */
+function openBundle(m: Extract<ToWorker, { type: 'bundle' }>): void {
+  const loaded = parseBundle(m.header, () => m.runs, { header: `${m.name}/bundle.json`, runs: `${m.name}/runs.json.gz` });
+  const results = analyzeCells(collectCells(loaded));
+  post({
+    type: 'update',
+    progress: { stepsDone: 0, stepsTotal: 0, runsDone: results.runsFound, runsTotal: results.runsFound, current: `results bundle ${results.spec.name}`, etaSeconds: null },
+    figures: studyFigures(results).map((f) => ({ id: f.id, title: f.title, caption: f.caption, spec: f.spec })),
+    summary: studyTable(results),
+  });
+  post({ type: 'finished', files: [], stopped: false });
+}
+
 scope.onmessage = (event) => {
   const m = event.data;
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
@@ -266,6 +287,13 @@ scope.onmessage = (event) => {
     case 'view':
       try {
         view(m.runs);
+      } catch (e) {
+        fail(e);
+      }
+      break;
+    case 'bundle':
+      try {
+        openBundle(m);
       } catch (e) {
         fail(e);
       }

@@ -1,7 +1,8 @@
 /**
  * Study analysis: from a study folder's files to numbers, in three steps.
  *
- *   1. `loadStudy` (collect.ts) reads study.json and the runs, the only I/O;
+ *   1. `loadStudy` (collect.ts) reads study.json and the runs, the only I/O (or `loadBundle`,
+ *      bundle.ts, the same data from a published bundle);
  *   2. `collectCells` (cells.ts) sorts them into tuning results and cells (task × multiplier × arm);
  *   3. `analyzeCells`, pure: per cell the medians and rates (endpoints.ts) and the raw per-run values
  *      of every endpoint; then the tests, Holm's correction and the intervals of the whole family at
@@ -10,7 +11,7 @@
  *
  * A change to the statistics belongs in step 3: it sees every sample and nothing else.
  */
-import { loadStudy } from './collect.js';
+import { loadStudyOrBundle } from './bundle.js';
 import { collectCells, type Cell, type StudyCells, type TaskCells } from './cells.js';
 import { compareFamily, favours, verdictFrom } from './compare.js';
 import { endpointSamples, labelCells, survivalSample, type EndpointSample, type SurvivalSample } from './endpoints.js';
@@ -129,7 +130,7 @@ export function analyzeCells(cells: StudyCells): StudyResults {
   };
 }
 
-/** A study folder's analysis: read it (the only I/O), sort it into cells, compute. */
+/** The analysis of a study folder or of a published bundle (bundle.ts): read it (the only I/O), sort it into cells, compute. */
 export function analyzeStudy(dir: string): StudyResults {
-  return analyzeCells(collectCells(loadStudy(dir)));
+  return analyzeCells(collectCells(loadStudyOrBundle(dir)));
 }

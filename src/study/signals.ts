@@ -18,6 +18,8 @@ export const MIN_GROWTH_POINTS = 5;
  * gradient norm (every task).
  */
 export const GROWTH_SIGNALS = ['maxAttnLogit', 'outputLogZ', 'routerMaxLogit', 'gradNorm'] as const;
+/** Per-step MoE signals whose tenths make the balance traces. */
+export const BALANCE_SIGNALS = ['maxVio', 'routerMaxLogit', 'deadExperts'] as const;
 
 /** A named numeric field of a record, NaN where the record lacks it. */
 const signalOf = (x: StepRecord, signal: string): number => {
@@ -90,7 +92,7 @@ export function overTime(cell: Cell, moe: boolean): LabelOverTime[] {
       n: metrics.length,
     };
     if (!moe) return [{ label, curve }];
-    const trace = (key: 'maxVio' | 'routerMaxLogit' | 'deadExperts') =>
+    const trace = (key: (typeof BALANCE_SIGNALS)[number]) =>
       medianPerIndex(metrics.map((m) => slices(m.map((r) => (typeof r[key] === 'number' ? r[key]! : NaN)), 10, cell.plannedSteps)));
     const logits = trace('routerMaxLogit');
     const balance: BalanceTrace = {

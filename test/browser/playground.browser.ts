@@ -17,10 +17,13 @@ import type { PreviewServer } from 'vite';
 import { preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { studyFigures } from '../../src/figures/study_figures.js';
+import { analyzeStudy } from '../../src/study/analyze.js';
 import { buildSite } from '../../src/playground/build.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { ensureDir } from '../../src/train/run_files.js';
+import { writeStudyFixture } from '../figures/study_fixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = resolve('test-output', 'browser');
@@ -75,6 +78,12 @@ async function open(colorScheme: 'light' | 'dark'): Promise<Opened> {
   await page.waitForSelector('body[data-state=ready], body[data-state=error]', { timeout: 120_000 });
   return { page, problems };
 }
+
+/**
+ * Forget the page's state before an action, so that waiting for a state sees the one the action
+ * leads to, not the one a previous test left (an opened folder is read before the page says 'running').
+ */
+const forgetState = (page: Page) => page.evaluate(() => void delete document.body.dataset['state']);
 
 /** Only these optimizers ticked, with their default LRs. */
 async function choose(page: Page, experiment: string, optimizers: readonly string[], steps: number, seeds: number): Promise<void> {
@@ -210,6 +219,7 @@ describe('playground', () => {
 
   it('opens saved run folders (here the CLI run above) and shows their figures and table', async () => {
     const { page, problems } = light;
+    await forgetState(page);
     await page.setInputFiles('#open-runs', join(root, 'cli'));
     await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-state')).toBe('finished');
@@ -217,6 +227,48 @@ describe('playground', () => {
     expect(await page.locator('#figures figure').count()).toBeGreaterThanOrEqual(2);
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it('opens a published results bundle: the figures of its report.html, interactive, and a table of its cells', async () => {
+    const { page, problems } = light;
+    const study = join(root, 'bundle-study');
+    const bundle = join(root, 'bundle');
+    writeStudyFixture(study, { attention: true });
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await main(['publish', study, '--out', bundle])).toBe(0);
+    vi.restoreAllMocks();
+    // The figures report.html holds, from the same analysis of the same bundle in Node.
+    const expected = studyFigures(analyzeStudy(bundle)).map((f) => f.id);
+    await forgetState(page);
+    await page.setInputFiles('#open-bundle', bundle);
+    await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 120_000 });
+    expect(await page.getAttribute('body', 'data-state')).toBe('finished');
+    expect(await page.$$eval('#figures figure', (figs) => figs.map((f) => (f as HTMLElement).dataset['figure']))).toEqual(expected);
+    // Drawn as live Vega views (hover, zoom), as on report.html.
+    expect(await page.locator('#figures figure[data-figure="loss-tiny-mlp"] svg path').count()).toBeGreaterThan(0);
+    // 2 tasks × 3 multipliers × 2 optimizers.
+    expect(await page.locator('#summary tbody tr').count()).toBe(12);
+    expect(await page.textContent('#open-bundle-error')).toBe('');
+    expect(problems).toEqual([]);
+
+    // A folder that is not a bundle: one line next to the control, nothing started.
+    await page.setInputFiles('#open-bundle', study);
+    await page.waitForFunction(() => (document.getElementById('open-bundle-error')?.textContent ?? '') !== '', undefined, { timeout: 30_000 });
+    expect(await page.textContent('#open-bundle-error')).toBe('Not a results bundle (a bundle folder holds bundle.json and runs.json.gz)');
+    expect(await page.getAttribute('body', 'data-state')).toBe('finished');
+
+    // `?bundle=PATH`: the same bundle served beside the page (here answered by the test for that path).
+    const served = await open('light');
+    await served.page.route('**/served-bundle/*', (route) =>
+      route.fulfill({ body: readFileSync(join(bundle, new URL(route.request().url()).pathname.split('/').pop()!)) }),
+    );
+    await served.page.goto(`${url}?bundle=served-bundle`);
+    await served.page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 120_000 });
+    expect(await served.page.getAttribute('body', 'data-state')).toBe('finished');
+    expect(await served.page.$$eval('#figures figure', (figs) => figs.map((f) => (f as HTMLElement).dataset['figure']))).toEqual(expected);
+    expect(served.problems).toEqual([]);
+    await served.page.context().close();
+  }, 300_000);
 
   it('resets a running run: the page is cleared and ready again', async () => {
     const { page } = light;

@@ -1,38 +1,51 @@
-/** `report` (`npm run report`): analyse a study folder and write REPORT.md, its figures and report.html. */
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+/** `report` (`npm run report`): analyse a study folder or a published bundle and write REPORT.md, its figures and report.html. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeStudyPages } from '../../figures/pages.js';
 import { analyzeStudy } from '../../study/analyze.js';
 import type { StudyResults } from '../../study/results.js';
 import { renderReport } from '../../study/report.js';
+import { writeFileAtomic } from '../../train/run_files.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
 
-export async function reportCommand(dir: string): Promise<0> {
+export const REPORT_FILE = 'REPORT.md';
+
+/** A study folder's or a bundle's analysis; a folder it cannot read is the user's to fix (one line, exit 2). */
+export function analyzeFolder(dir: string): StudyResults {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
-  let results: StudyResults;
   try {
-    results = analyzeStudy(dir);
+    return analyzeStudy(dir);
   } catch (e) {
-    // The analysis throws plain errors for a folder it cannot read (no study.json, a damaged file):
-    // the user's to fix. It should throw them typed; until then they are mapped here, by type, never by text.
+    // The analysis throws plain errors for a folder it cannot read (no study.json, a damaged file or
+    // bundle): the user's to fix. It should throw them typed; until then they are mapped here, by type, never by text.
     throw new UsageError((e as Error).message);
   }
+}
+
+/** REPORT.md, figures/*.svg and report.html into `dir`; returns REPORT.md's text. */
+export async function writeReport(dir: string, results: StudyResults): Promise<string> {
   const pages = await writeStudyPages(dir, results);
   reportWarnings(pages.written);
   const text = renderReport(results, pages.markdown);
-  const path = join(dir, 'REPORT.md');
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
-  console.log(text);
+  const path = join(dir, REPORT_FILE);
+  writeFileAtomic(path, text);
   console.error(`written: ${path}, ${pages.htmlPath} and ${pages.written.length} figures in ${join(dir, 'figures')}`);
+  return text;
+}
+
+export async function reportCommand(dir: string): Promise<0> {
+  const text = await writeReport(dir, analyzeFolder(dir));
+  console.log(text);
   return 0;
 }
 
 export const registerReport: RegisterCommand = (program, exit) => {
   program
     .command('report')
-    .description('analyse a study folder: write REPORT.md, figures/*.svg and the self-contained report.html into it; print REPORT.md')
-    .argument('<dir>', 'study folder')
+    .description(
+      'analyse a study folder or a published bundle (see publish): write REPORT.md, figures/*.svg and the self-contained report.html into it; print REPORT.md',
+    )
+    .argument('<dir>', 'study folder or bundle folder')
     .action(async (dir: string) => exit(await reportCommand(dir)));
 };

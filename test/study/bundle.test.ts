@@ -1,0 +1,215 @@
+/**
+ * The published results bundle: `publish` then `report` on the bundle alone gives the same
+ * REPORT.md, report.html and figures, byte for byte, as `report` on the study folder; the bundle
+ * is smaller than the folder; the records it restores are exactly the fields the passes read;
+ * a damaged or unknown-version bundle is refused with one line.
+ */
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { initBackend } from '../../src/backend.js';
+import { main } from '../../src/cli/main.js';
+import { FIGURE_RECORD_FIELDS } from '../../src/figures/curves.js';
+import { BUNDLE_FILE, BUNDLE_RUNS_FILE, loadBundle, writeBundle } from '../../src/study/bundle.js';
+import { halfOf } from '../../src/study/endpoints.js';
+import { loadStudy, type LoadedStudy } from '../../src/study/collect.js';
+import { RUNS_DIR } from '../../src/study/study.js';
+import type { StepRecord } from '../../src/train/loop.js';
+import { METRICS_FILE } from '../../src/train/run_files.js';
+import { FIXTURE_STRESS_STEPS, FIXTURE_TASKS, writeStudyFixture } from '../figures/study_fixture.js';
+import { tempDir } from '../train/fixtures.js';
+
+let root: string;
+let study: string;
+let bundle: string;
+/** The study folder's report files, made by `report` on the folder: path relative to the folder → bytes. */
+let fromFolder: Map<string, Buffer>;
+let loadedFromFolder: LoadedStudy;
+/** A stress run whose metrics.jsonl is removed: the analysis has its summary but no records. */
+const NO_RECORDS = `stress__${FIXTURE_TASKS[1]}__muon__x2__s1`;
+
+/** Every file under `dir` (recursively) except those under `skip`, path relative to `dir` → bytes. */
+function filesUnder(dir: string, skip: readonly string[] = []): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const visit = (rel: string) => {
+    const abs = join(dir, rel);
+    if (statSync(abs).isDirectory()) {
+      for (const e of readdirSync(abs).sort()) if (!skip.includes(join(rel, e))) visit(join(rel, e));
+    } else out.set(rel, readFileSync(abs));
+  };
+  for (const e of readdirSync(dir).sort()) if (!skip.includes(e)) visit(e);
+  return out;
+}
+
+const bytesOf = (files: Map<string, Buffer>) => [...files.values()].reduce((a, b) => a + b.length, 0);
+
+/** Run the CLI, returning its exit status and what it printed to stderr. */
+async function cli(args: string[]): Promise<{ status: number; errors: string[] }> {
+  const errors: string[] = [];
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.map(String).join(' ')));
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+  const status = await main(args);
+  vi.restoreAllMocks();
+  return { status, errors };
+}
+
+const REPORT_FILES = ['REPORT.md', 'report.html', 'figures'];
+
+beforeAll(async () => {
+  await initBackend();
+  root = tempDir('bundle');
+  study = join(root, 'study');
+  bundle = join(root, 'results', 'fixture');
+  writeStudyFixture(study, { attention: true });
+  rmSync(join(study, RUNS_DIR, NO_RECORDS, METRICS_FILE));
+  loadedFromFolder = loadStudy(study);
+  expect((await cli(['report', study])).status).toBe(0);
+  fromFolder = filesUnder(study, [RUNS_DIR, 'study.json']);
+  expect((await cli(['publish', study, '--out', bundle])).status).toBe(0);
+}, 120_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+describe('publish and report from the bundle', () => {
+  it('publish writes the report files byte for byte as `report` on the folder does', () => {
+    expect([...fromFolder.keys()]).toContain('REPORT.md');
+    expect([...fromFolder.keys()].filter((k) => k.endsWith('.svg')).length).toBeGreaterThan(5);
+    const published = filesUnder(bundle, [BUNDLE_FILE, BUNDLE_RUNS_FILE]);
+    expect([...published.keys()]).toEqual([...fromFolder.keys()]);
+    for (const [rel, bytes] of fromFolder) expect(published.get(rel)!.equals(bytes), rel).toBe(true);
+  });
+
+  it('`report` regenerates them from the bundle alone, with the study folder gone', async () => {
+    const copy = join(root, 'copy');
+    cpSync(bundle, copy, { recursive: true });
+    for (const f of REPORT_FILES) rmSync(join(copy, f), { recursive: true, force: true });
+    const moved = join(root, 'study-away');
+    cpSync(study, moved, { recursive: true });
+    rmSync(study, { recursive: true });
+    try {
+      expect((await cli(['report', copy])).status).toBe(0);
+    } finally {
+      cpSync(moved, study, { recursive: true });
+    }
+    const regenerated = filesUnder(copy, [BUNDLE_FILE, BUNDLE_RUNS_FILE]);
+    expect([...regenerated.keys()]).toEqual([...fromFolder.keys()]);
+    for (const [rel, bytes] of fromFolder) expect(regenerated.get(rel)!.equals(bytes), rel).toBe(true);
+  });
+
+  it('the bundle data is smaller than the run folders it replaces', () => {
+    const data = statSync(join(bundle, BUNDLE_FILE)).size + statSync(join(bundle, BUNDLE_RUNS_FILE)).size;
+    const runs = bytesOf(filesUnder(join(study, RUNS_DIR)));
+    expect(data).toBeLessThan(runs / 4);
+  });
+
+  it('restores every summary, and of each record exactly the fields read where they are read', () => {
+    const fromBundle = loadBundle(bundle);
+    expect(fromBundle.spec).toEqual(loadedFromFolder.spec);
+    expect(fromBundle.experiments).toEqual(loadedFromFolder.experiments);
+    expect([...fromBundle.runs.keys()]).toEqual([...loadedFromFolder.runs.keys()]);
+    expect(fromBundle.runs.get(NO_RECORDS)!.metrics).toBeUndefined();
+    const everyStep = ['step', 'spikes', 'loss', 'evalLoss', 'maxVio', 'routerMaxLogit', 'deadExperts', 'maxAttnLogit', 'minAttnEntropy'];
+    const half = halfOf(FIXTURE_STRESS_STEPS);
+    let nulls = 0;
+    let stress = 0;
+    for (const [name, run] of loadedFromFolder.runs) {
+      const b = fromBundle.runs.get(name)!;
+      expect(b.summary).toEqual(run.summary);
+      // Tuning runs' records are not read (and not loaded); every stress run's are.
+      expect(b.metrics === undefined, name).toBe(run.metrics === undefined);
+      if (!run.metrics) continue;
+      stress++;
+      const pick = (r: object, keys: readonly string[]) => Object.fromEntries(Object.entries(r).filter(([k]) => keys.includes(k)));
+      expect(b.metrics!.map((r) => pick(r, everyStep))).toEqual(run.metrics.map((r) => pick(r, everyStep)));
+      // The gradient norm is read only by the growth fit over the last half, and for "is it ever positive".
+      const firstPositive = run.metrics.findIndex((r) => r.gradNorm > 0);
+      b.metrics!.forEach((r, i) => expect(r.gradNorm).toBe(run.metrics![i]!.step > half || i === firstPositive ? run.metrics![i]!.gradNorm : undefined));
+      nulls += run.metrics.filter((r) => r.loss === null).length;
+    }
+    expect(stress).toBe(FIXTURE_TASKS.length * 3 * 2 * 3 - 1);
+    // The fixture's divergences write a null loss: the case above covered it.
+    expect(nulls).toBeGreaterThan(0);
+  });
+});
+
+describe('record encoding', () => {
+  it('round-trips float32 and float64 values, null and absent fields bit for bit', () => {
+    const f32 = Math.fround(0.1);
+    // Steps past the half, where every field the passes read is kept.
+    const records = [
+      { step: 101, loss: f32, gradNorm: 0.1, maxVio: 0 },
+      { step: 102, loss: null, gradNorm: 1 / 3, spikes: ['median'] },
+      { step: 104, loss: Math.fround(3.7), gradNorm: 2, evalLoss: 1e-30, maxVio: Math.fround(1e-30) },
+    ] as unknown as StepRecord[];
+    const name = `stress__${FIXTURE_TASKS[0]}__adamw__x1__s0`;
+    const runs = new Map(loadedFromFolder.runs);
+    runs.set(name, { ...runs.get(name)!, metrics: records });
+    const dir = join(root, 'encoding');
+    writeBundle(dir, { ...loadedFromFolder, runs }, FIGURE_RECORD_FIELDS);
+    const back = loadBundle(dir).runs.get(name)!.metrics! as unknown as Record<string, unknown>[];
+    expect(back).toEqual(records);
+    expect('maxVio' in back[1]!).toBe(false);
+    expect(back[2]!.maxVio).toBe(Math.fround(1e-30));
+    // A float32 column is written with its shortest digits (0.1, not 0.10000000149011612); a float64 one as it is.
+    const data = gunzipSync(readFileSync(join(dir, BUNDLE_RUNS_FILE))).toString('utf8');
+    expect(data).toContain('"loss":{"f32":true,"v":[0.1,null,3.7]}');
+    expect(data).toContain('"gradNorm":{"v":[0.1,0.3333333333333333,2]}');
+  });
+});
+
+describe('refusals, one line each', () => {
+  const copyOf = (name: string) => {
+    const dir = join(root, name);
+    cpSync(bundle, dir, { recursive: true });
+    return dir;
+  };
+
+  it('an unknown bundle version', async () => {
+    const dir = copyOf('future');
+    const path = join(dir, BUNDLE_FILE);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"version": 1', '"version": 99'));
+    const { status, errors } = await cli(['report', dir]);
+    expect(status).toBe(2);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^error: .*bundle\.json: bundle version 99, this code reads version 1; use a matching checkout$/);
+  });
+
+  it('a truncated data file', async () => {
+    const dir = copyOf('truncated');
+    const path = join(dir, BUNDLE_RUNS_FILE);
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length >> 1));
+    const { status, errors } = await cli(['report', dir]);
+    expect(status).toBe(2);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^error: .*runs\.json\.gz: damaged \(.*\); publish the study again$/);
+  });
+
+  it('a bundle.json that is not JSON, or not a bundle', async () => {
+    const dir = copyOf('garbled');
+    writeFileSync(join(dir, BUNDLE_FILE), '{"format": ');
+    let r = await cli(['report', dir]);
+    expect(r.status).toBe(2);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatch(/bundle\.json: damaged \(.*\); publish the study again$/);
+    writeFileSync(join(dir, BUNDLE_FILE), '{"format": "something else", "version": 1}\n');
+    r = await cli(['report', dir]);
+    expect(r.status).toBe(2);
+    expect(r.errors[0]).toMatch(/bundle\.json: not a study bundle/);
+  });
+
+  it('publish will not write over a folder that is not a bundle, nor publish a bundle', async () => {
+    let r = await cli(['publish', study, '--out', study]);
+    expect(r.status).toBe(2);
+    r = await cli(['publish', bundle, '--out', join(root, 'again')]);
+    expect(r.status).toBe(2);
+    expect(r.errors[0]).toMatch(/already a bundle/);
+    const other = join(root, 'other');
+    cpSync(join(study, 'study.json'), join(other, 'study.json'));
+    r = await cli(['publish', study, '--out', other]);
+    expect(r.status).toBe(2);
+    expect(r.errors[0]).toMatch(/exists and is not a bundle/);
+  });
+});
