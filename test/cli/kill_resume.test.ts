@@ -131,3 +131,33 @@ describe('a study killed twice', () => {
     expect(results(dir)).toEqual(a);
   }, SLOW);
 });
+
+describe('Ctrl-C in the main thread', () => {
+  it('--workers 1: SIGINT stops the run after its current step (well before its planned steps), exit 130; rerun → the same files', async () => {
+    const dir = join(tmp, 'sigint-main-thread');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...RUN_ARGS, '--workers', '1', '--out', dir], {
+      cwd: ROOT,
+      env: env(),
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Metrics lines written so far by every run (one line per step).
+    const lines = () =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .map((d) => join(dir, d, 'metrics.jsonl'))
+            .filter((p) => existsSync(p))
+            .reduce((a, p) => a + readFileSync(p, 'utf8').split('\n').length - 1, 0)
+        : 0;
+    while (lines() < 5 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    // One run of 80 steps trains in the main thread: a SIGINT seen only after it ended would leave 80 lines and its summary.
+    const written = lines();
+    expect(written).toBeLessThan(40);
+    expect(readdirSync(dir).filter((d) => existsSync(join(dir, d, 'summary.json')))).toEqual([]);
+    const again = cli([...RUN_ARGS, '--workers', '1', '--out', dir]);
+    expect(again.status, again.stderr.slice(-400)).toBe(0);
+    expect(results(dir)).toEqual(results(join(tmp, 'straight')));
+  }, SLOW);
+});

@@ -4,20 +4,13 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeStudyPages } from '../../figures/pages.js';
 import { analyzeStudy } from '../../study/analyze.js';
-import type { StudyResults } from '../../study/results.js';
 import { renderReport } from '../../study/report.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
 
 export async function reportCommand(dir: string): Promise<0> {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
-  let results: StudyResults;
-  try {
-    results = analyzeStudy(dir);
-  } catch (e) {
-    // The analysis throws plain errors for a folder it cannot read (no study.json, a damaged file):
-    // the user's to fix. It should throw them typed; until then they are mapped here, by type, never by text.
-    throw new UsageError((e as Error).message);
-  }
+  // A folder the analysis cannot read (no study.json, a damaged one) is a UsageError from the study room.
+  const results = analyzeStudy(dir);
   const pages = await writeStudyPages(dir, results);
   reportWarnings(pages.written);
   const text = renderReport(results, pages.markdown);
