@@ -15,6 +15,7 @@ import { logDir, shardIndex, type Submission } from '../../cluster/submit.js';
 import { UsageError } from '../../errors.js';
 import { estimateRunSeconds } from '../../study/cost.js';
 import type { StudySpec } from '../../study/protocol.js';
+import { count } from '../../text/plural.js';
 import { planExperimentTuning, gridsFor } from '../../study/tune.js';
 import { checkDataAvailable } from '../../train/build.js';
 import { expandRuns, type ExperimentSpec, type RunConfig } from '../../train/config.js';
@@ -275,7 +276,7 @@ async function slurmTuneTask(name: string, f: TuneFlags & TaskFlags): Promise<Ex
 async function slurmRunTask(names: string[], f: RunFlags & TaskFlags): Promise<ExitStatus> {
   const configs = await resolveRuns(names, f);
   // One array task per run: the count is the number of runs, not a --tasks flag.
-  const index = shardIndex(f.index, process.env, configs.length, `${configs.length} runs, one task each`);
+  const index = shardIndex(f.index, process.env, configs.length, `${count(configs.length, 'run')}, one array task each`);
   const checkpointEvery = resolveCheckpointEvery(f);
   await resolveBackend(f);
   return statusOf(await runTask(configs, resolve(f.out), index, checkpointEvery, log));
