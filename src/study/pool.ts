@@ -60,8 +60,6 @@ export class RunFailure extends Error {
 /** Set by SIGINT handlers: running runs stop after their current step and write no summary. */
 export const stopSignal = { requested: false };
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 async function runSerial(tasks: readonly RunTask[], events: PoolEvents = {}): Promise<RunSummary[]> {
   const out: RunSummary[] = [];
   for (let i = 0; i < tasks.length && !stopSignal.requested; i++) {
@@ -69,9 +67,6 @@ async function runSerial(tasks: readonly RunTask[], events: PoolEvents = {}): Pr
     events.onStart?.(task, i);
     const summary = await executeRun(task.config, task.dir, {
       shouldStop: () => stopSignal.requested,
-      // Each step's read-back resolves as a microtask, so without this the event loop would not turn
-      // until the runs end: Ctrl-C (SIGINT) would set stopSignal only then. Numbers are unchanged.
-      betweenSteps: yieldToEventLoop,
       ...(task.checkpointEvery !== undefined ? { checkpointEvery: task.checkpointEvery } : {}),
       onRecord: (r) => events.onProgress?.(i, r.step, r.loss),
       onResume: (fromStep) => events.onResume?.(task, i, fromStep),
