@@ -14,7 +14,7 @@ import { parseList, parseLr, parsePositiveInt, parseSeeds, parseSmooth } from '.
 import type { ViewOptions } from './runs_view.js';
 
 /** Commander collector for repeatable flags. */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 
 /** Factories, not shared instances: commander keeps per-command state on each Option. */

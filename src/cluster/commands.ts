@@ -12,11 +12,10 @@ import type { StudySpec } from '../study/protocol.js';
 import type { TunePlanRun } from '../study/tune.js';
 import type { ExperimentSpec, RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
-import { PROJECT_ROOT } from '../variants/modules.js';
 import { assignShares } from './balance.js';
 import { finishStudy, PhaseNotReady, runPhaseTask, STUDY_PHASES, type StudyPhase } from './phases.js';
 import { CPUS_FROM_SLURM, type JobScript } from './scripts.js';
-import { jobOfEnv, logDir, writeAndSubmit, writeStatus, type SubmitOptions, type Submission } from './submit.js';
+import { jobOfEnv, logDir, writeStatus } from './submit.js';
 
 /** How a task ended without an error: 'stopped' by SIGTERM or Ctrl-C (a requeued or rerun task resumes). */
 export type TaskOutcome = 'done' | 'stopped';
@@ -28,9 +27,6 @@ export const minutes = (s: number) => (s < 60 ? `${Math.ceil(s)} s` : s < 7200 ?
 
 /** The sandbox as the scripts run it: one node process (tsx as a loader, not a wrapper), so SIGTERM reaches it. */
 const sandbox = (...args: string[]) => [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args];
-
-/** Write the jobs' scripts and submit them (unless a dry run); the scripts `cd` to the project folder. */
-export const submitJobs = (o: Omit<SubmitOptions, 'workdir'>): Submission => writeAndSubmit({ ...o, workdir: PROJECT_ROOT });
 
 export function parsePhase(phase: string): StudyPhase {
   if (!(STUDY_PHASES as readonly string[]).includes(phase)) throw new UsageError(`phase ${phase}: expected one of ${STUDY_PHASES.join(', ')}`);

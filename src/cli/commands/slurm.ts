@@ -8,10 +8,10 @@
 import { Option, type Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { loadExperiment, loadExperimentSpec, loadStudy } from '../../catalog/experiments.js';
-import { finishTask, minutes, parsePhase, runJobs, runTask, studyJobs, studyTask, submitJobs, tuneJobs, tuneTask, type TaskOutcome } from '../../cluster/commands.js';
+import { finishTask, minutes, parsePhase, runJobs, runTask, studyJobs, studyTask, tuneJobs, tuneTask, type TaskOutcome } from '../../cluster/commands.js';
 import { estimatePhases, STUDY_PHASES } from '../../cluster/phases.js';
 import type { SlurmResources } from '../../cluster/scripts.js';
-import { logDir, shardIndex, type Submission } from '../../cluster/submit.js';
+import { logDir, shardIndex, writeAndSubmit, type SubmitOptions, type Submission } from '../../cluster/submit.js';
 import { UsageError } from '../../errors.js';
 import { estimateRunSeconds } from '../../study/cost.js';
 import type { StudySpec } from '../../study/protocol.js';
@@ -20,13 +20,12 @@ import { planExperimentTuning, gridsFor } from '../../study/tune.js';
 import { checkDataAvailable } from '../../train/build.js';
 import { expandRuns, type ExperimentSpec, type RunConfig } from '../../train/config.js';
 import { ensureDir } from '../../train/run_files.js';
-import { loadVariants } from '../../variants/modules.js';
+import { loadVariants, PROJECT_ROOT } from '../../variants/modules.js';
 import { parsePositiveInt, parseSeeds } from '../args.js';
-import { flag, resolveBackend, resolveCheckpointEvery, resolveRunOverrides, resolveWorkers, withOptions, type BackendFlags, type RunOverrideFlags, type WorkersFlags } from '../flags.js';
+import { collect, flag, resolveBackend, resolveCheckpointEvery, resolveRunOverrides, resolveWorkers, withOptions, type BackendFlags, type RunOverrideFlags, type WorkersFlags } from '../flags.js';
 import { INTERRUPTED, type ExitStatus, type RegisterCommand } from '../session.js';
 import { reportCommand } from './report.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 const log = (line: string) => console.error(line);
 const statusOf = (outcome: TaskOutcome): ExitStatus => (outcome === 'stopped' ? INTERRUPTED : 0);
 
@@ -148,6 +147,9 @@ function resolveResources(f: ResourceFlags): SlurmResources {
     sbatchArgs: f.sbatchArg ?? [],
   };
 }
+
+/** Write the jobs' scripts and submit them (unless a dry run); the scripts `cd` to the project folder. */
+const submitJobs = (o: Omit<SubmitOptions, 'workdir'>): Submission => writeAndSubmit({ ...o, workdir: PROJECT_ROOT });
 
 /** This invocation as a command to paste: how to resume. */
 const resumeCommand = () => `npm run sandbox -- ${process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`;
