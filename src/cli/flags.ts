@@ -1,18 +1,20 @@
 /**
  * Every flag two or more commands share, declared once, and the one place each is turned into a
- * typed value: `resolveBackend`, `resolveWorkers`, `resolveCheckpointEvery`, `resolveView`. A
- * command adds the flags it takes (help texts may be specialised) and calls the resolvers.
+ * typed value: `resolveBackend`, `resolveWorkers`, `resolveCheckpointEvery`, `resolveRunOverrides`,
+ * `resolveView`. A command adds the flags it takes (help texts may be specialised) and calls the resolvers.
  */
 import { Option, type Command } from 'commander';
 import { BACKENDS, initBackend, parseBackendName, type BackendChoice, type BackendName } from '../backend.js';
+import { PRECISION_PRESET_NAMES } from '../precision/qat.js';
 import { defaultWorkers } from '../study/pool.js';
+import type { ResolveOverrides } from '../train/config.js';
 import { AUTO_CHECKPOINT_SECONDS } from '../train/loop.js';
 import { useColor } from '../text/chart.js';
-import { parsePositiveInt, parseSmooth } from './args.js';
+import { parseList, parseLr, parsePositiveInt, parseSeeds, parseSmooth } from './args.js';
 import type { ViewOptions } from './runs_view.js';
 
 /** Commander collector for repeatable flags. */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 
 /** Factories, not shared instances: commander keeps per-command state on each Option. */
@@ -24,6 +26,14 @@ export const flag = {
   seed: (help: string) => new Option('--seed <n>', help),
   steps: (help: string) => new Option('--steps <n>', help),
   quick: (help: string) => new Option('--quick', help),
+  spec: () => new Option('--spec <name|path>', 'study spec in experiments/studies/, or a path to one (.ts in a "type": "module" package, or .mts) (default: stability)'),
+  optimizers: () => new Option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon'),
+  lr: () => new Option('--lr <lr>', 'learning rate for every optimizer, or per label: muon=0.02,adamw=1e-3'),
+  precision: () =>
+    new Option(
+      '--precision <preset>',
+      'simulated low-precision training (every matmul quantised, straight-through backward): fp32, bf16, fp8 (E4M3 weights and activations), fp4 (MXFP4 weights, E4M3 activations); overrides the spec',
+    ).choices([...PRECISION_PRESET_NAMES]),
   /** `--require FILE`, repeatable, on every command that takes an optimizer name. */
   require: () =>
     new Option('--require <file>', 'load an optimizer variant file (or any module) first; repeatable. Files in optimizers/ load by themselves')
@@ -54,6 +64,15 @@ export interface BackendFlags {
 }
 export interface WorkersFlags {
   workers?: string;
+}
+/** The flags that change an experiment's runs (`run`, `start`, `slurm run`). */
+export interface RunOverrideFlags {
+  quick?: boolean;
+  steps?: string;
+  seeds?: string;
+  optimizers?: string;
+  lr?: string;
+  precision?: string;
 }
 export interface ChartFlags {
   logY?: boolean;
@@ -94,6 +113,17 @@ export function resolveWorkers(flags: WorkersFlags): number {
 
 export function resolveCheckpointEvery(flags: { checkpointEvery?: string }): number | 'auto' {
   return flags.checkpointEvery === undefined ? 'auto' : parsePositiveInt('--checkpoint-every', flags.checkpointEvery);
+}
+
+export function resolveRunOverrides(flags: RunOverrideFlags): ResolveOverrides {
+  return {
+    quick: flags.quick === true,
+    ...(flags.steps !== undefined ? { steps: parsePositiveInt('--steps', flags.steps) } : {}),
+    ...(flags.seeds !== undefined ? { seeds: parseSeeds(flags.seeds) } : {}),
+    ...(flags.optimizers !== undefined ? { optimizers: parseList('--optimizers', flags.optimizers) } : {}),
+    ...(flags.lr !== undefined ? { lr: parseLr(flags.lr) } : {}),
+    ...(flags.precision !== undefined ? { precision: flags.precision } : {}),
+  };
 }
 
 export function resolveView(flags: ChartFlags): ViewOptions {

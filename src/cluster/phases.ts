@@ -10,6 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentBackend } from '../backend.js';
+import { EnvironmentError } from '../errors.js';
 import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir } from '../train/run_files.js';
@@ -60,7 +61,7 @@ export function summariesIn(folders: readonly string[]): SummaryLookup {
 }
 
 /** A phase that cannot be planned because an earlier one has not finished (exit status 1: wait or rerun). */
-export class PhaseNotReady extends Error {
+export class PhaseNotReady extends EnvironmentError {
   override name = 'PhaseNotReady';
 }
 

@@ -85,9 +85,10 @@ export function jobOfEnv(env: NodeJS.ProcessEnv, out: string, name: string): { j
 
 /**
  * The 0-based shard index: `--index`, else Slurm's array task id, else the completion index of a
- * Kubernetes Indexed Job; checked against the task count.
+ * Kubernetes Indexed Job; checked against the task count. `countFrom` says where the count comes
+ * from in the error (`slurm run-task` has one task per run, not a --tasks flag).
  */
-export function shardIndex(flag: string | undefined, env: NodeJS.ProcessEnv, count: number): number {
+export function shardIndex(flag: string | undefined, env: NodeJS.ProcessEnv, count: number, countFrom = `--tasks ${count}`): number {
   const [source, value] =
     flag !== undefined
       ? ['--index', flag]
@@ -100,7 +101,7 @@ export function shardIndex(flag: string | undefined, env: NodeJS.ProcessEnv, cou
     throw new UsageError('no task index: give --index i, or run as a Slurm array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)');
   }
   const i = Number(value);
-  if (!(/^\d+$/.test(value.trim()) && i < count)) throw new UsageError(`${source} = ${JSON.stringify(value)}: expected an integer in 0..${count - 1} (--tasks ${count})`);
+  if (!(/^\d+$/.test(value.trim()) && i < count)) throw new UsageError(`${source} = ${JSON.stringify(value)}: expected an integer in 0..${count - 1} (${countFrom})`);
   return i;
 }
 

@@ -29,6 +29,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { UsageError } from '../errors.js';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
 import { ensureDir, writeFileAtomic, writeJSONAtomic } from '../train/run_files.js';
@@ -46,7 +47,10 @@ export const BUNDLE_FORMAT = 'optimizer-sandbox study bundle';
 export const BUNDLE_VERSION = 1;
 
 /** A bundle that cannot be read: one line naming the file and what is wrong. */
-export class BundleError extends Error {}
+/** A bundle that cannot be read: the user's to fix (publish again, or use a matching checkout). */
+export class BundleError extends UsageError {
+  override name = 'BundleError';
+}
 
 interface BundleHeader {
   readonly format: string;

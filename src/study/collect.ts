@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
 import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
-import { METRICS_FILE, readJSON, readMetrics } from '../train/run_files.js';
+import { UsageError } from '../errors.js';
+import { METRICS_FILE, readMetrics } from '../train/run_files.js';
 import { loadSummary, warnToStderr } from '../train/run_readers.js';
 import { armLabels } from './arms.js';
 import { armDirName, planTuning, stressDirName, type StudySpec } from './protocol.js';
-import { RUNS_DIR, STUDY_FILE, runnableArms, type StudyFile } from './study.js';
+import { readStudyFile, RUNS_DIR, STUDY_FILE, runnableArms } from './study.js';
 
 /** One run of a study as the analysis sees it. */
 export interface StudyRun {
@@ -74,8 +75,8 @@ function candidateRuns(spec: StudySpec, experiments: Readonly<Record<string, Exp
 /** Everything the analysis needs from a study folder. A folder without study.json is an error. */
 export function loadStudy(dir: string): LoadedStudy {
   const studyPath = join(dir, STUDY_FILE);
-  if (!existsSync(studyPath)) throw new Error(`${dir}: no ${STUDY_FILE}; is this a study folder?`);
-  const file = readJSON<StudyFile>(studyPath);
+  if (!existsSync(studyPath)) throw new UsageError(`${dir}: no ${STUDY_FILE}; is this a study folder?`);
+  const file = readStudyFile(studyPath);
   const runs = new Map<string, StudyRun>();
   for (const { name, records } of candidateRuns(file.spec, file.experiments)) {
     const runDir = join(dir, RUNS_DIR, name);

@@ -11,7 +11,7 @@ import type { RunSummary } from '../train/run.js';
 import { CONFIG_FILE, ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
 import { loadSummary, readSummary, warnToStderr } from '../train/run_readers.js';
 import { LOCK_FILE, lockFolder } from '../train/lock.js';
-import { RUNS_DIR, STUDY_FILE, type StudyFile } from './study.js';
+import { readStudyFile, RUNS_DIR, STUDY_FILE, type StudyFile } from './study.js';
 import { UsageError } from '../errors.js';
 
 export interface MergeResult {
@@ -75,13 +75,13 @@ export function mergeStudies(
   for (const src of sources) {
     const p = join(src, STUDY_FILE);
     if (!existsSync(p)) throw new UsageError(`merge: ${src} has no ${STUDY_FILE}; is it a study folder?`);
-    const s = readJSON<StudyFile>(p);
+    const s = readStudyFile(p);
     if (study && JSON.stringify(s) !== JSON.stringify(study)) {
       throw new UsageError(`merge: ${src} belongs to a different study than ${sources[0]} (${STUDY_FILE} differs)`);
     }
     study ??= s;
   }
-  if (existsSync(join(out, STUDY_FILE)) && JSON.stringify(readJSON<StudyFile>(join(out, STUDY_FILE))) !== JSON.stringify(study)) {
+  if (existsSync(join(out, STUDY_FILE)) && JSON.stringify(readStudyFile(join(out, STUDY_FILE))) !== JSON.stringify(study)) {
     throw new UsageError(`merge: ${out} already holds a different study`);
   }
   ensureDir(join(out, RUNS_DIR));

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { currentBackend } from '../backend.js';
 import type { ExperimentSpec, ModelSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
+import { UsageError } from '../errors.js';
 import { ensureDir, readJSON, writeJSONAtomic } from '../train/run_files.js';
 import { lockFolder } from '../train/lock.js';
 import { planArm, planStress, planTuning, validateStudy, type PlannedRun, type StudySpec, type StudyTask } from './protocol.js';
@@ -36,6 +37,19 @@ export interface Shard {
 export interface StudyFile {
   readonly spec: StudySpec;
   readonly experiments: Record<string, ExperimentSpec>;
+}
+
+/**
+ * The study.json at `path`. One that does not parse is the user's to fix (a hand edit, a copy cut
+ * short): a UsageError naming the file, not a parser's stack trace.
+ */
+export function readStudyFile(path: string): StudyFile {
+  try {
+    return readJSON<StudyFile>(path);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UsageError(`${path} is damaged (${e.message}); restore it, or start a new study folder`);
+    throw e;
+  }
 }
 
 export interface StudyProgress extends PoolEvents {
@@ -70,9 +84,9 @@ export function assertSameStudy(dir: string, file: StudyFile): void {
     writeJSONAtomic(path, file);
     return;
   }
-  const existing = readJSON<StudyFile>(path);
+  const existing = readStudyFile(path);
   if (JSON.stringify(existing) !== JSON.stringify(JSON.parse(JSON.stringify(file)))) {
-    throw new Error(`${dir} holds a different study (${STUDY_FILE} differs); use a new --out folder`);
+    throw new UsageError(`${dir} holds a different study (${STUDY_FILE} differs); use a new --out folder`);
   }
 }
 

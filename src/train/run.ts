@@ -118,6 +118,8 @@ function findResumePoint(dir: string, hash: string, backend: string, warn: (line
   return { checkpoint, records };
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export async function executeRun(config: RunConfig, dir: string, hooks: RunHooks = {}): Promise<RunSummary> {
   const warn = hooks.warn ?? ((line: string) => console.error(`warning: ${line}`));
   ensureDir(dir);
@@ -157,6 +159,10 @@ async function executeLocked(config: RunConfig, dir: string, hooks: RunHooks, wa
     let outcome;
     try {
       outcome = await train(config, {
+        // Each step's read-back resolves as a microtask, so without a turn of the event loop between
+        // steps neither a signal (Ctrl-C, Slurm's SIGTERM, in the main thread) nor a worker thread's
+        // 'stop' message would be seen before the run ends. The numbers are the same either way.
+        betweenSteps: yieldToEventLoop,
         ...hooks,
         ...(faults.corruptGradient ? { corruptGradient: faults.corruptGradient } : {}),
         ...(resume ? { resume: { state: resume.checkpoint, records: resume.records } } : {}),

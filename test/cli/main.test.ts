@@ -3,7 +3,7 @@
  * the user can fix print one line starting "error:", exit with 2, and create no output folder.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -115,6 +115,70 @@ describe('usage errors', () => {
 
   it('merge of a folder that is no study is a one-line usage error', async () => {
     expect(await usageError(['merge', join(tmp, 'no-such-shard')])).toMatch(/merge: .*no-such-shard has no study\.json/);
+  });
+
+  describe('study folders that cannot be read or reused: one error line, exit 2, no stack', () => {
+    /** Run main; the command may announce itself first, but it ends with exactly one "error:" line and status 2. */
+    async function oneErrorLine(argv: string[]): Promise<string> {
+      err.length = 0;
+      out.length = 0;
+      const code = await main(argv);
+      expect(code, err.join(' | ')).toBe(2);
+      const errors = err.filter((l) => l.startsWith('error: '));
+      expect(errors, err.join(' | ')).toHaveLength(1);
+      expect(err.join('\n')).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack frame
+      return errors[0]!;
+    }
+    const folder = (name: string, studyJson?: string) => {
+      const dir = join(tmp, name);
+      mkdirSync(dir, { recursive: true });
+      if (studyJson !== undefined) writeFileSync(join(dir, 'study.json'), studyJson);
+      return dir;
+    };
+    const DAMAGED = '{"spec": {"name": "tiny"'; // cut short, as by a full disk or a bad copy
+    /** A study small enough to plan in a moment (nothing trains: each case fails before). */
+    const tinySpec = () => {
+      const path = join(tmp, 'tiny-errors-study.mts');
+      writeFileSync(
+        path,
+        `export default {
+          name: 'tiny-errors-study', description: 'error test', tasks: [{ experiment: 'moe-regimes' }],
+          baseline: 'adamw', treatment: 'muon', seeds: [1],
+          tune: { grid: { adamw: [1e-3, 1e-2], muon: [0.01, 0.1] }, steps: 5 },
+          stress: { multipliers: [1, 4], steps: 5 }, batchSize: 8,
+        };\n`,
+      );
+      return path;
+    };
+
+    it('report of a folder without study.json', async () => {
+      const dir = folder('report-no-study');
+      expect(await oneErrorLine(['report', dir])).toBe(`error: ${dir}: no study.json; is this a study folder?`);
+      expect(existsSync(join(dir, 'REPORT.md'))).toBe(false);
+    });
+
+    it('report of a folder whose study.json is damaged', async () => {
+      const dir = folder('report-damaged', DAMAGED);
+      expect(await oneErrorLine(['report', dir])).toMatch(new RegExp(`^error: ${dir}/study\\.json is damaged \\(.+\\); restore it, or start a new study folder$`));
+      expect(existsSync(join(dir, 'REPORT.md'))).toBe(false);
+    });
+
+    it('merge of a shard whose study.json is damaged', async () => {
+      const dir = folder('merge-damaged', DAMAGED);
+      expect(await usageError(['merge', dir])).toMatch(/study\.json is damaged/);
+    });
+
+    it('study into a folder that holds a different study, or a damaged study.json', async () => {
+      const spec = tinySpec();
+      const other = folder('study-other', JSON.stringify({ spec: { name: 'another-study' }, experiments: {} }));
+      expect(await oneErrorLine(['study', '--spec', spec, '--workers', '1', '--out', other])).toBe(
+        `error: ${other} holds a different study (study.json differs); use a new --out folder`,
+      );
+      const damaged = folder('study-damaged', DAMAGED);
+      expect(await oneErrorLine(['study', '--spec', spec, '--workers', '1', '--out', damaged])).toMatch(/study\.json is damaged/);
+      // Nothing trained in either folder.
+      for (const d of [other, damaged]) expect(existsSync(join(d, 'runs')) ? readdirSync(join(d, 'runs')) : []).toEqual([]);
+    });
   });
 
   it('errors are mapped by type, never by the text of their message', () => {

@@ -53,3 +53,13 @@ describe('slurm study --dry-run', () => {
     expect(existsSync(join(out, 'slurm'))).toBe(false);
   });
 });
+
+describe('slurm run-task', () => {
+  it('an --index beyond the runs: one line naming the run count (run-task has no --tasks), exit 2', async () => {
+    const out = join(root, 'run-task');
+    const r = await capture(['slurm', 'run-task', 'moe-regimes', '--quick', '--seeds', '1,', '--optimizers', 'adamw', '--out', out, '--index', '3']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('error: --index = "3": expected an integer in 0..0 (1 run, one array task each)');
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -14,13 +14,9 @@ export const REPORT_FILE = 'REPORT.md';
 /** A study folder's or a bundle's analysis; a folder it cannot read is the user's to fix (one line, exit 2). */
 export function analyzeFolder(dir: string): StudyResults {
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such folder`);
-  try {
-    return analyzeStudy(dir);
-  } catch (e) {
-    // The analysis throws plain errors for a folder it cannot read (no study.json, a damaged file or
-    // bundle): the user's to fix. It should throw them typed; until then they are mapped here, by type, never by text.
-    throw new UsageError((e as Error).message);
-  }
+  // A folder the analysis cannot read (no study.json, a damaged one, a damaged bundle) is a
+  // UsageError from the study room, thrown where the fault is found.
+  return analyzeStudy(dir);
 }
 
 /** REPORT.md, figures/*.svg and report.html into `dir`; returns REPORT.md's text. */

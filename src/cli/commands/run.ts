@@ -1,9 +1,8 @@
 /** `run`: experiments by name or spec path; charts, a summary table and runs.html. (`start` is `run` of the main experiments.) */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { loadExperiment } from '../../catalog/experiments.js';
 import { writeRunPages } from '../../figures/pages.js';
-import { PRECISION_PRESET_NAMES } from '../../precision/qat.js';
 import { runTasks, stopSignal, type RunTask } from '../../study/pool.js';
 import { count } from '../../text/plural.js';
 import { checkDataAvailable } from '../../train/build.js';
@@ -12,20 +11,27 @@ import { lockFolder } from '../../train/lock.js';
 import { completedSummary, runDirName } from '../../train/run.js';
 import { ensureDir } from '../../train/run_files.js';
 import { loadVariants } from '../../variants/modules.js';
-import { outDir, parseList, parseLr, parsePositiveInt, parseSeeds, timestamp } from '../args.js';
-import { chartFlags, flag, resolveBackend, resolveCheckpointEvery, resolveView, resolveWorkers, withOptions, type BackendFlags, type ChartFlags, type WorkersFlags } from '../flags.js';
+import { outDir, timestamp } from '../args.js';
+import {
+  chartFlags,
+  flag,
+  resolveBackend,
+  resolveCheckpointEvery,
+  resolveRunOverrides,
+  resolveView,
+  resolveWorkers,
+  withOptions,
+  type BackendFlags,
+  type ChartFlags,
+  type RunOverrideFlags,
+  type WorkersFlags,
+} from '../flags.js';
 import { createProgress } from '../progress.js';
 import { findRunDirs, loadRuns, renderRuns } from '../runs_view.js';
 import { INTERRUPTED, progressEvents, reportWarnings, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
 
-export interface RunFlags extends BackendFlags, WorkersFlags, ChartFlags {
-  steps?: string;
-  seeds?: string;
-  optimizers?: string;
-  lr?: string;
-  precision?: string;
+export interface RunFlags extends BackendFlags, WorkersFlags, ChartFlags, RunOverrideFlags {
   out?: string;
-  quick?: boolean;
   checkpointEvery?: string;
   require?: string[];
 }
@@ -40,12 +46,9 @@ export function addRunFlags(cmd: Command): Command {
     flag.require(),
     flag.steps('training steps per run (overrides the spec)'),
     flag.seeds(),
-    new Option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon'),
-    new Option('--lr <lr>', 'learning rate for every optimizer, or per label: muon=0.02,adamw=1e-3'),
-    new Option(
-      '--precision <preset>',
-      'simulated low-precision training (every matmul quantised, straight-through backward): fp32, bf16, fp8 (E4M3 weights and activations), fp4 (MXFP4 weights, E4M3 activations); overrides the spec',
-    ).choices([...PRECISION_PRESET_NAMES]),
+    flag.optimizers(),
+    flag.lr(),
+    flag.precision(),
     flag.backend('tfjs backend (default: tensorflow if installed, else wasm, else cpu; env OPT_SANDBOX_BACKEND)'),
     flag.out('output folder (default: runs/<timestamp>-<name>)'),
     flag.quick('a seconds-long smoke version of each experiment'),
@@ -64,14 +67,7 @@ export async function runExperiments(names: readonly string[], flags: RunFlags, 
   const view = resolveView(flags);
   // Variants first: --optimizers and the specs may name them.
   await loadVariants(flags.require);
-  const overrides = {
-    quick: flags.quick === true,
-    ...(flags.steps !== undefined ? { steps: parsePositiveInt('--steps', flags.steps) } : {}),
-    ...(flags.seeds !== undefined ? { seeds: parseSeeds(flags.seeds) } : {}),
-    ...(flags.optimizers !== undefined ? { optimizers: parseList('--optimizers', flags.optimizers) } : {}),
-    ...(flags.lr !== undefined ? { lr: parseLr(flags.lr) } : {}),
-    ...(flags.precision !== undefined ? { precision: flags.precision } : {}),
-  };
+  const overrides = resolveRunOverrides(flags);
   const workers = resolveWorkers(flags);
   const every = resolveCheckpointEvery(flags);
   const configs: RunConfig[] = [];

@@ -90,7 +90,7 @@ export const registerStudy: RegisterCommand = (program, exit) => {
       ),
     flag.require(),
     flag.quick('the same pipeline with a small grid and short horizons (minutes)'),
-    new Option('--spec <name|path>', 'study spec in experiments/studies/, or a path to one (.ts in a "type": "module" package, or .mts) (default: stability)'),
+    flag.spec(),
     flag.out('study folder (default: runs/<study name>); rerunning resumes it'),
     flag.workers(),
     new Option('--shard <i/n>', 'run only the i-th of n deterministic shares (merge them with `merge`)'),
