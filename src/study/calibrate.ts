@@ -140,6 +140,9 @@ export function renderCalibration(r: CalibrationResult): string {
   const lines = [
     `${r.experiment}: ${r.labels.join(' and ')}, ${r.steps} steps, clean seeds ${r.cleanSeeds.join(',')}, injected seeds ${r.injectedSeeds.join(',')} (backend ${r.backend})`,
     `injections: ${r.injections.map((i) => (i.kind === 'lr' ? `${i.factor}× LR @${i.step}` : `shuffled targets @${i.step}`)).join(', ')}; detected = a flag within ${r.window} steps after`,
+    ...(r.rows[0] && r.rows[0].unreached > 0
+      ? [`${r.rows[0].unreached} injection(s) not scored: their run diverged before the detection window closed (divergence is counted apart)`]
+      : []),
     renderTable(['detector', 'setting', 'detection', 'LR steps', 'bad batches', ...labels.map((l) => `FP/1k ${l}`)], rows),
     `Threshold rule: ${r.thresholdRule}.`,
     ...r.choices.map(

@@ -172,6 +172,8 @@ export interface ScoreRow extends Candidate {
   /** Injections found / scored, over all injected runs. */
   readonly detection: Tally;
   readonly detectionRate: number;
+  /** Injections not scored: their run had ended (diverged) before the window closed. */
+  readonly unreached: number;
   readonly byKind: Readonly<Partial<Record<InjectionKind, Tally>>>;
   /** Per optimizer label: events on its clean runs per 1000 clean steps. */
   readonly fpPer1kByLabel: Readonly<Record<string, number>>;
@@ -188,6 +190,7 @@ export interface ScoreRow extends Candidate {
 export function scoreCandidate(c: Candidate, series: readonly CalibrationSeries[], window = DEFAULT_DETECTION_WINDOW): ScoreRow {
   let detected = 0;
   let injected = 0;
+  let unreached = 0;
   const byKind: Partial<Record<InjectionKind, { detected: number; injected: number }>> = {};
   const fp = new Map<string, { events: number; steps: number }>();
   for (const s of series) {
@@ -201,7 +204,10 @@ export function scoreCandidate(c: Candidate, series: readonly CalibrationSeries[
     }
     const last = s.signals.length > 0 ? s.signals[s.signals.length - 1]!.step : 0;
     for (const inj of s.injections) {
-      if (inj.step + window > last) continue;
+      if (inj.step + window > last) {
+        unreached++;
+        continue;
+      }
       const hit = flags.some((f) => f >= inj.step && f <= inj.step + window);
       const k = (byKind[inj.kind] ??= { detected: 0, injected: 0 });
       k.injected++;
@@ -218,6 +224,7 @@ export function scoreCandidate(c: Candidate, series: readonly CalibrationSeries[
     ...c,
     detection: { detected, injected },
     detectionRate: injected > 0 ? detected / injected : NaN,
+    unreached,
     byKind,
     fpPer1kByLabel,
     fpPer1k: rates.length > 0 ? Math.max(...rates) : NaN,

@@ -128,6 +128,7 @@ describe('scoring', () => {
     const c: Candidate = { detector: 'median', setting: 'threshold 0.2', spec: { kind: 'rollingMedian', name: 'median', threshold: 0.2, minJump: 0 } };
     const row = scoreCandidate(c, data);
     expect(row.detection).toEqual({ detected: 1, injected: 1 });
+    expect(row.unreached).toBe(1);
     // Label b's clean run has two unannounced spikes in 500 steps: 4 per 1k; a's 1000 flat steps: 0.
     expect(row.fpPer1kByLabel).toEqual({ b: 4, a: 0 });
     expect(row.fpPer1k).toBe(4);
@@ -141,6 +142,7 @@ const row = (detector: string, setting: string, detectionRate: number, fpPer1k: 
   ...(isDefault ? { isDefault } : {}),
   detection: { detected: 0, injected: 0 },
   detectionRate,
+  unreached: 0,
   byKind: {},
   fpPer1kByLabel: {},
   fpPer1k,
