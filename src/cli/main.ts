@@ -12,6 +12,7 @@ import { SpecError } from '../train/config.js';
 import { ModuleLoadError } from '../variants/modules.js';
 import { ScaffoldError } from '../variants/scaffold.js';
 import { registerBench } from './commands/bench.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerCheckOptimizer } from './commands/check_optimizer.js';
 import { registerExport } from './commands/export.js';
 import { registerList } from './commands/list.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerView,
   registerStudy,
   registerTune,
+  registerCalibrate,
   registerReport,
   registerPublish,
   registerMerge,

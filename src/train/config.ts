@@ -11,6 +11,7 @@ import { FP32, PRECISION_ACCEPTS, PRECISION_PRESET_NAMES, parsePrecision, type P
 import { TRANSFORMER_DEFAULTS, type TransformerSpec } from '../models/transformer.js';
 import { validateSchedule, type ScheduleSpec } from './schedule.js';
 import { DEFAULT_DETECTORS, type DetectorSpec } from './spikes.js';
+import type { Injection } from './inject.js';
 
 export type DataSpec =
   /** The `mnist` package's 10,000 digits, fixed stratified split; `limitPerClass` caps digits per class. */
@@ -115,6 +116,11 @@ export interface RunConfig {
   readonly precision: PrecisionSpec;
   /** QK-clip after every step, or null (absent in configs written before it existed). */
   readonly qkClip?: QkClipSpec | null;
+  /**
+   * Known perturbations at known steps (src/train/inject.ts), for detector calibration only. Absent
+   * in every other run, so their config hashes (resume keys) are those they always had.
+   */
+  readonly inject?: readonly Injection[];
 }
 
 export const DEFAULT_DIVERGENCE_FACTOR = 4;

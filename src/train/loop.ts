@@ -12,6 +12,7 @@ import type { StepSignalName } from '../optimizers/transforms.js';
 import type { RunConfig } from './config.js';
 import { buildModel, buildOptimizer, describeRouting } from './build.js';
 import { qkClipHook } from './qk_clip.js';
+import { corruptTargets, injectionAt, injectionProblem, lrInjectionFactor } from './inject.js';
 import { lrFactor } from './schedule.js';
 import { SpikeTracker, type SpikeCount } from './spikes.js';
 import type { TrainState } from './checkpoint.js';
@@ -238,6 +239,10 @@ const fromJSON = (x: number | null | undefined): number => (typeof x === 'number
 
 export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   const started = performance.now();
+  if (config.inject) {
+    const problem = injectionProblem(config.inject, config.steps);
+    if (problem) throw new Error(`run config: ${problem}`);
+  }
   const rng = new Rng(config.seed);
   const task = buildTask(config, rng.fork('batches'));
   const model = buildModel(config, task, rng.fork('init'));
@@ -322,13 +327,16 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       }
       const t0 = performance.now();
       const factor = lrFactor(config.schedule, step, config.steps);
-      optimizer.lrScale = config.lrScale * factor;
+      const injected = injectionAt(config.inject, step);
+      optimizer.lrScale = config.lrScale * factor * lrInjectionFactor(injected);
+      // The batch generator advances exactly as without an injection: only this step's targets change.
+      const batch = task.batchOf(task.nextIndices());
       const { packed, layout } = trainStep(
         model,
         optimizer,
         task.kind,
         variables,
-        task.batchOf(task.nextIndices()),
+        injected?.kind === 'batch' ? corruptTargets(batch, config.seed, step) : batch,
         hooks.corruptGradient?.step === step ? hooks.corruptGradient.value : undefined,
       );
       // The step's one synchronous read: loss, grad norm, aux terms, update stats, model stats.

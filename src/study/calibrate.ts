@@ -1,0 +1,156 @@
+/**
+ * Running a detector calibration (src/study/calibration.ts): the planned runs on the run pool
+ * (resumable: finished runs are skipped, killed ones continue from their checkpoint), then their
+ * logged signals scored and the thresholds chosen, written to `calibration.json` beside the runs.
+ */
+import { join } from 'node:path';
+import { currentBackend } from '../backend.js';
+import { formatNumber, renderTable } from '../text/table.js';
+import type { ExperimentSpec } from '../train/config.js';
+import type { Injection } from '../train/inject.js';
+import type { StepRecord } from '../train/loop.js';
+import { completedSummary } from '../train/run.js';
+import { ensureDir, METRICS_FILE, readMetrics, writeJSONAtomic } from '../train/run_files.js';
+import type { DetectorSpec } from '../train/spikes.js';
+import {
+  calibratedDetectors,
+  chooseThresholds,
+  planCalibration,
+  PRE_REGISTRATION_RULE,
+  preRegister,
+  scoreCalibration,
+  THRESHOLD_RULE,
+  type CalibrationSeries,
+  type Choice,
+  type ScoreRow,
+} from './calibration.js';
+import { openPool, stopSignal, type PoolEvents } from './pool.js';
+import type { StudyTask } from './protocol.js';
+
+export const CALIBRATION_FILE = 'calibration.json';
+
+/** The experiment as the study runs it: the study task's model, batch size and evaluation size. */
+export function studySized(spec: ExperimentSpec, task: StudyTask | undefined): ExperimentSpec {
+  if (!task) return spec;
+  return {
+    ...spec,
+    ...(task.model ? { model: task.model } : {}),
+    ...(task.batchSize ? { batchSize: task.batchSize } : {}),
+    ...(task.evalSize ? { evalSize: task.evalSize } : {}),
+  };
+}
+
+export interface CalibrateOptions {
+  readonly spec: ExperimentSpec;
+  readonly labels: readonly string[];
+  readonly cleanSeeds: readonly number[];
+  readonly injectedSeeds: readonly number[];
+  readonly steps: number;
+  readonly injections: readonly Injection[];
+  readonly window: number;
+  readonly runsDir: string;
+  readonly workers: number;
+  readonly command: string;
+  readonly events?: PoolEvents & { onPlan?(todo: number, skipped: number, steps: number): void };
+}
+
+export interface CalibrationResult {
+  readonly experiment: string;
+  readonly labels: readonly string[];
+  readonly steps: number;
+  readonly cleanSeeds: readonly number[];
+  readonly injectedSeeds: readonly number[];
+  readonly injections: readonly Injection[];
+  readonly window: number;
+  readonly backend: string;
+  readonly command: string;
+  readonly thresholdRule: string;
+  readonly preRegistrationRule: string;
+  readonly rows: readonly ScoreRow[];
+  readonly choices: readonly Choice[];
+  /** The detector the primary spike endpoints use, or null when none met the budget. */
+  readonly preRegistered: string | null;
+  /** The calibrated settings, ready to be the task's `detectors`. */
+  readonly detectors: readonly DetectorSpec[];
+}
+
+const finite = (x: number | null | undefined): number => (typeof x === 'number' ? x : NaN);
+
+/** Run (or resume) a calibration and score it; undefined when stopped (Ctrl-C) before the end. */
+export async function runCalibration(o: CalibrateOptions): Promise<CalibrationResult | undefined> {
+  const planned = planCalibration(o).map((r) => ({ ...r, dir: join(o.runsDir, r.dirName) }));
+  const backend = currentBackend().name;
+  ensureDir(o.runsDir);
+  const todo = planned.filter((p) => !completedSummary(p.dir, p.config, backend));
+  o.events?.onPlan?.(todo.length, planned.length - todo.length, todo.reduce((a, p) => a + p.config.steps, 0));
+  const pool = openPool(o.workers);
+  try {
+    await pool.run(todo.map((p) => ({ config: p.config, dir: p.dir })), o.events);
+  } finally {
+    await pool.close();
+  }
+  if (stopSignal.requested) return undefined;
+  const series: CalibrationSeries[] = planned.map((p) => {
+    if (!completedSummary(p.dir, p.config, backend)) throw new Error(`calibration run ${p.dir} has no summary after running`);
+    const records = readMetrics<StepRecord>(join(p.dir, METRICS_FILE));
+    return {
+      label: p.label,
+      seed: p.seed,
+      injections: p.injections,
+      signals: records.map((r) => ({ step: r.step, loss: finite(r.loss), gradNorm: finite(r.gradNorm) })),
+    };
+  });
+  const rows = scoreCalibration(series, undefined, o.window);
+  const choices = chooseThresholds(rows);
+  const result: CalibrationResult = {
+    experiment: o.spec.name,
+    labels: o.labels,
+    steps: o.steps,
+    cleanSeeds: o.cleanSeeds,
+    injectedSeeds: o.injectedSeeds,
+    injections: o.injections,
+    window: o.window,
+    backend,
+    command: o.command,
+    thresholdRule: THRESHOLD_RULE,
+    preRegistrationRule: PRE_REGISTRATION_RULE,
+    rows,
+    choices,
+    preRegistered: preRegister(choices)?.detector ?? null,
+    detectors: calibratedDetectors(choices),
+  };
+  writeJSONAtomic(join(o.runsDir, CALIBRATION_FILE), result);
+  return result;
+}
+
+const pct = (t: { detected: number; injected: number } | undefined): string => (t && t.injected > 0 ? `${t.detected}/${t.injected}` : '—');
+
+/** The detector × setting table, the chosen settings and the pre-registered detector. */
+export function renderCalibration(r: CalibrationResult): string {
+  const labels = r.labels;
+  const chosen = new Set(r.choices.map((c) => `${c.detector}|${c.chosen.setting}`));
+  const rows = r.rows.map((row) => [
+    row.detector,
+    `${row.setting}${chosen.has(`${row.detector}|${row.setting}`) ? ' ←' : ''}`,
+    formatNumber(row.detectionRate, 3),
+    pct(row.byKind.lr),
+    pct(row.byKind.batch),
+    ...labels.map((l) => formatNumber(row.fpPer1kByLabel[l], 3)),
+  ]);
+  const lines = [
+    `${r.experiment}: ${r.labels.join(' and ')}, ${r.steps} steps, clean seeds ${r.cleanSeeds.join(',')}, injected seeds ${r.injectedSeeds.join(',')} (backend ${r.backend})`,
+    `injections: ${r.injections.map((i) => (i.kind === 'lr' ? `${i.factor}× LR @${i.step}` : `shuffled targets @${i.step}`)).join(', ')}; detected = a flag within ${r.window} steps after`,
+    ...(r.rows[0] && r.rows[0].unreached > 0
+      ? [`${r.rows[0].unreached} injection(s) not scored: their run diverged before the detection window closed (divergence is counted apart)`]
+      : []),
+    renderTable(['detector', 'setting', 'detection', 'LR steps', 'bad batches', ...labels.map((l) => `FP/1k ${l}`)], rows),
+    `Threshold rule: ${r.thresholdRule}.`,
+    ...r.choices.map(
+      (c) =>
+        `  ${c.detector}: ${c.chosen.setting}${c.withinBudget ? '' : ' (OVER the FP budget)'} — detects ${formatNumber(c.chosen.detectionRate, 3)}, FP/1k ≤ ${formatNumber(c.chosen.fpPer1k, 3)}`,
+    ),
+    `Pre-registration rule: ${r.preRegistrationRule}.`,
+    `  → ${r.preRegistered ?? 'none (no detector met the false-positive budget)'}`,
+  ];
+  return lines.join('\n');
+}
