@@ -300,6 +300,17 @@ async function main(): Promise<number> {
   }
 }
 
+// Stopped by hand (Ctrl-C) or by a time limit: tear the cluster down rather than leave slurmctld,
+// slurmd and queued jobs running (a `finally` does not run when a signal ends the process).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const [id] of queued().map((l) => l.split(' '))) run('scancel', [id!]);
+    for (const c of cleanups.reverse()) c();
+    console.error(`test:slurm: stopped by ${sig}; the cluster is torn down`);
+    process.exit(130);
+  });
+}
+
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
