@@ -7,7 +7,7 @@
  */
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { figureConfig } from '../figures/theme.js';
+import { pageSpec } from '../figures/specs.js';
 import { bundleFromFolder, bundleFromUrl, type OpenedBundle } from './open_bundle.js';
 import { type OpenedRun, LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
 
@@ -314,12 +314,29 @@ function clearResults(): void {
   delete document.body.dataset['steps'];
 }
 
+/** Columns of words (left-aligned); the LR column wraps: its source note is a phrase. */
+const TEXT_COLUMNS = new Set(['experiment', 'optimizer', 'setting', 'precision', 'task']);
+const WRAPPED_COLUMN = 'lr, source';
+
 function renderSummary(s: Extract<FromWorker, { type: 'update' }>['summary']): void {
+  const cls = (h: string | undefined) => [TEXT_COLUMNS.has(h ?? '') ? 'text' : '', h === WRAPPED_COLUMN ? 'wrap' : ''].join(' ').trim();
   const table = el('table', {}, [
-    el('thead', {}, [el('tr', {}, s.headers.map((h) => el('th', { scope: 'col' }, [h])))]),
-    el('tbody', {}, s.rows.map((r) => el('tr', {}, r.cells.map((c) => el('td', {}, [c]))))),
+    el('thead', {}, [el('tr', {}, s.headers.map((h) => el('th', { scope: 'col', className: cls(h) }, [h])))]),
+    el('tbody', {}, s.rows.map((r) => el('tr', {}, r.cells.map((c, i) => el('td', { className: cls(s.headers[i]) }, [c]))))),
   ]);
-  $('summary').replaceChildren(table, el('p', { className: 'muted' }, ['median [q1–q3] over seeds; spikes are events per run']));
+  // A table wider than the column scrolls inside its own box (never the page), with shadows at
+  // the edges and a note saying so.
+  const box = el('div', { className: 'table-scroll', tabIndex: 0 }, [table]);
+  box.setAttribute('role', 'region');
+  box.setAttribute('aria-label', 'Summary table');
+  $('summary').replaceChildren(box, el('p', { className: 'muted' }, ['median [q1–q3] over seeds; spikes are events per run', el('span', { className: 'scroll-hint' }, [' · scroll sideways for more columns'])]));
+  markOverflow();
+}
+
+/** data-overflow on the table's box when it has to scroll: shows the note under it. */
+function markOverflow(): void {
+  const box = document.querySelector<HTMLElement>('#summary .table-scroll');
+  if (box) box.dataset['overflow'] = String(box.scrollWidth > box.clientWidth + 1);
 }
 
 /** Live figures are redrawn at most this often: drawing is the page's main cost while training runs. */
@@ -343,19 +360,44 @@ function drawNow(): Promise<void> {
   return drawing;
 }
 
+/**
+ * The width a figure gets: one track of the #figures grid (its tracks exist even while it is
+ * empty, so the width is known before the new figures replace the old ones).
+ */
+function columnWidth(): number {
+  const grid = $('figures');
+  const track = parseFloat(getComputedStyle(grid).gridTemplateColumns);
+  return Math.floor(Number.isFinite(track) && track > 0 ? track : grid.clientWidth);
+}
+
+/**
+ * One figure drawn to fit `width`. Axis labels are measured only when drawn, so a figure that
+ * comes out wider (long tick labels) is drawn once more, narrower by the excess, as report.html does.
+ */
+async function drawChart(spec: TopLevelSpec, chart: HTMLElement, width: number, theme: 'light' | 'dark'): Promise<View> {
+  for (let w = width, retry = true; ; retry = false) {
+    chart.replaceChildren();
+    const view = new View(parse(compile(pageSpec(spec, w, theme)).spec), { renderer: 'svg', container: chart, hover: true });
+    await view.runAsync();
+    const drawn = Number(chart.querySelector('svg')?.getAttribute('width') ?? 0);
+    if (drawn <= width || !retry) return view;
+    view.finalize();
+    w -= Math.ceil(drawn - width) + 2;
+  }
+}
+
+let drawnWidth = 0;
+
 async function drawFigures(): Promise<void> {
-  const config = figureConfig(media.matches ? 'dark' : 'light');
+  const theme = media.matches ? 'dark' : 'light';
+  const width = columnWidth();
   const next: View[] = [];
   const nodes: HTMLElement[] = [];
   for (const f of lastFigures) {
     const chart = el('div', { className: 'chart' });
     const fig = el('figure', {}, [chart, el('figcaption', {}, [el('b', {}, [`${f.title}. `]), f.caption])]);
     fig.dataset['figure'] = f.id;
-    const spec = { ...(f.spec as TopLevelSpec), config } as TopLevelSpec & { title?: unknown };
-    delete spec.title;
-    const view = new View(parse(compile(spec).spec), { renderer: 'svg', container: chart, hover: true });
-    await view.runAsync();
-    next.push(view);
+    next.push(await drawChart(f.spec as TopLevelSpec, chart, width, theme));
     nodes.push(fig);
     // A real task boundary per figure, so input and painting are never starved while runs go on.
     await new Promise((resolve) => setTimeout(resolve, 0));
@@ -363,9 +405,19 @@ async function drawFigures(): Promise<void> {
   for (const v of views) v.finalize();
   views = next;
   $('figures').replaceChildren(...nodes);
+  drawnWidth = width;
   lastDraw = performance.now();
 }
 media.addEventListener('change', () => void drawNow());
+// Laid out for the column's width, so drawn again when the window changes it (once it settles).
+let resizing: ReturnType<typeof setTimeout> | undefined;
+window.addEventListener('resize', () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => {
+    markOverflow();
+    if (lastFigures.length > 0 && columnWidth() !== drawnWidth) void drawNow();
+  }, 200);
+});
 
 function renderDownloads(files: readonly RunFiles[]): void {
   const link = (name: string, text: string, type: string) => {
