@@ -207,11 +207,13 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
       title: input.xTitle ?? 'training step',
       // Steps are whole numbers: no tick between two of them (a short run's axis would read 0.5, 1.5).
       axis: { tickCount: 5, tickMinStep: 1, format: ',d' },
-      // Padding keeps the lone point (drawn at the domain's end) clear of the panel's frame.
-      ...(flatX ? { scale: { domain: flatX, nice: false, padding: 10 } } : {}),
+      // Padding keeps the lone points (drawn at the domain's end) clear of the panel's frame.
+      ...(flatX ? { scale: { domain: flatX, nice: false, padding: 20 } } : {}),
     };
     const flat = flatDomain(mine.flatMap((r) => [r['y'], r['lo'], r['hi']].filter((v): v is number => typeof v === 'number')), input.logY);
-    const yScale = input.logY ? { type: 'log', nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
+    // One point per series: more room above and below, so none sits on the frame.
+    const yPadding = flatX ? 24 : 6;
+    const yScale = input.logY ? { type: 'log', nice: false, padding: yPadding } : { zero: false, nice: false, padding: yPadding };
     const y = { field: 'y', type: 'quantitative', title: input.yTitle, scale: flat ? { ...yScale, domain: flat } : yScale };
     const pick = `pick${p}`;
     const fade = { condition: { param: pick, value: 1 }, value: 0.12 };
@@ -245,7 +247,8 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
         few.length > 0 && {
           name: `${MARKS.point}${p}`,
           transform: [...only('band'), { filter: { field: 'o', oneOf: few } }],
-          mark: { type: 'point', filled: true, size: 30 },
+          // Larger when it is all the panel shows (one evaluation), so it reads at a glance.
+          mark: { type: 'point', filled: true, size: flatX ? 80 : 30 },
           encoding: { x, y, color: colour, opacity: fade },
         },
         {

@@ -321,7 +321,8 @@ const WRAPPED_COLUMN = 'lr, source';
 function renderSummary(s: Extract<FromWorker, { type: 'update' }>['summary']): void {
   const cls = (h: string | undefined) => [TEXT_COLUMNS.has(h ?? '') ? 'text' : '', h === WRAPPED_COLUMN ? 'wrap' : ''].join(' ').trim();
   const table = el('table', {}, [
-    el('thead', {}, [el('tr', {}, s.headers.map((h) => el('th', { scope: 'col', className: cls(h) }, [h])))]),
+    // A detector's column ("spikes:zscore") may break after the colon: its cells are short numbers.
+    el('thead', {}, [el('tr', {}, s.headers.map((h) => el('th', { scope: 'col', className: cls(h) }, h.split(':').flatMap((part, i) => (i === 0 ? [part] : [':', el('wbr'), part])))))]),
     el('tbody', {}, s.rows.map((r) => el('tr', {}, r.cells.map((c, i) => el('td', { className: cls(s.headers[i]) }, [c]))))),
   ]);
   // A table wider than the column scrolls inside its own box (never the page), with shadows at

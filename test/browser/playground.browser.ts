@@ -145,7 +145,8 @@ function layoutProblems(page: Page): Promise<string[]> {
 function xAxes(page: Page, figure: string): Promise<{ from: number; to: number; ticks: string[] }[]> {
   return page.$$eval(`#figures figure[data-figure="${figure}"] g[aria-label^="X-axis"]`, (axes) =>
     axes.map((a) => {
-      const m = /values from (\S+) to (\S+)$/.exec(a.getAttribute('aria-label') ?? '');
+      // Vega writes negative numbers with a minus sign (U+2212).
+      const m = /values from (\S+) to (\S+)$/.exec((a.getAttribute('aria-label') ?? '').replace(/\u2212/g, '-'));
       return { from: Number(m?.[1]), to: Number(m?.[2]), ticks: [...a.querySelectorAll('.role-axis-label text')].map((t) => t.textContent ?? '') };
     }),
   );
@@ -227,7 +228,11 @@ describe('playground', () => {
     const evalAxes = await xAxes(page, 'eval-mnist-mlp');
     expect(evalAxes.length).toBeGreaterThan(0);
     for (const axis of evalAxes) {
-      expect([axis.from, axis.to]).toEqual([0, STEPS]);
+      // 0 to STEPS, plus the few px of padding that keep the point off the frame.
+      expect(axis.from).toBeLessThanOrEqual(0);
+      expect(axis.from).toBeGreaterThan(-STEPS / 10);
+      expect(axis.to).toBeGreaterThanOrEqual(STEPS);
+      expect(axis.to).toBeLessThan(STEPS * 1.1);
       expect(axis.ticks.length).toBeGreaterThan(1);
       for (const t of axis.ticks) expect(t).toMatch(/^\d[\d,]*$/);
     }
