@@ -5,9 +5,9 @@
  * (src/playground/worker.ts), which runs the project's own modules. The page bundle holds Vega and
  * Vega-Lite for drawing, and no tfjs.
  */
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { pageSpec } from '../figures/specs.js';
+import type { View } from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
+import { columnWidth, drawChart, el, markOverflow, summaryNodes } from './page_views.js';
 import { bundleFromFolder, bundleFromUrl, type OpenedBundle } from './open_bundle.js';
 import { type OpenedRun, LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
 
@@ -23,12 +23,6 @@ let state: State = 'loading';
 let lastFigures: Extract<FromWorker, { type: 'update' }>['figures'] = [];
 let views: View[] = [];
 const urls: string[] = [];
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
-}
 
 function setState(s: State): void {
   state = s;
@@ -314,30 +308,9 @@ function clearResults(): void {
   delete document.body.dataset['steps'];
 }
 
-/** Columns of words (left-aligned); the LR column wraps: its source note is a phrase. */
-const TEXT_COLUMNS = new Set(['experiment', 'optimizer', 'setting', 'precision', 'task']);
-const WRAPPED_COLUMN = 'lr, source';
-
 function renderSummary(s: Extract<FromWorker, { type: 'update' }>['summary']): void {
-  const cls = (h: string | undefined) => [TEXT_COLUMNS.has(h ?? '') ? 'text' : '', h === WRAPPED_COLUMN ? 'wrap' : ''].join(' ').trim();
-  const table = el('table', {}, [
-    // A detector's column ("spikes:zscore") may break after the colon: its cells are short numbers.
-    el('thead', {}, [el('tr', {}, s.headers.map((h) => el('th', { scope: 'col', className: cls(h) }, h.split(':').flatMap((part, i) => (i === 0 ? [part] : [':', el('wbr'), part])))))]),
-    el('tbody', {}, s.rows.map((r) => el('tr', {}, r.cells.map((c, i) => el('td', { className: cls(s.headers[i]) }, [c]))))),
-  ]);
-  // A table wider than the column scrolls inside its own box (never the page), with shadows at
-  // the edges and a note saying so.
-  const box = el('div', { className: 'table-scroll', tabIndex: 0 }, [table]);
-  box.setAttribute('role', 'region');
-  box.setAttribute('aria-label', 'Summary table');
-  $('summary').replaceChildren(box, el('p', { className: 'muted' }, ['median [q1–q3] over seeds; spikes are events per run', el('span', { className: 'scroll-hint' }, [' · scroll sideways for more columns'])]));
+  $('summary').replaceChildren(...summaryNodes(s));
   markOverflow();
-}
-
-/** data-overflow on the table's box when it has to scroll: shows the note under it. */
-function markOverflow(): void {
-  const box = document.querySelector<HTMLElement>('#summary .table-scroll');
-  if (box) box.dataset['overflow'] = String(box.scrollWidth > box.clientWidth + 1);
 }
 
 /** Live figures are redrawn at most this often: drawing is the page's main cost while training runs. */
@@ -361,37 +334,11 @@ function drawNow(): Promise<void> {
   return drawing;
 }
 
-/**
- * The width a figure gets: one track of the #figures grid (its tracks exist even while it is
- * empty, so the width is known before the new figures replace the old ones).
- */
-function columnWidth(): number {
-  const grid = $('figures');
-  const track = parseFloat(getComputedStyle(grid).gridTemplateColumns);
-  return Math.floor(Number.isFinite(track) && track > 0 ? track : grid.clientWidth);
-}
-
-/**
- * One figure drawn to fit `width`. Axis labels are measured only when drawn, so a figure that
- * comes out wider (long tick labels) is drawn once more, narrower by the excess, as report.html does.
- */
-async function drawChart(spec: TopLevelSpec, chart: HTMLElement, width: number, theme: 'light' | 'dark'): Promise<View> {
-  for (let w = width, retry = true; ; retry = false) {
-    chart.replaceChildren();
-    const view = new View(parse(compile(pageSpec(spec, w, theme)).spec), { renderer: 'svg', container: chart, hover: true });
-    await view.runAsync();
-    const drawn = Number(chart.querySelector('svg')?.getAttribute('width') ?? 0);
-    if (drawn <= width || !retry) return view;
-    view.finalize();
-    w -= Math.ceil(drawn - width) + 2;
-  }
-}
-
 let drawnWidth = 0;
 
 async function drawFigures(): Promise<void> {
   const theme = media.matches ? 'dark' : 'light';
-  const width = columnWidth();
+  const width = columnWidth($('figures'));
   const next: View[] = [];
   const nodes: HTMLElement[] = [];
   for (const f of lastFigures) {
@@ -416,7 +363,7 @@ window.addEventListener('resize', () => {
   clearTimeout(resizing);
   resizing = setTimeout(() => {
     markOverflow();
-    if (lastFigures.length > 0 && columnWidth() !== drawnWidth) void drawNow();
+    if (lastFigures.length > 0 && columnWidth($('figures')) !== drawnWidth) void drawNow();
   }, 200);
 });
 
