@@ -43,7 +43,8 @@ const GLUE = `
 (function () {
   'use strict';
   var layout = ${LAYOUT_JS};
-  // The same steps as layoutSpec in specs.ts: columns and panel sizes for this width.
+  // The same steps as pageSpec in specs.ts (which the playground uses): columns, panel sizes and
+  // legend columns for this width.
   function laidOut(spec, width, config) {
     if (!spec.concat) return Object.assign({}, spec, { config: config });
     var meta = spec.usermeta || {};

@@ -12,7 +12,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { round, type BandPoint, type EventPoint, type RateCI } from './traces.js';
-import { panelLayout, STATIC_FIGURE_WIDTH } from './theme.js';
+import { figureConfig, panelLayout, STATIC_FIGURE_WIDTH, type Theme } from './theme.js';
 
 /** A figure: where it goes, what it is called, and its spec. */
 export interface Figure {
@@ -84,6 +84,19 @@ export function layoutSpec(spec: TopLevelSpec, width: number): TopLevelSpec {
   } as unknown as TopLevelSpec;
 }
 
+/**
+ * The spec as a page draws it in a container `width` px wide: laid out (layoutSpec), the theme's
+ * config with the legend in as many columns as fit that width, and no title (the page's
+ * <figcaption> carries it). The playground draws with it; report.html and runs.html run the same
+ * steps in their inline glue script (html.ts), which cannot import modules.
+ */
+export function pageSpec(spec: TopLevelSpec, width: number, theme: Theme): TopLevelSpec {
+  const laid = { ...(layoutSpec(spec, width) as unknown as Spec) };
+  delete laid['title'];
+  laid['config'] = figureConfig(theme, panelLayout(width, 1).legendColumns);
+  return laid as unknown as TopLevelSpec;
+}
+
 function colourScale(colours: ReadonlyMap<string, string>): Spec {
   return { domain: [...colours.keys()], range: [...colours.values()] };
 }
@@ -121,6 +134,18 @@ function flatDomain(values: readonly number[], log: boolean): [number, number] |
   const v = finite[0]!;
   if (log) return [v / 2, v * 2];
   return v === 0 ? [0, 1] : [v - Math.abs(v) / 2, v + Math.abs(v) / 2];
+}
+
+/**
+ * The step axis of a panel whose curves all sit at one step (a run evaluated once, at its end):
+ * from 0 to that step, as the training-loss panel beside it, so the point reads as "evaluated at
+ * step N" (flatDomain would centre it in a range around N that starts mid-run).
+ */
+function singleStepDomain(steps: readonly number[]): [number, number] | undefined {
+  const flat = flatDomain(steps, false);
+  if (!flat) return undefined;
+  const step = steps.find(Number.isFinite)!;
+  return step > 0 ? [0, step] : [0, 1];
 }
 
 /** Fewer evaluations than this in a series: its median is drawn with a point at each one. */
@@ -175,16 +200,20 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
   const panels = input.panels.flatMap((panel, p) => {
     const mine = rows.filter((r) => r['p'] === p);
     // A panel whose runs evaluated once (a tuning run's final evaluation) has one step: give it a range.
-    const flatX = flatDomain(mine.map((r) => Number(r['x'])), false);
+    const flatX = singleStepDomain(mine.map((r) => Number(r['x'])));
     const x = {
       field: 'x',
       type: 'quantitative',
       title: input.xTitle ?? 'training step',
-      axis: { tickCount: 5 },
-      ...(flatX ? { scale: { domain: flatX } } : {}),
+      // Steps are whole numbers: no tick between two of them (a short run's axis would read 0.5, 1.5).
+      axis: { tickCount: 5, tickMinStep: 1, format: ',d' },
+      // Padding keeps the lone points (drawn at the domain's end) clear of the panel's frame.
+      ...(flatX ? { scale: { domain: flatX, nice: false, padding: 20 } } : {}),
     };
     const flat = flatDomain(mine.flatMap((r) => [r['y'], r['lo'], r['hi']].filter((v): v is number => typeof v === 'number')), input.logY);
-    const yScale = input.logY ? { type: 'log', nice: false, padding: 6 } : { zero: false, nice: false, padding: 6 };
+    // One point per series: more room above and below, so none sits on the frame.
+    const yPadding = flatX ? 24 : 6;
+    const yScale = input.logY ? { type: 'log', nice: false, padding: yPadding } : { zero: false, nice: false, padding: yPadding };
     const y = { field: 'y', type: 'quantitative', title: input.yTitle, scale: flat ? { ...yScale, domain: flat } : yScale };
     const pick = `pick${p}`;
     const fade = { condition: { param: pick, value: 1 }, value: 0.12 };
@@ -218,7 +247,8 @@ export function curveFigure(input: CurveFigureInput): Figure | null {
         few.length > 0 && {
           name: `${MARKS.point}${p}`,
           transform: [...only('band'), { filter: { field: 'o', oneOf: few } }],
-          mark: { type: 'point', filled: true, size: 30 },
+          // Larger when it is all the panel shows (one evaluation), so it reads at a glance.
+          mark: { type: 'point', filled: true, size: flatX ? 80 : 30 },
           encoding: { x, y, color: colour, opacity: fade },
         },
         {

@@ -5,9 +5,9 @@
  * (src/playground/worker.ts), which runs the project's own modules. The page bundle holds Vega and
  * Vega-Lite for drawing, and no tfjs.
  */
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { figureConfig } from '../figures/theme.js';
+import type { View } from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
+import { columnWidth, drawChart, el, markOverflow, summaryNodes } from './page_views.js';
 import { bundleFromFolder, bundleFromUrl, type OpenedBundle } from './open_bundle.js';
 import { type OpenedRun, LR_MULTIPLIERS, MAX_SEEDS, MAX_STEPS, PLAYGROUND_BACKENDS, cliCommand, type ExperimentInfo, type FromWorker, type PlayRequest, type PlaygroundBackend, type RunFiles, type ToWorker } from './protocol.js';
 
@@ -23,12 +23,6 @@ let state: State = 'loading';
 let lastFigures: Extract<FromWorker, { type: 'update' }>['figures'] = [];
 let views: View[] = [];
 const urls: string[] = [];
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
-}
 
 function setState(s: State): void {
   state = s;
@@ -315,11 +309,8 @@ function clearResults(): void {
 }
 
 function renderSummary(s: Extract<FromWorker, { type: 'update' }>['summary']): void {
-  const table = el('table', {}, [
-    el('thead', {}, [el('tr', {}, s.headers.map((h) => el('th', { scope: 'col' }, [h])))]),
-    el('tbody', {}, s.rows.map((r) => el('tr', {}, r.cells.map((c) => el('td', {}, [c]))))),
-  ]);
-  $('summary').replaceChildren(table, el('p', { className: 'muted' }, ['median [q1–q3] over seeds; spikes are events per run']));
+  $('summary').replaceChildren(...summaryNodes(s));
+  markOverflow();
 }
 
 /** Live figures are redrawn at most this often: drawing is the page's main cost while training runs. */
@@ -343,19 +334,18 @@ function drawNow(): Promise<void> {
   return drawing;
 }
 
+let drawnWidth = 0;
+
 async function drawFigures(): Promise<void> {
-  const config = figureConfig(media.matches ? 'dark' : 'light');
+  const theme = media.matches ? 'dark' : 'light';
+  const width = columnWidth($('figures'));
   const next: View[] = [];
   const nodes: HTMLElement[] = [];
   for (const f of lastFigures) {
     const chart = el('div', { className: 'chart' });
     const fig = el('figure', {}, [chart, el('figcaption', {}, [el('b', {}, [`${f.title}. `]), f.caption])]);
     fig.dataset['figure'] = f.id;
-    const spec = { ...(f.spec as TopLevelSpec), config } as TopLevelSpec & { title?: unknown };
-    delete spec.title;
-    const view = new View(parse(compile(spec).spec), { renderer: 'svg', container: chart, hover: true });
-    await view.runAsync();
-    next.push(view);
+    next.push(await drawChart(f.spec as TopLevelSpec, chart, width, theme));
     nodes.push(fig);
     // A real task boundary per figure, so input and painting are never starved while runs go on.
     await new Promise((resolve) => setTimeout(resolve, 0));
@@ -363,9 +353,19 @@ async function drawFigures(): Promise<void> {
   for (const v of views) v.finalize();
   views = next;
   $('figures').replaceChildren(...nodes);
+  drawnWidth = width;
   lastDraw = performance.now();
 }
 media.addEventListener('change', () => void drawNow());
+// Laid out for the column's width, so drawn again when the window changes it (once it settles).
+let resizing: ReturnType<typeof setTimeout> | undefined;
+window.addEventListener('resize', () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => {
+    markOverflow();
+    if (lastFigures.length > 0 && columnWidth($('figures')) !== drawnWidth) void drawNow();
+  }, 200);
+});
 
 function renderDownloads(files: readonly RunFiles[]): void {
   const link = (name: string, text: string, type: string) => {

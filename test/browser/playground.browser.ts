@@ -6,7 +6,9 @@
  * nothing; a 30-step mnist-mlp run with AdamW and Muon on wasm, paused and resumed half-way, has the
  * same per-step metrics as the CLI command the page shows, run here in Node — bit for bit; the
  * downloaded run files parse and carry the CLI's config hash; the CLI's run folders open in the
- * page; reset stops a run and clears the page. Screenshots (light and dark, during
+ * page; reset stops a run and clears the page; every chart fits its column (none cropped, also after
+ * a window resize), its step axis reaches the last step, and the summary table stays inside the
+ * content width (scrolling in its own box when wider). Screenshots (light and dark, during
  * and after a run) go to test-output/browser/ (git-ignored).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -111,6 +113,45 @@ function comparable(config: Record<string, unknown>): Record<string, unknown> {
   return { ...rest, routing: Object.fromEntries(names) };
 }
 
+/**
+ * What sticks out of the page's column: a chart drawn wider than its box (the browser crops it),
+ * a figure past the figure grid, the summary table past the content width outside its scroll box,
+ * or anything that widens the page itself. An empty list when all fits.
+ */
+function layoutProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    const right = (e: Element) => e.getBoundingClientRect().right;
+    const grid = document.getElementById('figures')!;
+    for (const fig of document.querySelectorAll<HTMLElement>('#figures figure')) {
+      const chart = fig.querySelector<HTMLElement>('.chart')!;
+      const svg = chart.querySelector('svg');
+      if (!svg) out.push(`${fig.dataset['figure']}: no svg`);
+      else if (svg.getBoundingClientRect().width > chart.clientWidth + 0.5) out.push(`${fig.dataset['figure']}: svg ${svg.getBoundingClientRect().width} px in a ${chart.clientWidth} px box`);
+      if (right(fig) > right(grid) + 0.5) out.push(`${fig.dataset['figure']}: past the figure grid`);
+    }
+    const main = document.querySelector('main')!;
+    const box = document.querySelector<HTMLElement>('#summary .table-scroll');
+    const table = document.querySelector('#summary table');
+    if (table && !box) out.push('summary table without its scroll box');
+    if (box && right(box) > right(main) + 0.5) out.push(`summary box ends at ${right(box)}, the column at ${right(main)}`);
+    if (box && table && right(table) > right(box) + 0.5 && getComputedStyle(box).overflowX !== 'auto') out.push('summary table overflows a box that does not scroll');
+    if (document.documentElement.scrollWidth > window.innerWidth) out.push(`page ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
+    return out;
+  });
+}
+
+/** Each panel's x domain in a figure, as Vega describes its axis ("… with values from 0 to 30"), and its tick labels. */
+function xAxes(page: Page, figure: string): Promise<{ from: number; to: number; ticks: string[] }[]> {
+  return page.$$eval(`#figures figure[data-figure="${figure}"] g[aria-label^="X-axis"]`, (axes) =>
+    axes.map((a) => {
+      // Vega writes negative numbers with a minus sign (U+2212).
+      const m = /values from (\S+) to (\S+)$/.exec((a.getAttribute('aria-label') ?? '').replace(/\u2212/g, '-'));
+      return { from: Number(m?.[1]), to: Number(m?.[2]), ticks: [...a.querySelectorAll('.role-axis-label text')].map((t) => t.textContent ?? '') };
+    }),
+  );
+}
+
 describe('playground', () => {
   let light: Opened;
   beforeAll(async () => {
@@ -178,6 +219,36 @@ describe('playground', () => {
     await page.screenshot({ path: join(SHOTS, 'playground-light.png'), fullPage: true });
     expect(await page.locator('#figures figure').count()).toBeGreaterThanOrEqual(2);
     expect(await page.locator('#summary tbody tr').count()).toBe(2);
+    // Every chart fits its column (none cropped) and its step axis reaches the last step.
+    expect(await layoutProblems(page)).toEqual([]);
+    const lossAxes = await xAxes(page, 'loss-mnist-mlp');
+    expect(lossAxes.length).toBeGreaterThan(0);
+    for (const axis of lossAxes) expect(axis.to).toBeGreaterThanOrEqual(STEPS);
+    // One evaluation (at the end): an axis from step 0 to it, with whole-number ticks.
+    const evalAxes = await xAxes(page, 'eval-mnist-mlp');
+    expect(evalAxes.length).toBeGreaterThan(0);
+    for (const axis of evalAxes) {
+      // 0 to STEPS, plus the few px of padding that keep the point off the frame.
+      expect(axis.from).toBeLessThanOrEqual(0);
+      expect(axis.from).toBeGreaterThan(-STEPS / 10);
+      expect(axis.to).toBeGreaterThanOrEqual(STEPS);
+      expect(axis.to).toBeLessThan(STEPS * 1.1);
+      expect(axis.ticks.length).toBeGreaterThan(1);
+      for (const t of axis.ticks) expect(t).toMatch(/^\d[\d,]*$/);
+    }
+    // Laid out again for a new window width: one wide column instead of two.
+    const narrow = await page.$eval('#figures figure .chart', (c) => c.clientWidth);
+    await page.setViewportSize({ width: 900, height: 900 });
+    await page.waitForFunction(
+      (before) => [...document.querySelectorAll('#figures figure .chart')].every((c) => {
+        const w = c.querySelector('svg')?.getBoundingClientRect().width ?? 0;
+        return c.clientWidth > before && w > before && w <= c.clientWidth + 0.5;
+      }),
+      narrow,
+      { timeout: 30_000 },
+    );
+    expect(await layoutProblems(page)).toEqual([]);
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     // The CLI command the page shows, run here in Node (wasm) into a temporary folder.
     const out = join(root, 'cli');
@@ -299,9 +370,14 @@ describe('playground', () => {
     await page.click('#run');
     await page.waitForFunction(() => document.querySelectorAll('#figures figure').length > 0 && Number(document.body.dataset['steps'] ?? 0) >= 20, undefined, { timeout: 120_000 });
     await page.screenshot({ path: join(SHOTS, 'playground-running-dark.png'), fullPage: true });
+    expect(await layoutProblems(page)).toEqual([]);
     await page.waitForSelector('body[data-state=finished], body[data-state=error]', { timeout: 180_000 });
     expect(await page.getAttribute('body', 'data-state')).toBe('finished');
     await page.screenshot({ path: join(SHOTS, 'playground-dark.png'), fullPage: true });
+    expect(await layoutProblems(page)).toEqual([]);
+    const moeAxes = await xAxes(page, 'loss-moe-regimes');
+    expect(moeAxes.length).toBeGreaterThan(0);
+    for (const axis of moeAxes) expect(axis.to).toBeGreaterThanOrEqual(40);
     const ids = await page.$$eval('#figures figure', (fs) => fs.map((f) => (f as HTMLElement).dataset['figure']));
     expect(ids.some((id) => id?.startsWith('loss-'))).toBe(true);
     expect(ids.some((id) => /maxvio|max-vio/i.test(id ?? ''))).toBe(true);
