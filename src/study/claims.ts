@@ -7,10 +7,9 @@
 import { armNeeds, type ArmName } from './arms.js';
 import { taskModelKind } from './study.js';
 import { verdictFrom } from './compare.js';
-import type { Endpoint, StudyResults, VerdictKind } from './results.js';
+import type { Endpoint, StudyResults } from './results.js';
+import type { SubClaimId, VerdictKind } from './verdict.js';
 import { claimTasksOf } from './protocol.js';
-
-export type SubClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 
 export interface SubClaim {
   readonly id: SubClaimId;
