@@ -88,7 +88,7 @@ const word = (v: VerdictKind) => ({ supported: 'supported', contradicted: 'contr
  * sub-claim counts as an endpoint favouring the treatment if supported, the baseline if
  * contradicted); (d), (e), (f) qualify it; the limits of the scale close it.
  */
-export function overallParagraph(claims: readonly SubClaim[], treatment: string, baseline: string): string {
+export function overallParagraph(claims: readonly SubClaim[], treatment: string, baseline: string, rule = 'every verdict uses family-wise intervals'): string {
   const by = Object.fromEntries(claims.map((c) => [c.id, c])) as Record<SubClaimId, SubClaim>;
   const core = [by.a, by.b, by.c].filter((c) => c.verdict !== null);
   const scale =
@@ -124,7 +124,7 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
     qualify(by.d, 'With the mitigations'),
     qualify(by.e, 'In low precision'),
     dense,
-    `(${treatment} − ${baseline}; every verdict uses family-wise intervals.)`,
+    `(${treatment} − ${baseline}; ${rule}.)`,
     scale,
   ].join(' ');
 }

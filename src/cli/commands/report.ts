@@ -20,7 +20,7 @@ async function reportCommand(dir: string): Promise<0> {
   }
   const pages = await writeStudyPages(dir, results);
   reportWarnings(pages.written);
-  const text = renderReport(results, pages.markdown);
+  const text = renderReport(results, pages.markdown, pages.answerMarkdown);
   const path = join(dir, 'REPORT.md');
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
