@@ -49,7 +49,8 @@ export function forestFigure(outcome: PrimaryOutcome, treatment: string, baselin
       };
     }
     const lnRatio = p.effect > 0 && Number.isFinite(p.effect) ? Math.log(p.effect) : 0;
-    return { label, effect: round(lnRatio), lo: null, hi: null, open: '', scale: 'ln O/E', verdict: p.verdict, p: p.p, holm: p.holmP };
+    // lo = hi = the point: a zero-length rule, so every row's scale has finite ends.
+    return { label, effect: round(lnRatio), lo: round(lnRatio), hi: round(lnRatio), open: '', scale: 'ln O/E', verdict: p.verdict, p: p.p, holm: p.holmP };
   });
   const colour = {
     field: 'verdict',
