@@ -88,6 +88,7 @@ export function forestFigure(outcome: PrimaryOutcome, treatment: string, baselin
           { mark: { type: 'rule', strokeDash: [3, 3] }, encoding: { x: { datum: 0, type: 'quantitative' } } },
           { name: `${MARKS.interval}0`, mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { ...x, field: 'lo' }, x2: { field: 'hi' }, color: colour, tooltip } },
           { name: `${MARKS.point}0`, mark: { type: 'point', filled: true, size: 70 }, encoding: { x, color: colour, tooltip } },
+          { mark: { type: 'text', align: 'right', dy: -9, fontSize: 10 }, encoding: { x: { ...x, field: 'hi' }, text: { field: 'open' } } },
         ],
       },
       resolve: { scale: { x: 'independent' } },

@@ -116,7 +116,9 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
   const dense =
     by.f.verdict === null
       ? `Whether it is specific to MoE was not tested (${by.f.note}).`
-      : by.f.verdict === overall && overall !== 'inconclusive'
+      : by.f.verdict === 'inconclusive' && overall === 'inconclusive'
+        ? 'The dense LM is inconclusive too ((f) inconclusive), so the study cannot say whether anything here is specific to MoE.'
+        : by.f.verdict === overall && overall !== 'inconclusive'
         ? `The dense LM shows the same ((f) ${word(by.f.verdict)}), so the difference is not specific to MoE.`
         : `The dense LM does not show the same ((f) ${word(by.f.verdict)}), so whatever holds in (a)–(c) may be specific to MoE.`;
   return [
