@@ -35,7 +35,8 @@ export function forestFigure(outcome: PrimaryOutcome, treatment: string, baselin
     if (p.shift) {
       const finite = [p.shift.lo, p.shift.hi].filter(Number.isFinite);
       // An unbounded end is drawn to the row's widest finite value (or ±1 around the estimate).
-      const span = Math.max(1e-9, ...finite.map((x) => Math.abs(x - p.shift!.estimate)), Math.abs(p.shift.estimate));
+      // All-zero rows (e.g. no spike on either side) get a unit span, not a scale of width 0.
+      const span = Math.max(...finite.map((x) => Math.abs(x - p.shift!.estimate)), Math.abs(p.shift.estimate)) || 1;
       return {
         label,
         effect: round(p.shift.estimate),
@@ -48,9 +49,10 @@ export function forestFigure(outcome: PrimaryOutcome, treatment: string, baselin
         holm: p.holmP,
       };
     }
-    const lnRatio = p.effect > 0 && Number.isFinite(p.effect) ? Math.log(p.effect) : 0;
+    const defined = p.effect > 0 && Number.isFinite(p.effect);
+    const lnRatio = defined ? Math.log(p.effect) : 0;
     // lo = hi = the point: a zero-length rule, so every row's scale has finite ends.
-    return { label, effect: round(lnRatio), lo: round(lnRatio), hi: round(lnRatio), open: '', scale: 'ln O/E', verdict: p.verdict, p: p.p, holm: p.holmP };
+    return { label, effect: round(lnRatio), lo: round(lnRatio), hi: round(lnRatio), open: defined ? '' : 'no failures', scale: 'ln O/E', verdict: p.verdict, p: p.p, holm: p.holmP };
   });
   const colour = {
     field: 'verdict',
@@ -79,19 +81,26 @@ export function forestFigure(outcome: PrimaryOutcome, treatment: string, baselin
       'Time to failure: ln(observed ÷ expected failures) of the treatment, a point. Left of the zero line: the treatment lower (fewer spikes, lower loss, fewer failures). Each row has its own scale.',
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      data: { values: rows },
-      facet: { row: { field: 'label', type: 'nominal', title: null, sort: rows.map((r) => r.label), header: { labelAngle: 0, labelAlign: 'left', labelLimit: 360 } } },
-      spec: {
-        width: 320,
-        height: 26,
-        layer: [
-          { mark: { type: 'rule', strokeDash: [3, 3] }, encoding: { x: { datum: 0, type: 'quantitative' } } },
-          { name: `${MARKS.interval}0`, mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { ...x, field: 'lo' }, x2: { field: 'hi' }, color: colour, tooltip } },
-          { name: `${MARKS.point}0`, mark: { type: 'point', filled: true, size: 70 }, encoding: { x, color: colour, tooltip } },
-          { mark: { type: 'text', align: 'right', dy: -9, fontSize: 10 }, encoding: { x: { ...x, field: 'hi' }, text: { field: 'open' } } },
-        ],
-      },
-      resolve: { scale: { x: 'independent' } },
+      vconcat: rows.map((row, i) => {
+        // Each row its own scale, always showing zero; a flat row (a point at 0) gets ±1.
+        const lo = Math.min(0, row.lo ?? row.effect, row.effect);
+        const hi = Math.max(0, row.hi ?? row.effect, row.effect);
+        const pad = (hi - lo) * 0.08 || 1;
+        const rx = { ...x, scale: { domain: [round(lo - pad), round(hi + pad)], nice: false, zero: false } };
+        return {
+          title: { text: row.label, anchor: 'start', fontSize: 11, fontWeight: 'normal' },
+          data: { values: [row] },
+          width: 360,
+          height: 22,
+          layer: [
+            { mark: { type: 'rule', strokeDash: [3, 3] }, encoding: { x: { datum: 0, type: 'quantitative', scale: rx.scale } } },
+            { name: `${MARKS.interval}${i}`, mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { ...rx, field: 'lo' }, x2: { field: 'hi' }, color: colour, tooltip } },
+            { name: `${MARKS.point}${i}`, mark: { type: 'point', filled: true, size: 70 }, encoding: { x: rx, color: colour, tooltip } },
+            { mark: { type: 'text', align: 'left', dx: 6, dy: -8, fontSize: 10 }, encoding: { x: rx, text: { field: 'open' } } },
+          ],
+        };
+      }),
+      resolve: { scale: { x: 'independent', color: 'shared' } },
     } as Figure['spec'],
   };
 }

@@ -86,8 +86,12 @@ describe('the primary family in the report', () => {
     expect(f.id).toBe(FOREST_ID);
     const { svg, warnings } = await renderSvg(f.spec);
     expect(warnings).toEqual([]);
-    expect(svg).toMatch(/point0_marks/);
-    expect(svg).toMatch(/interval0_marks/);
+    // One row per endpoint, each with its own interval and point (mark names are per row).
+    for (const i of [0, 1]) {
+      expect(svg).toMatch(new RegExp(`interval${i}_marks`));
+      expect(svg).toMatch(new RegExp(`point${i}_marks`));
+    }
+    expect(svg).not.toMatch(/interval2_marks/);
     expect(svg).toContain('#8a8f98');
   });
 
