@@ -11,7 +11,7 @@ import { FIGURES_DIR, figuresMarkdown, writeSvgFigures, type WrittenFigure } fro
 import { runFigures } from './run_figures.js';
 import { studyFigures } from './study_figures.js';
 import { VERDICT_SECTION } from './forest.js';
-import { verdictLines } from '../study/verdict_section.js';
+import { verdictLines, verdictTable } from '../study/verdict_section.js';
 
 export const STUDY_HTML = 'report.html';
 
@@ -38,6 +38,7 @@ export async function writeStudyPages(dir: string, r: StudyResults): Promise<Stu
         ...verdictLines(r),
         'The protocol, every exploratory endpoint with its interval, and the limits are in REPORT.md next to this file.',
       ],
+      ...(verdictTable(r) ? { table: verdictTable(r)! } : {}),
       figures,
     }),
   );

@@ -36,6 +36,26 @@ function binom(n: number, k: number): number {
   return c;
 }
 
+/** The verdicts table, one row per primary endpoint (REPORT.md and report.html); null without verdicts. */
+export function verdictTable(r: StudyResults): { head: string[]; rows: string[][] } | null {
+  const o = r.primary;
+  if (!o?.decision) return null;
+  const { treatment: t, baseline: b } = r.spec;
+  return {
+    head: ['sub-claim', 'endpoint', `n (${t} / ${b})`, 'effect [interval]', 'exact p', 'Holm p', 'verdict', 'detectable (power 0.8)'],
+    rows: o.decision.primary.map((p) => [
+      `(${p.endpoint.subClaim})`,
+      endpointText(p.endpoint, o.multipliersUsed[p.endpoint.subClaim]),
+      `${p.nTreatment} / ${p.nBaseline}`,
+      effectText(p),
+      num(p.p),
+      num(p.holmP),
+      p.verdict,
+      p.verdict === 'inconclusive' ? detectableText(p) : '—',
+    ]),
+  };
+}
+
 const BOLD: Record<VerdictKind, string> = { supported: '**supported**', contradicted: '**contradicted**', inconclusive: 'inconclusive' };
 
 /** The sub-claims as the overall paragraph reads them, from the primary verdicts; a sub-claim outside the family is "not pre-registered". */
@@ -59,11 +79,7 @@ export function verdictLines(r: StudyResults): string[] {
   }
   if (!o.decision) return [`The primary family decided nothing: ${o.unmeasured.map((u) => `(${u.endpoint.subClaim}) not measured — ${u.why}`).join('; ')}.`];
   return [
-    ...o.decision.primary.map(
-      (p) =>
-        `(${p.endpoint.subClaim}) ${p.verdict}: ${endpointText(p.endpoint, o.multipliersUsed[p.endpoint.subClaim])}; n ${p.nTreatment}/${p.nBaseline}; effect ${effectText(p)}; exact p ${num(p.p)}, Holm p ${num(p.holmP)}${p.detectable ? `; smallest detectable: ${detectableText(p)}` : ''}.`,
-    ),
-    `Rule: a sub-claim is supported or contradicted only when its pre-registered endpoint is Holm-significant at ${o.decision.alpha} over these ${o.family.length} endpoints, in that direction; every other number in the report is exploratory.`,
+    `Sub-claim verdicts (table below): a sub-claim is supported or contradicted only when its pre-registered endpoint is Holm-significant at ${o.decision.alpha} over these ${o.family.length} endpoints, in that direction; every other number in the report is exploratory. Effect: ${r.spec.treatment} − ${r.spec.baseline}, Hodges–Lehmann shift [95 % interval] or observed ÷ expected failures.`,
   ];
 }
 
@@ -97,16 +113,15 @@ export function verdictSection(r: StudyResults, forest = ''): string {
       ...family,
     ].join('\n');
   }
-  const rows = o.decision.primary.map(
-    (p) =>
-      `| (${p.endpoint.subClaim}) | ${endpointText(p.endpoint, o.multipliersUsed[p.endpoint.subClaim])} | ${p.nTreatment} / ${p.nBaseline} | ${effectText(p)} | ${num(p.p)} | ${num(p.holmP)} | ${BOLD[p.verdict]} | ${p.verdict === 'inconclusive' ? detectableText(p) : '—'} |`,
-  );
+  const table = verdictTable(r)!;
+  const cells = (row: readonly string[]) => `| ${row.join(' | ')} |`;
+  const rows = table.rows.map((row) => cells(row.map((c, i) => (i === 6 ? BOLD[c as VerdictKind] : c))));
   return [
     ...head,
     `Each sub-claim is decided by its one pre-registered endpoint: **supported** or **contradicted** only when it is Holm-significant at ${o.decision.alpha} over the ${o.family.length} primary endpoints, in that direction; otherwise inconclusive, with the smallest effect the design could have detected (power 0.8) at its n. Effect: ${t} − ${b}; per-run values give the Hodges–Lehmann shift with its 95 % distribution-free interval, time to failure gives the treatment's observed ÷ expected failures. Every other comparison in this report is **exploratory** (raw p, descriptive intervals) and decides nothing.`,
     '',
-    `| sub-claim | endpoint | n (${t} / ${b}) | effect [interval] | exact p | Holm p | verdict | detectable (power 0.8) |`,
-    '|---|---|---|---|---|---|---|---|',
+    cells(table.head),
+    cells(table.head.map(() => '---')),
     ...rows,
     '',
     `Overall: ${overallParagraph(primaryClaims(r), t, b, 'every verdict is Holm over the pre-registered primary family')}`,

@@ -7,6 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FOREST_ID, forestFigure } from '../../src/figures/forest.js';
+import { writeStudyPages } from '../../src/figures/pages.js';
 import { renderSvg } from '../../src/figures/render.js';
 import { studyFigures } from '../../src/figures/study_figures.js';
 import { analyzeStudy } from '../../src/study/analyze.js';
@@ -93,6 +94,19 @@ describe('the primary family in the report', () => {
     }
     expect(svg).not.toMatch(/interval2_marks/);
     expect(svg).toContain('#8a8f98');
+  });
+
+  it('opens report.html with the verdicts table, then the forest plot as its first section', async () => {
+    const r = analyzeStudy(dirs.v3!);
+    const pages = await writeStudyPages(dirs.v3!, r);
+    const html = readFileSync(pages.htmlPath, 'utf8');
+    const table = html.indexOf('<table class="answer">');
+    expect(table).toBeGreaterThan(0);
+    expect(html.slice(table)).toMatch(/^<table class="answer"><thead><tr><th>sub-claim<\/th>.*<td>\(a\)<\/td>.*<td>\(c\)<\/td>/);
+    expect(table).toBeLessThan(html.indexOf('<section><h2>Sub-claim verdicts</h2>\n<figure id="fig-forest-primary"'));
+    expect(html.indexOf('<section>')).toBe(html.indexOf('<section><h2>Sub-claim verdicts</h2>'));
+    expect(pages.answerMarkdown).toContain('figures/forest-primary.svg');
+    expect(pages.markdown).not.toContain('forest-primary');
   });
 
   it('decides nothing when a pre-registered endpoint was not measured, and says which', () => {
