@@ -35,6 +35,8 @@ export interface PageInput {
   readonly title: string;
   /** Plain-text paragraphs under the title. */
   readonly intro?: readonly string[];
+  /** A plain-text table under the intro (a study's sub-claim verdicts: the answer comes first). */
+  readonly table?: { readonly head: readonly string[]; readonly rows: readonly (readonly string[])[] };
   readonly figures: readonly Figure[];
 }
 
@@ -126,6 +128,8 @@ body { margin: 0 auto; padding: 24px 28px 60px; max-width: 1400px; background: v
 h1 { font-size: 1.5em; margin: 0 0 6px; }
 h2 { font-size: 1.2em; margin: 34px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 p.intro { color: var(--muted); margin: 4px 0; max-width: 70em; }
+table.answer { border-collapse: collapse; margin: 10px 0; font-size: 0.92em; }
+table.answer th, table.answer td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; }
 p.help { color: var(--muted); font-size: 0.9em; }
 figure { margin: 18px 0 26px; }
 figure .chart { width: 100%; }
@@ -163,6 +167,7 @@ export function renderHtmlPage(input: PageInput): string {
 <body>
 <h1>${escapeHtml(input.title)}</h1>
 ${(input.intro ?? []).map((p) => `<p class="intro">${escapeHtml(p)}</p>`).join('\n')}
+${input.table ? `<table class="answer"><thead><tr>${input.table.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${input.table.rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>` : ''}
 <p class="help">Hover a mark for its values. Curves: drag to pan, scroll to zoom, double-click to reset. Click a legend entry to highlight that optimizer (shift-click adds one; double-click resets).</p>
 ${body}
 <div id="tooltip" role="tooltip" hidden></div>

@@ -10,12 +10,16 @@ import { writeFileAtomic } from '../train/run_files.js';
 import { FIGURES_DIR, figuresMarkdown, writeSvgFigures, type WrittenFigure } from './output.js';
 import { runFigures } from './run_figures.js';
 import { studyFigures } from './study_figures.js';
+import { VERDICT_SECTION } from './forest.js';
+import { verdictLines, verdictTable } from '../study/verdict_section.js';
 
 export const STUDY_HTML = 'report.html';
 
 export interface StudyPages {
-  /** Markdown that embeds the SVGs (links relative to the study folder). */
+  /** Markdown that embeds the SVGs (links relative to the study folder), but the answer's. */
   readonly markdown: string;
+  /** Markdown of the answer's figure (the forest plot), which REPORT.md shows first; '' without one. */
+  readonly answerMarkdown: string;
   readonly htmlPath: string;
   readonly written: WrittenFigure[];
 }
@@ -24,7 +28,6 @@ export interface StudyPages {
 export async function writeStudyPages(dir: string, r: StudyResults): Promise<StudyPages> {
   const figures = studyFigures(r);
   const written = await writeSvgFigures(join(dir, FIGURES_DIR), figures);
-  const verdict = { supported: 'supported', contradicted: 'contradicted', inconclusive: 'inconclusive' }[r.verdict];
   const htmlPath = join(dir, STUDY_HTML);
   writeFileAtomic(
     htmlPath,
@@ -32,12 +35,16 @@ export async function writeStudyPages(dir: string, r: StudyResults): Promise<Stu
       title: `Stability study: ${r.spec.name}`,
       intro: [
         `${r.spec.description}. ${r.spec.treatment} (treatment) vs ${r.spec.baseline} (baseline) on ${r.spec.tasks.map((t) => t.experiment).join(', ')}; seeds ${r.spec.seeds.join(', ')}; ${r.runsFound} of ${r.runsExpected} runs found.`,
-        `Verdict of the claim check at this scale: ${verdict} (the reasoning, every endpoint's CI and the limits are in REPORT.md next to this file).`,
+        ...verdictLines(r),
+        'The protocol, every exploratory endpoint with its interval, and the limits are in REPORT.md next to this file.',
       ],
+      ...(verdictTable(r) ? { table: verdictTable(r)! } : {}),
       figures,
     }),
   );
-  return { markdown: figuresMarkdown(figures), htmlPath, written };
+  const answer = figures.filter((f) => f.section === VERDICT_SECTION);
+  const rest = figures.filter((f) => f.section !== VERDICT_SECTION);
+  return { markdown: figuresMarkdown(rest), answerMarkdown: answer.length ? figuresMarkdown(answer, undefined, '### Forest plot') : '', htmlPath, written };
 }
 
 /** The HTML page and/or SVG files of plain run folders. */

@@ -14,6 +14,7 @@ import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from
 import { seriesColours } from '../text/palette.js';
 import { curveFigure, lrSensitivityFigure, rateFigure, type Figure, type RatePanel } from './specs.js';
 import { meanWithCI } from './traces.js';
+import { forestFigure } from './forest.js';
 
 interface StressRun extends RunData {
   readonly summary: RunSummary;
@@ -54,6 +55,9 @@ export function studyFigures(r: StudyResults): Figure[] {
   };
   const figures: Figure[] = [];
   const push = (f: Figure | null) => void (f && figures.push(f));
+
+  // ---- the answer first: the primary family's forest plot (v3 studies)
+  if (r.primary) push(forestFigure(r.primary, r.spec.treatment, r.spec.baseline));
 
   // ---- LR sensitivity (tuning)
   const lrPanels = tasks.flatMap((task) => {

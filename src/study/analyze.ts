@@ -15,6 +15,7 @@ import { loadStudyOrBundle } from './bundle.js';
 import { collectCells, type Cell, type StudyCells, type TaskCells } from './cells.js';
 import { compareFamily, favours, verdictFrom } from './compare.js';
 import { endpointSamples, labelCells, survivalSample, type EndpointSample, type SurvivalSample } from './endpoints.js';
+import { decidePrimary } from './primary.js';
 import { fmt3 } from './protocol.js';
 import type { BalanceTrace, Comparison, MedianCurve, StressCell, StudyResults } from './results.js';
 import { growthOf, overTime, signalsIn } from './signals.js';
@@ -125,6 +126,7 @@ export function analyzeCells(cells: StudyCells): StudyResults {
     endpoints,
     familyConfidence: family.familyConfidence,
     verdict: verdictFrom(endpoints),
+    primary: decidePrimary(cells),
     detectors,
     curves,
   };

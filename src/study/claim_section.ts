@@ -61,6 +61,10 @@ export function claimSection(r: StudyResults): string {
     `> ${CLAIM}`,
     '> — the claim under test (docs/references.md#the-claim)',
     '',
+    r.primary
+      ? '*Exploratory*: the verdicts of this section follow the v2 rule over every endpoint and decide nothing; the sub-claims are decided at the top of this report (Sub-claim verdicts), by the pre-registered primary family.'
+      : '*v2 rule*: this study pre-registered no primary family, so this section is the only verdict it has; it follows the v2 rule below, whose limits at few seeds are stated under Limits.',
+    '',
     `Endpoints: for every task, LR multiplier and arm, the ${t} − ${b} difference in divergence rate, failure rate, steps lost to divergence, final eval loss, and spikes per 1k steps (whole run and last half) for each detector (${r.endpoints.length} endpoints). Rule: *supported* if at least one family-wise interval (${pct(r.familyConfidence)}) lies below 0 and none above; *contradicted* if at least one lies above and none below; otherwise *inconclusive*.`,
     '',
     `- Endpoints favouring ${t} (family-wise interval below 0): ${forT.length}${forT.length ? `\n${forT.map(line).join('\n')}` : ''}`,

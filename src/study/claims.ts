@@ -7,10 +7,9 @@
 import { armNeeds, type ArmName } from './arms.js';
 import { taskModelKind } from './study.js';
 import { verdictFrom } from './compare.js';
-import type { Endpoint, StudyResults, VerdictKind } from './results.js';
+import type { Endpoint, StudyResults } from './results.js';
+import type { SubClaimId, VerdictKind } from './verdict.js';
 import { claimTasksOf } from './protocol.js';
-
-export type SubClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 
 export interface SubClaim {
   readonly id: SubClaimId;
@@ -89,7 +88,7 @@ const word = (v: VerdictKind) => ({ supported: 'supported', contradicted: 'contr
  * sub-claim counts as an endpoint favouring the treatment if supported, the baseline if
  * contradicted); (d), (e), (f) qualify it; the limits of the scale close it.
  */
-export function overallParagraph(claims: readonly SubClaim[], treatment: string, baseline: string): string {
+export function overallParagraph(claims: readonly SubClaim[], treatment: string, baseline: string, rule = 'every verdict uses family-wise intervals'): string {
   const by = Object.fromEntries(claims.map((c) => [c.id, c])) as Record<SubClaimId, SubClaim>;
   const core = [by.a, by.b, by.c].filter((c) => c.verdict !== null);
   const scale =
@@ -117,7 +116,9 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
   const dense =
     by.f.verdict === null
       ? `Whether it is specific to MoE was not tested (${by.f.note}).`
-      : by.f.verdict === overall && overall !== 'inconclusive'
+      : by.f.verdict === 'inconclusive' && overall === 'inconclusive'
+        ? 'The dense LM is inconclusive too ((f) inconclusive), so the study cannot say whether anything here is specific to MoE.'
+        : by.f.verdict === overall && overall !== 'inconclusive'
         ? `The dense LM shows the same ((f) ${word(by.f.verdict)}), so the difference is not specific to MoE.`
         : `The dense LM does not show the same ((f) ${word(by.f.verdict)}), so whatever holds in (a)–(c) may be specific to MoE.`;
   return [
@@ -125,7 +126,7 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
     qualify(by.d, 'With the mitigations'),
     qualify(by.e, 'In low precision'),
     dense,
-    `(${treatment} − ${baseline}; every verdict uses family-wise intervals.)`,
+    `(${treatment} − ${baseline}; ${rule}.)`,
     scale,
   ].join(' ');
 }

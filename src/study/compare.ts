@@ -9,7 +9,8 @@
  */
 import type { EndpointSample } from './endpoints.js';
 import { fmt3 } from './protocol.js';
-import type { Comparison, Endpoint, VerdictKind } from './results.js';
+import type { Comparison, Endpoint } from './results.js';
+import type { VerdictKind } from './verdict.js';
 import { bonferroniConfidence, bootstrapDiffCI, FAMILY_ALPHA, holm, mannWhitney } from './stats.js';
 
 /** Seed of every bootstrap in a report, so reports are reproducible to the digit. */

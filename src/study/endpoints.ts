@@ -50,6 +50,17 @@ const stepsLostOf = (s: RunSummary) => (s.diverged ? s.plannedSteps - (s.diverge
 const survivalObs = (s: RunSummary): SurvivalObservation =>
   s.diverged ? { time: s.divergedAtStep ?? s.steps, event: true } : { time: s.steps, event: false };
 
+/**
+ * Time to failure of a run for a primary endpoint: an event when the run failed by the study's rule
+ * (failure.ts: diverged, or ended at or above its initial loss or k × the best tuned loss) — at the
+ * step it diverged, or at its last step for a run that failed without diverging (its loss stayed
+ * finite, so the failure is only known at the end) — and censored at its last step otherwise.
+ */
+export const failureObs = (s: RunSummary, failure: FailureContext): SurvivalObservation =>
+  failureReason(s, failure) === null
+    ? { time: s.steps, event: false }
+    : { time: s.diverged ? (s.divergedAtStep ?? s.steps) : s.steps, event: true };
+
 /** The per-step records of those runs that have them. */
 const recordsOf = (runs: readonly StudyRun[]) => runs.flatMap((r) => (r.metrics ? [r.metrics] : []));
 

@@ -9,6 +9,7 @@ import { warmupSteps, type ScheduleSpec } from '../train/schedule.js';
 import { expandRuns } from '../train/config.js';
 import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
 import { baseLr, gridRuns } from './tuning.js';
+import { validatePrimaryFamily, type PrimaryEndpoint } from './verdict.js';
 
 export { baseLr };
 
@@ -70,6 +71,13 @@ export interface StudySpec {
   readonly failureLossFactor?: number;
   /** Roles of the tasks in the claim check v2 (default DEFAULT_CLAIM_TASKS). */
   readonly claimTasks?: ClaimTasks;
+  /**
+   * The pre-registered primary family (verdict.ts): one endpoint per sub-claim, fixed before any run
+   * and written to study.json with the rest of the spec. Only these decide verdicts (Holm over this
+   * family); every other endpoint is exploratory. Optional: a study without it (v2) stays reportable
+   * and its report says that it decided nothing by this rule.
+   */
+  readonly primary?: readonly PrimaryEndpoint[];
 }
 
 /** The roles of a study's tasks: its own, else the defaults. */
@@ -113,6 +121,20 @@ export function validateStudy(study: StudySpec): void {
   if (!(study.tune.steps >= 1 && study.stress.steps >= 1)) throw new Error(`${where}: steps must be ≥ 1`);
   if (study.failureLossFactor !== undefined && !(study.failureLossFactor > 1)) {
     throw new Error(`${where}: failureLossFactor = ${study.failureLossFactor}: expected a number > 1`);
+  }
+  if (study.primary !== undefined) {
+    try {
+      validatePrimaryFamily(study.primary);
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`);
+    }
+    const tasks = new Set(study.tasks.map((t) => t.experiment));
+    for (const e of study.primary) {
+      // A primary endpoint on a task the study never runs could not be measured: refuse it before any run.
+      if (!tasks.has(e.task)) throw new Error(`${where}: primary endpoint (${e.subClaim}) names task ${e.task}, which is not in the study`);
+      const stray = e.multipliers.filter((m) => !study.stress.multipliers.includes(m));
+      if (stray.length) throw new Error(`${where}: primary endpoint (${e.subClaim}) names multiplier(s) ${stray.join(', ')} outside stress.multipliers`);
+    }
   }
   for (const task of study.tasks) {
     const w = `${where}: task ${task.experiment}`;

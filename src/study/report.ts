@@ -9,6 +9,7 @@ import type { Comparison, StressCell, StudyResults } from './results.js';
 import { GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './signals.js';
 import { ARMS } from './arms.js';
 import { claimSection } from './claim_section.js';
+import { verdictSection } from './verdict_section.js';
 import { multLabel, stressStepsOf, tuneStepsOf } from './protocol.js';
 import { adj, ci, num, medIqr, pct, spikeCell } from './report_format.js';
 import { FAMILY_ALPHA } from './stats.js';
@@ -355,10 +356,15 @@ function multiplicitySection(r: StudyResults): string {
   return lines.join('\n');
 }
 
-/** `figures`: the Markdown that embeds the SVG figures (src/figures/output.ts), placed before the claim check. */
-export function renderReport(r: StudyResults, figures = ''): string {
+/**
+ * `figures`: the Markdown that embeds the SVG figures (src/figures/output.ts), placed before the
+ * claim check; `answerFigures`: the forest plot's, in the opening section. The answer comes first.
+ */
+export function renderReport(r: StudyResults, figures = '', answerFigures = ''): string {
   return [
     `# Stability study report: ${r.spec.name}`,
+    '',
+    verdictSection(r, answerFigures),
     '',
     protocol(r),
     '',

@@ -10,6 +10,7 @@ import type { FailureReason } from './failure.js';
 import type { StudySpec } from './protocol.js';
 import type { Summary } from './stats.js';
 import type { KaplanMeierStep, LogRank } from './survival.js';
+import type { PrimaryOutcome, VerdictKind } from './verdict.js';
 
 export interface Comparison {
   /** treatment − baseline, in means (rates and counts are sparse: medians would mostly be 0). */
@@ -119,8 +120,6 @@ export interface GrowthRow {
   readonly runs: number;
 }
 
-export type VerdictKind = 'supported' | 'contradicted' | 'inconclusive';
-
 export interface Endpoint {
   readonly task: string;
   readonly multiplier: number;
@@ -173,7 +172,13 @@ export interface StudyResults {
   readonly endpoints: readonly Endpoint[];
   /** Confidence of the family-wise intervals, 1 − α/m. */
   readonly familyConfidence: number;
+  /**
+   * The v2 rule's verdict over every endpoint's family-wise interval. In a study with a primary
+   * family it is exploratory; in a v2 study it is what v2 reported, kept unchanged.
+   */
   readonly verdict: VerdictKind;
+  /** The pre-registered primary family and its verdicts; null for a study without one (v2). */
+  readonly primary: PrimaryOutcome | null;
   readonly detectors: readonly string[];
   /** Representative curves: task → multiplier → label → median loss per step, and how many runs diverged. */
   readonly curves: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, MedianCurve>>>>>>;

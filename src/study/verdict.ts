@@ -23,8 +23,14 @@ import {
   type HodgesLehmann,
 } from './exact.js';
 
-/** Sub-claims of the claim check v3: (a)–(f) as in v2 and (g), the positive control's mechanism. */
-export type PrimaryClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
+/**
+ * Sub-claims of the claim check: (a)–(f) as in v2 and (g), the positive control's mechanism. The one
+ * home of the sub-claim names (claims.ts uses it for the v2 rule too, where (g) is never asked).
+ */
+export type SubClaimId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
+
+/** The sub-claims in report order. */
+export const SUB_CLAIM_IDS: readonly SubClaimId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
 /** The test of a primary endpoint: the exact rank-sum on per-run values, or the permutation log-rank on time to failure. */
 export type EndpointTest = 'rank-sum' | 'log-rank';
@@ -37,7 +43,7 @@ export type EndpointTest = 'rank-sum' | 'log-rank';
 export type SupportingDirection = 'treatment-lower' | 'treatment-higher';
 
 export interface PrimaryEndpoint {
-  readonly subClaim: PrimaryClaimId;
+  readonly subClaim: SubClaimId;
   /** Experiment name of the task, e.g. 'lm-moe'. */
   readonly task: string;
   /** Study arm, e.g. 'none', 'qkNorm', 'bf16'. */
@@ -57,7 +63,8 @@ export type EndpointSamples =
   | { readonly kind: 'values'; readonly treatment: readonly number[]; readonly baseline: readonly number[] }
   | { readonly kind: 'survival'; readonly treatment: readonly SurvivalObservation[]; readonly baseline: readonly SurvivalObservation[] };
 
-export type ClaimVerdict = 'supported' | 'contradicted' | 'inconclusive';
+/** A verdict, under either rule (v3's Holm over the primary family, or v2's family-wise intervals): its one home. */
+export type VerdictKind = 'supported' | 'contradicted' | 'inconclusive';
 
 export interface EndpointResult {
   /** Two-sided p of the endpoint's own test. */
@@ -78,7 +85,7 @@ export interface PrimaryResult extends EndpointResult {
   readonly endpoint: PrimaryEndpoint;
   /** Holm-adjusted p over the primary family. */
   readonly holmP: number;
-  readonly verdict: ClaimVerdict;
+  readonly verdict: VerdictKind;
   /**
    * For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this
    * n (rank-sum: Noether) or this number of failures (log-rank: Schoenfeld) and family size.
@@ -102,6 +109,25 @@ export interface ClaimDecision {
   readonly exploratory: readonly ExploratoryResult[];
 }
 
+/** A pre-registered endpoint the runs could not measure (e.g. every run diverged, or the arm never ran). */
+export interface UnmeasuredEndpoint {
+  readonly endpoint: PrimaryEndpoint;
+  readonly why: string;
+}
+
+/**
+ * What the analysis made of a study's primary family: the verdicts when every endpoint was measured,
+ * else none — deciding on the measured part alone would shrink the family Holm corrects for after
+ * seeing the data, so a family with a hole decides nothing and says which endpoint is missing.
+ */
+export interface PrimaryOutcome {
+  readonly family: readonly PrimaryEndpoint[];
+  readonly decision: ClaimDecision | null;
+  readonly unmeasured: readonly UnmeasuredEndpoint[];
+  /** Per sub-claim, the multipliers whose runs the endpoint pooled (an arm endpoint uses those of its listed ones where the arm ran). */
+  readonly multipliersUsed: Readonly<Partial<Record<SubClaimId, readonly number[]>>>;
+}
+
 export interface DecideOptions {
   readonly alpha?: number;
   /** Seed of the permutation log-rank (and of Monte-Carlo rank-sum p past the exact limit). Default 0. */
@@ -109,14 +135,20 @@ export interface DecideOptions {
   readonly power?: number;
 }
 
+/** The metrics a primary endpoint can name (measured in primary.ts); a spike metric needs its detector. */
+export const PRIMARY_METRICS: readonly string[] = ['late spikes/1k', 'spikes/1k', 'final eval loss', 'time to failure'];
+
 /** Check a pre-registered family: one primary endpoint per sub-claim, each with a multiplier. */
 export function validatePrimaryFamily(family: readonly PrimaryEndpoint[]): void {
   if (family.length === 0) throw new Error('primary family: expected at least one endpoint');
-  const seen = new Set<PrimaryClaimId>();
+  const seen = new Set<SubClaimId>();
   for (const e of family) {
     if (seen.has(e.subClaim)) throw new Error(`primary family: sub-claim (${e.subClaim}) has more than one primary endpoint`);
     seen.add(e.subClaim);
     if (e.multipliers.length === 0) throw new Error(`primary family: (${e.subClaim}) names no multiplier`);
+    if (!PRIMARY_METRICS.includes(e.metric)) throw new Error(`primary family: (${e.subClaim}) metric ${JSON.stringify(e.metric)}: expected one of ${PRIMARY_METRICS.join(', ')}`);
+    if ((e.metric === 'time to failure') !== (e.test === 'log-rank')) throw new Error(`primary family: (${e.subClaim}) time to failure is tested by log-rank, every other metric by rank-sum`);
+    if (e.metric.includes('spikes') && e.detector === null) throw new Error(`primary family: (${e.subClaim}) a spike metric needs its detector`);
     if (e.test === 'log-rank' && e.detector !== null) throw new Error(`primary family: (${e.subClaim}) is a time-to-failure endpoint and counts no detector`);
   }
 }
@@ -155,7 +187,7 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
  */
 export function decideClaims(
   family: readonly PrimaryEndpoint[],
-  samples: Readonly<Partial<Record<PrimaryClaimId, EndpointSamples>>>,
+  samples: Readonly<Partial<Record<SubClaimId, EndpointSamples>>>,
   exploratory: readonly ExploratoryEndpoint[] = [],
   options: DecideOptions = {},
 ): ClaimDecision {
@@ -174,7 +206,7 @@ export function decideClaims(
     const r = results[i]!;
     const holmP = adjusted[i]!;
     const decided = holmP <= alpha && r.observed !== null;
-    const verdict: ClaimVerdict = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
+    const verdict: VerdictKind = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
     const power = options.power ?? 0.8;
     const detectable = decided
       ? null

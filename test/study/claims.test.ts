@@ -3,8 +3,8 @@
  * combination of (a)–(c) gives the verdict verdictFrom would, and (d)–(f) qualify it.
  */
 import { describe, expect, it } from 'vitest';
-import { overallParagraph, type SubClaim, type SubClaimId } from '../../src/study/claims.js';
-import type { VerdictKind } from '../../src/study/results.js';
+import { overallParagraph, type SubClaim } from '../../src/study/claims.js';
+import type { SubClaimId, VerdictKind } from '../../src/study/verdict.js';
 
 const claim = (id: SubClaimId, verdict: VerdictKind | null): SubClaim => ({
   id,

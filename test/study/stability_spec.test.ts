@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { full, quick } from '../../experiments/studies/stability.js';
 import { loadExperimentSpec } from '../../src/catalog/experiments.js';
 import { estimateRunSeconds } from '../../src/study/cost.js';
-import { planStress, planTuning, stressStepsOf, tuneStepsOf, type StudySpec } from '../../src/study/protocol.js';
+import { planStress, planTuning, stressStepsOf, tuneStepsOf, validateStudy, type StudySpec } from '../../src/study/protocol.js';
 import { estimateStudy, runnableArms } from '../../src/study/study.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 
@@ -35,6 +35,18 @@ describe('the shipped stability study', () => {
     const experiments = await experimentsOf(full);
     const lm = full.tasks.find((t) => t.experiment === 'lm-moe')!;
     expect(runnableArms(lm, experiments).sort()).toEqual(['bf16', 'fp4', 'muon-match-rms', 'qkClip', 'qkNorm', 'wsd', 'zLoss']);
+  });
+
+  it('pre-registers one primary endpoint per sub-claim (a)–(f), on tasks and arms both studies run', () => {
+    for (const spec of [full, quick]) {
+      expect(() => validateStudy(spec)).not.toThrow();
+      expect(spec.primary?.map((e) => e.subClaim)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+      for (const e of spec.primary ?? []) {
+        const task = spec.tasks.find((t) => t.experiment === e.task);
+        expect(task, e.task).toBeDefined();
+        if (e.arm !== 'none') expect((task!.arms ?? []) as readonly string[]).toContain(e.arm);
+      }
+    }
   });
 
   it('quick: the same tasks and the same arms, on smaller horizons', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideClaims, validatePrimaryFamily, type EndpointSamples, type ExploratoryEndpoint, type PrimaryClaimId, type PrimaryEndpoint, type PrimaryResult } from '../../src/study/verdict.js';
+import { decideClaims, validatePrimaryFamily, type EndpointSamples, type ExploratoryEndpoint, type SubClaimId, type PrimaryEndpoint, type PrimaryResult } from '../../src/study/verdict.js';
 import { Rng } from '../../src/data/rng.js';
 
 /** The detectable effect of a rank-sum endpoint (fails the test if it is a log-rank one). */
@@ -15,9 +15,9 @@ function shiftOf(d: PrimaryResult['detectable']) {
   return d;
 }
 
-const IDS: PrimaryClaimId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+const IDS: SubClaimId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
-const endpoint = (subClaim: PrimaryClaimId, over: Partial<PrimaryEndpoint> = {}): PrimaryEndpoint => ({
+const endpoint = (subClaim: SubClaimId, over: Partial<PrimaryEndpoint> = {}): PrimaryEndpoint => ({
   subClaim,
   task: 'lm-moe',
   arm: 'none',
@@ -109,7 +109,7 @@ describe('decideClaims', () => {
   it('refuses a family with a missing sample, a doubled sub-claim or the wrong kind of data', () => {
     expect(() => decideClaims(familyOf(2), { a: separated })).toThrow(/\(b\).*no samples/);
     expect(() => validatePrimaryFamily([endpoint('a'), endpoint('a')])).toThrow(/more than one/);
-    expect(() => decideClaims([endpoint('a', { test: 'log-rank', detector: null })], { a: separated })).toThrow(/survival/);
+    expect(() => decideClaims([endpoint('a', { metric: 'time to failure', test: 'log-rank', detector: null })], { a: separated })).toThrow(/survival/);
   });
 
   it('property: exploratory endpoints never change a verdict, a p or a Holm p of the primary family', () => {

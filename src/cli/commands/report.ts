@@ -23,7 +23,7 @@ export function analyzeFolder(dir: string): StudyResults {
 export async function writeReport(dir: string, results: StudyResults): Promise<string> {
   const pages = await writeStudyPages(dir, results);
   reportWarnings(pages.written);
-  const text = renderReport(results, pages.markdown);
+  const text = renderReport(results, pages.markdown, pages.answerMarkdown);
   const path = join(dir, REPORT_FILE);
   writeFileAtomic(path, text);
   console.error(`written: ${path}, ${pages.htmlPath} and ${pages.written.length} figures in ${join(dir, 'figures')}`);

@@ -1,0 +1,106 @@
+/**
+ * The forest plot of a study's primary family: one row per pre-registered endpoint, its effect
+ * (treatment − baseline) with its interval, a zero line, coloured by verdict. Endpoints measure
+ * different things (spikes per 1k steps, a loss, a hazard), so each row has its own x scale: the
+ * plot compares each effect with zero, never one row's length with another's. Rank-sum endpoints
+ * show the Hodges–Lehmann shift and its distribution-free 95 % interval (an end the groups are too
+ * small to bound is drawn to the edge of the row and marked open); log-rank endpoints show
+ * ln(observed/expected failures) of the treatment, a point without interval (the permutation test
+ * gives a p, not an interval).
+ */
+import type { PrimaryOutcome, VerdictKind } from '../study/verdict.js';
+import { fmt3 } from '../study/protocol.js';
+import { MARKS, type Figure } from './specs.js';
+
+/** Colours of the verdicts: the answer's three states, distinct from the optimizers' colours. */
+export const VERDICT_COLOURS: Readonly<Record<VerdictKind, string>> = {
+  supported: '#2e9e5b',
+  contradicted: '#d0453a',
+  inconclusive: '#8a8f98',
+};
+
+export const FOREST_ID = 'forest-primary';
+export const VERDICT_SECTION = 'Sub-claim verdicts';
+
+const round = (x: number) => Number(x.toPrecision(4));
+
+/** The forest plot, or null when the family decided nothing (an endpoint was not measured). */
+export function forestFigure(outcome: PrimaryOutcome, treatment: string, baseline: string): Figure | null {
+  const decision = outcome.decision;
+  if (!decision) return null;
+  const rows = decision.primary.map((p) => {
+    const e = p.endpoint;
+    const mults = (outcome.multipliersUsed[e.subClaim] ?? e.multipliers).map((m) => `${fmt3(m)}×`).join(',');
+    const label = `(${e.subClaim}) ${e.task} ${e.arm === 'none' ? '' : `${e.arm} `}${mults} ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
+    if (p.shift) {
+      const finite = [p.shift.lo, p.shift.hi].filter(Number.isFinite);
+      // An unbounded end is drawn to the row's widest finite value (or ±1 around the estimate).
+      // All-zero rows (e.g. no spike on either side) get a unit span, not a scale of width 0.
+      const span = Math.max(...finite.map((x) => Math.abs(x - p.shift!.estimate)), Math.abs(p.shift.estimate)) || 1;
+      return {
+        label,
+        effect: round(p.shift.estimate),
+        lo: round(Number.isFinite(p.shift.lo) ? p.shift.lo : p.shift.estimate - 2 * span),
+        hi: round(Number.isFinite(p.shift.hi) ? p.shift.hi : p.shift.estimate + 2 * span),
+        open: Number.isFinite(p.shift.lo) && Number.isFinite(p.shift.hi) ? '' : 'unbounded at this n',
+        scale: 'shift',
+        verdict: p.verdict,
+        p: p.p,
+        holm: p.holmP,
+      };
+    }
+    const defined = p.effect > 0 && Number.isFinite(p.effect);
+    const lnRatio = defined ? Math.log(p.effect) : 0;
+    // lo = hi = the point: a zero-length rule, so every row's scale has finite ends.
+    return { label, effect: round(lnRatio), lo: round(lnRatio), hi: round(lnRatio), open: defined ? '' : 'no failures', scale: 'ln O/E', verdict: p.verdict, p: p.p, holm: p.holmP };
+  });
+  const colour = {
+    field: 'verdict',
+    type: 'nominal',
+    title: 'verdict',
+    scale: { domain: Object.keys(VERDICT_COLOURS), range: Object.values(VERDICT_COLOURS) },
+  };
+  const x = { field: 'effect', type: 'quantitative', title: null, scale: { zero: true, nice: true } };
+  const tooltip = [
+    { field: 'label', title: 'endpoint' },
+    { field: 'effect', title: 'effect', format: '.3~g' },
+    { field: 'lo', title: 'interval low', format: '.3~g' },
+    { field: 'hi', title: 'interval high', format: '.3~g' },
+    { field: 'scale', title: 'unit' },
+    { field: 'p', title: 'exact p', format: '.3~g' },
+    { field: 'holm', title: 'Holm p', format: '.3~g' },
+    { field: 'verdict', title: 'verdict' },
+  ];
+  return {
+    id: FOREST_ID,
+    section: VERDICT_SECTION,
+    title: `Primary endpoints: ${treatment} − ${baseline}, effect and interval per sub-claim`,
+    caption:
+      `One row per pre-registered endpoint, coloured by its verdict (Holm over the ${rows.length} endpoints at α = ${decision.alpha}). ` +
+      'Per-run values: Hodges–Lehmann shift with its 95 % distribution-free interval (an end the sample is too small to bound is drawn to the row edge and marked "unbounded"). ' +
+      'Time to failure: ln(observed ÷ expected failures) of the treatment, a point. Left of the zero line: the treatment lower (fewer spikes, lower loss, fewer failures). Each row has its own scale.',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      vconcat: rows.map((row, i) => {
+        // Each row its own scale, always showing zero; a flat row (a point at 0) gets ±1.
+        const lo = Math.min(0, row.lo ?? row.effect, row.effect);
+        const hi = Math.max(0, row.hi ?? row.effect, row.effect);
+        const pad = (hi - lo) * 0.08 || 1;
+        const rx = { ...x, scale: { domain: [round(lo - pad), round(hi + pad)], nice: false, zero: false } };
+        return {
+          title: { text: row.label, anchor: 'start', fontSize: 11, fontWeight: 'normal' },
+          data: { values: [row] },
+          width: 360,
+          height: 22,
+          layer: [
+            { mark: { type: 'rule', strokeDash: [3, 3] }, encoding: { x: { datum: 0, type: 'quantitative', scale: rx.scale } } },
+            { name: `${MARKS.interval}${i}`, mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { ...rx, field: 'lo' }, x2: { field: 'hi' }, color: colour, tooltip } },
+            { name: `${MARKS.point}${i}`, mark: { type: 'point', filled: true, size: 70 }, encoding: { x: rx, color: colour, tooltip } },
+            { mark: { type: 'text', align: 'left', dx: 6, dy: -8, fontSize: 10 }, encoding: { x: rx, text: { field: 'open' } } },
+          ],
+        };
+      }),
+      resolve: { scale: { x: 'independent', color: 'shared' } },
+    } as Figure['spec'],
+  };
+}

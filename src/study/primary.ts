@@ -1,0 +1,83 @@
+/**
+ * The primary family of a study, measured: for each pre-registered endpoint (verdict.ts) the per-run
+ * samples of its cells, pooled over its multipliers, then `decideClaims` (Holm over the family only).
+ * The per-run values are the ones endpoints.ts computes for the exploratory tables (late spikes per
+ * 1k of a detector, final eval loss, …), so a primary endpoint and its exploratory twin can never
+ * disagree about what a run contributed; time to failure uses the study's failure rule (failure.ts).
+ *
+ * Which cells an endpoint reads: the stress cells (arm 'none') at every listed multiplier, all of
+ * which must exist; for an arm, those of its listed multipliers where the arm ran (the arms run
+ * where either optimizer first fails, which no spec can know before the runs), at least one.
+ */
+import type { Cell, StudyCells, TaskCells } from './cells.js';
+import { endpointSamples, failureObs } from './endpoints.js';
+import { fmt3 } from './protocol.js';
+import type { SurvivalObservation } from './survival.js';
+import {
+  decideClaims,
+  validatePrimaryFamily,
+  type EndpointSamples,
+  type PrimaryEndpoint,
+  type PrimaryOutcome,
+  type SubClaimId,
+  type UnmeasuredEndpoint,
+} from './verdict.js';
+
+type Measured = { readonly samples: EndpointSamples; readonly multipliers: readonly number[] } | { readonly why: string };
+
+function cellsOf(e: PrimaryEndpoint, task: TaskCells): Cell[] | string {
+  if (e.arm === 'none') {
+    const cells = e.multipliers.map((m) => task.stress.find((c) => c.multiplier === m));
+    const gone = e.multipliers.filter((_, i) => !cells[i]);
+    return gone.length ? `no stress cell at ${gone.map(fmt3).join(', ')}×` : (cells as Cell[]);
+  }
+  const cells = task.armCells.filter((c) => c.arm === e.arm && e.multipliers.includes(c.multiplier));
+  return cells.length ? cells : `arm ${e.arm} did not run at ${e.multipliers.map(fmt3).join(', ')}×`;
+}
+
+function measure(e: PrimaryEndpoint, cells: StudyCells): Measured {
+  const task = cells.tasks.find((t) => t.task.experiment === e.task);
+  if (!task) return { why: `task ${e.task} is not in the study` };
+  const found = cellsOf(e, task);
+  if (typeof found === 'string') return { why: found };
+  const { baseline, treatment } = cells.spec;
+  const multipliers = found.map((c) => c.multiplier);
+  if (e.metric === 'time to failure') {
+    const obs = (label: string): SurvivalObservation[] => found.flatMap((c) => (c.runsByLabel[label] ?? []).map((r) => failureObs(r.summary, task.failure)));
+    const [b, t] = [obs(baseline), obs(treatment)];
+    if (b.length === 0 || t.length === 0) return { why: 'a side has no finished run' };
+    return { samples: { kind: 'survival', baseline: b, treatment: t }, multipliers };
+  }
+  const name = e.detector === null ? e.metric : `${e.metric} (${e.detector})`;
+  const b: number[] = [];
+  const t: number[] = [];
+  for (const c of found) {
+    const s = endpointSamples(c, { baseline, treatment }, task.failure, task.detectors).find((x) => x.metric === name);
+    // Spike rates need enough non-diverged runs with records on each side (endpoints.ts): a cell
+    // without them leaves the pooled endpoint unmeasured rather than silently smaller.
+    if (!s) return { why: `${name} has no sample at ${fmt3(c.multiplier)}× (too few runs that did not diverge, or no such metric)` };
+    b.push(...s.baseline);
+    t.push(...s.treatment);
+  }
+  return { samples: { kind: 'values', baseline: b, treatment: t }, multipliers };
+}
+
+/** The primary family's outcome, or null when the spec pre-registers none (a v2 study). */
+export function decidePrimary(cells: StudyCells): PrimaryOutcome | null {
+  const family = cells.spec.primary;
+  if (family === undefined) return null;
+  validatePrimaryFamily(family);
+  const samples: Partial<Record<SubClaimId, EndpointSamples>> = {};
+  const multipliersUsed: Partial<Record<SubClaimId, readonly number[]>> = {};
+  const unmeasured: UnmeasuredEndpoint[] = [];
+  for (const e of family) {
+    const m = measure(e, cells);
+    if ('why' in m) unmeasured.push({ endpoint: e, why: m.why });
+    else {
+      samples[e.subClaim] = m.samples;
+      multipliersUsed[e.subClaim] = m.multipliers;
+    }
+  }
+  const decision = unmeasured.length === 0 ? decideClaims(family, samples) : null;
+  return { family, decision, unmeasured, multipliersUsed };
+}
