@@ -170,7 +170,11 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
   const { tuning, bestTunedLoss } = tuningOf(spec, find, experiments);
   const failureLossFactor = spec.failureLossFactor ?? FAILURE_LOSS_FACTOR;
   const tasks = spec.tasks.map((task): TaskCells => {
-    const failure: FailureContext = { bestTunedLoss: bestTunedLoss[task.experiment] ?? Infinity, lossFactor: failureLossFactor };
+    const failure: FailureContext = {
+      bestTunedLoss: bestTunedLoss[task.experiment] ?? Infinity,
+      lossFactor: failureLossFactor,
+      ...(spec.failureProgressShare !== undefined ? { progressShare: spec.failureProgressShare } : {}),
+    };
     const plannedSteps = stressStepsOf(spec, task);
     const tunedOf = (label: string) => tuning[task.experiment]?.[label]?.tunedLr;
     // Looked up multiplier → optimizer → seed, the stress plan's order.
