@@ -9,6 +9,8 @@ import { warmupSteps, type ScheduleSpec } from '../train/schedule.js';
 import { expandRuns } from '../train/config.js';
 import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
 import { baseLr, gridRuns } from './tuning.js';
+import { dataDims } from './cost.js';
+import { modelParamCounts, type ParamCounts } from '../models/flops.js';
 
 export { baseLr };
 
@@ -34,6 +36,39 @@ export interface StudyTask {
    * Arms whose feature is missing are listed, planned as nothing, and reported as not run.
    */
   readonly arms?: readonly ArmName[];
+  /**
+   * The experiment file this task loads when its name (`experiment`) is not one: a width variant
+   * `lm-moe-d32` is `lm-moe` with its own model. Runs, folders and the analysis key by `experiment`.
+   */
+  readonly base?: string;
+  /** Width-trend tag (sub-claim (h)): the task is `of` at model width `dModel`. */
+  readonly width?: { readonly of: string; readonly dModel: number };
+  /** Seeds of this task's stress, ladder and arm runs (default: the study's); tuning keeps the study's. */
+  readonly seeds?: readonly number[];
+  /** Seeds of single arms, e.g. 5 for the exploratory ones where the primary ones get 20 (default: `seeds`). */
+  readonly seedsByArm?: Readonly<Partial<Record<ArmName, readonly number[]>>>;
+  /** Fixed stress multipliers for this task; it then takes no part in the study's ladder. */
+  readonly multipliers?: readonly number[];
+  /** This task's stress horizon in steps (overrides `stressLength` and the study's `stress.steps`). */
+  readonly stressSteps?: number;
+  /**
+   * Use the experiment's own (hand-picked) LRs instead of tuning: no tuning runs, the "tuned" LR is
+   * the experiment's. For the positive control, whose setting is where AdamW is known to spike.
+   */
+  readonly fixedLr?: boolean;
+}
+
+/**
+ * The long-horizon phase: ordinary runs at the tuned LR (× each multiplier), constant after the
+ * experiment's warm-up, for `tokensPerActiveParam` tokens per active non-embedding parameter
+ * (longHorizon below: the step count follows from the model and the batch).
+ */
+export interface LongHorizonSpec {
+  /** Task names (`StudyTask.experiment`). */
+  readonly tasks: readonly string[];
+  readonly multipliers: readonly number[];
+  readonly seeds: readonly number[];
+  readonly tokensPerActiveParam: number;
 }
 
 /** Which tasks play which role in the claim check's sub-claims (a)–(f). */
@@ -64,7 +99,17 @@ export interface StudySpec {
     readonly multipliers: readonly number[];
     /** The long ("late-stage") horizon, held at a constant LR. */
     readonly steps: number;
+    /**
+     * Stress to failure: instead of `multipliers`, rungs 1, 2, 4, … doubling up to `cap`, run one
+     * rung at a time per task until each optimizer has failed in at least half its runs at some
+     * rung (or the cap). Tasks with their own `multipliers` keep those.
+     */
+    readonly ladder?: { readonly cap: number };
   };
+  /** f of the failure rule's "lost progress" criterion (failure.ts); absent: off. */
+  readonly failureProgressShare?: number;
+  /** The long-horizon phase (absent: none). */
+  readonly long?: LongHorizonSpec;
   readonly batchSize?: number;
   /** k of the failed endpoint's "final eval loss ≥ k × the task's best tuned loss" (default FAILURE_LOSS_FACTOR). */
   readonly failureLossFactor?: number;
@@ -75,7 +120,7 @@ export interface StudySpec {
 /** The roles of a study's tasks: its own, else the defaults. */
 export const claimTasksOf = (study: StudySpec): ClaimTasks => study.claimTasks ?? DEFAULT_CLAIM_TASKS;
 
-export type Phase = 'tune' | 'stress' | 'arm';
+export type Phase = 'tune' | 'stress' | 'arm' | 'long';
 
 export interface PlannedRun {
   readonly phase: Phase;
@@ -114,6 +159,22 @@ export function validateStudy(study: StudySpec): void {
   if (study.failureLossFactor !== undefined && !(study.failureLossFactor > 1)) {
     throw new Error(`${where}: failureLossFactor = ${study.failureLossFactor}: expected a number > 1`);
   }
+  const names = study.tasks.map((t) => t.experiment);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`${where}: task ${dup} is listed twice (give a variant its own name and a \`base\`)`);
+  const cap = study.stress.ladder?.cap;
+  if (cap !== undefined && !(Number.isFinite(cap) && cap >= 1)) throw new Error(`${where}: stress.ladder.cap = ${cap}: expected a number ≥ 1`);
+  if (study.failureProgressShare !== undefined && !(study.failureProgressShare > 0 && study.failureProgressShare <= 1)) {
+    throw new Error(`${where}: failureProgressShare = ${study.failureProgressShare}: expected a share in (0, 1]`);
+  }
+  if (study.long) {
+    const l = study.long;
+    for (const t of l.tasks) if (!names.includes(t)) throw new Error(`${where}: long.tasks names ${t}, which is not a task of the study`);
+    if (l.seeds.length === 0 || l.multipliers.length === 0 || l.multipliers.some((m) => !(m > 0))) {
+      throw new Error(`${where}: long needs seeds and positive multipliers`);
+    }
+    if (!(l.tokensPerActiveParam > 0)) throw new Error(`${where}: long.tokensPerActiveParam must be positive`);
+  }
   for (const task of study.tasks) {
     const w = `${where}: task ${task.experiment}`;
     if (task.tuneSteps !== undefined && !(Number.isInteger(task.tuneSteps) && task.tuneSteps >= 1)) {
@@ -126,6 +187,15 @@ export function validateStudy(study: StudySpec): void {
     if (task.stressLength !== undefined && !(task.stressLength > 0 && Number.isFinite(task.stressLength))) {
       throw new Error(`${w}: stressLength = ${task.stressLength}: expected a positive multiple of the tuning horizon`);
     }
+    for (const [key, value] of [['seeds', task.seeds], ['multipliers', task.multipliers]] as const) {
+      if (value !== undefined && (value.length === 0 || value.some((x) => !(x >= 0 && Number.isFinite(x))))) {
+        throw new Error(`${w}: ${key} must be a non-empty list of non-negative numbers`);
+      }
+    }
+    if (task.multipliers?.some((m) => !(m > 0))) throw new Error(`${w}: multipliers must be positive`);
+    if (task.stressSteps !== undefined && !(Number.isInteger(task.stressSteps) && task.stressSteps >= 1)) {
+      throw new Error(`${w}: stressSteps = ${task.stressSteps}: expected a positive integer`);
+    }
     for (const arm of task.arms ?? []) {
       if (!isArmName(arm) || arm === 'none') {
         throw new Error(`${w}: arm ${JSON.stringify(arm)}: expected one of ${Object.keys(ARMS).filter((a) => a !== 'none').join(', ')}`);
@@ -137,9 +207,35 @@ export function validateStudy(study: StudySpec): void {
 /** A task's tuning horizon. */
 export const tuneStepsOf = (study: StudySpec, task: StudyTask): number => task.tuneSteps ?? study.tune.steps;
 
-/** A task's stress horizon: `stressLength` × its tuning horizon, else the study's `stress.steps`. */
+/** A task's stress horizon: its `stressSteps`, else `stressLength` × its tuning horizon, else the study's `stress.steps`. */
 export function stressStepsOf(study: StudySpec, task: StudyTask): number {
+  if (task.stressSteps !== undefined) return task.stressSteps;
   return task.stressLength !== undefined ? Math.max(1, Math.round(task.stressLength * tuneStepsOf(study, task))) : study.stress.steps;
+}
+
+/** The experiment file a task loads. */
+export const experimentFileOf = (task: StudyTask): string => task.base ?? task.experiment;
+
+/** The seeds of a task's stress and ladder runs. */
+export const seedsOf = (study: StudySpec, task: StudyTask): readonly number[] => task.seeds ?? study.seeds;
+
+/** The seeds of one arm on a task. */
+export const armSeedsOf = (study: StudySpec, task: StudyTask, arm: ArmName): readonly number[] => task.seedsByArm?.[arm] ?? seedsOf(study, task);
+
+/** The ladder's rungs: 1, 2, 4, … up to and including the largest power of 2 ≤ cap. */
+export function ladderRungs(cap: number): number[] {
+  const out: number[] = [];
+  for (let m = 1; m <= cap; m *= 2) out.push(m);
+  return out;
+}
+
+/** Whether a task's stress runs climb the study's ladder (rung by rung) rather than fixed multipliers. */
+export const onLadder = (study: StudySpec, task: StudyTask): boolean => study.stress.ladder !== undefined && task.multipliers === undefined;
+
+/** Every multiplier a task's stress runs may use: its own, else the ladder's rungs, else the study's. */
+export function stressMultipliersOf(study: StudySpec, task: StudyTask): readonly number[] {
+  if (task.multipliers) return task.multipliers;
+  return study.stress.ladder ? ladderRungs(study.stress.ladder.cap) : study.stress.multipliers;
 }
 
 /** The task entry of an experiment name (undefined when the study has no such task). */
@@ -162,6 +258,10 @@ export const tuneDirName = (experiment: string, label: string, lr: number, seed:
 export const stressDirName = (experiment: string, label: string, multiplier: number, seed: number) =>
   `stress__${experiment}__${label}__x${fmt3(multiplier)}__s${seed}`;
 
+/** A long-horizon run's folder name. */
+export const longDirName = (experiment: string, label: string, multiplier: number, seed: number) =>
+  `long__${experiment}__${label}__x${fmt3(multiplier)}__s${seed}`;
+
 /** An arm run's folder name: it does not depend on the tuned LRs, so the analysis can find it without them. */
 export const armDirName = (experiment: string, arm: ArmName, label: string, multiplier: number, seed: number) =>
   `arm__${experiment}__${arm}__${label}__x${fmt3(multiplier)}__s${seed}`;
@@ -181,6 +281,7 @@ function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): Expe
 export function planTuning(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>): PlannedRun[] {
   const out: PlannedRun[] = [];
   for (const task of study.tasks) {
+    if (task.fixedLr) continue;
     const spec = taskSpec(experiments.get(task.experiment)!, task, study);
     for (const label of [study.baseline, study.treatment]) {
       for (const { lr, seed, config } of gridRuns(spec, label, study.tune.grid[label]!, study.seeds, tuneStepsOf(study, task))) {
@@ -210,6 +311,8 @@ export function planStress(
   task: StudyTask,
   label: string,
   tunedLr: number,
+  multipliers: readonly number[] = stressMultipliersOf(study, task),
+  seeds: readonly number[] = seedsOf(study, task),
 ): PlannedRun[] {
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
   const steps = stressStepsOf(study, task);
@@ -218,9 +321,9 @@ export function planStress(
   // LR held late, not a cold start at it.
   const warmup = warmupSteps(spec.schedule);
   const schedule: ScheduleSpec = warmup > 0 ? { kind: 'constant', warmup } : { kind: 'constant' };
-  const base = expandRuns({ ...spec, schedule, evalEvery }, { optimizers: [label], seeds: study.seeds, steps });
+  const base = expandRuns({ ...spec, schedule, evalEvery }, { optimizers: [label], seeds: [...seeds], steps });
   const out: PlannedRun[] = [];
-  for (const multiplier of study.stress.multipliers) {
+  for (const multiplier of multipliers) {
     for (const run of base) {
       const lr = tunedLr * multiplier;
       out.push({
@@ -256,7 +359,7 @@ export function planArm(
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
   const own = label === study.baseline ? tuned.baseline : tuned.treatment;
   const from = ARMS[arm].override.lrFrom === 'baseline' ? tuned.baseline : own;
-  const stress = planStress(study, experiments, { ...task }, label, own).filter((p) => multipliers.includes(p.multiplier));
+  const stress = planStress(study, experiments, task, label, own, multipliers, armSeedsOf(study, task, arm));
   return stress.map((p) => {
     const lr = from * p.multiplier;
     return {
@@ -268,4 +371,83 @@ export function planArm(
       dirName: armDirName(task.experiment, arm, label, p.multiplier, p.seed),
     };
   });
+}
+
+/**
+ * The long-horizon runs of one task and optimizer at its tuned LR: the stress runs' protocol
+ * (warm-up, then constant) over the horizon longHorizon computes, at each of the phase's multipliers.
+ */
+export function planLong(
+  study: StudySpec,
+  experiments: ReadonlyMap<string, ExperimentSpec>,
+  task: StudyTask,
+  label: string,
+  tunedLr: number,
+): PlannedRun[] {
+  const long = study.long;
+  if (!long || !long.tasks.includes(task.experiment)) return [];
+  const steps = longHorizon(study, experiments, task).steps;
+  return planStress(study, experiments, { ...task, stressSteps: steps }, label, tunedLr, long.multipliers, long.seeds).map((p) => ({
+    ...p,
+    phase: 'long' as const,
+    config: { ...p.config, optimizer: { ...p.config.optimizer, lrSource: `long horizon: ${multLabel(p.multiplier)} the study's tuned LR` } },
+    dirName: longDirName(task.experiment, label, p.multiplier, p.seed),
+  }));
+}
+
+export interface LongHorizon {
+  readonly params: ParamCounts;
+  /** Tokens per step: windows per batch × context. */
+  readonly tokensPerStep: number;
+  readonly steps: number;
+  readonly tokens: number;
+  /** tokens / active non-embedding parameters (≥ the spec's target; rounding up to whole steps). */
+  readonly tokensPerActiveParam: number;
+}
+
+/**
+ * The long-horizon phase's length for a transformer task: the fewest steps giving the spec's
+ * tokens per active non-embedding parameter (modelParamCounts: the router and the top-k experts
+ * of each MoE layer, attention, gains and the output head; the token and position embeddings
+ * aside, as in compute-optimal scaling's parameter counts).
+ */
+export function longHorizon(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>, task: StudyTask): LongHorizon {
+  const target = study.long?.tokensPerActiveParam ?? 0;
+  // Any optimizer's config carries the resolved model and batch.
+  const config = gridRuns(taskSpec(experiments.get(task.experiment)!, task, study), study.baseline, [1], [0], 1)[0]!.config;
+  if (config.model.kind !== 'transformer') throw new Error(`long horizon: task ${task.experiment} is not a transformer language model`);
+  const { inputDim, outputDim } = dataDims(config.data);
+  const params = modelParamCounts(config.model, inputDim, outputDim);
+  const tokensPerStep = config.batchSize * config.model.context;
+  const steps = Math.max(1, Math.ceil((target * params.activeNonEmbedding) / tokensPerStep));
+  return { params, tokensPerStep, steps, tokens: steps * tokensPerStep, tokensPerActiveParam: (steps * tokensPerStep) / params.activeNonEmbedding };
+}
+
+/**
+ * A width variant of a transformer task (the width trend): d_model `dModel`, heads scaled with it
+ * (head width kept), MoE expert width scaled with it (its ratio to d kept). Named `<task>-d<dModel>`
+ * and tagged so the analysis can fit the trend; its LRs are tuned on their own.
+ */
+export function widthVariant(task: StudyTask, reference: ModelSpec, dModel: number, extra: Partial<StudyTask> = {}): StudyTask {
+  const m = (task.model ?? reference) as Extract<ModelSpec, { kind: 'transformer' }>;
+  const ref = reference as Extract<ModelSpec, { kind: 'transformer' }>;
+  const d0 = m.dModel ?? ref.dModel;
+  const heads0 = m.heads ?? ref.heads;
+  if (m.kind !== 'transformer' || d0 === undefined || heads0 === undefined) throw new Error(`widthVariant: task ${task.experiment} needs a transformer with dModel and heads`);
+  const scale = dModel / d0;
+  const heads = Math.max(1, Math.round(heads0 * scale));
+  const moe = m.moe ?? ref.moe;
+  return {
+    ...task,
+    ...extra,
+    experiment: `${task.experiment}-d${dModel}`,
+    base: experimentFileOf(task),
+    width: { of: task.experiment, dModel },
+    model: {
+      ...m,
+      dModel,
+      heads,
+      ...(moe ? { moe: { ...moe, ...(moe.expertHidden !== undefined ? { expertHidden: Math.max(1, Math.round(moe.expertHidden * scale)) } : {}) } } : {}),
+    },
+  };
 }
