@@ -94,3 +94,30 @@ export function armMultipliers(firstFailures: readonly (number | null)[], multip
   const found = [...new Set(firstFailures.filter((m): m is number => m !== null))].sort((a, b) => a - b);
   return found.length > 0 ? found : [Math.max(...multipliers)];
 }
+
+/**
+ * The stress ladder's stopping rule, for one task: walk its rungs (1, 2, 4, …) in order; the first
+ * rung with an unfinished run (`undefined`) is the one to run next; after each finished rung, stop
+ * (null) once every optimizer has failed in at least half its runs at some rung so far — the same
+ * "first fails" as firstFailure — or when the rungs run out (the cap: an optimizer that never
+ * failed is then a finding, not a gap). Both optimizers climb together until both have failed, so
+ * the first rung where either fails, and every rung up to where the other fails, has both.
+ */
+export function ladderNext(
+  rungs: readonly number[],
+  labels: readonly string[],
+  runsAt: (label: string, multiplier: number) => readonly (RunSummary | undefined)[],
+  ctx: FailureContext,
+): number | null {
+  const failed = new Set<string>();
+  for (const m of rungs) {
+    const byLabel = labels.map((l) => runsAt(l, m));
+    if (byLabel.some((runs) => runs.some((s) => s === undefined))) return m;
+    labels.forEach((label, i) => {
+      const runs = byLabel[i] as readonly RunSummary[];
+      if (runs.length > 0 && 2 * runs.filter((r) => isFailed(r, ctx)).length >= runs.length) failed.add(label);
+    });
+    if (labels.every((l) => failed.has(l))) return null;
+  }
+  return null;
+}
