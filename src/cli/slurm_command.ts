@@ -24,7 +24,7 @@ import { estimatePhases, finishStudy, PhaseNotReady, runPhaseTask, STUDY_PHASES,
 import { CPUS_FROM_SLURM, type JobScript, type SlurmResources } from '../cluster/scripts.js';
 import { jobOfEnv, logDir, shardIndex, writeAndSubmit, writeStatus, type Submission } from '../cluster/submit.js';
 import { UsageError, parseList, parseLr, parsePositiveInt, parseSeeds } from './args.js';
-import { loadExperiment, loadExperimentSpec, loadStudy } from '../catalog/experiments.js';
+import { loadExperiment, loadExperimentSpec, loadStudy, loadStudyExperiments } from '../catalog/experiments.js';
 
 /** The project folder: the batch scripts `cd` there and run src/cli/main.ts. */
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -132,7 +132,7 @@ async function loadStudyFlags(f: StudyTaskFlags): Promise<{ study: StudySpec; ex
   await loadVariants(f.require);
   const study = await loadStudy(f.spec ?? 'stability', f.quick === true);
   const experiments = new Map<string, ExperimentSpec>();
-  for (const t of study.tasks) experiments.set(t.experiment, await loadExperimentSpec(t.experiment));
+  for (const [name, spec] of await loadStudyExperiments(study)) experiments.set(name, spec);
   for (const e of experiments.values()) checkDataAvailable(e.data);
   return { study, experiments, tasks };
 }
