@@ -9,7 +9,7 @@ import type { ExperimentSpec } from '../train/config.js';
 import { armLabels, armNeeds, type ArmName } from './arms.js';
 import type { LoadedStudy, StudyRun } from './collect.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
-import { planArm, planTuning, stressDirName, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
+import { baseLr, onLadder, planArm, planTuning, seedsOf, stressDirName, stressMultipliersOf, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
 import type { ArmStatus, TuningResult } from './results.js';
 import { lrSensitivity, median } from './stats.js';
 import { runnableArms, taskModelKind } from './study.js';
@@ -119,9 +119,9 @@ function armsOf(
   const labels = [spec.baseline, spec.treatment];
   const stressAt = (label: string, m: number) => stress.find((c) => c.multiplier === m)?.runsByLabel[label] ?? [];
   const firsts = Object.fromEntries(
-    labels.map((label) => [label, firstFailure(new Map(spec.stress.multipliers.map((m) => [m, stressAt(label, m).map((r) => r.summary)])), failure)]),
+    labels.map((label) => [label, firstFailure(new Map(stress.map((c) => [c.multiplier, stressAt(label, c.multiplier).map((r) => r.summary)])), failure)]),
   );
-  const multipliers = armMultipliers(Object.values(firsts), spec.stress.multipliers);
+  const multipliers = armMultipliers(Object.values(firsts), stress.length > 0 ? stress.map((c) => c.multiplier) : stressMultipliersOf(spec, task));
   const runnable = new Set(runnableArms(task, experiments));
   const tb = tunedOf(spec.baseline);
   const tt = tunedOf(spec.treatment);
@@ -176,10 +176,16 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
       ...(spec.failureProgressShare !== undefined ? { progressShare: spec.failureProgressShare } : {}),
     };
     const plannedSteps = stressStepsOf(spec, task);
-    const tunedOf = (label: string) => tuning[task.experiment]?.[label]?.tunedLr;
+    const own = experiments.get(task.experiment);
+    const tunedOf = (label: string) => (task.fixedLr && own ? baseLr(own, label) : tuning[task.experiment]?.[label]?.tunedLr);
+    const seeds = seedsOf(spec, task);
+    // On the ladder the rungs up to the highest one any run reached (it stops where both optimizers fail).
+    const all = stressMultipliersOf(spec, task);
+    const ran = (m: number) => labels.some((l) => seeds.some((seed) => loaded.runs.has(stressDirName(task.experiment, l, m, seed))));
+    const top = onLadder(spec, task) ? Math.max(all[0]!, ...all.filter(ran)) : Infinity;
     // Looked up multiplier → optimizer → seed, the stress plan's order.
-    const stress = spec.stress.multipliers.map((multiplier): Cell => {
-      const runs = labels.map((label) => spec.seeds.flatMap((seed) => find(stressDirName(task.experiment, label, multiplier, seed)) ?? []));
+    const stress = all.filter((m) => m <= top).map((multiplier): Cell => {
+      const runs = labels.map((label) => seeds.flatMap((seed) => find(stressDirName(task.experiment, label, multiplier, seed)) ?? []));
       return {
         task: task.experiment,
         multiplier,
