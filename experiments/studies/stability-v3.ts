@@ -21,12 +21,13 @@
  *   Muon 2e-2: set where AdamW is known to spike, not tuned — tuning it for the lowest loss would
  *   move it to where the spikes are rarer), constant LR, its 4000 steps, 20 seeds.
  *
- * Sizes (modelParamCounts, vocabulary 80 incl. the unknown symbol; context 32, 16 windows = 512
- * tokens a step). lm-moe at d 64: 176,592 parameters in all, 7,168 of them embeddings, 72,176
- * active per token without embeddings (attention 4d², gains, router, 2 of 8 experts, the head) —
- * 20 tokens each is 1,443,520 tokens: 2,820 steps, 1,443,840 tokens. lm-brown (dense, d 64):
- * 112,768 in all, 105,600 active without embeddings — 4,125 steps, 2,112,000 tokens. The test
- * test/study/stability_v3.test.ts recomputes these numbers from the spec.
+ * Sizes (modelParamCounts; vocabulary 85 symbols, context 32, 16 windows = 512 tokens a step).
+ * lm-moe at d 64: 180,160 parameters in all, 7,488 of them the token and position embeddings, and
+ * 72,832 active per token without embeddings (attention 4d², gains, the router, 2 of the 8
+ * experts, the output head). 20 tokens each is 1,456,640 tokens: 2,845 steps (7.9× v2's 360-step
+ * stress runs). lm-brown (dense, d 64): 111,552 in all, 104,064 active without embeddings: 4,065
+ * steps, 2,081,280 tokens. `longHorizon` computes these from the spec; test/study/study_v3.test.ts
+ * checks them.
  */
 import { logGrid, widthVariant, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
 import { full as v2, quick as v2quick } from './stability.js';

@@ -9,7 +9,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { full, quick } from '../../experiments/studies/stability-v3.js';
 import { initBackend } from '../../src/backend.js';
 import { loadStudyExperiments } from '../../src/catalog/experiments.js';
@@ -260,7 +260,6 @@ describe('the shipped v3 study', () => {
     fullExperiments = await loadStudyExperiments(full);
     quickExperiments = await loadStudyExperiments(quick);
   });
-  afterAll(() => undefined);
 
   it('20 seeds per optimizer in the primary cells, 5 elsewhere; the control at its hand-picked LRs', () => {
     const task = (n: string) => full.tasks.find((t) => t.experiment === n)!;
@@ -300,6 +299,7 @@ describe('the shipped v3 study', () => {
     expect(q.total).toBeLessThan(5 * 60);
     const f = estimateStudy(full, fullExperiments, { workers: 2 });
     expect(f.ladderRungs).toBe(8);
-    expect(f.total).toBeCloseTo(f.tune + f.stress + f.long + f.ladder + f.arms, 6);
+    // The LR does not change a run's cost, so 8 further rungs of the ladder tasks cost more than their first.
+    expect(f.ladder).toBeGreaterThan(f.stress);
   });
 });
