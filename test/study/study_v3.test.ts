@@ -33,7 +33,7 @@ import {
   type PlannedRun,
   type StudySpec,
 } from '../../src/study/protocol.js';
-import { estimateStudy, groupKey, studyShare, stressPlan, tunedOrFixed } from '../../src/study/study.js';
+import { estimateStudy, groupKey, runStudy, studyShare, stressPlan, tunedOrFixed } from '../../src/study/study.js';
 import { buildModel } from '../../src/train/build.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
@@ -301,5 +301,43 @@ describe('the shipped v3 study', () => {
     expect(f.ladderRungs).toBe(8);
     // The LR does not change a run's cost, so 8 further rungs of the ladder tasks cost more than their first.
     expect(f.ladder).toBeGreaterThan(f.stress);
+  });
+});
+
+describe('a tiny real ladder (seconds)', () => {
+  const ladder: StudySpec = {
+    name: 'v3-tiny-ladder',
+    description: 'test fixture',
+    tasks: [{ experiment: 'tiny-mlp', model: { kind: 'mlp', hidden: [8], activation: 'relu' } }],
+    baseline: 'adamw',
+    treatment: 'muon',
+    seeds: [0, 1],
+    tune: { grid: { adamw: [1e-3, 1e-2], muon: [0.01, 0.05] }, steps: 5 },
+    stress: { multipliers: [1], steps: 6, ladder: { cap: 4 } },
+    batchSize: 16,
+    failureProgressShare: 0.5,
+  };
+  const mlp: ReadonlyMap<string, ExperimentSpec> = new Map([['tiny-mlp', tinyMlp]]);
+
+  it('climbs rung by rung, then a rerun resumes with nothing to do and the same plan', async () => {
+    await initBackend();
+    const dir = tempDir('v3-ladder');
+    try {
+      const phases: [string, number, number][] = [];
+      const first = await runStudy(ladder, mlp, dir, { workers: 1, events: { onPhase: (phase, runs, skipped) => phases.push([phase, runs, skipped]) } });
+      const rungs = [...new Set(first.stress.map((p) => p.multiplier))];
+      // Rung 1 always; each further rung only after the one below it finished (one round each).
+      expect(rungs[0]).toBe(1);
+      expect(rungs).toEqual(ladderRungs(4).slice(0, rungs.length));
+      expect(phases.map((p) => p[0])).toEqual(['tune', 'stress', ...rungs.slice(1).map((m) => `ladder tiny-mlp ${m}×`)]);
+      // Each round runs only its new rung (2 optimizers × 2 seeds); the rungs below are planned again, finished.
+      expect(phases.slice(1).map(([, runs, skipped]) => [runs, skipped])).toEqual(rungs.map((_, i) => [4, 4 * i]));
+      const again: [string, number, number][] = [];
+      const second = await runStudy(ladder, mlp, dir, { workers: 1, events: { onPhase: (phase, runs, skipped) => again.push([phase, runs, skipped]) } });
+      expect(again.every(([, runs]) => runs === 0)).toBe(true);
+      expect(second.stress.map((p) => p.dirName)).toEqual(first.stress.map((p) => p.dirName));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
