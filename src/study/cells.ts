@@ -9,7 +9,7 @@ import type { ExperimentSpec } from '../train/config.js';
 import { armLabels, armNeeds, type ArmName } from './arms.js';
 import type { LoadedStudy, StudyRun } from './collect.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
-import { baseLr, onLadder, planArm, planTuning, seedsOf, stressDirName, stressMultipliersOf, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
+import { baseLr, longDirName, longHorizon, onLadder, planArm, planTuning, seedsOf, stressDirName, stressMultipliersOf, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
 import type { ArmStatus, TuningResult } from './results.js';
 import { lrSensitivity, median } from './stats.js';
 import { runnableArms, taskModelKind } from './study.js';
@@ -40,6 +40,12 @@ export interface TaskCells {
   /** Spike detectors that this task's cells' runs recorded, sorted. */
   readonly detectors: readonly string[];
   readonly stress: readonly Cell[];
+  /**
+   * The long-horizon phase's cells (study v3), one per multiplier: the same measures as a stress
+   * cell (late spikes in the last half, logit growth, final loss) over its longer horizon. Empty
+   * when the task has no long-horizon runs.
+   */
+  readonly long: readonly Cell[];
   readonly armCells: readonly Cell[];
   readonly arms: readonly ArmStatus[];
 }
@@ -199,7 +205,20 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
     const { arms, cells } = armsOf(spec, experiments, task, stress, failure, tunedOf, find);
     const runs = [...stress, ...cells].flatMap((c) => Object.values(c.runsByLabel).flat());
     const detectors = [...new Set(runs.flatMap((r) => Object.keys(r.summary.spikes)))].sort();
-    return { task, failure, detectors, stress, armCells: cells, arms };
+    const longSteps = spec.long?.tasks.includes(task.experiment) ? longHorizon(spec, experiments, task).steps : 0;
+    const long = (longSteps > 0 ? spec.long!.multipliers : []).map((multiplier): Cell => {
+      const runs = labels.map((label) => spec.long!.seeds.flatMap((seed) => find(longDirName(task.experiment, label, multiplier, seed)) ?? []));
+      return {
+        task: task.experiment,
+        multiplier,
+        arm: 'none',
+        plannedSteps: longSteps,
+        runsByLabel: Object.fromEntries(labels.map((l, i) => [l, runs[i]!])),
+        lrByLabel: Object.fromEntries(labels.map((l) => [l, (tunedOf(l) ?? NaN) * multiplier])),
+        ownLabels: labels,
+      };
+    });
+    return { task, failure, detectors, stress, long, armCells: cells, arms };
   });
   const found = expected.flatMap((name) => loaded.runs.get(name) ?? []);
   return {

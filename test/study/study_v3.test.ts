@@ -38,6 +38,7 @@ import { buildModel } from '../../src/train/build.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { UsageError } from '../../src/errors.js';
+import { collectCells } from '../../src/study/cells.js';
 import { tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
 
 const summary = (p: Partial<RunSummary>): RunSummary => ({
@@ -339,5 +340,31 @@ describe('a tiny real ladder (seconds)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the analysis reads the v3 phases', () => {
+  it('long-horizon cells from the long__ folders; ladder cells up to the highest rung reached; a fixed-LR task’s LRs', () => {
+    const found = [
+      'long__tiny-lm__muon__x1__s3',
+      'long__tiny-lm__adamw__x2__s4',
+      'stress__tiny-lm__adamw__x1__s0',
+      'stress__tiny-lm__muon__x2__s1',
+      'stress__tiny-mlp__muon__x1__s0',
+    ];
+    const runs = new Map(found.map((name) => [name, { name, summary: ok, metrics: undefined }]));
+    const cells = collectCells({ spec, experiments: Object.fromEntries(experiments), runs });
+    const lmCells = cells.tasks.find((t) => t.task.experiment === 'tiny-lm')!;
+    expect(lmCells.long.map((c) => [c.multiplier, c.plannedSteps, c.runsByLabel['muon']!.length, c.runsByLabel['adamw']!.length])).toEqual([
+      [1, longHorizon(spec, experiments, lmTask).steps, 1, 0],
+      [2, longHorizon(spec, experiments, lmTask).steps, 0, 1],
+    ]);
+    // The ladder reached 2× here: rungs 4× and 8× are neither cells nor missing runs.
+    expect(lmCells.stress.map((c) => c.multiplier)).toEqual([1, 2]);
+    expect(cells.missing.some((n) => n.includes('__x4__'))).toBe(false);
+    expect(cells.expected.filter((n) => n.startsWith('stress__tiny-lm__'))).toHaveLength(2 * 2 * 4);
+    const mlpCells = cells.tasks.find((t) => t.task.experiment === 'tiny-mlp')!;
+    expect(mlpCells.long).toEqual([]);
+    expect(mlpCells.stress[0]!.lrByLabel).toEqual({ adamw: 1e-2, muon: 0.05 });
   });
 });
