@@ -29,7 +29,8 @@
  * steps, 2,081,280 tokens. `longHorizon` computes these from the spec; test/study/study_v3.test.ts
  * checks them.
  */
-import { logGrid, widthVariant, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
+import { logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
+import { widthVariant } from '../../src/study/long_width.js';
 import { full as v2, quick as v2quick } from './stability.js';
 import lmMoe from '../lm-moe.js';
 

@@ -5,8 +5,16 @@
  * the tuning runs of every (task, optimizer) group it touches, because stress LRs depend on them.
  * A group split between two shards is tuned by both: identical configs give identical results,
  * and `merge` keeps one copy. On a cluster, src/cluster/phases.ts runs the phases one after the
- * other instead, each split by cost, so no run is repeated; it shares tuneGroup, armMultipliersOf
- * and execute with this file.
+ * other instead, each split by cost, so no run is repeated; it shares tuneGroup, tunedOrFixed,
+ * stressPlan, armMultipliersOf and execute with this file.
+ *
+ * Study v3's stress ladder runs here in rounds: fixed multipliers, the ladder's first rung and the
+ * long-horizon runs first, then one rung at a time per task until its stopping rule (failure.ts,
+ * ladderNext) ends it; the ladder re-plans from the finished rungs, so it resumes where it stopped.
+ *
+ * Size: over 400 lines because the plan both paths share (tuned LRs, stress rounds, arm
+ * multipliers) must stay beside the single-machine runner that defines the canonical order;
+ * split apart, the two paths' plans could drift.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +28,6 @@ import {
   baseLr,
   onLadder,
   planArm,
-  planLong,
   planStress,
   planTuning,
   multLabel,
@@ -32,6 +39,7 @@ import {
   type StudyTask,
 } from './protocol.js';
 import { UsageError } from '../errors.js';
+import { planLong } from './long_width.js';
 import { openPool, stopSignal, type PoolEvents, type RunPool } from './pool.js';
 import { armLabels, armNeeds, type ArmName } from './arms.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, ladderNext, type FailureContext } from './failure.js';

@@ -22,14 +22,11 @@ import { failureReason, FAILURE_LOSS_FACTOR, ladderNext, type FailureContext } f
 import {
   armSeedsOf,
   ladderRungs,
-  longHorizon,
   planArm,
-  planLong,
   planStress,
   planTuning,
   stressMultipliersOf,
   validateStudy,
-  widthVariant,
   type PlannedRun,
   type StudySpec,
 } from '../../src/study/protocol.js';
@@ -39,6 +36,7 @@ import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { UsageError } from '../../src/errors.js';
 import { collectCells } from '../../src/study/cells.js';
+import { longHorizon, planLong, widthVariant } from '../../src/study/long_width.js';
 import { tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
 
 const summary = (p: Partial<RunSummary>): RunSummary => ({
