@@ -63,6 +63,16 @@ export function resultFolders(out: string): string[] {
   return [out, ...shards];
 }
 
+/**
+ * The array jobs of a study in submission order, each depending on the one before: tuning, the
+ * stress rounds (one without a ladder; one per rung with one), the arms. The submitting command
+ * passes `round` to runPhaseTask for each stress round.
+ */
+export function studyJobs(study: StudySpec): { phase: StudyPhase; round: number }[] {
+  const rounds = Array.from({ length: ladderRounds(study) }, (_, round) => ({ phase: 'stress' as const, round }));
+  return [{ phase: 'tune', round: 0 }, ...rounds, { phase: 'arms', round: 0 }];
+}
+
 /** The result folders stress round `round` plans from: every folder but those of this round and later ones. */
 export function foldersBeforeRound(out: string, round: number): string[] {
   const root = join(out, SHARDS_DIR);

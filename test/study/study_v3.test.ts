@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { full, quick } from '../../experiments/studies/stability-v3.js';
 import { initBackend } from '../../src/backend.js';
 import { loadStudyExperiments } from '../../src/catalog/experiments.js';
-import { foldersBeforeRound, ladderRounds, SHARDS_DIR } from '../../src/cluster/phases.js';
+import { foldersBeforeRound, ladderRounds, SHARDS_DIR, studyJobs } from '../../src/cluster/phases.js';
 import { Rng } from '../../src/data/rng.js';
 import { modelParamCounts } from '../../src/models/flops.js';
 import { parameterCount } from '../../src/models/model.js';
@@ -246,6 +246,7 @@ describe('stress rounds and resume, on hand-made summaries', () => {
       expect(names(2)).toEqual(['.', 'arms-0', 'stress-0', 'stress-1', 'stress-r1-0', 'tune-0']);
       expect(ladderRounds(spec)).toBe(4);
       expect(ladderRounds({ ...spec, stress: { multipliers: [1, 2], steps: 9 } })).toBe(1);
+      expect(studyJobs(spec).map((j) => `${j.phase}${j.round}`)).toEqual(['tune0', 'stress0', 'stress1', 'stress2', 'stress3', 'arms0']);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
