@@ -177,7 +177,7 @@ export const runnableArms = (task: StudyTask, experiments: Experiments): ArmName
 export function studyShare(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>, shard: Shard | undefined) {
   if (shard && (study.stress.ladder || study.long)) {
     throw new UsageError(
-      `--shard splits a fixed plan, and study "${study.name}" has a ladder or a long-horizon phase whose runs follow from earlier results: run it on one machine (--workers) or with \`slurm study\``,
+      `--shard splits a fixed plan, and study "${study.name}" has a ladder or a long-horizon phase whose runs follow from earlier results: run it whole on one machine (--workers N)`,
     );
   }
   const labels = [study.baseline, study.treatment];
