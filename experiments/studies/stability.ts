@@ -7,7 +7,6 @@
  * horizon over 3× the tuning one.
  */
 import { logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
-import type { PrimaryEndpoint } from '../../src/study/verdict.js';
 import lmMoe from '../lm-moe.js';
 import lmBrown from '../lm-brown.js';
 
@@ -42,49 +41,6 @@ const tasks = [
   { experiment: 'lm-brown', model: studyLm(lmBrown), ...LM_HORIZON },
 ] as const satisfies StudySpec['tasks'];
 
-/**
- * The pre-registered primary family (docs/study-v3-design.md), restricted to the tasks, arms and
- * multipliers this spec runs today. When the v3 phases land, endpoints move:
- *   (a) to the long-horizon phase of lm-moe at the tuned LR;
- *   (b) to the ladder phase's 2× rung;
- *   (c), (f) to the ladder's first rung where either optimizer fails in ≥ half its runs (8× is the
- *       top of today's fixed multipliers, the nearest stand-in);
- *   (d), (e) stay on the arms, which run where either optimizer first fails (any listed multiplier
- *       where the arm ran is pooled: no spec can know that rung before the runs).
- * The spike detector is `gradnorm` until the detector calibration picks one before the main runs.
- * (g), the positive control on `adam-spike-control`, is left out: it is not a study task yet, and
- * adding it (its own tuning grid and horizon) does not fit the quick study's 5-minute budget; it
- * joins with the v3 phases.
- */
-const lmSpikes = (subClaim: 'a' | 'b', multiplier: number): PrimaryEndpoint => ({
-  subClaim,
-  task: 'lm-moe',
-  arm: 'none',
-  multipliers: [multiplier],
-  metric: 'late spikes/1k',
-  detector: 'gradnorm',
-  supportsWhen: 'treatment-lower',
-  test: 'rank-sum',
-});
-const failure = (subClaim: 'c' | 'd' | 'e' | 'f', task: string, arm: string, multipliers: readonly number[]): PrimaryEndpoint => ({
-  subClaim,
-  task,
-  arm,
-  multipliers,
-  metric: 'time to failure',
-  detector: null,
-  supportsWhen: 'treatment-lower',
-  test: 'log-rank',
-});
-const primary: readonly PrimaryEndpoint[] = [
-  lmSpikes('a', 1),
-  lmSpikes('b', 2),
-  failure('c', 'lm-moe', 'none', [8]),
-  failure('d', 'lm-moe', 'qkNorm', [1, 2, 4, 8]),
-  failure('e', 'lm-moe', 'bf16', [1, 2, 4, 8]),
-  failure('f', 'lm-brown', 'none', [8]),
-];
-
 export const full: StudySpec = {
   name: 'stability',
   description:
@@ -98,7 +54,6 @@ export const full: StudySpec = {
     steps: 300,
   },
   stress: { multipliers: [1, 2, 4, 8], steps: 1000 },
-  primary,
 };
 
 /** A smoke-sized LM for the quick study: d 16, 2 heads, context 16, 4 windows; 4 experts of hidden 16. */

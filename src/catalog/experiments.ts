@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { extname, join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SpecError, validateExperiment, type ExperimentSpec } from '../train/config.js';
-import { validateStudy, type StudySpec } from '../study/protocol.js';
+import { experimentFileOf, validateStudy, type StudySpec } from '../study/protocol.js';
 import { firstLineWithHint, PROJECT_ROOT, recordUserModule } from '../variants/modules.js';
 import { applyTuning, readRecord, recordPath } from '../study/tuned_record.js';
 
@@ -78,6 +78,12 @@ export async function loadExperimentSpec(nameOrPath: string, dir = EXPERIMENTS_D
 
 export const STUDIES_DIR = join(EXPERIMENTS_DIR, 'studies');
 
+/** The study `study`, `study:quick` and `slurm study` run when no --spec is given (v2 stays `--spec stability`). */
+export const DEFAULT_STUDY = 'stability-v3';
+
+/** The study whose grids, seeds and selection rule `tune` and `slurm tune` apply (v3 tunes on the same ones). */
+export const TUNING_STUDY = 'stability';
+
 /** A study spec file default-exports the full protocol and may export `quick`, its small version. */
 export async function loadStudy(nameOrPath: string, quick: boolean): Promise<StudySpec> {
   const path = isSpecPath(nameOrPath) ? nameOrPath : join(STUDIES_DIR, `${nameOrPath}.ts`);
@@ -100,4 +106,18 @@ export async function loadStudy(nameOrPath: string, quick: boolean): Promise<Stu
     throw new SpecError((e as Error).message);
   }
   return spec;
+}
+
+/**
+ * The experiments of a study's tasks, keyed by task name: a variant task (`base`, e.g. a width
+ * variant `lm-moe-d32`) gets its base experiment's spec under its own name, so its runs carry the
+ * task name and the analysis tells the variants apart. Specs as written: the study tunes its own LRs.
+ */
+export async function loadStudyExperiments(study: StudySpec): Promise<Map<string, ExperimentSpec>> {
+  const out = new Map<string, ExperimentSpec>();
+  for (const t of study.tasks) {
+    const spec = await loadExperimentSpec(experimentFileOf(t));
+    out.set(t.experiment, t.base !== undefined ? { ...spec, name: t.experiment } : spec);
+  }
+  return out;
 }

@@ -26,7 +26,7 @@ export const flag = {
   seed: (help: string) => new Option('--seed <n>', help),
   steps: (help: string) => new Option('--steps <n>', help),
   quick: (help: string) => new Option('--quick', help),
-  spec: () => new Option('--spec <name|path>', 'study spec in experiments/studies/, or a path to one (.ts in a "type": "module" package, or .mts) (default: stability)'),
+  spec: () => new Option('--spec <name|path>', 'study spec in experiments/studies/, or a path to one (.ts in a "type": "module" package, or .mts) (default: stability-v3; study v2 is stability)'),
   optimizers: () => new Option('--optimizers <list>', 'optimizer labels from the spec, or registry names, e.g. muon,adamw,normuon'),
   lr: () => new Option('--lr <lr>', 'learning rate for every optimizer, or per label: muon=0.02,adamw=1e-3'),
   precision: () =>

@@ -6,6 +6,15 @@
  * repeated. Each task writes only its own folder, DIR/shards/<phase>-<index>/, a study folder of
  * its own; later phases read earlier results from all shard folders; `finishStudy` merges them
  * into DIR, where the report is made as for a single-machine study.
+ *
+ * The stress ladder (study v3) and the long-horizon runs: the stress phase runs in rounds. Round 0
+ * holds the runs that need only the tuned LRs (fixed multipliers, the ladder's first rung, the
+ * long-horizon runs); round k the next rung of every task still on the ladder. A round's plan is
+ * read from the results of the folders *before* it (its own round's folders, `stress-r<k>-<i>`,
+ * are left out), so every array task of the round computes the same plan however far the others
+ * have got, and resumes to it after a requeue. The ladder has at most ladderRounds(study) rounds
+ * (1 + log₂ cap), so they can be submitted up front, chained; a round after the ladder stopped
+ * plans nothing and ends at once.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +24,8 @@ import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir } from '../train/run_files.js';
 import { lockFolder } from '../train/lock.js';
-import { planArm, planStress, planTuning, validateStudy, type PlannedRun, type StudySpec } from '../study/protocol.js';
+import { planLong } from '../study/long_width.js';
+import { armSeedsOf, ladderRungs, planArm, planStress, planTuning, stressMultipliersOf, validateStudy, type PlannedRun, type StudySpec } from '../study/protocol.js';
 import { openPool } from '../study/pool.js';
 import { estimateRunSeconds } from '../study/cost.js';
 import { mergeStudies, type MergeResult } from '../study/merge.js';
@@ -26,7 +36,8 @@ import {
   groupKey,
   runnableArms,
   RUNS_DIR,
-  tuneGroup,
+  stressPlan,
+  tunedOrFixed,
   type StudyProgress,
   type SummaryLookup,
 } from '../study/study.js';
@@ -39,13 +50,38 @@ export type StudyPhase = (typeof STUDY_PHASES)[number];
 /** The folder holding every array task's own study folder. */
 export const SHARDS_DIR = 'shards';
 
-export const shardDir = (out: string, phase: StudyPhase, index: number) => join(out, SHARDS_DIR, `${phase}-${index}`);
+/** An array task's folder; stress round k > 0 of the ladder gets its own (`stress-r<k>-<index>`). */
+export const shardDir = (out: string, phase: StudyPhase, index: number, round = 0) =>
+  join(out, SHARDS_DIR, round > 0 ? `${phase}-r${round}-${index}` : `${phase}-${index}`);
+
+/** How many stress rounds a study can need: 1, or one per ladder rung. */
+export const ladderRounds = (study: StudySpec): number => (study.stress.ladder ? ladderRungs(study.stress.ladder.cap).length : 1);
 
 /** The study folders whose finished runs later phases read: every shard folder, and DIR itself (a merged or single-machine study). */
 export function resultFolders(out: string): string[] {
   const root = join(out, SHARDS_DIR);
   const shards = existsSync(root) ? readdirSync(root).sort().map((n) => join(root, n)) : [];
   return [out, ...shards];
+}
+
+/**
+ * The array jobs of a study in submission order, each depending on the one before: tuning, the
+ * stress rounds (one without a ladder; one per rung with one), the arms. The submitting command
+ * passes `round` to runPhaseTask for each stress round.
+ */
+export function studyJobs(study: StudySpec): { phase: StudyPhase; round: number }[] {
+  const rounds = Array.from({ length: ladderRounds(study) }, (_, round) => ({ phase: 'stress' as const, round }));
+  return [{ phase: 'tune', round: 0 }, ...rounds, { phase: 'arms', round: 0 }];
+}
+
+/** The result folders stress round `round` plans from: every folder but those of this round and later ones. */
+export function foldersBeforeRound(out: string, round: number): string[] {
+  const root = join(out, SHARDS_DIR);
+  return resultFolders(out).filter((f) => {
+    if (f === out) return true;
+    const m = /^stress-(?:r(\d+)-)?\d+$/.exec(f.slice(root.length + 1));
+    return !m || Number(m[1] ?? 0) < round;
+  });
 }
 
 /** A lookup of finished runs across `folders` (the first folder holding a matching summary wins). */
@@ -80,20 +116,24 @@ export function planPhase(
   if (phase === 'tune') return tuning;
   const labels = [study.baseline, study.treatment];
   const tuned = new Map<string, { lr: number; score: number }>();
-  const stress: PlannedRun[] = [];
+  const long: PlannedRun[] = [];
   for (const task of study.tasks) {
     for (const label of labels) {
       let best: { lr: number; score: number };
       try {
-        best = tuneGroup(tuning, task.experiment, label, summaryOf);
+        best = tunedOrFixed(experiments, tuning, task, label, summaryOf);
       } catch (e) {
         throw new PhaseNotReady(`${(e as Error).message}: the tuning phase has not finished`);
       }
       tuned.set(groupKey(task.experiment, label), best);
-      stress.push(...planStress(study, experiments, task, label, best.lr));
+      long.push(...planLong(study, experiments, task, label, best.lr));
     }
   }
-  if (phase === 'stress') return stress;
+  // Fixed multipliers, and each ladder's rungs up to its next one (finished rungs included).
+  const plan = stressPlan(study, experiments, tuned, summaryOf);
+  const stress = plan.runs;
+  if (phase === 'stress') return [...stress, ...long];
+  if (plan.pending) throw new PhaseNotReady(`the stress ladder has a rung to run (${[...plan.next].map(([t, m]) => `${t} ${m}×`).join(', ')})`);
   const scores = new Map([...tuned].map(([k, v]) => [k, v.score]));
   const arms: PlannedRun[] = [];
   for (const task of study.tasks) {
@@ -109,7 +149,7 @@ export function planPhase(
     // The single-machine order: task → arm → optimizer → seed (each planArm call is one seed's runs at every multiplier).
     for (const arm of runnable) {
       for (const label of armLabels(arm, study.baseline, study.treatment)) {
-        for (const seed of study.seeds) arms.push(...planArm(study, experiments, task, arm, label, lrs, ms).filter((p) => p.seed === seed));
+        for (const seed of armSeedsOf(study, task, arm)) arms.push(...planArm(study, experiments, task, arm, label, lrs, ms).filter((p) => p.seed === seed));
       }
     }
   }
@@ -128,6 +168,8 @@ export interface PhaseTaskOptions {
   readonly index: number;
   readonly count: number;
   readonly workers: number;
+  /** Stress round (0-based; > 0 only on a ladder, see the header). */
+  readonly round?: number;
   readonly events?: StudyProgress;
   readonly checkpointEvery?: number | 'auto';
 }
@@ -143,9 +185,20 @@ export async function runPhaseTask(
   o: PhaseTaskOptions,
 ): Promise<PlannedRun[]> {
   if (!(Number.isInteger(o.index) && o.index >= 0 && o.index < o.count)) throw new Error(`task index ${o.index} is outside 0..${o.count - 1}`);
-  const all = planPhase(study, experiments, o.phase, summariesIn(resultFolders(out)));
+  const round = o.round ?? 0;
+  if (round > 0 && (o.phase !== 'stress' || round >= ladderRounds(study))) {
+    throw new Error(`round ${round}: only the stress phase of a study with a ladder has rounds (here 0..${ladderRounds(study) - 1})`);
+  }
+  let all: PlannedRun[];
+  if (o.phase === 'stress' && study.stress.ladder) {
+    // The round's plan from the folders before it, less what they finished: the same in every task of the round.
+    const before = summariesIn(foldersBeforeRound(out, round));
+    all = planPhase(study, experiments, 'stress', before).filter((p) => !before(p));
+  } else {
+    all = planPhase(study, experiments, o.phase, summariesIn(resultFolders(out)));
+  }
   const mine = phaseShare(all, o.index, o.count);
-  const dir = shardDir(out, o.phase, o.index);
+  const dir = shardDir(out, o.phase, o.index, round);
   ensureDir(join(dir, RUNS_DIR));
   // One process per shard folder: a duplicate of this array task stops here, naming the holder.
   const lock = lockFolder(dir, 'shard folder');
@@ -205,14 +258,18 @@ export interface PhaseEstimate {
  */
 export function estimatePhases(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>, tasks: number): PhaseEstimate[] {
   const anyLr = (label: string) => study.tune.grid[label]![0]!;
-  const stress = study.tasks.flatMap((task) => [study.baseline, study.treatment].flatMap((l) => planStress(study, experiments, task, l, anyLr(l))));
-  const ms = [study.stress.multipliers[0]!, study.stress.multipliers[study.stress.multipliers.length - 1]!];
-  const lrs = { baseline: anyLr(study.baseline), treatment: anyLr(study.treatment) };
-  const arms = study.tasks.flatMap((task) =>
-    runnableArms(task, experiments).flatMap((arm) =>
-      armLabels(arm, study.baseline, study.treatment).flatMap((l) => planArm(study, experiments, task, arm, l, lrs, ms)),
-    ),
+  // Every ladder rung up to the cap, and the long-horizon runs: an upper bound of the stress rounds together.
+  const stress = study.tasks.flatMap((task) =>
+    [study.baseline, study.treatment].flatMap((l) => [...planStress(study, experiments, task, l, anyLr(l)), ...planLong(study, experiments, task, l, anyLr(l))]),
   );
+  const lrs = { baseline: anyLr(study.baseline), treatment: anyLr(study.treatment) };
+  const arms = study.tasks.flatMap((task) => {
+    const all = stressMultipliersOf(study, task);
+    const ms = [all[0]!, all[all.length - 1]!];
+    return runnableArms(task, experiments).flatMap((arm) =>
+      armLabels(arm, study.baseline, study.treatment).flatMap((l) => planArm(study, experiments, task, arm, l, lrs, ms)),
+    );
+  });
   const byPhase: Record<StudyPhase, PlannedRun[]> = { tune: planTuning(study, experiments), stress, arms };
   return STUDY_PHASES.map((phase) => {
     const costs = byPhase[phase].map((p) => estimateRunSeconds(p.config));

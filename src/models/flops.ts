@@ -149,3 +149,56 @@ export function orthogonalisationFlops(matrices: readonly MatrixShape[], orthogo
     .filter((m) => orthogonalised.includes(m.name))
     .reduce((a, m) => a + m.count * newtonSchulzFlops(m.fanIn, m.fanOut, nsSteps), 0);
 }
+
+export interface ParamCounts {
+  /** Every trainable parameter (embeddings, every expert). */
+  readonly total: number;
+  /** The token and position embeddings (transformer; 0 otherwise). */
+  readonly embedding: number;
+  /**
+   * Parameters one token passes through, embeddings aside: attention, gains, the output head, and
+   * in an MoE layer the router and the top-k experts' weights and biases (not the other experts).
+   * The denominator of "tokens per parameter" in compute-optimal scaling.
+   */
+  readonly activeNonEmbedding: number;
+}
+
+/**
+ * The trainable parameters of a model, counted from the shapes the models create (transformer.ts,
+ * moe.ts, mlp.ts; the MoE's selection bias is not trained and not counted). A test checks the
+ * total against a built model's variables.
+ */
+export function modelParamCounts(model: AnyModelSpec, inputDim: number, outputDim: number): ParamCounts {
+  const moeParts = (m: Omit<MoeSpec, 'kind'>, inDim: number, outDim: number) => {
+    const router = inDim * m.experts;
+    const expert = inDim * m.expertHidden + m.expertHidden + m.expertHidden * outDim + outDim;
+    return { total: router + m.experts * expert, active: router + Math.min(m.topK, m.experts) * expert };
+  };
+  if (model.kind === 'transformer') {
+    const d = model.dModel;
+    const embedding = inputDim * d + model.context * d;
+    let perLayerTotal = 2 * d + 4 * d * d + (model.qkNorm ? 2 * (d / model.heads) : 0);
+    let perLayerActive = perLayerTotal;
+    if (model.ffn === 'dense') {
+      perLayerTotal += 8 * d * d;
+      perLayerActive += 8 * d * d;
+    } else {
+      const moe = moeParts(model.moe, d, d);
+      perLayerTotal += moe.total;
+      perLayerActive += moe.active;
+    }
+    const tail = d + d * outputDim; // final norm gain, output head
+    return {
+      total: embedding + model.layers * perLayerTotal + tail,
+      embedding,
+      activeNonEmbedding: model.layers * perLayerActive + tail,
+    };
+  }
+  if (model.kind === 'mlp') {
+    const widths = [inputDim, ...model.hidden, outputDim];
+    const total = widths.slice(0, -1).reduce((a, w, i) => a + w * widths[i + 1]! + widths[i + 1]!, 0);
+    return { total, embedding: 0, activeNonEmbedding: total };
+  }
+  const moe = moeParts(model, inputDim, outputDim);
+  return { total: moe.total, embedding: 0, activeNonEmbedding: moe.active };
+}

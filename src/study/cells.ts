@@ -9,7 +9,8 @@ import type { ExperimentSpec } from '../train/config.js';
 import { armLabels, armNeeds, type ArmName } from './arms.js';
 import type { LoadedStudy, StudyRun } from './collect.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
-import { planArm, planTuning, stressDirName, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
+import { longHorizon } from './long_width.js';
+import { baseLr, longDirName, onLadder, planArm, planTuning, seedsOf, stressDirName, stressMultipliersOf, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
 import type { ArmStatus, TuningResult } from './results.js';
 import { lrSensitivity, median } from './stats.js';
 import { runnableArms, taskModelKind } from './study.js';
@@ -40,6 +41,12 @@ export interface TaskCells {
   /** Spike detectors that this task's cells' runs recorded, sorted. */
   readonly detectors: readonly string[];
   readonly stress: readonly Cell[];
+  /**
+   * The long-horizon phase's cells (study v3), one per multiplier: the same measures as a stress
+   * cell (late spikes in the last half, logit growth, final loss) over its longer horizon. Empty
+   * when the task has no long-horizon runs.
+   */
+  readonly long: readonly Cell[];
   readonly armCells: readonly Cell[];
   readonly arms: readonly ArmStatus[];
 }
@@ -119,9 +126,9 @@ function armsOf(
   const labels = [spec.baseline, spec.treatment];
   const stressAt = (label: string, m: number) => stress.find((c) => c.multiplier === m)?.runsByLabel[label] ?? [];
   const firsts = Object.fromEntries(
-    labels.map((label) => [label, firstFailure(new Map(spec.stress.multipliers.map((m) => [m, stressAt(label, m).map((r) => r.summary)])), failure)]),
+    labels.map((label) => [label, firstFailure(new Map(stress.map((c) => [c.multiplier, stressAt(label, c.multiplier).map((r) => r.summary)])), failure)]),
   );
-  const multipliers = armMultipliers(Object.values(firsts), spec.stress.multipliers);
+  const multipliers = armMultipliers(Object.values(firsts), stress.length > 0 ? stress.map((c) => c.multiplier) : stressMultipliersOf(spec, task));
   const runnable = new Set(runnableArms(task, experiments));
   const tb = tunedOf(spec.baseline);
   const tt = tunedOf(spec.treatment);
@@ -170,12 +177,22 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
   const { tuning, bestTunedLoss } = tuningOf(spec, find, experiments);
   const failureLossFactor = spec.failureLossFactor ?? FAILURE_LOSS_FACTOR;
   const tasks = spec.tasks.map((task): TaskCells => {
-    const failure: FailureContext = { bestTunedLoss: bestTunedLoss[task.experiment] ?? Infinity, lossFactor: failureLossFactor };
+    const failure: FailureContext = {
+      bestTunedLoss: bestTunedLoss[task.experiment] ?? Infinity,
+      lossFactor: failureLossFactor,
+      ...(spec.failureProgressShare !== undefined ? { progressShare: spec.failureProgressShare } : {}),
+    };
     const plannedSteps = stressStepsOf(spec, task);
-    const tunedOf = (label: string) => tuning[task.experiment]?.[label]?.tunedLr;
+    const own = experiments.get(task.experiment);
+    const tunedOf = (label: string) => (task.fixedLr && own ? baseLr(own, label) : tuning[task.experiment]?.[label]?.tunedLr);
+    const seeds = seedsOf(spec, task);
+    // On the ladder the rungs up to the highest one any run reached (it stops where both optimizers fail).
+    const all = stressMultipliersOf(spec, task);
+    const ran = (m: number) => labels.some((l) => seeds.some((seed) => loaded.runs.has(stressDirName(task.experiment, l, m, seed))));
+    const top = onLadder(spec, task) ? Math.max(all[0]!, ...all.filter(ran)) : Infinity;
     // Looked up multiplier → optimizer → seed, the stress plan's order.
-    const stress = spec.stress.multipliers.map((multiplier): Cell => {
-      const runs = labels.map((label) => spec.seeds.flatMap((seed) => find(stressDirName(task.experiment, label, multiplier, seed)) ?? []));
+    const stress = all.filter((m) => m <= top).map((multiplier): Cell => {
+      const runs = labels.map((label) => seeds.flatMap((seed) => find(stressDirName(task.experiment, label, multiplier, seed)) ?? []));
       return {
         task: task.experiment,
         multiplier,
@@ -189,7 +206,20 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
     const { arms, cells } = armsOf(spec, experiments, task, stress, failure, tunedOf, find);
     const runs = [...stress, ...cells].flatMap((c) => Object.values(c.runsByLabel).flat());
     const detectors = [...new Set(runs.flatMap((r) => Object.keys(r.summary.spikes)))].sort();
-    return { task, failure, detectors, stress, armCells: cells, arms };
+    const longSteps = spec.long?.tasks.includes(task.experiment) ? longHorizon(spec, experiments, task).steps : 0;
+    const long = (longSteps > 0 ? spec.long!.multipliers : []).map((multiplier): Cell => {
+      const runs = labels.map((label) => spec.long!.seeds.flatMap((seed) => find(longDirName(task.experiment, label, multiplier, seed)) ?? []));
+      return {
+        task: task.experiment,
+        multiplier,
+        arm: 'none',
+        plannedSteps: longSteps,
+        runsByLabel: Object.fromEntries(labels.map((l, i) => [l, runs[i]!])),
+        lrByLabel: Object.fromEntries(labels.map((l) => [l, (tunedOf(l) ?? NaN) * multiplier])),
+        ownLabels: labels,
+      };
+    });
+    return { task, failure, detectors, stress, long, armCells: cells, arms };
   });
   const found = expected.flatMap((name) => loaded.runs.get(name) ?? []);
   return {

@@ -14,7 +14,7 @@ import { UsageError } from '../errors.js';
 import { METRICS_FILE, readMetrics } from '../train/run_files.js';
 import { loadSummary, warnToStderr } from '../train/run_readers.js';
 import { armLabels } from './arms.js';
-import { armDirName, planTuning, stressDirName, type StudySpec } from './protocol.js';
+import { armDirName, armSeedsOf, longDirName, planTuning, seedsOf, stressDirName, stressMultipliersOf, type StudySpec } from './protocol.js';
 import { readStudyFile, RUNS_DIR, STUDY_FILE, runnableArms } from './study.js';
 
 /** One run of a study as the analysis sees it. */
@@ -59,16 +59,22 @@ function candidateRuns(spec: StudySpec, experiments: Readonly<Record<string, Exp
   const tuning = planTuning(spec, new Map(Object.entries(experiments)));
   return spec.tasks.flatMap((task) => [
     ...tuning.filter((p) => p.task === task.experiment).map((p) => ({ name: p.dirName, records: false })),
-    ...spec.stress.multipliers.flatMap((m) =>
-      labels.flatMap((label) => spec.seeds.map((seed) => ({ name: stressDirName(task.experiment, label, m, seed), records: true }))),
+    ...stressMultipliersOf(spec, task).flatMap((m) =>
+      labels.flatMap((label) => seedsOf(spec, task).map((seed) => ({ name: stressDirName(task.experiment, label, m, seed), records: true }))),
     ),
     ...runnableArms(task, experiments).flatMap((arm) =>
-      spec.stress.multipliers.flatMap((m) =>
+      stressMultipliersOf(spec, task).flatMap((m) =>
         armLabels(arm, spec.baseline, spec.treatment).flatMap((label) =>
-          spec.seeds.map((seed) => ({ name: armDirName(task.experiment, arm, label, m, seed), records: true })),
+          armSeedsOf(spec, task, arm).map((seed) => ({ name: armDirName(task.experiment, arm, label, m, seed), records: true })),
         ),
       ),
     ),
+    // The long-horizon runs (study v3), read for the late-stage endpoints.
+    ...(spec.long?.tasks.includes(task.experiment)
+      ? spec.long.multipliers.flatMap((m) =>
+          labels.flatMap((label) => spec.long!.seeds.map((seed) => ({ name: longDirName(task.experiment, label, m, seed), records: true }))),
+        )
+      : []),
   ]);
 }
 

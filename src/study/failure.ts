@@ -7,7 +7,20 @@
  *   - it diverged, or
  *   - its final eval loss ≥ its eval loss at initialisation, or
  *   - its final eval loss ≥ k × the task's best tuned loss (k = FAILURE_LOSS_FACTOR unless the
- *     study sets `failureLossFactor`).
+ *     study sets `failureLossFactor`), or
+ *   - (when the study sets `failureProgressShare` = f, as v3 does) it lost at least the share f of
+ *     the progress the tuned runs made: final eval loss ≥ best tuned + f × (its initial − best tuned).
+ *
+ * Why the last rule: a language model can fail without diverging. Attention-logit growth and
+ * attention-entropy collapse (docs/references.md#transformer-instabilities) stall or degrade the
+ * loss while it stays finite, often near the unigram level — far below the loss at initialisation
+ * (ln V ≈ 4.4 nats for the Brown characters) and far below k × the tuned loss (k = 5 puts the
+ * threshold above the initial loss for an LM tuned near 2 nats), so neither rule above catches it.
+ * Relative to the task's own progress the rule is scale-free: with f = ½ an LM tuned to 2.0 from
+ * 4.4 fails at ≥ 3.2 nats (a model that has lost its context and kept little more than character
+ * frequencies); MNIST (2.3 → 0.15) fails at ≥ 1.2, already above k × best = 0.75, so the rule
+ * changes nothing where the k rule works. Attention entropy itself is not logged per run, so the
+ * rule reads its effect on the eval loss rather than the entropy.
  *
  * Also here: the multipliers where an optimizer first fails, at which the arms run.
  */
@@ -27,9 +40,11 @@ export interface FailureContext {
   /** The task's best tuned loss: the lowest, over optimizers, median final eval loss at its tuned LR. */
   readonly bestTunedLoss: number;
   readonly lossFactor: number;
+  /** f of the "lost progress" rule (absent: the rule is off, as in studies before v3). */
+  readonly progressShare?: number;
 }
 
-export type FailureReason = 'diverged' | 'no eval' | 'worse than init' | 'k× best tuned';
+export type FailureReason = 'diverged' | 'no eval' | 'worse than init' | 'k× best tuned' | 'lost progress';
 
 /**
  * Why a run failed, or null if it did not. The loss at initialisation is the run's own eval loss
@@ -43,6 +58,10 @@ export function failureReason(s: RunSummary, ctx: FailureContext): FailureReason
   const init = initialLossOf(s);
   if (init !== null && final >= init) return 'worse than init';
   if (Number.isFinite(ctx.bestTunedLoss) && final >= ctx.lossFactor * ctx.bestTunedLoss) return 'k× best tuned';
+  const f = ctx.progressShare;
+  if (f !== undefined && init !== null && Number.isFinite(ctx.bestTunedLoss) && init > ctx.bestTunedLoss) {
+    if (final >= ctx.bestTunedLoss + f * (init - ctx.bestTunedLoss)) return 'lost progress';
+  }
   return null;
 }
 
@@ -74,4 +93,31 @@ export function firstFailure(byMultiplier: ReadonlyMap<number, readonly RunSumma
 export function armMultipliers(firstFailures: readonly (number | null)[], multipliers: readonly number[]): number[] {
   const found = [...new Set(firstFailures.filter((m): m is number => m !== null))].sort((a, b) => a - b);
   return found.length > 0 ? found : [Math.max(...multipliers)];
+}
+
+/**
+ * The stress ladder's stopping rule, for one task: walk its rungs (1, 2, 4, …) in order; the first
+ * rung with an unfinished run (`undefined`) is the one to run next; after each finished rung, stop
+ * (null) once every optimizer has failed in at least half its runs at some rung so far — the same
+ * "first fails" as firstFailure — or when the rungs run out (the cap: an optimizer that never
+ * failed is then a finding, not a gap). Both optimizers climb together until both have failed, so
+ * the first rung where either fails, and every rung up to where the other fails, has both.
+ */
+export function ladderNext(
+  rungs: readonly number[],
+  labels: readonly string[],
+  runsAt: (label: string, multiplier: number) => readonly (RunSummary | undefined)[],
+  ctx: FailureContext,
+): number | null {
+  const failed = new Set<string>();
+  for (const m of rungs) {
+    const byLabel = labels.map((l) => runsAt(l, m));
+    if (byLabel.some((runs) => runs.some((s) => s === undefined))) return m;
+    labels.forEach((label, i) => {
+      const runs = byLabel[i] as readonly RunSummary[];
+      if (runs.length > 0 && 2 * runs.filter((r) => isFailed(r, ctx)).length >= runs.length) failed.add(label);
+    });
+    if (labels.every((l) => failed.has(l))) return null;
+  }
+  return null;
 }

@@ -35,6 +35,39 @@ export interface StudyTask {
    * Arms whose feature is missing are listed, planned as nothing, and reported as not run.
    */
   readonly arms?: readonly ArmName[];
+  /**
+   * The experiment file this task loads when its name (`experiment`) is not one: a width variant
+   * `lm-moe-d32` is `lm-moe` with its own model. Runs, folders and the analysis key by `experiment`.
+   */
+  readonly base?: string;
+  /** Width-trend tag (sub-claim (h)): the task is `of` at model width `dModel`. */
+  readonly width?: { readonly of: string; readonly dModel: number };
+  /** Seeds of this task's stress, ladder and arm runs (default: the study's); tuning keeps the study's. */
+  readonly seeds?: readonly number[];
+  /** Seeds of single arms, e.g. 5 for the exploratory ones where the primary ones get 20 (default: `seeds`). */
+  readonly seedsByArm?: Readonly<Partial<Record<ArmName, readonly number[]>>>;
+  /** Fixed stress multipliers for this task; it then takes no part in the study's ladder. */
+  readonly multipliers?: readonly number[];
+  /** This task's stress horizon in steps (overrides `stressLength` and the study's `stress.steps`). */
+  readonly stressSteps?: number;
+  /**
+   * Use the experiment's own (hand-picked) LRs instead of tuning: no tuning runs, the "tuned" LR is
+   * the experiment's. For the positive control, whose setting is where AdamW is known to spike.
+   */
+  readonly fixedLr?: boolean;
+}
+
+/**
+ * The long-horizon phase: ordinary runs at the tuned LR (× each multiplier), constant after the
+ * experiment's warm-up, for `tokensPerActiveParam` tokens per active non-embedding parameter
+ * (longHorizon below: the step count follows from the model and the batch).
+ */
+export interface LongHorizonSpec {
+  /** Task names (`StudyTask.experiment`). */
+  readonly tasks: readonly string[];
+  readonly multipliers: readonly number[];
+  readonly seeds: readonly number[];
+  readonly tokensPerActiveParam: number;
 }
 
 /** Which tasks play which role in the claim check's sub-claims (a)–(f). */
@@ -65,7 +98,17 @@ export interface StudySpec {
     readonly multipliers: readonly number[];
     /** The long ("late-stage") horizon, held at a constant LR. */
     readonly steps: number;
+    /**
+     * Stress to failure: instead of `multipliers`, rungs 1, 2, 4, … doubling up to `cap`, run one
+     * rung at a time per task until each optimizer has failed in at least half its runs at some
+     * rung (or the cap). Tasks with their own `multipliers` keep those.
+     */
+    readonly ladder?: { readonly cap: number };
   };
+  /** f of the failure rule's "lost progress" criterion (failure.ts); absent: off. */
+  readonly failureProgressShare?: number;
+  /** The long-horizon phase (absent: none). */
+  readonly long?: LongHorizonSpec;
   readonly batchSize?: number;
   /** k of the failed endpoint's "final eval loss ≥ k × the task's best tuned loss" (default FAILURE_LOSS_FACTOR). */
   readonly failureLossFactor?: number;
@@ -83,7 +126,7 @@ export interface StudySpec {
 /** The roles of a study's tasks: its own, else the defaults. */
 export const claimTasksOf = (study: StudySpec): ClaimTasks => study.claimTasks ?? DEFAULT_CLAIM_TASKS;
 
-export type Phase = 'tune' | 'stress' | 'arm';
+export type Phase = 'tune' | 'stress' | 'arm' | 'long';
 
 export interface PlannedRun {
   readonly phase: Phase;
@@ -122,18 +165,36 @@ export function validateStudy(study: StudySpec): void {
   if (study.failureLossFactor !== undefined && !(study.failureLossFactor > 1)) {
     throw new Error(`${where}: failureLossFactor = ${study.failureLossFactor}: expected a number > 1`);
   }
+  const names = study.tasks.map((t) => t.experiment);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`${where}: task ${dup} is listed twice (give a variant its own name and a \`base\`)`);
+  const cap = study.stress.ladder?.cap;
+  if (cap !== undefined && !(Number.isFinite(cap) && cap >= 1)) throw new Error(`${where}: stress.ladder.cap = ${cap}: expected a number ≥ 1`);
+  if (study.failureProgressShare !== undefined && !(study.failureProgressShare > 0 && study.failureProgressShare <= 1)) {
+    throw new Error(`${where}: failureProgressShare = ${study.failureProgressShare}: expected a share in (0, 1]`);
+  }
+  if (study.long) {
+    const l = study.long;
+    for (const t of l.tasks) if (!names.includes(t)) throw new Error(`${where}: long.tasks names ${t}, which is not a task of the study`);
+    if (l.seeds.length === 0 || l.multipliers.length === 0 || l.multipliers.some((m) => !(m > 0))) {
+      throw new Error(`${where}: long needs seeds and positive multipliers`);
+    }
+    if (!(l.tokensPerActiveParam > 0)) throw new Error(`${where}: long.tokensPerActiveParam must be positive`);
+  }
   if (study.primary !== undefined) {
     try {
       validatePrimaryFamily(study.primary);
     } catch (e) {
       throw new Error(`${where}: ${(e as Error).message}`);
     }
-    const tasks = new Set(study.tasks.map((t) => t.experiment));
     for (const e of study.primary) {
       // A primary endpoint on a task the study never runs could not be measured: refuse it before any run.
-      if (!tasks.has(e.task)) throw new Error(`${where}: primary endpoint (${e.subClaim}) names task ${e.task}, which is not in the study`);
-      const stray = e.multipliers.filter((m) => !study.stress.multipliers.includes(m));
-      if (stray.length) throw new Error(`${where}: primary endpoint (${e.subClaim}) names multiplier(s) ${stray.join(', ')} outside stress.multipliers`);
+      const task = taskOf(study, e.task);
+      if (!task) throw new Error(`${where}: primary endpoint (${e.subClaim}) names task ${e.task}, which is not in the study`);
+      // Its multipliers must be ones the task's stress runs can reach (fixed, or a ladder rung).
+      const reachable = stressMultipliersOf(study, task);
+      const stray = e.multipliers.filter((m) => !reachable.includes(m));
+      if (stray.length) throw new Error(`${where}: primary endpoint (${e.subClaim}) names multiplier(s) ${stray.join(', ')} that task ${e.task}'s stress runs never use`);
     }
   }
   for (const task of study.tasks) {
@@ -148,6 +209,15 @@ export function validateStudy(study: StudySpec): void {
     if (task.stressLength !== undefined && !(task.stressLength > 0 && Number.isFinite(task.stressLength))) {
       throw new Error(`${w}: stressLength = ${task.stressLength}: expected a positive multiple of the tuning horizon`);
     }
+    for (const [key, value] of [['seeds', task.seeds], ['multipliers', task.multipliers]] as const) {
+      if (value !== undefined && (value.length === 0 || value.some((x) => !(x >= 0 && Number.isFinite(x))))) {
+        throw new Error(`${w}: ${key} must be a non-empty list of non-negative numbers`);
+      }
+    }
+    if (task.multipliers?.some((m) => !(m > 0))) throw new Error(`${w}: multipliers must be positive`);
+    if (task.stressSteps !== undefined && !(Number.isInteger(task.stressSteps) && task.stressSteps >= 1)) {
+      throw new Error(`${w}: stressSteps = ${task.stressSteps}: expected a positive integer`);
+    }
     for (const arm of task.arms ?? []) {
       if (!isArmName(arm) || arm === 'none') {
         throw new Error(`${w}: arm ${JSON.stringify(arm)}: expected one of ${Object.keys(ARMS).filter((a) => a !== 'none').join(', ')}`);
@@ -159,9 +229,35 @@ export function validateStudy(study: StudySpec): void {
 /** A task's tuning horizon. */
 export const tuneStepsOf = (study: StudySpec, task: StudyTask): number => task.tuneSteps ?? study.tune.steps;
 
-/** A task's stress horizon: `stressLength` × its tuning horizon, else the study's `stress.steps`. */
+/** A task's stress horizon: its `stressSteps`, else `stressLength` × its tuning horizon, else the study's `stress.steps`. */
 export function stressStepsOf(study: StudySpec, task: StudyTask): number {
+  if (task.stressSteps !== undefined) return task.stressSteps;
   return task.stressLength !== undefined ? Math.max(1, Math.round(task.stressLength * tuneStepsOf(study, task))) : study.stress.steps;
+}
+
+/** The experiment file a task loads. */
+export const experimentFileOf = (task: StudyTask): string => task.base ?? task.experiment;
+
+/** The seeds of a task's stress and ladder runs. */
+export const seedsOf = (study: StudySpec, task: StudyTask): readonly number[] => task.seeds ?? study.seeds;
+
+/** The seeds of one arm on a task. */
+export const armSeedsOf = (study: StudySpec, task: StudyTask, arm: ArmName): readonly number[] => task.seedsByArm?.[arm] ?? seedsOf(study, task);
+
+/** The ladder's rungs: 1, 2, 4, … up to and including the largest power of 2 ≤ cap. */
+export function ladderRungs(cap: number): number[] {
+  const out: number[] = [];
+  for (let m = 1; m <= cap; m *= 2) out.push(m);
+  return out;
+}
+
+/** Whether a task's stress runs climb the study's ladder (rung by rung) rather than fixed multipliers. */
+export const onLadder = (study: StudySpec, task: StudyTask): boolean => study.stress.ladder !== undefined && task.multipliers === undefined;
+
+/** Every multiplier a task's stress runs may use: its own, else the ladder's rungs, else the study's. */
+export function stressMultipliersOf(study: StudySpec, task: StudyTask): readonly number[] {
+  if (task.multipliers) return task.multipliers;
+  return study.stress.ladder ? ladderRungs(study.stress.ladder.cap) : study.stress.multipliers;
 }
 
 /** The task entry of an experiment name (undefined when the study has no such task). */
@@ -184,6 +280,10 @@ export const tuneDirName = (experiment: string, label: string, lr: number, seed:
 export const stressDirName = (experiment: string, label: string, multiplier: number, seed: number) =>
   `stress__${experiment}__${label}__x${fmt3(multiplier)}__s${seed}`;
 
+/** A long-horizon run's folder name. */
+export const longDirName = (experiment: string, label: string, multiplier: number, seed: number) =>
+  `long__${experiment}__${label}__x${fmt3(multiplier)}__s${seed}`;
+
 /** An arm run's folder name: it does not depend on the tuned LRs, so the analysis can find it without them. */
 export const armDirName = (experiment: string, arm: ArmName, label: string, multiplier: number, seed: number) =>
   `arm__${experiment}__${arm}__${label}__x${fmt3(multiplier)}__s${seed}`;
@@ -203,6 +303,7 @@ function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): Expe
 export function planTuning(study: StudySpec, experiments: ReadonlyMap<string, ExperimentSpec>): PlannedRun[] {
   const out: PlannedRun[] = [];
   for (const task of study.tasks) {
+    if (task.fixedLr) continue;
     const spec = taskSpec(experiments.get(task.experiment)!, task, study);
     for (const label of [study.baseline, study.treatment]) {
       for (const { lr, seed, config } of gridRuns(spec, label, study.tune.grid[label]!, study.seeds, tuneStepsOf(study, task))) {
@@ -232,6 +333,8 @@ export function planStress(
   task: StudyTask,
   label: string,
   tunedLr: number,
+  multipliers: readonly number[] = stressMultipliersOf(study, task),
+  seeds: readonly number[] = seedsOf(study, task),
 ): PlannedRun[] {
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
   const steps = stressStepsOf(study, task);
@@ -240,9 +343,9 @@ export function planStress(
   // LR held late, not a cold start at it.
   const warmup = warmupSteps(spec.schedule);
   const schedule: ScheduleSpec = warmup > 0 ? { kind: 'constant', warmup } : { kind: 'constant' };
-  const base = expandRuns({ ...spec, schedule, evalEvery }, { optimizers: [label], seeds: study.seeds, steps });
+  const base = expandRuns({ ...spec, schedule, evalEvery }, { optimizers: [label], seeds: [...seeds], steps });
   const out: PlannedRun[] = [];
-  for (const multiplier of study.stress.multipliers) {
+  for (const multiplier of multipliers) {
     for (const run of base) {
       const lr = tunedLr * multiplier;
       out.push({
@@ -278,7 +381,7 @@ export function planArm(
   const spec = taskSpec(experiments.get(task.experiment)!, task, study);
   const own = label === study.baseline ? tuned.baseline : tuned.treatment;
   const from = ARMS[arm].override.lrFrom === 'baseline' ? tuned.baseline : own;
-  const stress = planStress(study, experiments, { ...task }, label, own).filter((p) => multipliers.includes(p.multiplier));
+  const stress = planStress(study, experiments, task, label, own, multipliers, armSeedsOf(study, task, arm));
   return stress.map((p) => {
     const lr = from * p.multiplier;
     return {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { full, quick } from '../../experiments/studies/stability.js';
+import { full as v3full, quick as v3quick } from '../../experiments/studies/stability-v3.js';
 import { loadExperimentSpec } from '../../src/catalog/experiments.js';
 import { estimateRunSeconds } from '../../src/study/cost.js';
 import { planStress, planTuning, stressStepsOf, tuneStepsOf, validateStudy, type StudySpec } from '../../src/study/protocol.js';
@@ -37,16 +38,18 @@ describe('the shipped stability study', () => {
     expect(runnableArms(lm, experiments).sort()).toEqual(['bf16', 'fp4', 'muon-match-rms', 'qkClip', 'qkNorm', 'wsd', 'zLoss']);
   });
 
-  it('pre-registers one primary endpoint per sub-claim (a)–(f), on tasks and arms both studies run', () => {
-    for (const spec of [full, quick]) {
+  it('v3 pre-registers one primary endpoint per sub-claim (a)–(g), on tasks and arms it runs; v2, finished before, has none', () => {
+    for (const spec of [v3full, v3quick]) {
       expect(() => validateStudy(spec)).not.toThrow();
-      expect(spec.primary?.map((e) => e.subClaim)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+      expect(spec.primary?.map((e) => e.subClaim)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
       for (const e of spec.primary ?? []) {
         const task = spec.tasks.find((t) => t.experiment === e.task);
         expect(task, e.task).toBeDefined();
         if (e.arm !== 'none') expect((task!.arms ?? []) as readonly string[]).toContain(e.arm);
       }
     }
+    expect(full.primary).toBeUndefined();
+    expect(quick.primary).toBeUndefined();
   });
 
   it('quick: the same tasks and the same arms, on smaller horizons', async () => {

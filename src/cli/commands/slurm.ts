@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { loadExperiment, loadExperimentSpec, loadStudy } from '../../catalog/experiments.js';
+import { DEFAULT_STUDY, TUNING_STUDY, loadExperiment, loadExperimentSpec, loadStudy, loadStudyExperiments } from '../../catalog/experiments.js';
 import { finishTask, minutes, parsePhase, runJobs, runTask, studyJobs, studyTask, tuneJobs, tuneTask, type TaskOutcome } from '../../cluster/commands.js';
 import { estimatePhases, STUDY_PHASES } from '../../cluster/phases.js';
 import type { SlurmResources } from '../../cluster/scripts.js';
@@ -177,9 +177,8 @@ function printSubmission(s: Submission, out: string, dryRun: boolean, after: str
 async function resolveStudy(f: StudyTaskFlags): Promise<{ study: StudySpec; experiments: Map<string, ExperimentSpec>; tasks: number }> {
   const tasks = parsePositiveInt('--tasks', f.tasks);
   await loadVariants(f.require);
-  const study = await loadStudy(f.spec ?? 'stability', f.quick === true);
-  const experiments = new Map<string, ExperimentSpec>();
-  for (const t of study.tasks) experiments.set(t.experiment, await loadExperimentSpec(t.experiment));
+  const study = await loadStudy(f.spec ?? DEFAULT_STUDY, f.quick === true);
+  const experiments = await loadStudyExperiments(study);
   for (const e of experiments.values()) checkDataAvailable(e.data);
   return { study, experiments, tasks };
 }
@@ -187,7 +186,7 @@ async function resolveStudy(f: StudyTaskFlags): Promise<{ study: StudySpec; expe
 /** The study's grids and seeds for `tune`, as `npm run tune` takes them. */
 async function resolveTunePlan(name: string, f: TuneFlags, runsDir: string) {
   await loadVariants(f.require);
-  const study = await loadStudy('stability', false);
+  const study = await loadStudy(TUNING_STUDY, false);
   const seeds = f.seeds !== undefined ? parseSeeds(f.seeds) : study.seeds;
   const spec = await loadExperimentSpec(name);
   checkDataAvailable(spec.data);

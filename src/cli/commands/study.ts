@@ -1,13 +1,12 @@
 /** `study` (`npm run study`): the stability study, resumable and shardable. */
 import { Option } from 'commander';
 import { join } from 'node:path';
-import { loadExperimentSpec, loadStudy } from '../../catalog/experiments.js';
+import { DEFAULT_STUDY, loadStudy, loadStudyExperiments } from '../../catalog/experiments.js';
 import { estimateWallSeconds } from '../../study/cost.js';
 import { stopSignal } from '../../study/pool.js';
 import { estimateStudy, runStudy, type Shard } from '../../study/study.js';
 import { count } from '../../text/plural.js';
 import { checkDataAvailable } from '../../train/build.js';
-import type { ExperimentSpec } from '../../train/config.js';
 import { ensureDir } from '../../train/run_files.js';
 import { loadVariants } from '../../variants/modules.js';
 import { outDir, parseShard } from '../args.js';
@@ -31,10 +30,9 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
   const shard: Shard | undefined = flags.shard !== undefined ? parseShard(flags.shard) : undefined;
   await loadVariants(flags.require);
   const every = resolveCheckpointEvery(flags);
-  const study = await loadStudy(flags.spec ?? 'stability', flags.quick === true);
-  const experiments = new Map<string, ExperimentSpec>();
+  const study = await loadStudy(flags.spec ?? DEFAULT_STUDY, flags.quick === true);
   // The study tunes every LR itself: it scales the specs as written, not the recorded tunings.
-  for (const t of study.tasks) experiments.set(t.experiment, await loadExperimentSpec(t.experiment));
+  const experiments = await loadStudyExperiments(study);
   for (const e of experiments.values()) checkDataAvailable(e.data);
   const backend = await resolveBackend(flags);
   const fallback = join('runs', shard ? `${study.name}-shard-${shard.index}-of-${shard.count}` : study.name);
@@ -44,9 +42,16 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
     `study ${study.name}${shard ? ` (shard ${shard.index}/${shard.count})` : ''} → ${dir} (backend ${backend.name}, ${count(workers, 'worker')}); rerun the same command to resume`,
   );
   const estimate = estimateStudy(study, experiments, { workers, ...(shard ? { shard } : {}) });
+  const phases = [
+    `tuning ${minutes(estimate.tune)}`,
+    `stress ${minutes(estimate.stress)}`,
+    ...(estimate.ladderRungs > 0 ? [`ladder ≤ ${minutes(estimate.ladder)} (${count(estimate.ladderRungs, 'further rung')} to the cap)`] : []),
+    ...(estimate.long > 0 ? [`long horizon ${minutes(estimate.long)}`] : []),
+    `arms ≤ ${minutes(estimate.arms)}`,
+  ];
   console.error(
-    `estimated wall time: ${minutes(estimate.total)} for ${count(estimate.runs, 'run')} (tuning ${minutes(estimate.tune)}, stress ${minutes(estimate.stress)}, arms ≤ ${minutes(estimate.arms)}; ` +
-      `FLOP model on ${count(workers, 'worker')}, before skipping finished runs; diverged runs end early)`,
+    `estimated wall time: ≤ ${minutes(estimate.total)} for ≤ ${count(estimate.runs, 'run')} (${phases.join(', ')}; ` +
+      `FLOP model on ${count(workers, 'worker')}, before skipping finished runs; diverged runs end early, the ladder stops where both optimizers fail)`,
   );
   const started = performance.now();
   let progress = createProgress();
@@ -76,7 +81,9 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
   }
   for (const [key, lr] of result.tuned) console.log(`tuned LR ${key.replace('\u0000', '/')}: ${lr}`);
   for (const [task, ms] of result.armMultipliers) console.log(`arms on ${task} at ${ms.map((m) => `${m}×`).join(', ')} (where either optimizer first fails)`);
-  console.log(`done in ${elapsed} min: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.arms.length} arm runs in ${dir}`);
+  console.log(
+    `done in ${elapsed} min: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.long.length} long-horizon + ${result.arms.length} arm runs in ${dir}`,
+  );
   console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
   return 0;
 }

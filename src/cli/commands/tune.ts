@@ -1,7 +1,7 @@
 /** `tune` (`npm run tune`): tune each optimizer's LR for one experiment and record it in experiments/tuned/. */
 import { Option } from 'commander';
 import { join } from 'node:path';
-import { EXPERIMENTS_DIR, loadExperimentSpec, loadStudy } from '../../catalog/experiments.js';
+import { EXPERIMENTS_DIR, TUNING_STUDY, loadExperimentSpec, loadStudy } from '../../catalog/experiments.js';
 import { gridsFor, renderTuning, tuneExperiment } from '../../study/tune.js';
 import { recordPath } from '../../study/tuned_record.js';
 import { count } from '../../text/plural.js';
@@ -20,8 +20,6 @@ interface TuneFlags extends BackendFlags, WorkersFlags {
   require?: string[];
 }
 
-/** The study whose grids, seeds and rule `tune` applies. */
-const TUNING_STUDY = 'stability';
 
 async function tuneCommand(name: string, flags: TuneFlags): Promise<ExitStatus> {
   const workers = resolveWorkers(flags);

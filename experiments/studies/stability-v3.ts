@@ -1,0 +1,139 @@
+/**
+ * Study v3 (docs/study-v3-design.md): the stability study made able to decide. Against v2
+ * (stability.ts, kept as it was):
+ *
+ * - **Seeds where it matters**: 20 per optimizer in every cell that feeds a primary endpoint (the
+ *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control);
+ *   5 elsewhere. At 20 a side the exact rank-sum test at Holm's first step (0.05/7) detects
+ *   P(Muon < AdamW) ≈ 0.82, ≈ 1.2 SD for a normal shift, with power 0.8; at 5 a side its smallest
+ *   p (0.0079) cannot pass 0.05/7 at all (docs/study-v3-design.md, "Power").
+ * - **Stress to failure**: a ladder 1, 2, 4, … 256× the tuned LR, one rung at a time per task, until
+ *   both optimizers have failed in at least half their runs (src/study/failure.ts, ladderNext); a run
+ *   fails when it diverged, ended worse than at initialisation, ≥ 5× the best tuned loss, or — v3's
+ *   rule for failures that stay finite — lost half the progress the tuned runs made
+ *   (`failureProgressShare` ½). The arms run where either optimizer first fails.
+ * - **A real late stage**: a long-horizon phase on both LMs at the tuned LR, 10 seeds each, for 20
+ *   tokens per active non-embedding parameter (below, and `longHorizon` in src/study/protocol.ts).
+ * - **A width trend** (sub-claim (h), exploratory at 5 seeds): the MoE LM at d 32 and 128 beside the
+ *   main task's d 64, heads and expert width scaled with d (head width 16, expert width = d), each
+ *   width tuned on its own, stressed at 1× and 2× (the (a) and (b) multipliers).
+ * - **The positive control** (sub-claim (g)): adam-spike-control at its hand-picked LRs (AdamW 3e-2,
+ *   Muon 2e-2: set where AdamW is known to spike, not tuned — tuning it for the lowest loss would
+ *   move it to where the spikes are rarer), constant LR, its 4000 steps, 20 seeds.
+ *
+ * Sizes (modelParamCounts; vocabulary 85 symbols, context 32, 16 windows = 512 tokens a step).
+ * lm-moe at d 64: 180,160 parameters in all, 7,488 of them the token and position embeddings, and
+ * 72,832 active per token without embeddings (attention 4d², gains, the router, 2 of the 8
+ * experts, the output head). 20 tokens each is 1,456,640 tokens: 2,845 steps (7.9× v2's 360-step
+ * stress runs). lm-brown (dense, d 64): 111,552 in all, 104,064 active without embeddings: 4,065
+ * steps, 2,081,280 tokens. `longHorizon` computes these from the spec; test/study/study_v3.test.ts
+ * checks them.
+ */
+import { logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
+import type { PrimaryEndpoint, SubClaimId } from '../../src/study/verdict.js';
+import { widthVariant } from '../../src/study/long_width.js';
+import { full as v2, quick as v2quick } from './stability.js';
+import lmMoe from '../lm-moe.js';
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+/** 20 seeds in primary cells, 5 elsewhere (the tuning grid's seeds). */
+const PRIMARY_SEEDS = range(20);
+const SEEDS = range(5);
+const EXPLORATORY_ARMS = { qkClip: SEEDS, zLoss: SEEDS, fp4: SEEDS, 'muon-match-rms': SEEDS, wsd: SEEDS } as const;
+
+const v2Task = (study: StudySpec, name: string): StudyTask => study.tasks.find((t) => t.experiment === name)!;
+
+/** The v3 tasks from a v2 spec's tasks: the same models and horizons, v3's seeds, width variants, the control. */
+function tasksOf(study: StudySpec, widths: readonly number[], control: Partial<StudyTask>, primarySeeds: readonly number[], seeds: readonly number[]): StudyTask[] {
+  const lm = v2Task(study, 'lm-moe');
+  const arms = Object.fromEntries(Object.keys(EXPLORATORY_ARMS).map((a) => [a, seeds]));
+  const moeTask: StudyTask = { ...lm, seeds: primarySeeds, seedsByArm: arms };
+  const d = (lm.model as { dModel?: number } | undefined)?.dModel ?? 64;
+  return [
+    ...study.tasks.filter((t) => !['lm-moe', 'lm-brown'].includes(t.experiment)),
+    { ...moeTask, width: { of: 'lm-moe', dModel: d } },
+    { ...v2Task(study, 'lm-brown'), seeds: primarySeeds },
+    // The width variants: no arms, the (a)/(b) multipliers, 5 seeds.
+    ...widths.map((w) => widthVariant({ ...lm, arms: [] }, lmMoe.model, w, { seeds, multipliers: [1, 2] })),
+    { experiment: 'adam-spike-control', fixedLr: true, multipliers: [1], seeds: primarySeeds, ...control },
+  ];
+}
+
+/**
+ * The pre-registered primary family, one endpoint per sub-claim (docs/study-v3-design.md); every
+ * other comparison in the report is exploratory. Fixed before the full v3 run starts; until then it
+ * may still change, and these points are open (docs/study-v3-design.md):
+ *   - (a) reads the ladder's 1× rung; the long-horizon cell is the better home once the analysis
+ *     measures primary endpoints there;
+ *   - the spike detector is `gradnorm` until the detector calibration (`sandbox calibrate`) has set
+ *     calibrated thresholds in the tasks' detectors (it recommends `median` at a lower threshold);
+ *   - (c) and (f) read the 4× rung, the highest rung the quick study's ladder (cap 4) reaches and one
+ *     v2 saw no LM run fail at; the full ladder climbs further only where runs fail.
+ * (g) is the positive control: AdamW's loss spikes by the second-moment mechanism, on its own
+ * detectors (no absolute floor), over the whole run.
+ */
+const spikes = (subClaim: SubClaimId, task: string, multiplier: number, metric: string, detector: string): PrimaryEndpoint => ({
+  subClaim,
+  task,
+  arm: 'none',
+  multipliers: [multiplier],
+  metric,
+  detector,
+  supportsWhen: 'treatment-lower',
+  test: 'rank-sum',
+});
+const failure = (subClaim: SubClaimId, task: string, arm: string, multipliers: readonly number[]): PrimaryEndpoint => ({
+  subClaim,
+  task,
+  arm,
+  multipliers,
+  metric: 'time to failure',
+  detector: null,
+  supportsWhen: 'treatment-lower',
+  test: 'log-rank',
+});
+const primaryFamily = (cap: number): readonly PrimaryEndpoint[] => {
+  const rungs = Array.from({ length: Math.floor(Math.log2(cap)) + 1 }, (_, i) => 2 ** i);
+  return [
+    spikes('a', 'lm-moe', 1, 'late spikes/1k', 'gradnorm'),
+    spikes('b', 'lm-moe', 2, 'late spikes/1k', 'gradnorm'),
+    failure('c', 'lm-moe', 'none', [4]),
+    // The arms run at the rung where either optimizer first fails: pooled over whichever rung that is.
+    failure('d', 'lm-moe', 'qkNorm', rungs),
+    failure('e', 'lm-moe', 'bf16', rungs),
+    failure('f', 'lm-brown', 'none', [4]),
+    spikes('g', 'adam-spike-control', 1, 'spikes/1k', 'median'),
+  ];
+};
+
+export const full: StudySpec = {
+  ...v2,
+  name: 'stability-v3',
+  description:
+    'Muon vs AdamW, v3: tuned LRs, a stress ladder to failure (1–256× the tuned LR), a long-horizon phase at 20 tokens per active parameter, a width trend on the MoE LM, and a positive control where AdamW spikes; 20 seeds in the cells of the pre-registered primary endpoints',
+  tasks: tasksOf(v2, [32, 128], { stressSteps: 4000 }, PRIMARY_SEEDS, SEEDS),
+  seeds: SEEDS,
+  tune: { grid: { adamw: logGrid(1e-4, 0.316, 8), muon: logGrid(1e-3, 1, 7) }, steps: 300 },
+  stress: { multipliers: [1], steps: 1000, ladder: { cap: 256 } },
+  failureProgressShare: 0.5,
+  long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: range(10), tokensPerActiveParam: 20 },
+  primary: primaryFamily(256),
+};
+
+/**
+ * Every phase, small: v2's quick tasks and grids, 3 seeds (2 in the exploratory arms), a ladder
+ * capped at 4×, width variants d 8 and 32 of the quick LM (d 16), the control for 300 steps, and a
+ * long horizon of 1 token per active parameter (a smoke test of the phase, not a late stage).
+ */
+export const quick: StudySpec = {
+  ...v2quick,
+  name: 'stability-v3-quick',
+  tasks: tasksOf(v2quick, [8, 32], { stressSteps: 300, evalSize: 256 }, [0, 1, 2], [0, 1]),
+  seeds: [0, 1, 2],
+  stress: { multipliers: [1], steps: 200, ladder: { cap: 4 } },
+  failureProgressShare: 0.5,
+  long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: [0, 1], tokensPerActiveParam: 1 },
+  primary: primaryFamily(4),
+};
+
+export default full;
