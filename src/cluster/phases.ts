@@ -38,7 +38,7 @@ import {
   RUNS_DIR,
   stressPlan,
   tunedOrFixed,
-  type StudyProgress,
+  type StudyRunOptions,
   type SummaryLookup,
 } from '../study/study.js';
 import { armLabels } from '../study/arms.js';
@@ -162,16 +162,14 @@ export function phaseShare(runs: readonly PlannedRun[], index: number, count: nu
   return runs.filter((_, i) => owner[i] === index);
 }
 
-export interface PhaseTaskOptions {
+/** One array task's share of a phase: the single-machine run options without --shard (the index says which share). */
+export interface PhaseTaskOptions extends Omit<StudyRunOptions, 'shard'> {
   readonly phase: StudyPhase;
   /** 0-based, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX count. */
   readonly index: number;
   readonly count: number;
-  readonly workers: number;
   /** Stress round (0-based; > 0 only on a ladder, see the header). */
   readonly round?: number;
-  readonly events?: StudyProgress;
-  readonly checkpointEvery?: number | 'auto';
 }
 
 /**

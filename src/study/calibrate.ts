@@ -20,6 +20,7 @@ import {
   preRegister,
   scoreCalibration,
   THRESHOLD_RULE,
+  type CalibrationPlanInput,
   type CalibrationSeries,
   type Choice,
   type ScoreRow,
@@ -40,13 +41,8 @@ export function studySized(spec: ExperimentSpec, task: StudyTask | undefined): E
   };
 }
 
-export interface CalibrateOptions {
-  readonly spec: ExperimentSpec;
-  readonly labels: readonly string[];
-  readonly cleanSeeds: readonly number[];
-  readonly injectedSeeds: readonly number[];
-  readonly steps: number;
-  readonly injections: readonly Injection[];
+/** The plan's input (calibration.ts), and where and how to run it. */
+export interface CalibrateOptions extends CalibrationPlanInput {
   readonly window: number;
   readonly runsDir: string;
   readonly workers: number;
