@@ -13,7 +13,7 @@ import type { TunePlanRun } from '../study/tune.js';
 import type { ExperimentSpec, RunConfig } from '../train/config.js';
 import { runDirName } from '../train/run.js';
 import { assignShares } from './balance.js';
-import { finishStudy, PhaseNotReady, runPhaseTask, STUDY_PHASES, type StudyPhase } from './phases.js';
+import { finishStudy, PhaseNotReady, phaseJobName, phaseRounds, runPhaseTask, STUDY_PHASES, type StudyPhase } from './phases.js';
 import { CPUS_FROM_SLURM, type JobScript } from './scripts.js';
 import { jobOfEnv, logDir, writeStatus } from './submit.js';
 
@@ -33,21 +33,30 @@ export function parsePhase(phase: string): StudyPhase {
   return phase as StudyPhase;
 }
 
+const PHASE_ABOUT: Record<StudyPhase, string> = {
+  tune: "Tuning phase: this task's cost-balanced share of the tuning runs, into DIR/shards/tune-<task>.",
+  stress: "Stress phase: reads the tuned LRs from the finished tuning runs; runs this task's share of the stress runs.",
+  arms: 'Arms phase: places the arms where the finished stress runs first fail; runs this task\'s share.',
+};
+
+/** What a later stress round of the ladder does (src/cluster/phases.ts explains the rounds). */
+const roundAbout = (round: number) =>
+  `Stress round ${round} of the ladder: the next rung of every task still climbing, planned from the rounds before; ends at once when the ladder has stopped.`;
+
 /**
- * The study's jobs: an array per phase, then the finish job. `common`: the arguments every job's
- * command takes (--out, --tasks and the study flags, forwarded verbatim).
+ * The study's jobs: an array per phase (the stress phase one per ladder round, each after the one
+ * before, since a round's plan reads the results of the earlier ones), then the finish job.
+ * `common`: the arguments every job's command takes (--out, --tasks and the study flags, forwarded verbatim).
  */
-export function studyJobs(tasks: number, common: readonly string[]): JobScript[] {
-  const phaseJob = (phase: StudyPhase, about: string): JobScript => ({
-    name: phase,
+export function studyJobs(study: StudySpec, tasks: number, common: readonly string[]): JobScript[] {
+  const phaseJob = ({ phase, round }: { phase: StudyPhase; round: number }): JobScript => ({
+    name: phaseJobName(phase, round),
     array: tasks,
-    about: [about],
-    command: sandbox('slurm', 'task', phase, ...common, '--workers', CPUS_FROM_SLURM),
+    about: [round > 0 ? roundAbout(round) : PHASE_ABOUT[phase]],
+    command: sandbox('slurm', 'task', phase, ...common, ...(round > 0 ? ['--round', String(round)] : []), '--workers', CPUS_FROM_SLURM),
   });
   return [
-    phaseJob('tune', 'Tuning phase: this task\'s cost-balanced share of the tuning runs, into DIR/shards/tune-<task>.'),
-    phaseJob('stress', 'Stress phase: reads the tuned LRs from the finished tuning runs; runs this task\'s share of the stress runs.'),
-    phaseJob('arms', 'Arms phase: places the arms where the finished stress runs first fail; runs this task\'s share.'),
+    ...phaseRounds(study).map(phaseJob),
     {
       name: 'finish',
       about: ['Checks that every run finished, merges the shard folders into DIR and writes REPORT.md there.'],
@@ -118,6 +127,8 @@ export interface StudyTask {
   readonly experiments: ReadonlyMap<string, ExperimentSpec>;
   readonly out: string;
   readonly phase: StudyPhase;
+  /** Stress round of the ladder (0: the first, or no ladder). */
+  readonly round: number;
   readonly index: number;
   readonly tasks: number;
   readonly workers: number;
@@ -128,21 +139,23 @@ export interface StudyTask {
 
 /** One array task of one study phase: its share of the phase's runs, into its shard folder. */
 export function studyTask(t: StudyTask, log: Log): Promise<TaskOutcome> {
-  return asTask(t.out, t.phase, t.index, log, async () => {
+  const name = phaseJobName(t.phase, t.round);
+  return asTask(t.out, name, t.index, log, async () => {
     const started = performance.now();
     const mine = await runPhaseTask(t.study, t.experiments, t.out, {
       phase: t.phase,
+      round: t.round,
       index: t.index,
       count: t.tasks,
       workers: t.workers,
       checkpointEvery: t.checkpointEvery,
       events: {
-        onPhase: (p, runs, skipped) =>
-          log(`${p} task ${t.index}/${t.tasks} (backend ${t.backend}, ${t.workers} worker${t.workers > 1 ? 's' : ''}): ${runs} runs to do${skipped ? `, ${skipped} already complete` : ''}`),
+        onPhase: (_phase, runs, skipped) =>
+          log(`${name} task ${t.index}/${t.tasks} (backend ${t.backend}, ${t.workers} worker${t.workers > 1 ? 's' : ''}): ${runs} runs to do${skipped ? `, ${skipped} already complete` : ''}`),
         onDone: (s) => log(`${s.interrupted ? 'stopped' : 'done'}: ${s.experiment}/${s.optimizer}/s${s.seed} (${s.wallSeconds.toFixed(1)} s)`),
       },
     });
-    log(`${t.phase} task ${t.index}: its share of ${mine.length} runs ended after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`${name} task ${t.index}: its share of ${mine.length} runs ended after ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
 }
 

@@ -19,7 +19,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentBackend } from '../backend.js';
-import { EnvironmentError } from '../errors.js';
+import { EnvironmentError, UsageError } from '../errors.js';
 import type { ExperimentSpec } from '../train/config.js';
 import { completedSummary, type RunSummary } from '../train/run.js';
 import { ensureDir } from '../train/run_files.js';
@@ -50,9 +50,11 @@ export type StudyPhase = (typeof STUDY_PHASES)[number];
 /** The folder holding every array task's own study folder. */
 export const SHARDS_DIR = 'shards';
 
+/** A phase's job name: the phase, with its round after the first (`stress-r1`); status files, logs and shard folders go by it. */
+export const phaseJobName = (phase: StudyPhase, round = 0) => (round > 0 ? `${phase}-r${round}` : phase);
+
 /** An array task's folder; stress round k > 0 of the ladder gets its own (`stress-r<k>-<index>`). */
-export const shardDir = (out: string, phase: StudyPhase, index: number, round = 0) =>
-  join(out, SHARDS_DIR, round > 0 ? `${phase}-r${round}-${index}` : `${phase}-${index}`);
+export const shardDir = (out: string, phase: StudyPhase, index: number, round = 0) => join(out, SHARDS_DIR, `${phaseJobName(phase, round)}-${index}`);
 
 /** How many stress rounds a study can need: 1, or one per ladder rung. */
 export const ladderRounds = (study: StudySpec): number => (study.stress.ladder ? ladderRungs(study.stress.ladder.cap).length : 1);
@@ -69,7 +71,7 @@ export function resultFolders(out: string): string[] {
  * stress rounds (one without a ladder; one per rung with one), the arms. The submitting command
  * passes `round` to runPhaseTask for each stress round.
  */
-export function studyJobs(study: StudySpec): { phase: StudyPhase; round: number }[] {
+export function phaseRounds(study: StudySpec): { phase: StudyPhase; round: number }[] {
   const rounds = Array.from({ length: ladderRounds(study) }, (_, round) => ({ phase: 'stress' as const, round }));
   return [{ phase: 'tune', round: 0 }, ...rounds, { phase: 'arms', round: 0 }];
 }
@@ -185,7 +187,7 @@ export async function runPhaseTask(
   if (!(Number.isInteger(o.index) && o.index >= 0 && o.index < o.count)) throw new Error(`task index ${o.index} is outside 0..${o.count - 1}`);
   const round = o.round ?? 0;
   if (round > 0 && (o.phase !== 'stress' || round >= ladderRounds(study))) {
-    throw new Error(`round ${round}: only the stress phase of a study with a ladder has rounds (here 0..${ladderRounds(study) - 1})`);
+    throw new UsageError(`--round ${round}: only the stress phase of a study with a ladder has rounds (here 0..${ladderRounds(study) - 1})`);
   }
   let all: PlannedRun[];
   if (o.phase === 'stress' && study.stress.ladder) {

@@ -1,6 +1,6 @@
 /**
- * `slurm study --dry-run` end to end through the CLI: the cost estimate per phase, four scripts
- * chained as the docs say (tuning, stress, arms arrays; finish), each running the sandbox with the
+ * `slurm study --dry-run` end to end through the CLI: the cost estimate per phase, the scripts
+ * chained as the docs say (tuning, one stress array per ladder round, arms; finish), each running the sandbox with the
  * study flags it was given, and nothing submitted. Bad flags are one line and exit 2.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +26,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
 }
 
 describe('slurm study --dry-run', () => {
-  it('prints the estimate per phase, writes the four scripts, submits nothing', async () => {
+  it('prints the estimate per phase, writes the scripts (a stress array per ladder round), submits nothing', async () => {
     const out = join(root, 'study');
     const r = await capture(['slurm', 'study', '--quick', '--tasks', '3', '--out', out, '--cpus-per-task', '2', '--time', '00:30:00', '--dry-run']);
     expect(r.code, r.err).toBe(0);
@@ -39,6 +39,14 @@ describe('slurm study --dry-run', () => {
       expect(text).toContain('#SBATCH --cpus-per-task=2');
       expect(text).toContain(`src/cli/main.ts slurm task ${phase} --out ${out} --tasks 3 --quick --workers "\${SLURM_CPUS_PER_TASK:-1}" &`);
     }
+    // The quick study's ladder (cap 4: rungs 1, 2, 4): one stress array per round, each after the one before.
+    for (const round of [1, 2]) {
+      const text = readFileSync(join(out, 'slurm', `stress-r${round}.sh`), 'utf8');
+      expect(text).toContain(`#SBATCH --job-name=sandbox-stress-r${round}`);
+      expect(text).toContain(`src/cli/main.ts slurm task stress --out ${out} --tasks 3 --quick --round ${round} --workers "\${SLURM_CPUS_PER_TASK:-1}" &`);
+    }
+    expect(existsSync(join(out, 'slurm', 'stress-r3.sh'))).toBe(false);
+    expect(r.out).toContain(`scripts: ${['tune', 'stress', 'stress-r1', 'stress-r2', 'arms', 'finish'].map((n) => join(out, 'slurm', `${n}.sh`)).join(', ')}`);
     expect(readFileSync(join(out, 'slurm', 'finish.sh'), 'utf8')).toContain(`src/cli/main.ts slurm finish --out ${out} --tasks 3 --quick &`);
   });
 

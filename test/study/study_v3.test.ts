@@ -6,14 +6,14 @@
  * v3 spec: its primary cells have 20 seeds, its long phase ≥ 20 tokens per active parameter, and
  * its quick version exercises every phase within 5 minutes by the cost model.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { full, quick } from '../../experiments/studies/stability-v3.js';
 import { initBackend } from '../../src/backend.js';
 import { loadStudyExperiments } from '../../src/catalog/experiments.js';
-import { foldersBeforeRound, ladderRounds, SHARDS_DIR, studyJobs } from '../../src/cluster/phases.js';
+import { finishStudy, foldersBeforeRound, ladderRounds, phaseRounds, runPhaseTask, SHARDS_DIR } from '../../src/cluster/phases.js';
 import { Rng } from '../../src/data/rng.js';
 import { modelParamCounts } from '../../src/models/flops.js';
 import { parameterCount } from '../../src/models/model.js';
@@ -30,10 +30,11 @@ import {
   type PlannedRun,
   type StudySpec,
 } from '../../src/study/protocol.js';
-import { estimateStudy, groupKey, runStudy, studyShare, stressPlan, tunedOrFixed } from '../../src/study/study.js';
+import { estimateStudy, groupKey, RUNS_DIR, runStudy, studyShare, stressPlan, tunedOrFixed } from '../../src/study/study.js';
 import { buildModel } from '../../src/train/build.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
+import { readJSON, SUMMARY_FILE } from '../../src/train/run_files.js';
 import { UsageError } from '../../src/errors.js';
 import { collectCells } from '../../src/study/cells.js';
 import { longHorizon, planLong, widthVariant } from '../../src/study/long_width.js';
@@ -246,7 +247,7 @@ describe('stress rounds and resume, on hand-made summaries', () => {
       expect(names(2)).toEqual(['.', 'arms-0', 'stress-0', 'stress-1', 'stress-r1-0', 'tune-0']);
       expect(ladderRounds(spec)).toBe(4);
       expect(ladderRounds({ ...spec, stress: { multipliers: [1, 2], steps: 9 } })).toBe(1);
-      expect(studyJobs(spec).map((j) => `${j.phase}${j.round}`)).toEqual(['tune0', 'stress0', 'stress1', 'stress2', 'stress3', 'arms0']);
+      expect(phaseRounds(spec).map((j) => `${j.phase}${j.round}`)).toEqual(['tune0', 'stress0', 'stress1', 'stress2', 'stress3', 'arms0']);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -338,6 +339,33 @@ describe('a tiny real ladder (seconds)', () => {
       expect(second.stress.map((p) => p.dirName)).toEqual(first.stress.map((p) => p.dirName));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('as Slurm runs it: tuning, one stress array per ladder round (2 tasks each), arms, then finish: the same runs and summaries as one machine', async () => {
+    await initBackend();
+    const single = tempDir('v3-ladder-single');
+    const out = tempDir('v3-ladder-rounds');
+    try {
+      await runStudy(ladder, mlp, single, { workers: 1 });
+      for (const { phase, round } of phaseRounds(ladder)) {
+        for (const index of [0, 1]) await runPhaseTask(ladder, mlp, out, { phase, round, index, count: 2, workers: 1, checkpointEvery: 'auto' });
+      }
+      finishStudy(ladder, mlp, out);
+      const runs = (dir: string) => readdirSync(join(dir, RUNS_DIR)).sort();
+      expect(runs(out)).toEqual(runs(single));
+      const body = (dir: string, name: string) => {
+        const { wallSeconds: _w, ...rest } = readJSON<RunSummary>(join(dir, RUNS_DIR, name, SUMMARY_FILE));
+        return rest;
+      };
+      for (const name of runs(single)) expect(body(out, name)).toEqual(body(single, name));
+      // Each run ran in exactly one shard folder; later rounds wrote their own (stress-r1-0, …).
+      const shardRuns = readdirSync(join(out, SHARDS_DIR)).flatMap((f) => readdirSync(join(out, SHARDS_DIR, f, RUNS_DIR)));
+      expect(shardRuns.sort()).toEqual(runs(single));
+      expect(readdirSync(join(out, SHARDS_DIR)).some((f) => f.startsWith('stress-r1-'))).toBe(true);
+    } finally {
+      rmSync(single, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
     }
   });
 });

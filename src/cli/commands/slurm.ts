@@ -57,6 +57,9 @@ interface RunFlags extends CommonFlags, RunOverrideFlags {
 interface TaskFlags extends WorkersFlags {
   index?: string;
 }
+interface StudyTaskRoundFlags extends StudyTaskFlags, TaskFlags {
+  round?: string;
+}
 
 const tasksFlag = (help: string) => new Option('--tasks <n>', help).makeOptionMandatory();
 const indexFlag = () => new Option('--index <i>', "this task's 0-based index (default: SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX)");
@@ -114,6 +117,12 @@ const runFlags = (cmd: Command): Command =>
   );
 
 /** A spec path becomes absolute (the scripts run in the project folder); a spec name stays. */
+/** `--round k`: a non-negative integer (runPhaseTask checks it against the study's ladder). */
+function parseRound(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--round ${JSON.stringify(value)}: expected a non-negative integer`);
+  return Number(value);
+}
+
 const resolveSpec = (spec: string) => (spec.endsWith('.ts') ? resolve(spec) : spec);
 
 const forwardCommon = (f: CommonFlags): string[] => [...(f.backend !== undefined ? ['--backend', f.backend] : []), ...(f.require ?? []).flatMap((r) => ['--require', resolve(r)])];
@@ -212,7 +221,7 @@ async function slurmStudy(f: StudyTaskFlags & ResourceFlags): Promise<ExitStatus
   for (const e of estimatePhases(study, experiments, tasks)) {
     console.log(`  ${e.phase}: ${e.runs} runs, ${minutes(e.workerSeconds)} in all, longest task ${minutes(e.longestTaskSeconds / r.cpusPerTask)} with --tasks ${tasks}`);
   }
-  const jobs = studyJobs(tasks, ['--out', out, '--tasks', String(tasks), ...forwardStudy(f)]);
+  const jobs = studyJobs(study, tasks, ['--out', out, '--tasks', String(tasks), ...forwardStudy(f)]);
   const s = submitJobs({ out, tasks, jobs, resources: r, command: resumeCommand(), dryRun: f.dryRun === true });
   printSubmission(s, out, f.dryRun === true, `the report: ${join(out, 'REPORT.md')} when the finish job ends`);
   return 0;
@@ -245,14 +254,15 @@ async function slurmRun(names: string[], f: RunFlags & ResourceFlags): Promise<E
   return 0;
 }
 
-async function slurmTask(phaseName: string, f: StudyTaskFlags & TaskFlags): Promise<ExitStatus> {
+async function slurmTask(phaseName: string, f: StudyTaskRoundFlags): Promise<ExitStatus> {
   const phase = parsePhase(phaseName);
+  const round = f.round !== undefined ? parseRound(f.round) : 0;
   const { study, experiments, tasks } = await resolveStudy(f);
   const index = shardIndex(f.index, process.env, tasks);
   const workers = resolveWorkers(f);
   const checkpointEvery = resolveCheckpointEvery(f);
   const backend = await resolveBackend(f);
-  return statusOf(await studyTask({ study, experiments, out: resolve(f.out), phase, index, tasks, workers, checkpointEvery, backend: backend.name }, log));
+  return statusOf(await studyTask({ study, experiments, out: resolve(f.out), phase, round, index, tasks, workers, checkpointEvery, backend: backend.name }, log));
 }
 
 async function slurmFinish(f: StudyTaskFlags): Promise<ExitStatus> {
@@ -296,9 +306,14 @@ export const registerSlurm: RegisterCommand = (program, exit) => {
     .action(async (names: string[], f: RunFlags & ResourceFlags) => exit(await slurmRun(names, f)));
 
   // What the scripts run; also usable by hand or from another scheduler (--index, JOB_COMPLETION_INDEX).
-  withOptions(studyFlags(slurm.command('task')).argument('<phase>', `one of ${STUDY_PHASES.join(', ')}`), indexFlag(), flag.workers())
+  withOptions(
+    studyFlags(slurm.command('task')).argument('<phase>', `one of ${STUDY_PHASES.join(', ')}`),
+    indexFlag(),
+    new Option('--round <k>', "the stress phase's ladder round, 0-based (default 0); round k plans from the rounds before it"),
+    flag.workers(),
+  )
     .description('one array task of one study phase (what the batch scripts run)')
-    .action(async (phase: string, f: StudyTaskFlags & TaskFlags) => exit(await slurmTask(phase, f)));
+    .action(async (phase: string, f: StudyTaskRoundFlags) => exit(await slurmTask(phase, f)));
   studyFlags(slurm.command('finish'))
     .description('check every run finished, merge the shard folders into --out and write the report (the last job)')
     .action(async (f: StudyTaskFlags) => exit(await slurmFinish(f)));
