@@ -10,3 +10,6 @@ export const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n
 export const ci = (c: Comparison | undefined) => (c ? `${num(c.estimate)} [${num(c.lo)}, ${num(c.hi)}]` : '—');
 export const adj = (c: Comparison | undefined) => (c ? `[${num(c.adjLo)}, ${num(c.adjHi)}]` : '—');
 export const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
+/** The opening line of every section of study v3's phases: what it shows, and that it decides nothing. */
+export const exploratory = (what: string) =>
+  `**Exploratory**: ${what}. It decides no verdict; verdicts come only from the pre-registered primary family ("Sub-claim verdicts", at the top).`;
