@@ -9,7 +9,7 @@ import { renderTable } from '../text/table.js';
 import type { StudyCells } from './cells.js';
 import { spikeRate } from './endpoints.js';
 import { multLabel } from './protocol.js';
-import { exploratory, num } from './report_format.js';
+import { exploratory, num, pct } from './report_format.js';
 import type { ControlResult, StudyResults } from './results.js';
 import { summarize } from './stats.js';
 
@@ -57,7 +57,7 @@ export function controlSection(r: StudyResults): string {
     `${tasks.join(', ')} runs at its experiment's hand-picked LRs (not tuned: tuning for the lowest loss would move it away from the spiking regime). Per optimizer and detector, spike events per 1k completed steps over every run, a diverged one included, and the runs with at least one spike event. If ${r.spec.baseline}'s runs show few spikes here, the detectors (or the control's setting) miss the spikes they are meant to count, and a low spike count elsewhere says little about stability.`,
     '',
     renderTable(
-      ['task', 'multiplier', 'detector', 'optimizer', 'LR', 'runs', 'diverged', 'spikes/1k median [min–max]', 'runs with ≥ 1 spike'],
+      ['task', 'multiplier', 'detector', 'optimizer', 'LR', 'runs', 'diverged', 'spikes/1k median [min–max]', 'seeds with ≥ 1 spike'],
       rows.map((x) => [
         x.task,
         multLabel(x.multiplier),
@@ -67,7 +67,7 @@ export function controlSection(r: StudyResults): string {
         String(x.n),
         String(x.diverged),
         `${num(x.spikesPer1k.median)} [${num(x.spikesPer1k.min)}–${num(x.spikesPer1k.max)}]`,
-        `${x.withSpike}/${x.n}`,
+        `${pct(x.withSpike / x.n)} (${x.withSpike}/${x.n})`,
       ]),
     ),
   ].join('\n');

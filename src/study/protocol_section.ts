@@ -101,7 +101,8 @@ function lateStageProtocol(r: StudyResults): string[] {
     .map((t) => {
       const tune = tuneStepsOf(s, t);
       const stress = stressStepsOf(s, t);
-      return `${t.experiment} ${tune} → ${stress} steps (${num(stress / tune)}×)`;
+      // A fixed-LR task has no tuning runs, so no tuning horizon to compare with.
+      return t.fixedLr ? `${t.experiment} (not tuned) ${stress} steps` : `${t.experiment} ${tune} → ${stress} steps (${num(stress / tune)}×)`;
     })
     .join('; ');
   const arms = r.arms.length
