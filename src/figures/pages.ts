@@ -11,6 +11,7 @@ import { FIGURES_DIR, figuresMarkdown, writeSvgFigures, type WrittenFigure } fro
 import { runFigures } from './run_figures.js';
 import { studyFigures } from './study_figures.js';
 import { VERDICT_SECTION } from './forest.js';
+import { phaseSections } from '../study/report_format.js';
 import { verdictLines, verdictTable } from '../study/verdict_section.js';
 
 export const STUDY_HTML = 'report.html';
@@ -27,6 +28,8 @@ export interface StudyPages {
 /** `<dir>/figures/*.svg` and `<dir>/report.html` for a study. */
 export async function writeStudyPages(dir: string, r: StudyResults): Promise<StudyPages> {
   const figures = studyFigures(r);
+  const phases = phaseSections(r);
+  const ownSeeds = r.spec.tasks.some((t) => t.seeds !== undefined || t.seedsByArm !== undefined);
   const written = await writeSvgFigures(join(dir, FIGURES_DIR), figures);
   const htmlPath = join(dir, STUDY_HTML);
   writeFileAtomic(
@@ -34,9 +37,9 @@ export async function writeStudyPages(dir: string, r: StudyResults): Promise<Stu
     renderHtmlPage({
       title: `Stability study: ${r.spec.name}`,
       intro: [
-        `${r.spec.description}. ${r.spec.treatment} (treatment) vs ${r.spec.baseline} (baseline) on ${r.spec.tasks.map((t) => t.experiment).join(', ')}; seeds ${r.spec.seeds.join(', ')}; ${r.runsFound} of ${r.runsExpected} runs found.`,
+        `${r.spec.description}. ${r.spec.treatment} (treatment) vs ${r.spec.baseline} (baseline) on ${r.spec.tasks.map((t) => t.experiment).join(', ')}; seeds ${r.spec.seeds.join(', ')}${ownSeeds ? ' for tuning (per task in REPORT.md)' : ''}; ${r.runsFound} of ${r.runsExpected} runs found.`,
         ...verdictLines(r),
-        'The protocol, every exploratory endpoint with its interval, and the limits are in REPORT.md next to this file.',
+        `The protocol, every exploratory endpoint with its interval${phases.length ? `, the exploratory sections of the study's phases (${phases.join(', ').toLowerCase()})` : ''}, and the limits are in REPORT.md next to this file.`,
       ],
       ...(verdictTable(r) ? { table: verdictTable(r)! } : {}),
       figures,

@@ -6,8 +6,8 @@
  *   2. `collectCells` (cells.ts) sorts them into tuning results and cells (task × multiplier × arm);
  *   3. `analyzeCells`, pure: per cell the medians and rates (endpoints.ts) and the raw per-run values
  *      of every endpoint; then the tests, Holm's correction and the intervals of the whole family at
- *      once (compare.ts); signals over time (signals.ts); and the verdict. Each result is built
- *      complete, once (results.ts holds the shapes).
+ *      once (compare.ts); signals over time (signals.ts); the verdict; and study v3's exploratory
+ *      phases (the *_section.ts modules). Each result is built complete, once (results.ts holds the shapes).
  *
  * A change to the statistics belongs in step 3: it sees every sample and nothing else.
  */
@@ -15,11 +15,15 @@ import { loadStudyOrBundle } from './bundle.js';
 import { collectCells, type Cell, type StudyCells, type TaskCells } from './cells.js';
 import { compareFamily, favours, verdictFrom } from './compare.js';
 import { endpointSamples, labelCells, survivalSample, type EndpointSample, type SurvivalSample } from './endpoints.js';
+import { controlResults } from './control_section.js';
+import { ladderResults } from './ladder_section.js';
+import { longResults } from './long_section.js';
 import { decidePrimary } from './primary.js';
 import { fmt3 } from './protocol.js';
 import type { BalanceTrace, Comparison, MedianCurve, StressCell, StudyResults } from './results.js';
 import { growthOf, overTime, signalsIn } from './signals.js';
 import { taskModel } from './study.js';
+import { widthTrends } from './width_section.js';
 
 /** Everything computed for one cell before the family's tests: its numbers and its raw samples. */
 interface CellWork {
@@ -129,6 +133,8 @@ export function analyzeCells(cells: StudyCells): StudyResults {
     primary: decidePrimary(cells),
     detectors,
     curves,
+    // Study v3's phases, exploratory: outside every family above.
+    phases: { ladder: ladderResults(cells), long: longResults(cells), width: widthTrends(cells), control: controlResults(cells) },
   };
 }
 

@@ -20,7 +20,7 @@ export const MIN_STABLE_RUNS = 2;
 export const halfOf = (plannedSteps: number) => Math.floor(plannedSteps / 2);
 
 /** Spike events of one detector per 1k completed steps, from the run's summary. */
-const spikeRate = (s: RunSummary, detector: string) => spikesPer1k(s.spikes[detector] ?? 0, Math.max(1, s.steps));
+export const spikeRate = (s: RunSummary, detector: string) => spikesPer1k(s.spikes[detector] ?? 0, Math.max(1, s.steps));
 
 /**
  * Spike events of one detector that start in the last half (step > ⌊planned/2⌋), per 1k steps of the

@@ -1,72 +1,25 @@
-/** REPORT.md from StudyResults: protocol, tuned LRs, sensitivity, stress tables, balance, curves, then the claim check (claim_section.ts). */
+/**
+ * REPORT.md from StudyResults: the verdicts (verdict_section.ts), the protocol (protocol_section.ts),
+ * tuned LRs, sensitivity, stress tables, study v3's exploratory phases (ladder_section.ts,
+ * long_section.ts, width_section.ts, control_section.ts: each only when the study has the phase),
+ * balance, curves, then the claim check (claim_section.ts).
+ */
 import { renderChart } from '../text/chart.js';
 import { renderTable } from '../text/table.js';
-import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
-import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
-import { ADJUSTED_TAIL_RESAMPLES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from './compare.js';
-import { MIN_STABLE_RUNS } from './endpoints.js';
 import type { Comparison, StressCell, StudyResults } from './results.js';
 import { GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './signals.js';
 import { ARMS } from './arms.js';
 import { claimSection } from './claim_section.js';
+import { controlSection } from './control_section.js';
+import { ladderSection } from './ladder_section.js';
+import { longSection } from './long_section.js';
+import { protocolSection } from './protocol_section.js';
 import { verdictSection } from './verdict_section.js';
-import { multLabel, stressStepsOf, tuneStepsOf } from './protocol.js';
+import { widthSection } from './width_section.js';
+import { multLabel } from './protocol.js';
 import { adj, ci, num, medIqr, pct, spikeCell } from './report_format.js';
 import { FAMILY_ALPHA } from './stats.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
-
-function protocol(r: StudyResults): string {
-  const s = r.spec;
-  const grids = Object.entries(s.tune.grid)
-    .map(([label, g]) => `  - ${label}: ${g.map(num).join(', ')} (${g.length} points, ${num(Math.log10(g[g.length - 1]! / g[0]!))} decades)`)
-    .join('\n');
-  const tasks = s.tasks
-    .map((t) => {
-      const e = r.experiments[t.experiment];
-      const model = t.model ?? e?.model;
-      return `  - **${t.experiment}**: ${e?.description ?? ''}${t.model ? ` — model overridden: ${JSON.stringify(model)}` : ''}`;
-    })
-    .join('\n');
-  return [
-    '## Protocol',
-    '',
-    `- Study **${s.name}**: ${s.description}.`,
-    `- Comparison: **${s.treatment}** (treatment) vs **${s.baseline}** (baseline); every difference below is ${s.treatment} − ${s.baseline}, and lower is better for every metric.`,
-    `- Tasks:\n${tasks}`,
-    `- Seeds: ${s.seeds.join(', ')} (n = ${s.seeds.length}), the same for every optimizer, LR and multiplier.`,
-    `- Tuning: ${s.tune.steps} steps with each experiment's own schedule; LR grids (each optimizer its own):\n${grids}`,
-    `  Rule: ${ELIGIBILITY_RULE}.`,
-    `- Stress: each experiment's own warm-up, then a constant LR at ${s.stress.multipliers.map(multLabel).join(', ')} each optimizer's tuned LR, for each task's stress horizon (below). For Muon the multiplier scales every parameter group (its internal AdamW too).`,
-    ...lateStageProtocol(r),
-    `- Divergence: non-finite loss, or loss above ${DEFAULT_DIVERGENCE_FACTOR}× the first step's loss; a diverged run stops and is counted, never dropped.`,
-    `- **Failed**: diverged, or final eval loss ≥ the run's eval loss at initialisation, or ≥ k × the task's best tuned loss (the lower of the two optimizers' median final eval loss at their tuned LRs), k = ${r.failureLossFactor}. Muon's bounded step rarely crosses the divergence threshold even when training has failed; k must lie above the gap between two optimizers that both train normally${tunedGap(r)} and below the loss of a run that broke and plateaued (how k was chosen: src/study/failure.ts). Best tuned losses: ${Object.entries(r.bestTunedLoss).map(([t, l]) => `${t} ${num(l)}`).join(', ') || '—'}.`,
-    '- Final eval loss (endpoint): a diverged run counts as its loss at initialisation (as in tuning); other runs keep their final eval loss, even above it.',
-    `- Spike rates (events per 1k completed steps) are compared over runs that did not diverge, and only where each side has at least ${MIN_STABLE_RUNS}: a run that blew up early has few spikes, which says nothing about stability. Divergence is its own endpoint.`,
-    '- Spike detectors (events: a run of consecutive flagged steps counts once; "gradnorm" is the grad-norm spike count):',
-    DETECTOR_DEFAULTS_DOC.split('\n')
-      .map((l) => `  ${l}`)
-      .join('\n'),
-    `- Statistics: median [IQR] per cell; for each difference, the difference of means with a percentile bootstrap 95% CI (${BOOTSTRAP_RESAMPLES} resamples per group, seeded by the endpoint's identity from ${BOOTSTRAP_SEED}); P(${s.treatment} better) = Mann–Whitney U/(m·n) (ties count ½) with its two-sided p-value (exact without ties and n < 50, else normal approximation with tie correction).`,
-    `- Multiplicity: the ${r.endpoints.length} endpoints are one family. Each also gets a family-wise interval at confidence 1 − ${FAMILY_ALPHA}/${r.endpoints.length} = ${pct(r.familyConfidence)} (Bonferroni; the same bootstrap with enough resamples for ≥ ${ADJUSTED_TAIL_RESAMPLES} beyond each end), and **every verdict uses the family-wise intervals**, so one chance 95% CI cannot decide one. p-values are given raw and Holm-adjusted over all tests (the endpoints and the log-rank tests).`,
-    `- Backend${r.backends.length > 1 ? 's' : ''}: ${r.backends.join(', ') || '—'}${r.backends.length > 1 ? ' (mixed: numbers differ slightly between backends)' : ''}.`,
-    `- Runs found: ${r.runsFound} of ${r.runsExpected}.${r.missing.length ? ` **Missing ${r.missing.length}** (first: ${r.missing.slice(0, 3).join(', ')}): the numbers below use what is there.` : ''}`,
-  ].join('\n');
-}
-
-/**
- * The widest gap, over tasks, between the two optimizers' median final eval losses at their tuned
- * LRs, from this study's tuning (the failed rule's k must clear it), as a clause; '' without one.
- */
-function tunedGap(r: StudyResults): string {
-  const gaps = Object.entries(r.tuning).flatMap(([task, byLabel]) => {
-    const losses = Object.values(byLabel).map((t) => t.grid.find((g) => g.lr === t.tunedLr)?.medianEvalLoss ?? NaN);
-    const ratio = Math.max(...losses) / Math.min(...losses);
-    return losses.length === 2 && Number.isFinite(ratio) ? [{ task, ratio }] : [];
-  });
-  if (gaps.length === 0) return '';
-  const widest = gaps.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-  return ` (in this study their tuned losses differ by at most ${num(widest.ratio)}×, on ${widest.task})`;
-}
 
 function tuningSection(r: StudyResults): string {
   const rows: string[][] = [];
@@ -217,25 +170,6 @@ function curvesSection(r: StudyResults): string {
   return parts.join('\n');
 }
 
-/** Protocol lines for the late-stage horizons and the arms. */
-function lateStageProtocol(r: StudyResults): string[] {
-  const s = r.spec;
-  const horizons = s.tasks
-    .map((t) => {
-      const tune = tuneStepsOf(s, t);
-      const stress = stressStepsOf(s, t);
-      return `${t.experiment} ${tune} → ${stress} steps (${num(stress / tune)}×)`;
-    })
-    .join('; ');
-  const arms = r.arms.length
-    ? r.arms.map((a) => `${a.task}/${a.arm}${a.needs ? ' (not run)' : ''}`).join(', ')
-    : 'none';
-  return [
-    `- Horizons, tuning → stress (the stress run's last half is the "late stage"): ${horizons}.`,
-    `- Arms beyond optimizer × multiplier, at the multipliers where either optimizer first fails (at least half its stress runs failed; the largest multiplier if neither fails): ${arms}. See "Arms".`,
-  ];
-}
-
 function survivalSection(r: StudyResults): string {
   const { baseline: b, treatment: t } = r.spec;
   const parts = [
@@ -366,12 +300,14 @@ export function renderReport(r: StudyResults, figures = '', answerFigures = ''):
     '',
     verdictSection(r, answerFigures),
     '',
-    protocol(r),
+    protocolSection(r),
     '',
     tuningSection(r),
     '',
     stressSection(r),
     '',
+    // Study v3's phases, exploratory; each is '' (and takes no space) when the study lacks the phase.
+    ...[ladderSection(r), longSection(r), widthSection(r), controlSection(r)].flatMap((x) => (x ? [x, ''] : [])),
     survivalSection(r),
     '',
     growthSection(r),

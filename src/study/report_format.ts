@@ -1,6 +1,6 @@
 /** How the study report writes its numbers: compact values, median [IQR], differences with their intervals. */
 import { formatNumber } from '../text/table.js';
-import type { Comparison } from './results.js';
+import type { Comparison, StudyResults } from './results.js';
 import type { Summary } from './stats.js';
 
 /** A value for a table or sentence: compact, "—" when missing (text/table formatNumber). */
@@ -10,3 +10,14 @@ export const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n
 export const ci = (c: Comparison | undefined) => (c ? `${num(c.estimate)} [${num(c.lo)}, ${num(c.hi)}]` : '—');
 export const adj = (c: Comparison | undefined) => (c ? `[${num(c.adjLo)}, ${num(c.adjHi)}]` : '—');
 export const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
+/** The opening line of every section of study v3's phases: what it shows, and that it decides nothing. */
+export const exploratory = (what: string) =>
+  `**Exploratory**: ${what}. It decides no verdict; verdicts come only from the pre-registered primary family ("Sub-claim verdicts", at the top).`;
+/** The exploratory sections of study v3's phases a study's report has, by title (REPORT.md's "## " headings). */
+export const phaseSections = (r: StudyResults): string[] =>
+  ([
+    ['Stress ladder', r.phases.ladder],
+    ['Long horizon', r.phases.long],
+    ['Width trend', r.phases.width],
+    ['Positive control', r.phases.control],
+  ] as const).flatMap(([title, rows]) => (rows.length ? [title] : []));

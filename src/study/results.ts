@@ -6,6 +6,7 @@
 import type { ExperimentSpec } from '../train/config.js';
 import type { ArmName } from './arms.js';
 import type { StudyRun } from './collect.js';
+import type { HodgesLehmann } from './exact.js';
 import type { FailureReason } from './failure.js';
 import type { StudySpec } from './protocol.js';
 import type { Summary } from './stats.js';
@@ -148,6 +149,101 @@ export interface MedianCurve {
   readonly n: number;
 }
 
+/** One rung of a task's stress ladder: per optimizer, its failed runs (failure.ts) of those found. */
+export interface LadderRung {
+  readonly multiplier: number;
+  readonly byLabel: Readonly<Record<string, { readonly failed: number; readonly n: number }>>;
+}
+
+/** A task's stress ladder as it ran: its rungs, where each optimizer first failed, and why it stopped. */
+export interface LadderResult {
+  readonly task: string;
+  readonly cap: number;
+  /** The rungs with runs, lowest first. */
+  readonly rungs: readonly LadderRung[];
+  /** Per optimizer, the lowest rung where at least half its runs failed (null: none). */
+  readonly firstFailure: Readonly<Record<string, number | null>>;
+  /** 'both failed' and 'cap' are ladderNext's two stops; 'unfinished': it would run `next` (runs missing). */
+  readonly stop: 'both failed' | 'cap' | 'unfinished';
+  readonly next: number | null;
+}
+
+/** One optimizer in one long-horizon cell. */
+export interface LongSide {
+  readonly n: number;
+  readonly diverged: number;
+  /** Over the runs that did not diverge. */
+  readonly finalEvalLoss: Summary | null;
+  /** Of the long phase's detector, over the runs that did not diverge and have per-step records. */
+  readonly lateSpikes: Summary | null;
+}
+
+/** A long-horizon cell (task × multiplier), with exact rank-sum p-values (exploratory, unadjusted). */
+export interface LongResult {
+  readonly task: string;
+  readonly multiplier: number;
+  readonly steps: number;
+  readonly tokens: number;
+  readonly tokensPerActiveParam: number;
+  readonly detector: string;
+  readonly byLabel: Readonly<Record<string, LongSide>>;
+  /** Two-sided exact rank-sum p of final eval loss (a diverged run counts as its initial loss); null without both sides. */
+  readonly finalEvalP: number | null;
+  /** The same for late spikes/1k; null without enough non-diverged runs with records on each side. */
+  readonly lateSpikesP: number | null;
+}
+
+/** One width of a width trend: the treatment − baseline shift of final eval loss at the trend's multiplier. */
+export interface WidthPoint {
+  readonly task: string;
+  readonly dModel: number;
+  readonly nBaseline: number;
+  readonly nTreatment: number;
+  /** Hodges–Lehmann shift with its 95 % interval; null without runs on both sides. */
+  readonly shift: HodgesLehmann | null;
+  /** The same shift's interval at the Bonferroni share of the slope's confidence (null: the width does not enter the slope). */
+  readonly joint: HodgesLehmann | null;
+}
+
+/** A trend of the shift against log2(width) over a task's width variants (sub-claim (h), exploratory). */
+export interface WidthTrend {
+  readonly of: string;
+  readonly multiplier: number;
+  /** By width, narrowest first; only widths with runs on both sides. */
+  readonly points: readonly WidthPoint[];
+  /** Least-squares slope of the shifts on log2(dModel), per doubling; null with fewer than 2 widths. */
+  readonly slope: number | null;
+  /** The slope's interval, projected from the joint per-width intervals (±Infinity when one is unbounded). */
+  readonly lo: number;
+  readonly hi: number;
+  /** Its coverage, at least: the product of the joint intervals' own confidences. */
+  readonly confidence: number;
+}
+
+/** One optimizer × detector of a positive-control cell: spike rates over every run (seed). */
+export interface ControlResult {
+  readonly task: string;
+  readonly multiplier: number;
+  readonly label: string;
+  /** The LR it ran at (the experiment's own × the multiplier). */
+  readonly lr: number;
+  readonly detector: string;
+  readonly n: number;
+  readonly diverged: number;
+  /** Spike events per 1k completed steps, over all runs (median, min, max). */
+  readonly spikesPer1k: Summary;
+  /** Runs with at least one spike event. */
+  readonly withSpike: number;
+}
+
+/** Study v3's phases as the exploratory sections read them; each list is empty when the study lacks the phase. */
+export interface PhaseResults {
+  readonly ladder: readonly LadderResult[];
+  readonly long: readonly LongResult[];
+  readonly width: readonly WidthTrend[];
+  readonly control: readonly ControlResult[];
+}
+
 export interface StudyResults {
   readonly spec: StudySpec;
   readonly experiments: Readonly<Record<string, ExperimentSpec>>;
@@ -182,4 +278,6 @@ export interface StudyResults {
   readonly detectors: readonly string[];
   /** Representative curves: task → multiplier → label → median loss per step, and how many runs diverged. */
   readonly curves: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, MedianCurve>>>>>>;
+  /** Study v3's phases (stress ladder, long horizon, width trend, positive control): exploratory only. */
+  readonly phases: PhaseResults;
 }

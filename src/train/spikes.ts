@@ -186,7 +186,8 @@ function checkWindow(name: string, window: number, warmup: number): void {
   check(Number.isInteger(warmup) && warmup >= 2 && warmup <= window, name, `warmup must be an integer in [2, ${window}]`, warmup);
 }
 
-const DEFAULT_NAMES = { rollingMedian: 'median', zscore: 'zscore', gradNormEma: 'gradnorm' } as const;
+/** Each detector kind's default name: the key of its counts in a run's summary and records. */
+export const DEFAULT_NAMES = { rollingMedian: 'median', zscore: 'zscore', gradNormEma: 'gradnorm' } as const;
 
 /** The statistics of one detector over the values it has accepted. */
 interface Stats {
