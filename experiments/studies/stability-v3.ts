@@ -3,24 +3,25 @@
  * (stability.ts, kept as it was):
  *
  * - **Seeds where it matters**: 20 per optimizer in every cell that feeds a primary endpoint (the
- *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control);
- *   5 elsewhere. At 20 a side the exact rank-sum test at Holm's first step (0.05/7) detects
- *   P(Muon < AdamW) ≈ 0.82, ≈ 1.2 SD for a normal shift, with power 0.8; at 5 a side its smallest
- *   p (0.0079) cannot pass 0.05/7 at all (docs/study-v3-design.md, "Power").
+ *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control)
+ *   but (a)'s long-horizon cell, which has that phase's 10; 5 elsewhere. At 20 a side the exact
+ *   rank-sum test at Holm's first step (0.05/7) detects P(Muon < AdamW) ≈ 0.82, ≈ 1.2 SD for a
+ *   normal shift, with power 0.8 (at 10, ≈ 0.96); at 5 a side its smallest p (0.0079) cannot pass
+ *   0.05/7 at all (docs/study-v3-design.md, "Power").
  * - **Stress to failure**: a ladder 1, 2, 4, … 256× the tuned LR, one rung at a time per task, until
  *   both optimizers have failed in at least half their runs (src/study/failure.ts, ladderNext); a run
  *   fails when it diverged, ended worse than at initialisation, ≥ 5× the best tuned loss, or — v3's
  *   rule for failures that stay finite — lost half the progress the tuned runs made
  *   (`failureProgressShare` ½). The arms run where either optimizer first fails.
  * - **A real late stage**: a long-horizon phase on both LMs at the tuned LR, 10 seeds each, for 20
- *   tokens per active non-embedding parameter (below, and `longHorizon` in src/study/protocol.ts).
+ *   tokens per active non-embedding parameter (below, and `longHorizon` in src/study/long_width.ts);
+ *   lm-moe's is the cell of primary endpoint (a).
  * - **A width trend** (sub-claim (h), exploratory at 5 seeds): the MoE LM at d 32 and 128 beside the
  *   main task's d 64, heads and expert width scaled with d (head width 16, expert width = d), each
  *   width tuned on its own, stressed at 1× and 2× (the (a) and (b) multipliers).
  * - **The positive control** (sub-claim (g)): adam-spike-control at its hand-picked LRs (AdamW 3e-2,
  *   Muon 2e-2: set where AdamW is known to spike, not tuned — tuning it for the lowest loss would
  *   move it to where the spikes are rarer), constant LR, its 4000 steps, 20 seeds.
- *
  * - **Calibrated spike detectors** on the LMs (`LM_DETECTORS` below), set before any run: the
  *   detectors run online during training, so a run counts spikes only with the settings it ran with.
  *
@@ -56,12 +57,13 @@ const v2Task = (study: StudySpec, name: string): StudyTask => study.tasks.find((
  * fired on these models: a 512-token batch's loss varies by 2–3 %, far inside "3× the median".
  * The names stay median/zscore/gradnorm, so the endpoints keep theirs.
  *
- * lm-brown reuses lm-moe's calibration: the same corpus, vocabulary, context and batch, a loss of
- * the same size and noise; it was not measured on its own, and its spike endpoints are exploratory
- * (its primary endpoint, (f), is time to failure). The width variants inherit lm-moe's task, and
- * with it these settings. Set on every run of these tasks, tuning too: detectors only observe (the
- * runs train the same with any), and one setting per task keeps every record of it comparable.
- * The quick study, a smoke test of this one, uses them too; at its toy size they are not calibrated.
+ * lm-brown reuses lm-moe's calibration: the same corpus, vocabulary, context and batch, so a loss
+ * of about the same size and noise; it was not measured on its own, and its spike endpoints are
+ * exploratory (its primary endpoint, (f), is time to failure). The width variants inherit lm-moe's
+ * task, and with it these settings. Set on every run of these tasks, tuning too: detectors only
+ * observe (the runs train the same with any: test/train/spikes.test.ts), and one setting per task
+ * keeps every record of it comparable. The quick study, a smoke test of this one, uses them too; at
+ * its toy size they are not calibrated.
  */
 export const LM_DETECTORS = [calibratedSpec('median', 0.07), calibratedSpec('zscore', 3), calibratedSpec('gradnorm', 6)] as const;
 

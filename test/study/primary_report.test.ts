@@ -1,7 +1,8 @@
 /**
  * The answer first: a synthetic study with a pre-registered primary family reports its verdicts
  * table and forest plot before the protocol; a family with an unmeasured endpoint decides nothing
- * and says why; a v2 study (no family) still reports, labelled as such.
+ * and says why; a v2 study (no family) still reports, labelled as such. An endpoint on the
+ * long-horizon phase reads that phase's cells and is named so in the table and the forest plot.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,8 +3,9 @@
  * and the failure rule for finite failures; per-task and per-arm seeds; fixed-LR tasks; the
  * long-horizon phase's horizon, folder names and parameter counts (checked against built models);
  * width variants; the cost per phase; resuming (finished runs planned, not redone). The shipped
- * v3 spec: its primary cells have 20 seeds, its long phase ≥ 20 tokens per active parameter, and
- * its quick version exercises every phase within 5 minutes by the cost model.
+ * v3 spec: its primary cells have 20 seeds, its long phase ≥ 20 tokens per active parameter, its
+ * LM runs count spikes with the calibrated detectors (v2's with the defaults), and its quick
+ * version exercises every phase within 5 minutes by the cost model.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
