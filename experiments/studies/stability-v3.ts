@@ -3,23 +3,27 @@
  * (stability.ts, kept as it was):
  *
  * - **Seeds where it matters**: 20 per optimizer in every cell that feeds a primary endpoint (the
- *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control);
- *   5 elsewhere. At 20 a side the exact rank-sum test at Holm's first step (0.05/7) detects
- *   P(Muon < AdamW) ≈ 0.82, ≈ 1.2 SD for a normal shift, with power 0.8; at 5 a side its smallest
- *   p (0.0079) cannot pass 0.05/7 at all (docs/study-v3-design.md, "Power").
+ *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control)
+ *   but (a)'s long-horizon cell, which has that phase's 10; 5 elsewhere. At 20 a side the exact
+ *   rank-sum test at Holm's first step (0.05/7) detects P(Muon < AdamW) ≈ 0.82, ≈ 1.2 SD for a
+ *   normal shift, with power 0.8 (at 10, ≈ 0.96); at 5 a side its smallest p (0.0079) cannot pass
+ *   0.05/7 at all (docs/study-v3-design.md, "Power").
  * - **Stress to failure**: a ladder 1, 2, 4, … 256× the tuned LR, one rung at a time per task, until
  *   both optimizers have failed in at least half their runs (src/study/failure.ts, ladderNext); a run
  *   fails when it diverged, ended worse than at initialisation, ≥ 5× the best tuned loss, or — v3's
  *   rule for failures that stay finite — lost half the progress the tuned runs made
  *   (`failureProgressShare` ½). The arms run where either optimizer first fails.
  * - **A real late stage**: a long-horizon phase on both LMs at the tuned LR, 10 seeds each, for 20
- *   tokens per active non-embedding parameter (below, and `longHorizon` in src/study/protocol.ts).
+ *   tokens per active non-embedding parameter (below, and `longHorizon` in src/study/long_width.ts);
+ *   lm-moe's is the cell of primary endpoint (a).
  * - **A width trend** (sub-claim (h), exploratory at 5 seeds): the MoE LM at d 32 and 128 beside the
  *   main task's d 64, heads and expert width scaled with d (head width 16, expert width = d), each
  *   width tuned on its own, stressed at 1× and 2× (the (a) and (b) multipliers).
  * - **The positive control** (sub-claim (g)): adam-spike-control at its hand-picked LRs (AdamW 3e-2,
  *   Muon 2e-2: set where AdamW is known to spike, not tuned — tuning it for the lowest loss would
  *   move it to where the spikes are rarer), constant LR, its 4000 steps, 20 seeds.
+ * - **Calibrated spike detectors** on the LMs (`LM_DETECTORS` below), set before any run: the
+ *   detectors run online during training, so a run counts spikes only with the settings it ran with.
  *
  * Sizes (modelParamCounts; vocabulary 85 symbols, context 32, 16 windows = 512 tokens a step).
  * lm-moe at d 64: 180,160 parameters in all, 7,488 of them the token and position embeddings, and
@@ -29,8 +33,9 @@
  * steps, 2,081,280 tokens. `longHorizon` computes these from the spec; test/study/study_v3.test.ts
  * checks them.
  */
+import { calibratedSpec } from '../../src/study/calibration.js';
 import { logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
-import type { PrimaryEndpoint, SubClaimId } from '../../src/study/verdict.js';
+import type { EndpointPhase, PrimaryEndpoint, SubClaimId } from '../../src/study/verdict.js';
 import { widthVariant } from '../../src/study/long_width.js';
 import { full as v2, quick as v2quick } from './stability.js';
 import lmMoe from '../lm-moe.js';
@@ -43,16 +48,35 @@ const EXPLORATORY_ARMS = { qkClip: SEEDS, zLoss: SEEDS, fp4: SEEDS, 'muon-match-
 
 const v2Task = (study: StudySpec, name: string): StudyTask => study.tasks.find((t) => t.experiment === name)!;
 
+/**
+ * The language models' spike detectors, as measured by the detector calibration on lm-moe at study
+ * size (docs/study-v3-design.md, "Detector calibration"; `npm run sandbox -- calibrate lm-moe --seeds
+ * 5 --steps 300`): per detector the loosest setting with ≤ 1 false event per 1000 clean steps for
+ * both optimizers — median threshold 0.07 (window 50, no 0.1 floor; 39 of 40 injected spikes found,
+ * 0.67 false events per 1k), zscore σ 3 (29 of 40), gradnorm z 6 (10 of 40). The v2 defaults never
+ * fired on these models: a 512-token batch's loss varies by 2–3 %, far inside "3× the median".
+ * The names stay median/zscore/gradnorm, so the endpoints keep theirs.
+ *
+ * lm-brown reuses lm-moe's calibration: the same corpus, vocabulary, context and batch, so a loss
+ * of about the same size and noise; it was not measured on its own, and its spike endpoints are
+ * exploratory (its primary endpoint, (f), is time to failure). The width variants inherit lm-moe's
+ * task, and with it these settings. Set on every run of these tasks, tuning too: detectors only
+ * observe (the runs train the same with any: test/train/spikes.test.ts), and one setting per task
+ * keeps every record of it comparable. The quick study, a smoke test of this one, uses them too; at
+ * its toy size they are not calibrated.
+ */
+export const LM_DETECTORS = [calibratedSpec('median', 0.07), calibratedSpec('zscore', 3), calibratedSpec('gradnorm', 6)] as const;
+
 /** The v3 tasks from a v2 spec's tasks: the same models and horizons, v3's seeds, width variants, the control. */
 function tasksOf(study: StudySpec, widths: readonly number[], control: Partial<StudyTask>, primarySeeds: readonly number[], seeds: readonly number[]): StudyTask[] {
-  const lm = v2Task(study, 'lm-moe');
+  const lm: StudyTask = { ...v2Task(study, 'lm-moe'), detectors: LM_DETECTORS };
   const arms = Object.fromEntries(Object.keys(EXPLORATORY_ARMS).map((a) => [a, seeds]));
   const moeTask: StudyTask = { ...lm, seeds: primarySeeds, seedsByArm: arms };
   const d = (lm.model as { dModel?: number } | undefined)?.dModel ?? 64;
   return [
     ...study.tasks.filter((t) => !['lm-moe', 'lm-brown'].includes(t.experiment)),
     { ...moeTask, width: { of: 'lm-moe', dModel: d } },
-    { ...v2Task(study, 'lm-brown'), seeds: primarySeeds },
+    { ...v2Task(study, 'lm-brown'), seeds: primarySeeds, detectors: LM_DETECTORS },
     // The width variants: no arms, the (a)/(b) multipliers, 5 seeds.
     ...widths.map((w) => widthVariant({ ...lm, arms: [] }, lmMoe.model, w, { seeds, multipliers: [1, 2] })),
     { experiment: 'adam-spike-control', fixedLr: true, multipliers: [1], seeds: primarySeeds, ...control },
@@ -61,18 +85,22 @@ function tasksOf(study: StudySpec, widths: readonly number[], control: Partial<S
 
 /**
  * The pre-registered primary family, one endpoint per sub-claim (docs/study-v3-design.md); every
- * other comparison in the report is exploratory. Fixed before the full v3 run starts; until then it
- * may still change, and these points are open (docs/study-v3-design.md):
- *   - (a) reads the ladder's 1× rung; the long-horizon cell is the better home once the analysis
- *     measures primary endpoints there;
- *   - the spike detector is `gradnorm` until the detector calibration (`sandbox calibrate`) has set
- *     calibrated thresholds in the tasks' detectors (it recommends `median` at a lower threshold);
- *   - (c) and (f) read the 4× rung, the highest rung the quick study's ladder (cap 4) reaches and one
- *     v2 saw no LM run fail at; the full ladder climbs further only where runs fail.
+ * other comparison in the report is exploratory. Fixed before the full v3 run starts. Decided:
+ *   - (a) reads the long-horizon phase's cell (lm-moe at the tuned LR for 2,845 steps, 20 tokens
+ *     per active parameter), not the ladder's 1× rung: the sub-claim is about the late stage, and
+ *     that run's last half (steps 1,423–2,845) lies far past the 120-step tuning horizon, where the
+ *     ladder's 360-step runs end at 3× it. Its n is the phase's seeds: 10 a side, not 20.
+ *   - (a) and (b) count spikes with `median` at its calibrated setting (LM_DETECTORS): the only
+ *     detector that found ≥ 85 % of injected spikes within the false-positive budget, and one that
+ *     reads the loss, which the claim is about; the calibration's pre-registration rule picked it.
+ *     zscore and gradnorm stay exploratory.
+ * Still to revisit before the full run: (c) and (f) read the 4× rung, the highest rung the quick
+ * study's ladder (cap 4) reaches and one v2 saw no LM run fail at; the full ladder climbs further
+ * only where runs fail.
  * (g) is the positive control: AdamW's loss spikes by the second-moment mechanism, on its own
  * detectors (no absolute floor), over the whole run.
  */
-const spikes = (subClaim: SubClaimId, task: string, multiplier: number, metric: string, detector: string): PrimaryEndpoint => ({
+const spikes = (subClaim: SubClaimId, task: string, multiplier: number, metric: string, detector: string, phase?: EndpointPhase): PrimaryEndpoint => ({
   subClaim,
   task,
   arm: 'none',
@@ -81,6 +109,7 @@ const spikes = (subClaim: SubClaimId, task: string, multiplier: number, metric: 
   detector,
   supportsWhen: 'treatment-lower',
   test: 'rank-sum',
+  ...(phase ? { phase } : {}),
 });
 const failure = (subClaim: SubClaimId, task: string, arm: string, multipliers: readonly number[]): PrimaryEndpoint => ({
   subClaim,
@@ -95,8 +124,8 @@ const failure = (subClaim: SubClaimId, task: string, arm: string, multipliers: r
 const primaryFamily = (cap: number): readonly PrimaryEndpoint[] => {
   const rungs = Array.from({ length: Math.floor(Math.log2(cap)) + 1 }, (_, i) => 2 ** i);
   return [
-    spikes('a', 'lm-moe', 1, 'late spikes/1k', 'gradnorm'),
-    spikes('b', 'lm-moe', 2, 'late spikes/1k', 'gradnorm'),
+    spikes('a', 'lm-moe', 1, 'late spikes/1k', 'median', 'long'),
+    spikes('b', 'lm-moe', 2, 'late spikes/1k', 'median'),
     failure('c', 'lm-moe', 'none', [4]),
     // The arms run at the rung where either optimizer first fails: pooled over whichever rung that is.
     failure('d', 'lm-moe', 'qkNorm', rungs),

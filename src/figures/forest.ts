@@ -8,7 +8,7 @@
  * ln(observed/expected failures) of the treatment, a point without interval (the permutation test
  * gives a p, not an interval).
  */
-import type { PrimaryOutcome, VerdictKind } from '../study/verdict.js';
+import { phaseOf, type PrimaryOutcome, type VerdictKind } from '../study/verdict.js';
 import { fmt3 } from '../study/protocol.js';
 import { MARKS, type Figure } from './specs.js';
 
@@ -31,7 +31,7 @@ export function forestFigure(outcome: PrimaryOutcome, treatment: string, baselin
   const rows = decision.primary.map((p) => {
     const e = p.endpoint;
     const mults = (outcome.multipliersUsed[e.subClaim] ?? e.multipliers).map((m) => `${fmt3(m)}×`).join(',');
-    const label = `(${e.subClaim}) ${e.task} ${e.arm === 'none' ? '' : `${e.arm} `}${mults} ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
+    const label = `(${e.subClaim}) ${e.task} ${phaseOf(e) === 'long' ? 'long-horizon ' : ''}${e.arm === 'none' ? '' : `${e.arm} `}${mults} ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
     if (p.shift) {
       const finite = [p.shift.lo, p.shift.hi].filter(Number.isFinite);
       // An unbounded end is drawn to the row's widest finite value (or ±1 around the estimate).

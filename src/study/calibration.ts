@@ -141,11 +141,27 @@ const LADDERS = {
   gradnorm: [8, 7, 6, 5, 4.5, 4, 3.5, 3],
 } as const;
 
+/** The detector families the calibration sets: the default detectors' names (src/train/spikes.ts). */
+export type CalibratedDetector = keyof typeof LADDERS;
+
+/**
+ * One setting of a family as a detector spec, under the family's own name (so endpoints keep their
+ * names): the loss rules without the 0.1 floor, windows and warm-ups the defaults. The one home of
+ * the calibrated shapes, for the ladders below and for a study that writes its chosen settings down.
+ */
+export function calibratedSpec(detector: CalibratedDetector, value: number): DetectorSpec {
+  if (detector === 'median') return { kind: 'rollingMedian', name: 'median', threshold: value, minJump: 0 };
+  if (detector === 'zscore') return { kind: 'zscore', name: 'zscore', sigma: value, minJump: 0 };
+  return { kind: 'gradNormEma', name: 'gradnorm', z: value };
+}
+
+const SETTING_TEXT: Readonly<Record<CalibratedDetector, string>> = { median: 'threshold', zscore: 'σ', gradnorm: 'z' };
+
 export function candidateGrid(): Candidate[] {
   const out: Candidate[] = [];
-  for (const threshold of LADDERS.median) out.push({ detector: 'median', setting: `threshold ${threshold}`, spec: { kind: 'rollingMedian', name: 'median', threshold, minJump: 0 } });
-  for (const sigma of LADDERS.zscore) out.push({ detector: 'zscore', setting: `σ ${sigma}`, spec: { kind: 'zscore', name: 'zscore', sigma, minJump: 0 } });
-  for (const z of LADDERS.gradnorm) out.push({ detector: 'gradnorm', setting: `z ${z}`, spec: { kind: 'gradNormEma', name: 'gradnorm', z } });
+  for (const detector of Object.keys(LADDERS) as CalibratedDetector[]) {
+    for (const value of LADDERS[detector]) out.push({ detector, setting: `${SETTING_TEXT[detector]} ${value}`, spec: calibratedSpec(detector, value) });
+  }
   for (const spec of DEFAULT_DETECTORS) out.push({ detector: spec.name!, setting: 'v2 default', spec, isDefault: true });
   return out;
 }

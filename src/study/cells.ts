@@ -38,7 +38,7 @@ export interface TaskCells {
   readonly task: StudyTask;
   /** What "failed" means on this task. */
   readonly failure: FailureContext;
-  /** Spike detectors that this task's cells' runs recorded, sorted. */
+  /** Spike detectors that this task's cells' runs (stress, arms, long horizon) recorded, sorted. */
   readonly detectors: readonly string[];
   readonly stress: readonly Cell[];
   /**
@@ -204,8 +204,6 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
       };
     });
     const { arms, cells } = armsOf(spec, experiments, task, stress, failure, tunedOf, find);
-    const runs = [...stress, ...cells].flatMap((c) => Object.values(c.runsByLabel).flat());
-    const detectors = [...new Set(runs.flatMap((r) => Object.keys(r.summary.spikes)))].sort();
     const longSteps = spec.long?.tasks.includes(task.experiment) ? longHorizon(spec, experiments, task).steps : 0;
     const long = (longSteps > 0 ? spec.long!.multipliers : []).map((multiplier): Cell => {
       const runs = labels.map((label) => spec.long!.seeds.flatMap((seed) => find(longDirName(task.experiment, label, multiplier, seed)) ?? []));
@@ -219,6 +217,8 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
         ownLabels: labels,
       };
     });
+    const runs = [...stress, ...cells, ...long].flatMap((c) => Object.values(c.runsByLabel).flat());
+    const detectors = [...new Set(runs.flatMap((r) => Object.keys(r.summary.spikes)))].sort();
     return { task, failure, detectors, stress, long, armCells: cells, arms };
   });
   const found = expected.flatMap((name) => loaded.runs.get(name) ?? []);

@@ -5,9 +5,10 @@
  * 1k of a detector, final eval loss, …), so a primary endpoint and its exploratory twin can never
  * disagree about what a run contributed; time to failure uses the study's failure rule (failure.ts).
  *
- * Which cells an endpoint reads: the stress cells (arm 'none') at every listed multiplier, all of
- * which must exist; for an arm, those of its listed multipliers where the arm ran (the arms run
- * where either optimizer first fails, which no spec can know before the runs), at least one.
+ * Which cells an endpoint reads: the cells of its phase (arm 'none': the stress cells, or the
+ * long-horizon cells for phase 'long') at every listed multiplier, all of which must exist; for an
+ * arm, those of its listed multipliers where the arm ran (the arms run where either optimizer first
+ * fails, which no spec can know before the runs), at least one.
  */
 import type { Cell, StudyCells, TaskCells } from './cells.js';
 import { endpointSamples, failureObs } from './endpoints.js';
@@ -15,6 +16,7 @@ import { fmt3 } from './protocol.js';
 import type { SurvivalObservation } from './survival.js';
 import {
   decideClaims,
+  phaseOf,
   validatePrimaryFamily,
   type EndpointSamples,
   type PrimaryEndpoint,
@@ -27,9 +29,10 @@ type Measured = { readonly samples: EndpointSamples; readonly multipliers: reado
 
 function cellsOf(e: PrimaryEndpoint, task: TaskCells): Cell[] | string {
   if (e.arm === 'none') {
-    const cells = e.multipliers.map((m) => task.stress.find((c) => c.multiplier === m));
+    const long = phaseOf(e) === 'long';
+    const cells = e.multipliers.map((m) => (long ? task.long : task.stress).find((c) => c.multiplier === m));
     const gone = e.multipliers.filter((_, i) => !cells[i]);
-    return gone.length ? `no stress cell at ${gone.map(fmt3).join(', ')}×` : (cells as Cell[]);
+    return gone.length ? `no ${long ? 'long-horizon' : 'stress'} cell at ${gone.map(fmt3).join(', ')}×` : (cells as Cell[]);
   }
   const cells = task.armCells.filter((c) => c.arm === e.arm && e.multipliers.includes(c.multiplier));
   return cells.length ? cells : `arm ${e.arm} did not run at ${e.multipliers.map(fmt3).join(', ')}×`;

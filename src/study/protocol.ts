@@ -55,6 +55,8 @@ export interface StudyTask {
    * the experiment's. For the positive control, whose setting is where AdamW is known to spike.
    */
   readonly fixedLr?: boolean;
+  /** Spike detectors of all the task's runs, tuning too (default: the experiment's); they only observe, so runs train the same. */
+  readonly detectors?: ExperimentSpec['detectors'];
 }
 
 /**
@@ -191,10 +193,11 @@ export function validateStudy(study: StudySpec): void {
       // A primary endpoint on a task the study never runs could not be measured: refuse it before any run.
       const task = taskOf(study, e.task);
       if (!task) throw new Error(`${where}: primary endpoint (${e.subClaim}) names task ${e.task}, which is not in the study`);
-      // Its multipliers must be ones the task's stress runs can reach (fixed, or a ladder rung).
-      const reachable = stressMultipliersOf(study, task);
+      // Its multipliers must be ones its phase's runs use: the stress runs' (fixed, or a ladder rung), or the long-horizon phase's.
+      const long = e.phase === 'long';
+      const reachable = long ? (study.long?.tasks.includes(e.task) ? study.long.multipliers : []) : stressMultipliersOf(study, task);
       const stray = e.multipliers.filter((m) => !reachable.includes(m));
-      if (stray.length) throw new Error(`${where}: primary endpoint (${e.subClaim}) names multiplier(s) ${stray.join(', ')} that task ${e.task}'s stress runs never use`);
+      if (stray.length) throw new Error(`${where}: primary endpoint (${e.subClaim}) names multiplier(s) ${stray.join(', ')} that task ${e.task}'s ${long ? 'long-horizon' : 'stress'} runs never use`);
     }
   }
   for (const task of study.tasks) {
@@ -295,6 +298,7 @@ function taskSpec(spec: ExperimentSpec, task: StudyTask, study: StudySpec): Expe
     ...(study.batchSize ? { batchSize: study.batchSize } : {}),
     ...(task.batchSize ? { batchSize: task.batchSize } : {}),
     ...(task.evalSize ? { evalSize: task.evalSize } : {}),
+    ...(task.detectors ? { detectors: task.detectors } : {}),
     optimizers: { [study.baseline]: spec.optimizers[study.baseline]!, [study.treatment]: spec.optimizers[study.treatment]! },
   };
 }

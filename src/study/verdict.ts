@@ -42,6 +42,15 @@ export type EndpointTest = 'rank-sum' | 'log-rank';
  */
 export type SupportingDirection = 'treatment-lower' | 'treatment-higher';
 
+/**
+ * Which runs an endpoint reads (protocol.ts's phase names): the stress runs at its multipliers (the
+ * ladder's rungs, or fixed ones), or the long-horizon phase's runs at the tuned LR × its multipliers.
+ */
+export type EndpointPhase = 'stress' | 'long';
+
+/** An endpoint's phase: 'stress' unless it names another. */
+export const phaseOf = (e: PrimaryEndpoint): EndpointPhase => e.phase ?? 'stress';
+
 export interface PrimaryEndpoint {
   readonly subClaim: SubClaimId;
   /** Experiment name of the task, e.g. 'lm-moe'. */
@@ -56,6 +65,12 @@ export interface PrimaryEndpoint {
   readonly detector: string | null;
   readonly supportsWhen: SupportingDirection;
   readonly test: EndpointTest;
+  /**
+   * The phase whose cells it reads (default 'stress'). 'long': the long-horizon cells, with no arm
+   * (that phase runs none) and a per-run value (time to failure is tested where the ladder makes
+   * runs fail); its multipliers are then the long-horizon phase's.
+   */
+  readonly phase?: EndpointPhase;
 }
 
 /** One endpoint's data: per-run values, or per-run survival observations (time to failure, censored at the horizon). */
@@ -150,6 +165,10 @@ export function validatePrimaryFamily(family: readonly PrimaryEndpoint[]): void 
     if ((e.metric === 'time to failure') !== (e.test === 'log-rank')) throw new Error(`primary family: (${e.subClaim}) time to failure is tested by log-rank, every other metric by rank-sum`);
     if (e.metric.includes('spikes') && e.detector === null) throw new Error(`primary family: (${e.subClaim}) a spike metric needs its detector`);
     if (e.test === 'log-rank' && e.detector !== null) throw new Error(`primary family: (${e.subClaim}) is a time-to-failure endpoint and counts no detector`);
+    if (e.phase !== undefined && e.phase !== 'stress' && e.phase !== 'long') throw new Error(`primary family: (${e.subClaim}) phase ${JSON.stringify(e.phase)}: expected stress or long`);
+    if (e.phase === 'long' && (e.arm !== 'none' || e.test !== 'rank-sum')) {
+      throw new Error(`primary family: (${e.subClaim}) reads the long-horizon phase: needs arm none (the phase runs no arms) and a per-run value tested by rank-sum (time to failure is the ladder's)`);
+    }
   }
 }
 

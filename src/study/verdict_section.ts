@@ -8,10 +8,11 @@ import { overallParagraph, type SubClaim } from './claims.js';
 import { fmt3 } from './protocol.js';
 import { num } from './report_format.js';
 import type { StudyResults } from './results.js';
-import type { PrimaryEndpoint, PrimaryResult, VerdictKind } from './verdict.js';
+import { phaseOf, type PrimaryEndpoint, type PrimaryResult, type VerdictKind } from './verdict.js';
 
+/** The endpoint's cells and measure, e.g. "lm-moe, long-horizon phase, no arm, 1×, late spikes/1k (median)". */
 const endpointText = (e: PrimaryEndpoint, mults: readonly number[] = e.multipliers) =>
-  `${e.task}, ${e.arm === 'none' ? 'no arm' : `arm ${e.arm}`}, ${mults.map((m) => `${fmt3(m)}×`).join(' + ')}, ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
+  `${e.task}, ${phaseOf(e) === 'long' ? 'long-horizon phase, ' : ''}${e.arm === 'none' ? 'no arm' : `arm ${e.arm}`}, ${mults.map((m) => `${fmt3(m)}×`).join(' + ')}, ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
 
 /** The effect with its interval: the Hodges–Lehmann shift, or O/E of the treatment's failures. */
 function effectText(p: PrimaryResult): string {

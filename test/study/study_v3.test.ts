@@ -3,14 +3,16 @@
  * and the failure rule for finite failures; per-task and per-arm seeds; fixed-LR tasks; the
  * long-horizon phase's horizon, folder names and parameter counts (checked against built models);
  * width variants; the cost per phase; resuming (finished runs planned, not redone). The shipped
- * v3 spec: its primary cells have 20 seeds, its long phase ≥ 20 tokens per active parameter, and
- * its quick version exercises every phase within 5 minutes by the cost model.
+ * v3 spec: its primary cells have 20 seeds, its long phase ≥ 20 tokens per active parameter, its
+ * LM runs count spikes with the calibrated detectors (v2's with the defaults), and its quick
+ * version exercises every phase within 5 minutes by the cost model.
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { full, quick } from '../../experiments/studies/stability-v3.js';
+import { full, LM_DETECTORS, quick } from '../../experiments/studies/stability-v3.js';
+import { full as v2full, quick as v2quick } from '../../experiments/studies/stability.js';
 import { initBackend } from '../../src/backend.js';
 import { loadStudyExperiments } from '../../src/catalog/experiments.js';
 import { finishStudy, foldersBeforeRound, ladderRounds, phaseRounds, runPhaseTask, SHARDS_DIR } from '../../src/cluster/phases.js';
@@ -33,6 +35,7 @@ import {
 import { estimateStudy, groupKey, RUNS_DIR, runStudy, studyShare, stressPlan, tunedOrFixed } from '../../src/study/study.js';
 import { buildModel } from '../../src/train/build.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
+import { DEFAULT_DETECTORS } from '../../src/train/spikes.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { readJSON, SUMMARY_FILE } from '../../src/train/run_files.js';
 import { UsageError } from '../../src/errors.js';
@@ -291,6 +294,52 @@ describe('the shipped v3 study', () => {
     const h = (n: string) => longHorizon(full, fullExperiments, full.tasks.find((t) => t.experiment === n)!);
     expect(h('lm-moe')).toMatchObject({ params: { total: 180160, embedding: 7488, activeNonEmbedding: 72832 }, tokensPerStep: 512, steps: 2845, tokens: 1456640 });
     expect(h('lm-brown')).toMatchObject({ params: { total: 111552, embedding: 7488, activeNonEmbedding: 104064 }, steps: 4065, tokens: 2081280 });
+  });
+
+  it('the LMs’ runs carry the calibrated detectors in every phase; the other tasks and v2’s keep theirs', async () => {
+    // The measured settings (docs/study-v3-design.md, "Detector calibration"), under the default names.
+    expect(LM_DETECTORS).toEqual([
+      { kind: 'rollingMedian', name: 'median', threshold: 0.07, minJump: 0 },
+      { kind: 'zscore', name: 'zscore', sigma: 3, minJump: 0 },
+      { kind: 'gradNormEma', name: 'gradnorm', z: 6 },
+    ]);
+    const lms = ['lm-moe', 'lm-brown', 'lm-moe-d32', 'lm-moe-d128'];
+    const lrs = { baseline: 1e-3, treatment: 0.01 };
+    for (const [study, experiments] of [
+      [full, fullExperiments],
+      [quick, quickExperiments],
+    ] as const) {
+      const runsOf = (name: string): PlannedRun[] => {
+        const task = study.tasks.find((t) => t.experiment === name)!;
+        return [
+          ...planTuning(study, experiments).filter((p) => p.task === name),
+          ...planStress(study, experiments, task, 'muon', 0.01),
+          ...planLong(study, experiments, task, 'adamw', 1e-3),
+          ...(task.arms ?? []).flatMap((arm) => planArm(study, experiments, task, arm, 'muon', lrs, [2])),
+        ];
+      };
+      for (const name of lms.filter((n) => study.tasks.some((t) => t.experiment === n))) {
+        const runs = runsOf(name);
+        expect(new Set(runs.map((p) => p.phase)), name).toEqual(new Set(['tune', 'stress', ...(name.includes('-d') ? [] : ['long']), ...(name === 'lm-moe' ? ['arm'] : [])]));
+        for (const p of runs) expect(p.config.detectors, p.dirName).toEqual(LM_DETECTORS);
+      }
+      expect(runsOf('mnist-mlp')[0]!.config.detectors).toEqual(DEFAULT_DETECTORS);
+      expect(runsOf('adam-spike-control')[0]!.config.detectors).toEqual(experiments.get('adam-spike-control')!.detectors);
+    }
+    expect(quick.tasks.filter((t) => t.detectors).map((t) => t.experiment)).toEqual(['lm-moe', 'lm-brown', 'lm-moe-d8', 'lm-moe-d32']);
+    // v2 is unchanged: its LM runs count with the experiments' (default) detectors, so they keep their hashes.
+    for (const v2 of [v2full, v2quick]) {
+      expect(v2.tasks.some((t) => t.detectors)).toBe(false);
+      const v2Experiments = await loadStudyExperiments(v2);
+      const task = v2.tasks.find((t) => t.experiment === 'lm-moe')!;
+      expect(planStress(v2, v2Experiments, task, 'muon', 0.01)[0]!.config.detectors).toEqual(DEFAULT_DETECTORS);
+    }
+    // The v3 and v2 stress runs of lm-moe differ in their detectors and nothing else.
+    const [v3run, v2run] = [
+      planStress(full, fullExperiments, full.tasks.find((t) => t.experiment === 'lm-moe')!, 'muon', 0.01, [1], [0])[0]!,
+      planStress(v2full, await loadStudyExperiments(v2full), v2full.tasks.find((t) => t.experiment === 'lm-moe')!, 'muon', 0.01, [1], [0])[0]!,
+    ];
+    expect({ ...v3run.config, detectors: null }).toEqual({ ...v2run.config, detectors: null });
   });
 
   it('cost per phase: quick exercises every phase within 5 minutes (cost model, 2 workers)', () => {

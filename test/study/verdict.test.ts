@@ -112,6 +112,13 @@ describe('decideClaims', () => {
     expect(() => decideClaims([endpoint('a', { metric: 'time to failure', test: 'log-rank', detector: null })], { a: separated })).toThrow(/survival/);
   });
 
+  it('a long-horizon endpoint: a per-run value with no arm, as that phase runs', () => {
+    expect(() => validatePrimaryFamily([endpoint('a', { phase: 'long' }), endpoint('b', { phase: 'stress' })])).not.toThrow();
+    expect(() => validatePrimaryFamily([endpoint('a', { phase: 'long', arm: 'qkNorm' })])).toThrow(/\(a\) reads the long-horizon phase: needs arm none/);
+    expect(() => validatePrimaryFamily([endpoint('a', { phase: 'long', metric: 'time to failure', detector: null, test: 'log-rank' })])).toThrow(/long-horizon/);
+    expect(() => validatePrimaryFamily([endpoint('a', { phase: 'ladder' as 'long' })])).toThrow(/phase "ladder"/);
+  });
+
   it('property: exploratory endpoints never change a verdict, a p or a Holm p of the primary family', () => {
     const values = fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 3, maxLength: 8 });
     const exploratoryArb = fc.array(

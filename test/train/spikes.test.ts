@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend.js';
 import { Rng } from '../../src/data/rng.js';
+import type { RunConfig } from '../../src/train/config.js';
+import { train, type StepRecord } from '../../src/train/loop.js';
 import {
   countSpikes,
   createDetector,
@@ -9,6 +12,7 @@ import {
   type DetectorSpec,
   type StepSignal,
 } from '../../src/train/spikes.js';
+import { oneRun, tinyLm } from './fixtures.js';
 
 /** A smooth decaying loss with 3 % Gaussian noise, and a grad norm with 5 % noise. */
 function noisyCurve(seed: number, steps = 1000): StepSignal[] {
@@ -151,5 +155,38 @@ describe('the absolute floor (minJump)', () => {
     const counts = countSpikes(DEFAULT_DETECTORS, signals);
     expect(counts['median']).toEqual({ events: 1, flaggedSteps: 1, firstStep: 250 });
     expect(counts['zscore']).toEqual({ events: 1, flaggedSteps: 1, firstStep: 250 });
+  });
+});
+
+describe('detectors only observe', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  /** Every record without its wall time, and the outcome without its wall time. */
+  async function trained(config: RunConfig) {
+    const records: Omit<StepRecord, 'ms'>[] = [];
+    const { wallSeconds: _w, ...outcome } = await train(config, {
+      onRecord: ({ ms: _ms, ...r }) => records.push(JSON.parse(JSON.stringify(r)) as Omit<StepRecord, 'ms'>),
+    });
+    return { records, outcome };
+  }
+
+  it('a run trains the same numbers whichever detectors count its spikes (a study may set them per task)', async () => {
+    const config = oneRun(tinyLm, 'muon', 0, { steps: 12 });
+    // Loose enough to flag within 12 steps, so the two runs' flags differ.
+    const loose: DetectorSpec[] = [
+      { kind: 'rollingMedian', name: 'median', threshold: 1e-4, minJump: 0, warmup: 2 },
+      { kind: 'gradNormEma', name: 'gradnorm', z: 0.01, warmup: 2 },
+    ];
+    const a = await trained({ ...config, detectors: DEFAULT_DETECTORS });
+    const b = await trained({ ...config, detectors: loose });
+    expect(b.records.filter((r) => r.spikes).length).toBeGreaterThan(0);
+    const unflagged = (rs: typeof a.records) => rs.map(({ spikes: _s, ...r }) => r);
+    expect(unflagged(b.records)).toEqual(unflagged(a.records));
+    // Routing names carry tf.js's per-process layer counter (transformer1, transformer2), not a number of the run.
+    const { spikes: _sa, routing: _ra, ...restA } = a.outcome;
+    const { spikes: _sb, routing: _rb, ...restB } = b.outcome;
+    expect(restB).toEqual(restA);
   });
 });
