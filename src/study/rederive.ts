@@ -109,7 +109,7 @@ export function rederive(f: PrimaryFile): Rederivation {
   if (f.unmeasured.length > 0) problems.push(`a decision although ${f.unmeasured.length} endpoint(s) are unmeasured: the family Holm corrects over would be smaller than registered`);
   const { alpha, rows } = f.decision;
   // Holm's family is the registered one: a row dropped or added would change every adjusted p.
-  if (JSON.stringify(rows.map((r) => r.endpoint)) !== JSON.stringify(f.family)) problems.push(`the decided endpoints (${rows.map((r) => r.endpoint.subClaim).join(', ')}) are not the pre-registered family (${f.family.map((e) => e.subClaim).join(', ')}), in order`);
+  if (canonical(rows.map((r) => r.endpoint)) !== canonical(f.family)) problems.push(`the decided endpoints (${rows.map((r) => r.endpoint.subClaim).join(', ')}) are not the pre-registered family (${f.family.map((e) => e.subClaim).join(', ')}), in order`);
   const tests = rows.map((r) => {
     const t = rederiveTest(r);
     if (typeof t === 'string') problems.push(`${label(r)}: ${t}`);
