@@ -26,6 +26,7 @@ import { registerSlurm } from './commands/slurm.js';
 import { registerStart } from './commands/start.js';
 import { registerStudy } from './commands/study.js';
 import { registerTune } from './commands/tune.js';
+import { registerVerifyBundle } from './commands/verify_bundle.js';
 import { registerView } from './commands/view.js';
 import type { ExitStatus, RegisterCommand } from './session.js';
 
@@ -39,6 +40,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCalibrate,
   registerReport,
   registerPublish,
+  registerVerifyBundle,
   registerMerge,
   registerBench,
   registerCheckOptimizer,

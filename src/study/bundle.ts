@@ -3,7 +3,7 @@
  * the analysis, REPORT.md, the figures and report.html can be regenerated from it alone, without the
  * run folders (their checkpoints, configs and full metrics are most of a study's size).
  *
- * Layout of a bundle folder:
+ * Layout of a bundle folder's data:
  *   bundle.json      format name, version, study.json's content, the per-step fields kept;
  *   runs.json.gz     every run the analysis found (gzip of a JSON array, in load order): folder
  *                    name, summary.json as it was, and for the runs whose records a pass reads,
@@ -21,10 +21,9 @@
  * growth fit (gradient norm, output log Z) keep their last half; float32 values are written with
  * their shortest float32 digits.
  *
- * Not here yet: the independent re-derivation check of a published result (per-run endpoint values
- * from the bundle → exact tests → Holm, compared with REPORT.md's verdict table). It belongs beside
- * the v3 verdict module (verdict.ts, exact.ts) and reads `loadBundle`'s runs; it is to be written
- * against that module's API once it is merged, not re-implemented here.
+ * Beside these two, `report` on a bundle (and so `publish`) writes primary.json (primary_format.ts):
+ * the primary family's per-run samples, p's, Holm decisions and verdicts, from which `verify-bundle`
+ * (rederive.ts) re-derives every verdict with its own implementation of the tests.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -21,6 +21,7 @@ import {
   type DetectableEffect,
   type DetectableHazard,
   type HodgesLehmann,
+  type RankSumTest,
 } from './exact.js';
 
 /**
@@ -84,6 +85,10 @@ export type VerdictKind = 'supported' | 'contradicted' | 'inconclusive';
 export interface EndpointResult {
   /** Two-sided p of the endpoint's own test. */
   readonly p: number;
+  /** Which null distribution gave p: the rank-sum's (exact.ts), or 'permutation' for the log-rank's seeded relabellings. */
+  readonly method: RankSumTest['method'] | 'permutation';
+  /** Seeded random permutations behind p (Monte-Carlo rank-sum and permutation log-rank); null for an exact p. */
+  readonly permutations: number | null;
   /** Observed direction: 'treatment-lower' / 'treatment-higher', or null for an exact tie (U = mn/2, O = E). */
   readonly observed: SupportingDirection | null;
   /** Hodges–Lehmann shift, treatment − baseline, with its 95 % distribution-free interval (per-run values only). */
@@ -98,8 +103,12 @@ export interface EndpointResult {
 
 export interface PrimaryResult extends EndpointResult {
   readonly endpoint: PrimaryEndpoint;
+  /** The data that entered the test, so that a published bundle can carry it for re-derivation. */
+  readonly samples: EndpointSamples;
   /** Holm-adjusted p over the primary family. */
   readonly holmP: number;
+  /** Holm rejects the endpoint's null: holmP ≤ α. A verdict other than inconclusive needs it and an observed direction. */
+  readonly rejected: boolean;
   readonly verdict: VerdictKind;
   /**
    * For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this
@@ -120,6 +129,8 @@ export interface ExploratoryResult extends EndpointResult {
 
 export interface ClaimDecision {
   readonly alpha: number;
+  /** Seed of the permutations (DecideOptions.seed), so the Monte-Carlo p's can be drawn again. */
+  readonly seed: number;
   readonly primary: readonly PrimaryResult[];
   readonly exploratory: readonly ExploratoryResult[];
 }
@@ -178,6 +189,8 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
     const half = (samples.treatment.length * samples.baseline.length) / 2;
     return {
       p: t.pValue,
+      method: t.method,
+      permutations: t.permutations ?? null,
       observed: t.u === half ? null : t.u < half ? 'treatment-lower' : 'treatment-higher',
       shift: hodgesLehmann(samples.treatment, samples.baseline),
       effect: t.probAGreater,
@@ -190,6 +203,8 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
   const diff = lr.observedA - lr.expectedA;
   return {
     p: lr.permutationP,
+    method: 'permutation',
+    permutations: lr.permutations,
     observed: diff === 0 ? null : diff < 0 ? 'treatment-lower' : 'treatment-higher',
     shift: null,
     effect: lr.expectedA > 0 ? lr.observedA / lr.expectedA : NaN,
@@ -213,8 +228,9 @@ export function decideClaims(
   validatePrimaryFamily(family);
   const alpha = options.alpha ?? FAMILY_ALPHA;
   const seed = options.seed ?? 0;
-  const results = family.map((e) => {
-    const s = samples[e.subClaim];
+  const samplesOf = family.map((e) => samples[e.subClaim]);
+  const results = family.map((e, i) => {
+    const s = samplesOf[i];
     if (!s) throw new Error(`primary endpoint (${e.subClaim}) ${e.task}/${e.arm}: no samples`);
     const wanted = e.test === 'rank-sum' ? 'values' : 'survival';
     if (s.kind !== wanted) throw new Error(`primary endpoint (${e.subClaim}): the ${e.test} test needs ${wanted} samples, got ${s.kind}`);
@@ -224,7 +240,8 @@ export function decideClaims(
   const primary = family.map((endpoint, i): PrimaryResult => {
     const r = results[i]!;
     const holmP = adjusted[i]!;
-    const decided = holmP <= alpha && r.observed !== null;
+    const rejected = holmP <= alpha;
+    const decided = rejected && r.observed !== null;
     const verdict: VerdictKind = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
     const power = options.power ?? 0.8;
     const detectable = decided
@@ -232,9 +249,9 @@ export function decideClaims(
       : r.events === null
         ? noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, power)
         : schoenfeldDetectableHazard(r.events, r.nTreatment, r.nBaseline, family.length, alpha, power);
-    return { ...r, endpoint, holmP, verdict, detectable };
+    return { ...r, endpoint, samples: samplesOf[i]!, holmP, rejected, verdict, detectable };
   });
   // Exploratory endpoints are evaluated only after the verdicts are fixed, and never enter Holm.
   const explored = exploratory.map((x): ExploratoryResult => ({ id: x.id, ...evaluate(x.samples, seed) }));
-  return { alpha, primary, exploratory: explored };
+  return { alpha, seed, primary, exploratory: explored };
 }
