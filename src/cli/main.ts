@@ -20,6 +20,7 @@ import { registerMerge } from './commands/merge.js';
 import { registerNewOptimizer } from './commands/new_optimizer.js';
 import { registerPublish } from './commands/publish.js';
 import { registerReport } from './commands/report.js';
+import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerSample } from './commands/sample.js';
 import { registerSlurm } from './commands/slurm.js';
@@ -39,6 +40,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCalibrate,
   registerReport,
   registerPublish,
+  registerRestore,
   registerMerge,
   registerBench,
   registerCheckOptimizer,

@@ -20,6 +20,7 @@ import { fmt3 } from './protocol.js';
 import type { BalanceTrace, Comparison, MedianCurve, StressCell, StudyResults } from './results.js';
 import { growthOf, overTime, signalsIn } from './signals.js';
 import { taskModel } from './study.js';
+import { unfinishedPhases } from './unfinished.js';
 
 /** Everything computed for one cell before the family's tests: its numbers and its raw samples. */
 interface CellWork {
@@ -115,6 +116,7 @@ export function analyzeCells(cells: StudyCells): StudyResults {
     backends: cells.backends,
     runsExpected: cells.expected.length,
     missing: cells.missing,
+    unfinished: unfinishedPhases(cells),
     tuning: cells.tuning,
     stress: stressWork.flat().map(toCell),
     armCells: armWork.flat().map(toCell),

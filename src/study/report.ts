@@ -13,6 +13,7 @@ import { verdictSection } from './verdict_section.js';
 import { multLabel, stressStepsOf, tuneStepsOf } from './protocol.js';
 import { adj, ci, num, medIqr, pct, spikeCell } from './report_format.js';
 import { FAMILY_ALPHA } from './stats.js';
+import { unfinishedNote } from './unfinished.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
 
 function protocol(r: StudyResults): string {
@@ -364,6 +365,7 @@ export function renderReport(r: StudyResults, figures = '', answerFigures = ''):
   return [
     `# Stability study report: ${r.spec.name}`,
     '',
+    ...[unfinishedNote(r)].flatMap((note) => (note ? [note, ''] : [])),
     verdictSection(r, answerFigures),
     '',
     protocol(r),
