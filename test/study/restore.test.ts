@@ -139,6 +139,31 @@ describe('a partial study, published', () => {
     // The study run in one go is finished: no such note.
     expect(report(single)).not.toContain('Unfinished study');
   });
+
+  it('names each unfinished phase, in run order, with its missing runs', () => {
+    /** `single` less the runs whose names match `drop`: its unfinished phases. */
+    const without = (label: string, drop: RegExp) => {
+      const dir = join(root, `unfinished-${label}`);
+      cpSync(single, dir, { recursive: true });
+      for (const n of names(dir).filter((x) => drop.test(x))) rmSync(join(dir, RUNS_DIR, n), { recursive: true });
+      return analyzeStudy(dir).unfinished;
+    };
+    const arms = names(single).filter((n) => n.startsWith('arm__')).length;
+    expect(without('arms', /^arm__/)).toEqual([{ phase: 'arms', missing: arms }]);
+    expect(without('long', /^long__/)).toEqual([{ phase: 'long horizon', missing: 2 }]);
+    // Rung 4× gone: the ladder's rule asks for it again; the arms wait for the ladder.
+    expect(without('rung', /^stress__tiny-mlp__.*__x4__|^arm__/)).toEqual([
+      { phase: 'ladder', missing: 0, next: { 'tiny-mlp': 4 } },
+      { phase: 'arms', missing: null },
+    ]);
+    // Only tuning: every first-rung and fixed stress run is missing (2 tasks × 2 optimizers × 2 seeds).
+    expect(without('tuned', /^(stress|long|arm)__/)).toEqual([
+      { phase: 'stress', missing: 8 },
+      { phase: 'long horizon', missing: 2 },
+      { phase: 'arms', missing: null },
+    ]);
+    expect(without('empty', /./)[0]).toEqual({ phase: 'tuning', missing: names(single).filter((n) => n.startsWith('tune__')).length });
+  });
 });
 
 describe('restore', () => {
