@@ -151,7 +151,7 @@ export interface MedianCurve {
 /** A phase of the study (study.ts's order) with runs still to do. */
 export interface UnfinishedPhase {
   readonly phase: 'tuning' | 'stress' | 'ladder' | 'long horizon' | 'arms';
-  /** Its runs expected and not found; null for arms not placed yet (an earlier phase is unfinished). */
+  /** Its runs expected and not found; null for the arms while an earlier phase is unfinished (where they run is not settled). */
   readonly missing: number | null;
   /** The ladder: task → the next rung its stopping rule asks for. */
   readonly next?: Readonly<Record<string, number>>;

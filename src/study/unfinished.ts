@@ -8,7 +8,7 @@
  * rungs some run reached, so missing runs alone cannot tell an unfinished ladder: its stopping rule
  * (failure.ts ladderNext) is applied to the rungs found, as the runner applies it, and names the
  * next rung. The arms' multipliers follow from the stress results, so while an earlier phase is
- * unfinished the arms are not placed yet and are not counted.
+ * unfinished, where the arms run is not settled and their runs are not counted.
  */
 import { count } from '../text/plural.js';
 import type { RunSummary } from '../train/run.js';
@@ -68,7 +68,7 @@ export function unfinishedPhases(cells: StudyCells): UnfinishedPhase[] {
 export function unfinishedNote(r: StudyResults): string | undefined {
   if (r.unfinished.length === 0) return undefined;
   const what = (p: UnfinishedPhase): string => {
-    if (p.phase === 'arms' && p.missing === null) return 'arms (not placed yet: they run where the stress runs first fail)';
+    if (p.phase === 'arms' && p.missing === null) return 'arms (placed where the stress runs first fail, once those are finished)';
     const rungs = Object.entries(p.next ?? {}).map(([task, m]) => `${task} next at ${multLabel(m)}`);
     const runs = p.missing ? [`${count(p.missing, 'run')} missing`] : [];
     return `${p.phase} (${[...runs, ...rungs].join('; ')})`;

@@ -134,7 +134,7 @@ describe('a partial study, published', () => {
     expect([...loadBundle(bundle).runs.keys()].sort()).toEqual(done);
     const text = readFileSync(join(bundle, 'REPORT.md'), 'utf8');
     expect(text.split('\n')[2]).toBe(
-      `**Unfinished study**: ${done.length} runs found; phases not finished: ladder (2 runs missing; tiny-mlp next at 2×), arms (not placed yet: they run where the stress runs first fail). Every number below is from the runs found so far. To finish it, run the study command again on its folder (on a published bundle: restore it into a folder first, docs/study.md).`,
+      `**Unfinished study**: ${done.length} runs found; phases not finished: ladder (2 runs missing; tiny-mlp next at 2×), arms (placed where the stress runs first fail, once those are finished). Every number below is from the runs found so far. To finish it, run the study command again on its folder (on a published bundle: restore it into a folder first, docs/study.md).`,
     );
     // The study run in one go is finished: no such note.
     expect(report(single)).not.toContain('Unfinished study');
