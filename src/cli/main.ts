@@ -20,6 +20,7 @@ import { registerMerge } from './commands/merge.js';
 import { registerNewOptimizer } from './commands/new_optimizer.js';
 import { registerPublish } from './commands/publish.js';
 import { registerReport } from './commands/report.js';
+import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerSample } from './commands/sample.js';
 import { registerSlurm } from './commands/slurm.js';
@@ -41,6 +42,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerReport,
   registerPublish,
   registerVerifyBundle,
+  registerRestore,
   registerMerge,
   registerBench,
   registerCheckOptimizer,
