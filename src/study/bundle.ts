@@ -16,8 +16,8 @@
  * the report from the folder, byte for byte. Keeping records lets every pass after collect run
  * unchanged on the same LoadedStudy type (one code path, nothing to drift apart). What makes it
  * small, all lossless for what is read (recordPlans says which run needs which field where):
- * unread fields (per-head and per-layer arrays, expert loads, timings) are dropped; arm runs keep
- * only step, spike flags and the growth signals of their last half; signals read only by the
+ * unread fields (per-head and per-layer arrays, expert loads, timings) are dropped; arm and
+ * long-horizon runs keep only step, spike flags and the growth signals of their last half; signals read only by the
  * growth fit (gradient norm, output log Z) keep their last half; float32 values are written with
  * their shortest float32 digits.
  *
@@ -156,7 +156,8 @@ function recordPlans(loaded: LoadedStudy, figureFields: readonly string[]): Map<
   const plans = new Map<string, RecordPlan>();
   const runsOf = (c: Cell) => Object.values(c.runsByLabel).flat();
   for (const t of cells.tasks) {
-    for (const c of t.armCells) for (const r of runsOf(c)) plans.set(r.name, { full: [], late: GROWTH_SIGNALS, half: halfOf(c.plannedSteps), firstPositive: false });
+    // Arm and long-horizon runs are read in their last half only: late spikes and the growth fit.
+    for (const c of [...t.armCells, ...t.long]) for (const r of runsOf(c)) plans.set(r.name, { full: [], late: GROWTH_SIGNALS, half: halfOf(c.plannedSteps), firstPositive: false });
     // Last: a stress run that is also an arm's baseline side is read as a stress run.
     for (const c of t.stress) for (const r of runsOf(c)) plans.set(r.name, { full, late: growthOnly, half: halfOf(c.plannedSteps), firstPositive: true });
   }

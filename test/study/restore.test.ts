@@ -14,12 +14,15 @@ import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { analyzeStudy } from '../../src/study/analyze.js';
 import { BUNDLE_FILE, BUNDLE_RUNS_FILE, loadBundle } from '../../src/study/bundle.js';
+import { loadStudy } from '../../src/study/collect.js';
+import { halfOf } from '../../src/study/endpoints.js';
 import { stopSignal } from '../../src/study/pool.js';
 import type { StudySpec } from '../../src/study/protocol.js';
 import { renderReport } from '../../src/study/report.js';
 import { restoreBundle } from '../../src/study/restore.js';
 import { assertSameStudy, RUNS_DIR, runStudy, STUDY_FILE, type StudyProgress } from '../../src/study/study.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
+import type { StepRecord } from '../../src/train/loop.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { CONFIG_FILE, METRICS_FILE, readJSON, SUMMARY_FILE } from '../../src/train/run_files.js';
 import { tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
@@ -123,6 +126,24 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
+
+describe('a finished study, published', () => {
+  it('keeps the last half of each long-horizon run (spike flags, growth signals): what (a) and the long-horizon section read', async () => {
+    const out = join(root, 'results', 'single');
+    expect((await cli(['publish', single, '--out', out])).status).toBe(0);
+    const fromBundle = loadBundle(out);
+    const fromFolder = loadStudy(single);
+    const long = [...fromFolder.runs.keys()].filter((n) => n.startsWith('long__'));
+    expect(long.length).toBeGreaterThan(0);
+    for (const name of long) {
+      const half = halfOf(fromFolder.runs.get(name)!.summary.steps);
+      const late = (records: readonly StepRecord[] | undefined) => (records ?? []).filter((r) => r.step > half).map((r) => [r.step, r.spikes ?? []]);
+      expect(late(fromFolder.runs.get(name)!.metrics).length).toBeGreaterThan(0);
+      expect(late(fromBundle.runs.get(name)!.metrics)).toEqual(late(fromFolder.runs.get(name)!.metrics));
+    }
+    expect(report(out)).toBe(report(single));
+  });
+});
 
 describe('a partial study, published', () => {
   it('stopped inside the ladder: one run unfinished, left out of the bundle; its report says what is unfinished', () => {
