@@ -84,6 +84,24 @@ async function open(file: string, colorScheme: 'light' | 'dark'): Promise<Opened
 }
 
 /** Counts inside one figure: mark groups (one per series for lines) and drawn items of a named mark. */
+/**
+ * Move the pointer onto a mark until the tooltip shows. On a loaded machine the first move can
+ * reach the page before the view has re-rendered after scrolling (the pointer event then hits
+ * nothing), so the move is repeated from off the chart a few times before giving up.
+ */
+async function hoverUntilTooltip(page: Page, box: { x: number; y: number; width: number; height: number }): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await page.mouse.move(5, 5);
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 3 });
+    try {
+      await page.waitForSelector('#tooltip:not([hidden])', { timeout: 3000 });
+      return;
+    } catch (e) {
+      if (attempt >= 4) throw e;
+    }
+  }
+}
+
 async function counts(page: Page, figure: string, mark: string): Promise<{ groups: number; items: number }> {
   return page.evaluate(
     ([f, m]) => {
@@ -211,9 +229,7 @@ describe('report.html of a study', () => {
     // Hover the first spike marker of the 2× panel.
     const spike = page.locator('[data-figure="loss-tiny-moe"] g.spike1_marks > path').first();
     await spike.scrollIntoViewIfNeeded();
-    const box = (await spike.boundingBox())!;
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-    await page.waitForSelector('#tooltip:not([hidden])', { timeout: 5000 });
+    await hoverUntilTooltip(page, (await spike.boundingBox())!);
     const tip = await page.textContent('#tooltip');
     expect(tip).toContain('optimizer: adamw');
     expect(tip).toContain('event: spike (median, zscore)');
@@ -221,9 +237,7 @@ describe('report.html of a study', () => {
     await page.waitForSelector('#tooltip', { state: 'hidden', timeout: 5000 });
     // Hover a point along a curve: the median, quartiles and run count at that step.
     const along = page.locator('[data-figure="loss-tiny-moe"] g.hover0_marks > path').nth(60);
-    const at = (await along.boundingBox())!;
-    await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
-    await page.waitForSelector('#tooltip:not([hidden])', { timeout: 5000 });
+    await hoverUntilTooltip(page, (await along.boundingBox())!);
     expect(await page.textContent('#tooltip')).toMatch(/optimizer: (adamw|muon)step: \d+median: [\d.]+q1: [\d.]+q3: [\d.]+runs: 3/);
     await page.mouse.move(5, 5);
 
