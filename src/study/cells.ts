@@ -115,8 +115,8 @@ function tuningOf(spec: StudySpec, find: (name: string) => StudyRun | undefined,
  * Where failure starts among a task's stress cells, by the rule that places the arms (failure.ts, as
  * study.ts's armMultipliersOf applies it to the runs): per optimizer the first multiplier at which at
  * least half its runs failed (firstFailure), and the multipliers where either first fails, ascending
- * — or, when neither fails in any cell, the highest multiplier with a cell (`fallback` without any):
- * on the ladder the rung it stopped at (armMultipliers). The arms run at `multipliers`; an endpoint
+ * — or, when neither fails in any cell, the highest multiplier with a cell (on the ladder the rung it
+ * stopped at; the highest of `fallback` when there is no cell): armMultipliers. The arms run at `multipliers`; an endpoint
  * with rung 'first-failure' reads the first of them.
  */
 export function failureRungs(

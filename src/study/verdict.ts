@@ -5,9 +5,9 @@
  * primary endpoint is Holm-significant at α = 0.05 over the primary family, in that direction.
  * Otherwise it is inconclusive, and the verdict carries the smallest effect the design could have
  * detected (power 0.8) at the n it used. An endpoint the runs could not measure enters Holm with
- * p = 1 and is inconclusive, saying why; the family keeps its registered size. Every other endpoint is exploratory: raw p and a
- * descriptive interval, and it cannot change a verdict — `decideClaims` computes the verdicts from
- * the primary family alone, before it looks at the exploratory ones.
+ * p = 1 and is inconclusive, saying why; the family keeps its registered size. Every other endpoint
+ * is exploratory: raw p and a descriptive interval, and it cannot change a verdict — `decideClaims`
+ * computes the verdicts from the primary family alone, before it looks at the exploratory ones.
  *
  * Pure: plain arrays in, plain objects out, so the verdicts can be re-derived from a data bundle.
  */
@@ -160,7 +160,10 @@ export interface PrimaryOutcome {
   readonly decision: ClaimDecision;
   /** The endpoints the runs could not measure, with why (also on their rows of `decision`). */
   readonly unmeasured: readonly UnmeasuredEndpoint[];
-  /** Per sub-claim, the multipliers whose runs the endpoint pooled (an arm endpoint uses those of its listed ones where the arm ran). */
+  /**
+   * Per measured sub-claim, the multipliers whose runs the endpoint pooled: an arm endpoint those of
+   * its listed ones where the arm ran, a 'first-failure' endpoint the one rung it read.
+   */
   readonly multipliersUsed: Readonly<Partial<Record<SubClaimId, readonly number[]>>>;
 }
 
