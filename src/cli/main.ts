@@ -20,12 +20,14 @@ import { registerMerge } from './commands/merge.js';
 import { registerNewOptimizer } from './commands/new_optimizer.js';
 import { registerPublish } from './commands/publish.js';
 import { registerReport } from './commands/report.js';
+import { registerRestore } from './commands/restore.js';
 import { registerRun } from './commands/run.js';
 import { registerSample } from './commands/sample.js';
 import { registerSlurm } from './commands/slurm.js';
 import { registerStart } from './commands/start.js';
 import { registerStudy } from './commands/study.js';
 import { registerTune } from './commands/tune.js';
+import { registerVerifyBundle } from './commands/verify_bundle.js';
 import { registerView } from './commands/view.js';
 import type { ExitStatus, RegisterCommand } from './session.js';
 
@@ -39,6 +41,8 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCalibrate,
   registerReport,
   registerPublish,
+  registerVerifyBundle,
+  registerRestore,
   registerMerge,
   registerBench,
   registerCheckOptimizer,

@@ -24,6 +24,7 @@ import type { BalanceTrace, Comparison, MedianCurve, StressCell, StudyResults } 
 import { growthOf, overTime, signalsIn } from './signals.js';
 import { taskModel } from './study.js';
 import { widthTrends } from './width_section.js';
+import { unfinishedPhases } from './unfinished.js';
 
 /** Everything computed for one cell before the family's tests: its numbers and its raw samples. */
 interface CellWork {
@@ -119,6 +120,7 @@ export function analyzeCells(cells: StudyCells): StudyResults {
     backends: cells.backends,
     runsExpected: cells.expected.length,
     missing: cells.missing,
+    unfinished: unfinishedPhases(cells),
     tuning: cells.tuning,
     stress: stressWork.flat().map(toCell),
     armCells: armWork.flat().map(toCell),

@@ -3,7 +3,7 @@
  * the analysis, REPORT.md, the figures and report.html can be regenerated from it alone, without the
  * run folders (their checkpoints, configs and full metrics are most of a study's size).
  *
- * Layout of a bundle folder:
+ * Layout of a bundle folder's data:
  *   bundle.json      format name, version, study.json's content, the per-step fields kept;
  *   runs.json.gz     every run the analysis found (gzip of a JSON array, in load order): folder
  *                    name, summary.json as it was, and for the runs whose records a pass reads,
@@ -16,15 +16,14 @@
  * the report from the folder, byte for byte. Keeping records lets every pass after collect run
  * unchanged on the same LoadedStudy type (one code path, nothing to drift apart). What makes it
  * small, all lossless for what is read (recordPlans says which run needs which field where):
- * unread fields (per-head and per-layer arrays, expert loads, timings) are dropped; arm runs keep
- * only step, spike flags and the growth signals of their last half; signals read only by the
+ * unread fields (per-head and per-layer arrays, expert loads, timings) are dropped; arm and
+ * long-horizon runs keep only step, spike flags and the growth signals of their last half; signals read only by the
  * growth fit (gradient norm, output log Z) keep their last half; float32 values are written with
  * their shortest float32 digits.
  *
- * Not here yet: the independent re-derivation check of a published result (per-run endpoint values
- * from the bundle → exact tests → Holm, compared with REPORT.md's verdict table). It belongs beside
- * the v3 verdict module (verdict.ts, exact.ts) and reads `loadBundle`'s runs; it is to be written
- * against that module's API once it is merged, not re-implemented here.
+ * Beside these two, `report` on a bundle (and so `publish`) writes primary.json (primary_format.ts):
+ * the primary family's per-run samples, p's, Holm decisions and verdicts, from which `verify-bundle`
+ * (rederive.ts) re-derives every verdict with its own implementation of the tests.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,7 +156,8 @@ function recordPlans(loaded: LoadedStudy, figureFields: readonly string[]): Map<
   const plans = new Map<string, RecordPlan>();
   const runsOf = (c: Cell) => Object.values(c.runsByLabel).flat();
   for (const t of cells.tasks) {
-    for (const c of t.armCells) for (const r of runsOf(c)) plans.set(r.name, { full: [], late: GROWTH_SIGNALS, half: halfOf(c.plannedSteps), firstPositive: false });
+    // Arm and long-horizon runs are read in their last half only: late spikes and the growth fit.
+    for (const c of [...t.armCells, ...t.long]) for (const r of runsOf(c)) plans.set(r.name, { full: [], late: GROWTH_SIGNALS, half: halfOf(c.plannedSteps), firstPositive: false });
     // Last: a stress run that is also an arm's baseline side is read as a stress run.
     for (const c of t.stress) for (const r of runsOf(c)) plans.set(r.name, { full, late: growthOnly, half: halfOf(c.plannedSteps), firstPositive: true });
   }

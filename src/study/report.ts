@@ -19,6 +19,7 @@ import { widthSection } from './width_section.js';
 import { multLabel } from './protocol.js';
 import { adj, ci, num, medIqr, pct, spikeCell } from './report_format.js';
 import { FAMILY_ALPHA } from './stats.js';
+import { unfinishedNote } from './unfinished.js';
 import { ELIGIBILITY_RULE } from './tuning.js';
 
 function tuningSection(r: StudyResults): string {
@@ -298,6 +299,7 @@ export function renderReport(r: StudyResults, figures = '', answerFigures = ''):
   return [
     `# Stability study report: ${r.spec.name}`,
     '',
+    ...[unfinishedNote(r)].flatMap((note) => (note ? [note, ''] : [])),
     verdictSection(r, answerFigures),
     '',
     protocolSection(r),

@@ -244,6 +244,15 @@ export interface PhaseResults {
   readonly control: readonly ControlResult[];
 }
 
+/** A phase of the study (study.ts's order) with runs still to do. */
+export interface UnfinishedPhase {
+  readonly phase: 'tuning' | 'stress' | 'ladder' | 'long horizon' | 'arms';
+  /** Its runs expected and not found; null for the arms while an earlier phase is unfinished (where they run is not settled). */
+  readonly missing: number | null;
+  /** The ladder: task → the next rung its stopping rule asks for. */
+  readonly next?: Readonly<Record<string, number>>;
+}
+
 export interface StudyResults {
   readonly spec: StudySpec;
   readonly experiments: Readonly<Record<string, ExperimentSpec>>;
@@ -252,6 +261,8 @@ export interface StudyResults {
   readonly backends: readonly string[];
   readonly runsExpected: number;
   readonly missing: readonly string[];
+  /** The phases with runs to do, in run order (unfinished.ts); empty once the study is finished. */
+  readonly unfinished: readonly UnfinishedPhase[];
   readonly tuning: Readonly<Record<string, Readonly<Record<string, TuningResult>>>>;
   /** The stress cells (arm 'none'), task → multiplier order. */
   readonly stress: readonly StressCell[];

@@ -22,6 +22,7 @@ import {
   type DetectableEffect,
   type DetectableHazard,
   type HodgesLehmann,
+  type RankSumTest,
 } from './exact.js';
 
 /**
@@ -96,6 +97,13 @@ export type VerdictKind = 'supported' | 'contradicted' | 'inconclusive';
 export interface EndpointResult {
   /** Two-sided p of the endpoint's own test. */
   readonly p: number;
+  /**
+   * Which null distribution gave p: the rank-sum's (exact.ts), or 'permutation' for the log-rank's
+   * seeded relabellings; null for an unmeasured primary endpoint (no test ran, p = 1 by rule).
+   */
+  readonly method: RankSumTest['method'] | 'permutation' | null;
+  /** Seeded random permutations behind p (Monte-Carlo rank-sum and permutation log-rank); null for an exact p. */
+  readonly permutations: number | null;
   /** Observed direction: 'treatment-lower' / 'treatment-higher', or null for an exact tie (U = mn/2, O = E). */
   readonly observed: SupportingDirection | null;
   /** Hodges–Lehmann shift, treatment − baseline, with its 95 % distribution-free interval (per-run values only). */
@@ -110,8 +118,15 @@ export interface EndpointResult {
 
 export interface PrimaryResult extends EndpointResult {
   readonly endpoint: PrimaryEndpoint;
+  /**
+   * The data that entered the test, so that a published bundle can carry it for re-derivation; null
+   * for an unmeasured endpoint (its p = 1 is the rule's, not a test's).
+   */
+  readonly samples: EndpointSamples | null;
   /** Holm-adjusted p over the primary family. */
   readonly holmP: number;
+  /** Holm rejects the endpoint's null: holmP ≤ α. A verdict other than inconclusive needs it and an observed direction. */
+  readonly rejected: boolean;
   readonly verdict: VerdictKind;
   /**
    * For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this
@@ -138,6 +153,8 @@ export interface ExploratoryResult extends EndpointResult {
 
 export interface ClaimDecision {
   readonly alpha: number;
+  /** Seed of the permutations (DecideOptions.seed), so the Monte-Carlo p's can be drawn again. */
+  readonly seed: number;
   readonly primary: readonly PrimaryResult[];
   readonly exploratory: readonly ExploratoryResult[];
 }
@@ -206,7 +223,7 @@ export function validatePrimaryFamily(family: readonly PrimaryEndpoint[]): void 
 }
 
 /** An endpoint the runs could not measure: p = 1 (it cannot reject), no direction, no data. */
-const UNMEASURED: EndpointResult = { p: 1, observed: null, shift: null, effect: NaN, nTreatment: 0, nBaseline: 0, events: null };
+const UNMEASURED: EndpointResult = { p: 1, method: null, permutations: null, observed: null, shift: null, effect: NaN, nTreatment: 0, nBaseline: 0, events: null };
 
 function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
   if (samples.kind === 'values') {
@@ -214,6 +231,8 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
     const half = (samples.treatment.length * samples.baseline.length) / 2;
     return {
       p: t.pValue,
+      method: t.method,
+      permutations: t.permutations ?? null,
       observed: t.u === half ? null : t.u < half ? 'treatment-lower' : 'treatment-higher',
       shift: hodgesLehmann(samples.treatment, samples.baseline),
       effect: t.probAGreater,
@@ -226,6 +245,8 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
   const diff = lr.observedA - lr.expectedA;
   return {
     p: lr.permutationP,
+    method: 'permutation',
+    permutations: lr.permutations,
     observed: diff === 0 ? null : diff < 0 ? 'treatment-lower' : 'treatment-higher',
     shift: null,
     effect: lr.expectedA > 0 ? lr.observedA / lr.expectedA : NaN,
@@ -253,10 +274,12 @@ export function decideClaims(
   const why = options.unmeasured ?? {};
   const stray = Object.keys(why).filter((id) => !family.some((e) => e.subClaim === id));
   if (stray.length) throw new Error(`unmeasured sub-claim(s) ${stray.join(', ')}: not in the primary family`);
-  const results = family.map((e) => {
-    const s = samples[e.subClaim];
+  // null for an unmeasured endpoint: it has no data, and its row says so (PrimaryResult.samples).
+  const samplesOf = family.map((e) => (why[e.subClaim] === undefined ? (samples[e.subClaim] ?? null) : null));
+  const results = family.map((e, i) => {
+    const s = samplesOf[i];
     const reason = why[e.subClaim];
-    if (s && reason !== undefined) throw new Error(`primary endpoint (${e.subClaim}): both samples and a reason it was not measured`);
+    if (samples[e.subClaim] && reason !== undefined) throw new Error(`primary endpoint (${e.subClaim}): both samples and a reason it was not measured`);
     if (reason !== undefined) return UNMEASURED;
     if (!s) throw new Error(`primary endpoint (${e.subClaim}) ${e.task}/${e.arm}: no samples, and no reason it was not measured`);
     const wanted = e.test === 'rank-sum' ? 'values' : 'survival';
@@ -268,7 +291,8 @@ export function decideClaims(
     const r = results[i]!;
     const holmP = adjusted[i]!;
     const unmeasured = why[endpoint.subClaim] ?? null;
-    const decided = holmP <= alpha && r.observed !== null;
+    const rejected = holmP <= alpha;
+    const decided = rejected && r.observed !== null;
     const verdict: VerdictKind = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
     const power = options.power ?? 0.8;
     const detectable =
@@ -277,9 +301,9 @@ export function decideClaims(
         : r.events === null
           ? noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, power)
           : schoenfeldDetectableHazard(r.events, r.nTreatment, r.nBaseline, family.length, alpha, power);
-    return { ...r, endpoint, holmP, verdict, detectable, unmeasured };
+    return { ...r, endpoint, samples: samplesOf[i] ?? null, holmP, rejected, verdict, detectable, unmeasured };
   });
   // Exploratory endpoints are evaluated only after the verdicts are fixed, and never enter Holm.
   const explored = exploratory.map((x): ExploratoryResult => ({ id: x.id, ...evaluate(x.samples, seed) }));
-  return { alpha, primary, exploratory: explored };
+  return { alpha, seed, primary, exploratory: explored };
 }

@@ -12,6 +12,7 @@ import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { FIGURE_RECORD_FIELDS } from '../../src/figures/curves.js';
 import { BUNDLE_FILE, BUNDLE_RUNS_FILE, loadBundle, writeBundle } from '../../src/study/bundle.js';
+import { PRIMARY_FILE } from '../../src/study/bundle_files.js';
 import { halfOf } from '../../src/study/endpoints.js';
 import { loadStudy, type LoadedStudy } from '../../src/study/collect.js';
 import { RUNS_DIR } from '../../src/study/study.js';
@@ -76,7 +77,7 @@ describe('publish and report from the bundle', () => {
   it('publish writes the report files byte for byte as `report` on the folder does', () => {
     expect([...fromFolder.keys()]).toContain('REPORT.md');
     expect([...fromFolder.keys()].filter((k) => k.endsWith('.svg')).length).toBeGreaterThan(5);
-    const published = filesUnder(bundle, [BUNDLE_FILE, BUNDLE_RUNS_FILE]);
+    const published = filesUnder(bundle, [BUNDLE_FILE, BUNDLE_RUNS_FILE, PRIMARY_FILE]);
     expect([...published.keys()]).toEqual([...fromFolder.keys()]);
     for (const [rel, bytes] of fromFolder) expect(published.get(rel)!.equals(bytes), rel).toBe(true);
   });
@@ -93,7 +94,7 @@ describe('publish and report from the bundle', () => {
     } finally {
       cpSync(moved, study, { recursive: true });
     }
-    const regenerated = filesUnder(copy, [BUNDLE_FILE, BUNDLE_RUNS_FILE]);
+    const regenerated = filesUnder(copy, [BUNDLE_FILE, BUNDLE_RUNS_FILE, PRIMARY_FILE]);
     expect([...regenerated.keys()]).toEqual([...fromFolder.keys()]);
     for (const [rel, bytes] of fromFolder) expect(regenerated.get(rel)!.equals(bytes), rel).toBe(true);
   });

@@ -125,6 +125,9 @@ describe('decideClaims', () => {
     expect(b.unmeasured).toBeNull();
     const c = d.primary[2]!;
     expect(c).toMatchObject({ p: 1, holmP: 1, verdict: 'inconclusive', observed: null, shift: null, nTreatment: 0, nBaseline: 0, detectable: null, unmeasured: 'arm qkNorm did not run at 4×' });
+    // No test ran and no data entered: nothing for a bundle to re-derive but the rule's p = 1.
+    expect([c.samples, c.method, c.permutations, c.rejected]).toEqual([null, null, null, false]);
+    expect(b.samples).toEqual({ kind: 'values', treatment: lower, baseline: base });
     // The measured endpoints get the same p and Holm p as if the missing one had been measured with p = 1.
     const measured = decideClaims(family, { ...samples, c: noEffect(20) });
     expect(d.primary.map((r) => r.holmP)).toEqual(measured.primary.map((r) => r.holmP));

@@ -1,7 +1,7 @@
 /**
  * `publish` (`npm run sandbox -- publish STUDY --out results/NAME`): write a study's compact results
- * bundle (study/bundle.ts), then REPORT.md, figures/*.svg and report.html made from the bundle alone,
- * so what is published is exactly what `npm run report -- results/NAME` regenerates.
+ * bundle (study/bundle.ts), then REPORT.md, figures/*.svg, report.html and primary.json made from the
+ * bundle alone, so what is published is exactly what `npm run report -- results/NAME` regenerates.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -52,7 +52,9 @@ export const registerPublish: RegisterCommand = (program, exit) => {
   withOptions(
     program
       .command('publish')
-      .description('write a compact results bundle of a study folder (study.json, run summaries, the per-step fields the report reads) with REPORT.md, figures and report.html made from it')
+      .description(
+        "write a compact results bundle of a study folder (study.json, run summaries, the per-step fields the report reads) with REPORT.md, figures, report.html and primary.json (the verdicts' data, for verify-bundle) made from it",
+      )
       .argument('<dir>', 'study folder'),
     flag.out('bundle folder, e.g. results/NAME').makeOptionMandatory(),
   ).action(async (dir: string, flags: { out: string }) => exit(await publishCommand(dir, flags)));

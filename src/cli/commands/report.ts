@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeStudyPages } from '../../figures/pages.js';
 import { analyzeStudy } from '../../study/analyze.js';
+import { isBundle } from '../../study/bundle.js';
+import { REPORT_FILE } from '../../study/bundle_files.js';
+import { writePrimaryFile } from '../../study/primary_export.js';
 import type { StudyResults } from '../../study/results.js';
 import { renderReport } from '../../study/report.js';
 import { writeFileAtomic } from '../../train/run_files.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
-
-export const REPORT_FILE = 'REPORT.md';
 
 /** A study folder's or a bundle's analysis; a folder it cannot read is the user's to fix (one line, exit 2). */
 export function analyzeFolder(dir: string): StudyResults {
@@ -19,14 +20,19 @@ export function analyzeFolder(dir: string): StudyResults {
   return analyzeStudy(dir);
 }
 
-/** REPORT.md, figures/*.svg and report.html into `dir`; returns REPORT.md's text. */
+/**
+ * REPORT.md, figures/*.svg and report.html into `dir`, and in a bundle primary.json beside them (the
+ * primary family's samples and verdicts, for `verify-bundle`); returns REPORT.md's text.
+ */
 export async function writeReport(dir: string, results: StudyResults): Promise<string> {
+  // Written with the report from the same analysis, so the two can never describe different verdicts.
+  const primary = isBundle(dir) ? [writePrimaryFile(dir, results)] : [];
   const pages = await writeStudyPages(dir, results);
   reportWarnings(pages.written);
   const text = renderReport(results, pages.markdown, pages.answerMarkdown);
   const path = join(dir, REPORT_FILE);
   writeFileAtomic(path, text);
-  console.error(`written: ${path}, ${pages.htmlPath} and ${pages.written.length} figures in ${join(dir, 'figures')}`);
+  console.error(`written: ${[path, ...primary].join(', ')}, ${pages.htmlPath} and ${pages.written.length} figures in ${join(dir, 'figures')}`);
   return text;
 }
 

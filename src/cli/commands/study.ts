@@ -93,7 +93,7 @@ export const registerStudy: RegisterCommand = (program, exit) => {
     program
       .command('study')
       .description(
-        'the stability study: LR tuning per optimizer; spikes (whole run and last half), divergence and failure at 1–8× the tuned LR; then the arms (e.g. muon-match-rms) where either optimizer first fails. Prints a wall-time estimate (FLOP model) first; the progress ETA is cost-weighted',
+        'the stability study: LR tuning per optimizer; spikes (whole run and last half), divergence and failure at multiples of the tuned LR (v3: a ladder 1, 2, 4, … 256× to failure, a long-horizon phase, width variants, a positive control); then the arms (e.g. muon-match-rms) where either optimizer first fails. Prints a wall-time estimate per phase (FLOP model) first; the progress ETA is cost-weighted',
       ),
     flag.require(),
     flag.quick('the same pipeline with a small grid and short horizons (minutes)'),
