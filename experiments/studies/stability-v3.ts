@@ -3,8 +3,8 @@
  * (stability.ts, kept as it was):
  *
  * - **Seeds where it matters**: 20 per optimizer in every cell that feeds a primary endpoint (the
- *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control)
- *   but (a)'s long-horizon cell, which has that phase's 10; 5 elsewhere. At 20 a side the exact
+ *   MoE LM and its dense control on the ladder, their qkNorm and bf16 arms, the positive control,
+ *   and (a)'s long-horizon cell: lm-moe's own seeds in that phase); 5 elsewhere. At 20 a side the exact
  *   rank-sum test at Holm's first step (0.05/7) detects P(Muon < AdamW) ≈ 0.82, ≈ 1.2 SD for a
  *   normal shift, with power 0.8 (at 10, ≈ 0.96); at 5 a side its smallest p (0.0079) cannot pass
  *   0.05/7 at all (docs/study-v3-design.md, "Power").
@@ -12,10 +12,11 @@
  *   both optimizers have failed in at least half their runs (src/study/failure.ts, ladderNext); a run
  *   fails when it diverged, ended worse than at initialisation, ≥ 5× the best tuned loss, or — v3's
  *   rule for failures that stay finite — lost half the progress the tuned runs made
- *   (`failureProgressShare` ½). The arms run where either optimizer first fails.
- * - **A real late stage**: a long-horizon phase on both LMs at the tuned LR, 10 seeds each, for 20
- *   tokens per active non-embedding parameter (below, and `longHorizon` in src/study/long_width.ts);
- *   lm-moe's is the cell of primary endpoint (a).
+ *   (`failureProgressShare` ½). The arms run where either optimizer first fails, and (c) and (f)
+ *   read that rung.
+ * - **A real late stage**: a long-horizon phase on both LMs at the tuned LR for 20 tokens per active
+ *   non-embedding parameter (below, and `longHorizon` in src/study/long_width.ts): lm-moe with 20
+ *   seeds, its cell being primary endpoint (a)'s; lm-brown with 10 (exploratory).
  * - **A width trend** (sub-claim (h), exploratory at 5 seeds): the MoE LM at d 32 and 128 beside the
  *   main task's d 64, heads and expert width scaled with d (head width 16, expert width = d), each
  *   width tuned on its own, stressed at 1× and 2× (the (a) and (b) multipliers).
@@ -34,8 +35,8 @@
  * checks them.
  */
 import { calibratedSpec } from '../../src/study/calibration.js';
-import { logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
-import type { EndpointPhase, PrimaryEndpoint, SubClaimId } from '../../src/study/verdict.js';
+import { ladderRungs, logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
+import type { EndpointPhase, EndpointRung, PrimaryEndpoint, SubClaimId } from '../../src/study/verdict.js';
 import { widthVariant } from '../../src/study/long_width.js';
 import { full as v2, quick as v2quick } from './stability.js';
 import lmMoe from '../lm-moe.js';
@@ -89,14 +90,17 @@ function tasksOf(study: StudySpec, widths: readonly number[], control: Partial<S
  *   - (a) reads the long-horizon phase's cell (lm-moe at the tuned LR for 2,845 steps, 20 tokens
  *     per active parameter), not the ladder's 1× rung: the sub-claim is about the late stage, and
  *     that run's last half (steps 1,423–2,845) lies far past the 120-step tuning horizon, where the
- *     ladder's 360-step runs end at 3× it. Its n is the phase's seeds: 10 a side, not 20.
+ *     ladder's 360-step runs end at 3× it. 20 a side: lm-moe has its own 20 seeds in that phase
+ *     (`long.seedsByTask`), like every primary cell.
  *   - (a) and (b) count spikes with `median` at its calibrated setting (LM_DETECTORS): the only
  *     detector that found ≥ 85 % of injected spikes within the false-positive budget, and one that
  *     reads the loss, which the claim is about; the calibration's pre-registration rule picked it.
  *     zscore and gradnorm stay exploratory.
- * Still to revisit before the full run: (c) and (f) read the 4× rung, the highest rung the quick
- * study's ladder (cap 4) reaches and one v2 saw no LM run fail at; the full ladder climbs further
- * only where runs fail.
+ *   - (c) and (f) read the first-failure rung (`rung: 'first-failure'`): of the ladder's rungs, the
+ *     first where either optimizer failed in at least half its runs — where the arms run (the lower
+ *     of their rungs when the two first fail apart), by the same rule. A fixed rung could compare no failures at all: v2 saw no LM
+ *     run fail at 1–8×. If neither fails by the cap the endpoint reads the highest rung the ladder
+ *     ran, both sides mostly censored: "neither failed by the cap", a finding the test says little about.
  * (g) is the positive control: AdamW's loss spikes by the second-moment mechanism, on its own
  * detectors (no absolute floor), over the whole run.
  */
@@ -111,7 +115,7 @@ const spikes = (subClaim: SubClaimId, task: string, multiplier: number, metric: 
   test: 'rank-sum',
   ...(phase ? { phase } : {}),
 });
-const failure = (subClaim: SubClaimId, task: string, arm: string, multipliers: readonly number[]): PrimaryEndpoint => ({
+const failure = (subClaim: SubClaimId, task: string, arm: string, multipliers: readonly number[], rung?: EndpointRung): PrimaryEndpoint => ({
   subClaim,
   task,
   arm,
@@ -120,17 +124,19 @@ const failure = (subClaim: SubClaimId, task: string, arm: string, multipliers: r
   detector: null,
   supportsWhen: 'treatment-lower',
   test: 'log-rank',
+  ...(rung ? { rung } : {}),
 });
 const primaryFamily = (cap: number): readonly PrimaryEndpoint[] => {
-  const rungs = Array.from({ length: Math.floor(Math.log2(cap)) + 1 }, (_, i) => 2 ** i);
+  const rungs = ladderRungs(cap);
   return [
     spikes('a', 'lm-moe', 1, 'late spikes/1k', 'median', 'long'),
     spikes('b', 'lm-moe', 2, 'late spikes/1k', 'median'),
-    failure('c', 'lm-moe', 'none', [4]),
-    // The arms run at the rung where either optimizer first fails: pooled over whichever rung that is.
+    // The arms' rung: the first where either optimizer fails in half its runs (or the top rung run).
+    failure('c', 'lm-moe', 'none', rungs, 'first-failure'),
+    // The arms run at the rung(s) where either optimizer first fails: pooled over whichever ran.
     failure('d', 'lm-moe', 'qkNorm', rungs),
     failure('e', 'lm-moe', 'bf16', rungs),
-    failure('f', 'lm-brown', 'none', [4]),
+    failure('f', 'lm-brown', 'none', rungs, 'first-failure'),
     spikes('g', 'adam-spike-control', 1, 'spikes/1k', 'median'),
   ];
 };
@@ -145,14 +151,16 @@ export const full: StudySpec = {
   tune: { grid: { adamw: logGrid(1e-4, 0.316, 8), muon: logGrid(1e-3, 1, 7) }, steps: 300 },
   stress: { multipliers: [1], steps: 1000, ladder: { cap: 256 } },
   failureProgressShare: 0.5,
-  long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: range(10), tokensPerActiveParam: 20 },
+  // lm-moe's long cell is (a)'s: 20 seeds like every primary cell; lm-brown's is exploratory.
+  long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: range(10), seedsByTask: { 'lm-moe': PRIMARY_SEEDS }, tokensPerActiveParam: 20 },
   primary: primaryFamily(256),
 };
 
 /**
  * Every phase, small: v2's quick tasks and grids, 3 seeds (2 in the exploratory arms), a ladder
  * capped at 4×, width variants d 8 and 32 of the quick LM (d 16), the control for 300 steps, and a
- * long horizon of 1 token per active parameter (a smoke test of the phase, not a late stage).
+ * long horizon of 1 token per active parameter (a smoke test of the phase, not a late stage; lm-moe
+ * 3 seeds there, lm-brown 2).
  */
 export const quick: StudySpec = {
   ...v2quick,
@@ -161,7 +169,7 @@ export const quick: StudySpec = {
   seeds: [0, 1, 2],
   stress: { multipliers: [1], steps: 200, ladder: { cap: 4 } },
   failureProgressShare: 0.5,
-  long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: [0, 1], tokensPerActiveParam: 1 },
+  long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: [0, 1], seedsByTask: { 'lm-moe': [0, 1, 2] }, tokensPerActiveParam: 1 },
   primary: primaryFamily(4),
 };
 

@@ -10,7 +10,7 @@ import { armLabels, armNeeds, type ArmName } from './arms.js';
 import type { LoadedStudy, StudyRun } from './collect.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, firstFailure, type FailureContext } from './failure.js';
 import { longHorizon } from './long_width.js';
-import { baseLr, longDirName, onLadder, planArm, planTuning, seedsOf, stressDirName, stressMultipliersOf, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
+import { baseLr, longDirName, longSeedsOf, onLadder, planArm, planTuning, seedsOf, stressDirName, stressMultipliersOf, stressStepsOf, type StudySpec, type StudyTask } from './protocol.js';
 import type { ArmStatus, TuningResult } from './results.js';
 import { lrSensitivity, median } from './stats.js';
 import { runnableArms, taskModelKind } from './study.js';
@@ -111,6 +111,25 @@ function tuningOf(spec: StudySpec, find: (name: string) => StudyRun | undefined,
   return { tuning, bestTunedLoss };
 }
 
+/**
+ * Where failure starts among a task's stress cells, by the rule that places the arms (failure.ts, as
+ * study.ts's armMultipliersOf applies it to the runs): per optimizer the first multiplier at which at
+ * least half its runs failed (firstFailure), and the multipliers where either first fails, ascending
+ * — or, when neither fails in any cell, the highest multiplier with a cell (on the ladder the rung it
+ * stopped at; the highest of `fallback` when there is no cell): armMultipliers. The arms run at `multipliers`; an endpoint
+ * with rung 'first-failure' reads the first of them.
+ */
+export function failureRungs(
+  stress: readonly Cell[],
+  labels: readonly string[],
+  failure: FailureContext,
+  fallback: readonly number[],
+): { firsts: Record<string, number | null>; multipliers: number[] } {
+  const at = (label: string, m: number) => stress.find((c) => c.multiplier === m)?.runsByLabel[label] ?? [];
+  const firsts = Object.fromEntries(labels.map((label) => [label, firstFailure(new Map(stress.map((c) => [c.multiplier, at(label, c.multiplier).map((r) => r.summary)])), failure)]));
+  return { firsts, multipliers: armMultipliers(Object.values(firsts), stress.length > 0 ? stress.map((c) => c.multiplier) : fallback) };
+}
+
 /** The arms of one task: where they ran (from its stress cells, as the study placed them) and their cells. */
 function armsOf(
   spec: StudySpec,
@@ -125,10 +144,7 @@ function armsOf(
   if (listed.length === 0) return { arms: [], cells: [] };
   const labels = [spec.baseline, spec.treatment];
   const stressAt = (label: string, m: number) => stress.find((c) => c.multiplier === m)?.runsByLabel[label] ?? [];
-  const firsts = Object.fromEntries(
-    labels.map((label) => [label, firstFailure(new Map(stress.map((c) => [c.multiplier, stressAt(label, c.multiplier).map((r) => r.summary)])), failure)]),
-  );
-  const multipliers = armMultipliers(Object.values(firsts), stress.length > 0 ? stress.map((c) => c.multiplier) : stressMultipliersOf(spec, task));
+  const { firsts, multipliers } = failureRungs(stress, labels, failure, stressMultipliersOf(spec, task));
   const runnable = new Set(runnableArms(task, experiments));
   const tb = tunedOf(spec.baseline);
   const tt = tunedOf(spec.treatment);
@@ -206,7 +222,7 @@ export function collectCells(loaded: LoadedStudy): StudyCells {
     const { arms, cells } = armsOf(spec, experiments, task, stress, failure, tunedOf, find);
     const longSteps = spec.long?.tasks.includes(task.experiment) ? longHorizon(spec, experiments, task).steps : 0;
     const long = (longSteps > 0 ? spec.long!.multipliers : []).map((multiplier): Cell => {
-      const runs = labels.map((label) => spec.long!.seeds.flatMap((seed) => find(longDirName(task.experiment, label, multiplier, seed)) ?? []));
+      const runs = labels.map((label) => longSeedsOf(spec.long!, task.experiment).flatMap((seed) => find(longDirName(task.experiment, label, multiplier, seed)) ?? []));
       return {
         task: task.experiment,
         multiplier,

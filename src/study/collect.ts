@@ -14,7 +14,7 @@ import { UsageError } from '../errors.js';
 import { METRICS_FILE, readMetrics } from '../train/run_files.js';
 import { loadSummary, warnToStderr } from '../train/run_readers.js';
 import { armLabels } from './arms.js';
-import { armDirName, armSeedsOf, longDirName, planTuning, seedsOf, stressDirName, stressMultipliersOf, type StudySpec } from './protocol.js';
+import { armDirName, armSeedsOf, longDirName, longSeedsOf, planTuning, seedsOf, stressDirName, stressMultipliersOf, type StudySpec } from './protocol.js';
 import { readStudyFile, RUNS_DIR, STUDY_FILE, runnableArms } from './study.js';
 
 /** One run of a study as the analysis sees it. */
@@ -72,7 +72,7 @@ function candidateRuns(spec: StudySpec, experiments: Readonly<Record<string, Exp
     // The long-horizon runs (study v3), read for the late-stage endpoints.
     ...(spec.long?.tasks.includes(task.experiment)
       ? spec.long.multipliers.flatMap((m) =>
-          labels.flatMap((label) => spec.long!.seeds.map((seed) => ({ name: longDirName(task.experiment, label, m, seed), records: true }))),
+          labels.flatMap((label) => longSeedsOf(spec.long!, task.experiment).map((seed) => ({ name: longDirName(task.experiment, label, m, seed), records: true }))),
         )
       : []),
   ]);

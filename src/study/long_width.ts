@@ -6,11 +6,12 @@
 import type { ExperimentSpec, ModelSpec } from '../train/config.js';
 import { modelParamCounts, type ParamCounts } from '../models/flops.js';
 import { dataDims } from './cost.js';
-import { experimentFileOf, longDirName, multLabel, planStress, type PlannedRun, type StudySpec, type StudyTask } from './protocol.js';
+import { experimentFileOf, longDirName, longSeedsOf, multLabel, planStress, type PlannedRun, type StudySpec, type StudyTask } from './protocol.js';
 
 /**
  * The long-horizon runs of one task and optimizer at its tuned LR: the stress runs' protocol
- * (warm-up, then constant) over the horizon longHorizon computes, at each of the phase's multipliers.
+ * (warm-up, then constant) over the horizon longHorizon computes, at each of the phase's multipliers,
+ * with the task's long-horizon seeds (longSeedsOf).
  */
 export function planLong(
   study: StudySpec,
@@ -22,7 +23,7 @@ export function planLong(
   const long = study.long;
   if (!long || !long.tasks.includes(task.experiment)) return [];
   const steps = longHorizon(study, experiments, task).steps;
-  return planStress(study, experiments, { ...task, stressSteps: steps }, label, tunedLr, long.multipliers, long.seeds).map((p) => ({
+  return planStress(study, experiments, { ...task, stressSteps: steps }, label, tunedLr, long.multipliers, longSeedsOf(long, task.experiment)).map((p) => ({
     ...p,
     phase: 'long' as const,
     config: { ...p.config, optimizer: { ...p.config.optimizer, lrSource: `long horizon: ${multLabel(p.multiplier)} the study's tuned LR` } },

@@ -8,9 +8,13 @@
  * Which cells an endpoint reads: the cells of its phase (arm 'none': the stress cells, or the
  * long-horizon cells for phase 'long') at every listed multiplier, all of which must exist; for an
  * arm, those of its listed multipliers where the arm ran (the arms run where either optimizer first
- * fails, which no spec can know before the runs), at least one.
+ * fails, which no spec can know before the runs), at least one; with rung 'first-failure', the one
+ * stress cell at the arms' rung among the listed multipliers that ran (cells.ts, failureRungs).
+ *
+ * An endpoint the runs could not measure is passed to decideClaims with its reason: it enters Holm
+ * with p = 1 and is inconclusive, and the rest of the family is decided (verdict.ts, PrimaryOutcome).
  */
-import type { Cell, StudyCells, TaskCells } from './cells.js';
+import { failureRungs, type Cell, type StudyCells, type TaskCells } from './cells.js';
 import { endpointSamples, failureObs } from './endpoints.js';
 import { fmt3 } from './protocol.js';
 import type { SurvivalObservation } from './survival.js';
@@ -27,7 +31,14 @@ import {
 
 type Measured = { readonly samples: EndpointSamples; readonly multipliers: readonly number[] } | { readonly why: string };
 
-function cellsOf(e: PrimaryEndpoint, task: TaskCells): Cell[] | string {
+function cellsOf(e: PrimaryEndpoint, task: TaskCells, labels: readonly string[]): Cell[] | string {
+  if (e.rung === 'first-failure') {
+    // The ladder stops where both optimizers have failed: rungs above it have no cell, and need none.
+    const ran = task.stress.filter((c) => e.multipliers.includes(c.multiplier));
+    if (ran.length === 0) return `no stress cell at any of ${e.multipliers.map(fmt3).join(', ')}×`;
+    const rung = failureRungs(ran, labels, task.failure, e.multipliers).multipliers[0]!;
+    return [ran.find((c) => c.multiplier === rung)!];
+  }
   if (e.arm === 'none') {
     const long = phaseOf(e) === 'long';
     const cells = e.multipliers.map((m) => (long ? task.long : task.stress).find((c) => c.multiplier === m));
@@ -41,9 +52,9 @@ function cellsOf(e: PrimaryEndpoint, task: TaskCells): Cell[] | string {
 function measure(e: PrimaryEndpoint, cells: StudyCells): Measured {
   const task = cells.tasks.find((t) => t.task.experiment === e.task);
   if (!task) return { why: `task ${e.task} is not in the study` };
-  const found = cellsOf(e, task);
-  if (typeof found === 'string') return { why: found };
   const { baseline, treatment } = cells.spec;
+  const found = cellsOf(e, task, [baseline, treatment]);
+  if (typeof found === 'string') return { why: found };
   const multipliers = found.map((c) => c.multiplier);
   if (e.metric === 'time to failure') {
     const obs = (label: string): SurvivalObservation[] => found.flatMap((c) => (c.runsByLabel[label] ?? []).map((r) => failureObs(r.summary, task.failure)));
@@ -71,16 +82,18 @@ export function decidePrimary(cells: StudyCells): PrimaryOutcome | null {
   if (family === undefined) return null;
   validatePrimaryFamily(family);
   const samples: Partial<Record<SubClaimId, EndpointSamples>> = {};
+  const why: Partial<Record<SubClaimId, string>> = {};
   const multipliersUsed: Partial<Record<SubClaimId, readonly number[]>> = {};
   const unmeasured: UnmeasuredEndpoint[] = [];
   for (const e of family) {
     const m = measure(e, cells);
-    if ('why' in m) unmeasured.push({ endpoint: e, why: m.why });
-    else {
+    if ('why' in m) {
+      unmeasured.push({ endpoint: e, why: m.why });
+      why[e.subClaim] = m.why;
+    } else {
       samples[e.subClaim] = m.samples;
       multipliersUsed[e.subClaim] = m.multipliers;
     }
   }
-  const decision = unmeasured.length === 0 ? decideClaims(family, samples) : null;
-  return { family, decision, unmeasured, multipliersUsed };
+  return { family, decision: decideClaims(family, samples, [], { unmeasured: why }), unmeasured, multipliersUsed };
 }

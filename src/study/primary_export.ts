@@ -6,25 +6,44 @@
 import { join } from 'node:path';
 import { writeJSONAtomic } from '../train/run_files.js';
 import { PRIMARY_FILE } from './bundle_files.js';
-import { PRIMARY_FORMAT, PRIMARY_VERSION, type FileRow, type PrimaryFile } from './primary_format.js';
+import { PRIMARY_FORMAT, PRIMARY_VERSION, type FileRow, type FileSamples, type PrimaryFile } from './primary_format.js';
 import type { StudyResults } from './results.js';
-import type { PrimaryOutcome, PrimaryResult } from './verdict.js';
+import type { EndpointSamples, PrimaryOutcome, PrimaryResult } from './verdict.js';
+
+function samplesOf(s: EndpointSamples): FileSamples {
+  // Copied field by field: the observations are written as {time, event} whatever else they carry.
+  return s.kind === 'values'
+    ? { kind: 'values', treatment: [...s.treatment], baseline: [...s.baseline] }
+    : {
+        kind: 'survival',
+        treatment: s.treatment.map((o) => ({ time: o.time, event: o.event })),
+        baseline: s.baseline.map((o) => ({ time: o.time, event: o.event })),
+      };
+}
 
 function rowOf(p: PrimaryResult, seed: number, multipliersUsed: readonly number[]): FileRow {
-  const s = p.samples;
+  if (p.unmeasured !== null) {
+    // No test ran: the row states the rule's p = 1 and the Holm p it gave, nothing to draw again.
+    return {
+      endpoint: p.endpoint,
+      unmeasured: p.unmeasured,
+      multipliersUsed: [],
+      test: { method: null, seed, permutations: null },
+      samples: null,
+      p: 1,
+      observed: null,
+      holmP: p.holmP,
+      rejected: false,
+      verdict: 'inconclusive',
+    };
+  }
+  if (p.samples === null) throw new Error(`primary endpoint (${p.endpoint.subClaim}): measured, yet no samples`);
   return {
     endpoint: p.endpoint,
+    unmeasured: null,
     multipliersUsed,
     test: { method: p.method, seed, permutations: p.permutations },
-    // Copied field by field: the observations are written as {time, event} whatever else they carry.
-    samples:
-      s.kind === 'values'
-        ? { kind: 'values', treatment: [...s.treatment], baseline: [...s.baseline] }
-        : {
-            kind: 'survival',
-            treatment: s.treatment.map((o) => ({ time: o.time, event: o.event })),
-            baseline: s.baseline.map((o) => ({ time: o.time, event: o.event })),
-          },
+    samples: samplesOf(p.samples),
     p: p.p,
     observed: p.observed,
     holmP: p.holmP,

@@ -11,8 +11,12 @@
  */
 
 export const PRIMARY_FORMAT = 'optimizer-sandbox primary family';
-/** Bumped whenever a reader of an older primary.json would misread a newer one. */
-export const PRIMARY_VERSION = 1;
+/**
+ * Bumped whenever a reader of an older primary.json would misread a newer one. 2: an unmeasured
+ * endpoint is a row of the decision (p = 1 in Holm, no samples, no test), where version 1 had no
+ * decision at all; a version-1 reader would take its null samples for damage.
+ */
+export const PRIMARY_VERSION = 2;
 
 export type FileDirection = 'treatment-lower' | 'treatment-higher';
 export type FileVerdict = 'supported' | 'contradicted' | 'inconclusive';
@@ -27,6 +31,10 @@ export interface FileEndpoint {
   readonly detector: string | null;
   readonly supportsWhen: FileDirection;
   readonly test: 'rank-sum' | 'log-rank';
+  /** The phase whose cells it reads: 'stress' (the default when absent) or 'long' (the long-horizon runs). */
+  readonly phase?: 'stress' | 'long';
+  /** 'first-failure': only the one listed rung where either optimizer first failed in half its runs (multipliersUsed names it). */
+  readonly rung?: 'first-failure';
 }
 
 /**
@@ -37,7 +45,8 @@ export interface FileEndpoint {
  * draw, and p = (1 + #{as extreme})/(1 + permutations).
  */
 export interface FileTest {
-  readonly method: 'exact' | 'exact-midrank' | 'monte-carlo' | 'permutation';
+  /** null for an unmeasured endpoint: no test ran, its p = 1 is the rule's. */
+  readonly method: 'exact' | 'exact-midrank' | 'monte-carlo' | 'permutation' | null;
   readonly seed: number;
   /** Random permutations drawn; null for an exact p (0 when the log-rank had no variance and p = 1). */
   readonly permutations: number | null;
@@ -57,10 +66,20 @@ export type FileSamples =
 /** One endpoint of a decided family, in family order (the order Holm's ties keep). */
 export interface FileRow {
   readonly endpoint: FileEndpoint;
-  /** The multipliers whose runs were pooled (an arm endpoint: those of its listed ones where the arm ran). */
+  /**
+   * Why the runs could not measure the endpoint, or null when they did. An unmeasured row has no
+   * samples, no multipliers, method null, p = 1 (it enters Holm so, and cannot be rejected), no
+   * direction and verdict inconclusive; the top-level `unmeasured` lists the same reason.
+   */
+  readonly unmeasured: string | null;
+  /**
+   * The multipliers whose runs were pooled (an arm endpoint: those of its listed ones where the arm
+   * ran; a first-failure endpoint: the one rung); empty for an unmeasured endpoint.
+   */
   readonly multipliersUsed: readonly number[];
   readonly test: FileTest;
-  readonly samples: FileSamples;
+  /** null exactly when the endpoint is unmeasured. */
+  readonly samples: FileSamples | null;
   readonly p: number;
   /** Observed direction of treatment − baseline; null for an exact tie (U = mn/2, or O = E). */
   readonly observed: FileDirection | null;
@@ -79,7 +98,8 @@ export interface PrimaryFile {
   readonly baseline: string;
   /** The pre-registered family; null for a study that registered none (v2): nothing to re-derive. */
   readonly family: readonly FileEndpoint[] | null;
-  /** Endpoints the runs could not measure; when any is, the family decides nothing (decision null). */
+  /** Endpoints the runs could not measure, with why: each is also a row of the decision, with p = 1. */
   readonly unmeasured: readonly { readonly subClaim: string; readonly why: string }[];
+  /** Every registered endpoint's row, in family order; null only when there is no family. */
   readonly decision: { readonly alpha: number; readonly rows: readonly FileRow[] } | null;
 }

@@ -3,6 +3,9 @@
  * own LR over its own log-spaced grid with the same seeds; the tuned LR (tuning.ts: the best median
  * final eval loss among LRs that diverged in no seed) is then held constant at 1×, 2×, 4×, 8× over
  * a longer horizon, and spikes and divergence are counted. `planStudy` expands a spec into concrete runs, deterministically.
+ *
+ * Size: over 400 lines because the spec's types, their validation and the planners that read them
+ * are one contract; split apart, a field could be checked in one file and planned in another.
  */
 import type { ExperimentSpec, ModelSpec, RunConfig } from '../train/config.js';
 import { warmupSteps, type ScheduleSpec } from '../train/schedule.js';
@@ -69,6 +72,8 @@ export interface LongHorizonSpec {
   readonly tasks: readonly string[];
   readonly multipliers: readonly number[];
   readonly seeds: readonly number[];
+  /** A task's own seeds in this phase (longSeedsOf), e.g. more where its cell feeds a primary endpoint. */
+  readonly seedsByTask?: Readonly<Record<string, readonly number[]>>;
   readonly tokensPerActiveParam: number;
 }
 
@@ -178,8 +183,10 @@ export function validateStudy(study: StudySpec): void {
   if (study.long) {
     const l = study.long;
     for (const t of l.tasks) if (!names.includes(t)) throw new Error(`${where}: long.tasks names ${t}, which is not a task of the study`);
-    if (l.seeds.length === 0 || l.multipliers.length === 0 || l.multipliers.some((m) => !(m > 0))) {
-      throw new Error(`${where}: long needs seeds and positive multipliers`);
+    for (const t of Object.keys(l.seedsByTask ?? {})) if (!l.tasks.includes(t)) throw new Error(`${where}: long.seedsByTask names ${t}, which is not in long.tasks`);
+    const seedLists = [l.seeds, ...Object.values(l.seedsByTask ?? {})];
+    if (seedLists.some((s) => s.length === 0 || s.some((x) => !(Number.isInteger(x) && x >= 0))) || l.multipliers.length === 0 || l.multipliers.some((m) => !(m > 0))) {
+      throw new Error(`${where}: long needs seeds (non-negative integers, seedsByTask's too) and positive multipliers`);
     }
     if (!(l.tokensPerActiveParam > 0)) throw new Error(`${where}: long.tokensPerActiveParam must be positive`);
   }
@@ -243,6 +250,9 @@ export const experimentFileOf = (task: StudyTask): string => task.base ?? task.e
 
 /** The seeds of a task's stress and ladder runs. */
 export const seedsOf = (study: StudySpec, task: StudyTask): readonly number[] => task.seeds ?? study.seeds;
+
+/** The seeds of a task's long-horizon runs: its own in `long.seedsByTask`, else the phase's. */
+export const longSeedsOf = (long: LongHorizonSpec, task: string): readonly number[] => long.seedsByTask?.[task] ?? long.seeds;
 
 /** The seeds of one arm on a task. */
 export const armSeedsOf = (study: StudySpec, task: StudyTask, arm: ArmName): readonly number[] => task.seedsByArm?.[arm] ?? seedsOf(study, task);

@@ -8,7 +8,7 @@ import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
 import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
 import { ADJUSTED_TAIL_RESAMPLES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from './compare.js';
 import { MIN_STABLE_RUNS } from './endpoints.js';
-import { ladderRungs, multLabel, seedsOf, stressStepsOf, tuneStepsOf, type StudySpec, type StudyTask } from './protocol.js';
+import { ladderRungs, longSeedsOf, multLabel, seedsOf, stressStepsOf, tuneStepsOf, type LongHorizonSpec, type StudySpec, type StudyTask } from './protocol.js';
 import { num, pct } from './report_format.js';
 import type { StudyResults } from './results.js';
 import { FAMILY_ALPHA } from './stats.js';
@@ -40,12 +40,18 @@ function armSeedsText(task: StudyTask): string {
   return [...bySeeds.values()].map((g) => `, its arms ${g.arms.join(', ')} ${seedList(g.seeds)}`).join('');
 }
 
+/** The long-horizon phase's seeds: one list, or per task where a task has its own. */
+function longSeedsText(l: LongHorizonSpec): string {
+  if (!l.seedsByTask) return seedList(l.seeds);
+  return l.tasks.map((t) => `${t} ${seedList(longSeedsOf(l, t))}`).join('; ');
+}
+
 function seedsLine(s: StudySpec): string {
   if (!s.long && s.tasks.every((t) => t.seeds === undefined && t.seedsByArm === undefined)) {
     return `- Seeds: ${s.seeds.join(', ')} (n = ${s.seeds.length}), the same for every optimizer, LR and multiplier.`;
   }
   const perTask = s.tasks.map((t) => `${t.experiment} ${seedList(seedsOf(s, t))}${armSeedsText(t)}`).join('; ');
-  return `- Seeds, the same for both optimizers: tuning ${seedList(s.seeds)} at every grid LR; stress, ladder and arms per task: ${perTask}.${s.long ? ` Long horizon: ${seedList(s.long.seeds)}.` : ''}`;
+  return `- Seeds, the same for both optimizers: tuning ${seedList(s.seeds)} at every grid LR; stress, ladder and arms per task: ${perTask}.${s.long ? ` Long horizon: ${longSeedsText(s.long)}.` : ''}`;
 }
 
 function stressLine(s: StudySpec): string {

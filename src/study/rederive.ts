@@ -3,7 +3,9 @@
  * from primary.json alone (primary_format.ts) — each primary endpoint's samples, its test's method
  * and seed — recompute every p with rederive_stats.ts, Holm over the family, the decisions and the
  * verdicts, and compare them with what the bundle states; then compare the verdicts with the ones
- * REPORT.md publishes, when it is there. Nothing here imports the verdict code it checks
+ * REPORT.md publishes, when it is there. An endpoint the runs could not measure has no samples and
+ * enters Holm with p = 1 by the rule, not by a test: that p is put into the re-derived Holm as 1,
+ * whatever the row states, so a row that states another is caught. Nothing here imports the verdict code it checks
  * (verdict.ts, exact.ts, stats.ts) or anything that does.
  *
  * Agreement: p and Holm p within 1e-9 relative (an exact p is a ratio of exact counts, so any real
@@ -62,9 +64,15 @@ export function readPrimaryFile(dir: string): PrimaryFile {
   f.decision.rows.forEach((r: FileRow, i) => {
     const where = `row ${i + 1}`;
     const s = r.samples;
-    if (!s || !Array.isArray(s.treatment) || !Array.isArray(s.baseline) || s.treatment.length === 0 || s.baseline.length === 0) throw bad(`${where}: samples need two non-empty lists`);
-    const ok = s.kind === 'values' ? [...s.treatment, ...s.baseline].every(finite) : s.kind === 'survival' && [...s.treatment, ...s.baseline].every((o) => finite(o?.time) && o.time >= 0 && typeof o.event === 'boolean');
-    if (!ok) throw bad(`${where}: samples must be finite numbers ("values") or {time ≥ 0, event} ("survival")`);
+    if (!(r.unmeasured === null || (typeof r.unmeasured === 'string' && r.unmeasured !== ''))) throw bad(`${where}: "unmeasured" must be null or the reason the endpoint was not measured`);
+    // Only an unmeasured endpoint goes without samples; whether its other fields fit is rederive's to say.
+    if (s === null) {
+      if (r.unmeasured === null) throw bad(`${where}: no samples, yet the endpoint is not listed as unmeasured`);
+    } else {
+      if (!s || !Array.isArray(s.treatment) || !Array.isArray(s.baseline) || s.treatment.length === 0 || s.baseline.length === 0) throw bad(`${where}: samples need two non-empty lists`);
+      const ok = s.kind === 'values' ? [...s.treatment, ...s.baseline].every(finite) : s.kind === 'survival' && [...s.treatment, ...s.baseline].every((o) => finite(o?.time) && o.time >= 0 && typeof o.event === 'boolean');
+      if (!ok) throw bad(`${where}: samples must be finite numbers ("values") or {time ≥ 0, event} ("survival")`);
+    }
     if (![r.p, r.holmP].every(finite) || typeof r.rejected !== 'boolean' || !r.test || !Number.isInteger(r.test.seed)) throw bad(`${where}: needs p, holmP, rejected and test.seed`);
     if (typeof r.endpoint?.subClaim !== 'string' || !Array.isArray(r.multipliersUsed)) throw bad(`${where}: needs an endpoint and its multipliersUsed`);
     if (!VERDICTS.includes(r.verdict) || !(r.observed === null || DIRECTIONS.includes(r.observed))) throw bad(`${where}: verdict or observed direction out of range`);
@@ -75,13 +83,22 @@ export function readPrimaryFile(dir: string): PrimaryFile {
 
 const label = (r: FileRow) => {
   const e = r.endpoint;
-  const mults = r.multipliersUsed.map((m) => `${m}×`).join('+');
-  return `(${e.subClaim}) ${e.task} ${e.arm === 'none' ? 'no arm' : e.arm} ${mults} ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
+  const mults = r.unmeasured !== null ? 'not measured' : r.multipliersUsed.map((m) => `${m}×`).join('+');
+  return `(${e.subClaim}) ${e.task}${e.phase === 'long' ? ' long-horizon' : ''} ${e.arm === 'none' ? 'no arm' : e.arm} ${mults} ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
 };
 
 /** The row's p and observed direction, re-derived from its samples by its stated method; or a problem. */
 function rederiveTest(r: FileRow): { p: number; observed: FileDirection | null } | string {
   const { samples: s, test } = r;
+  if (r.unmeasured !== null) {
+    // No test ran: p = 1 by the rule, no direction. A row stating data or a test is not an unmeasured one.
+    if (s !== null || test.method !== null || test.permutations !== null || r.multipliersUsed.length > 0) {
+      return `listed as not measured (${r.unmeasured}), yet it states samples, a test method, permutations or multipliers`;
+    }
+    return { p: 1, observed: null };
+  }
+  if (s === null) return 'no samples, yet not listed as unmeasured';
+  if (test.method === null) return 'measured, yet no test method';
   const expected = r.endpoint.test === 'rank-sum' ? 'values' : 'survival';
   if (s.kind !== expected) return `${r.endpoint.test} needs ${expected} samples, the bundle has ${s.kind}`;
   const seeded = test.method === 'monte-carlo' || test.method === 'permutation';
@@ -101,15 +118,17 @@ function rederiveTest(r: FileRow): { p: number; observed: FileDirection | null }
 /** Re-derive every verdict of a primary.json and say where it disagrees with what it states. */
 export function rederive(f: PrimaryFile): Rederivation {
   if (f.family === null) return { rows: [], problems: f.decision ? ['a decision without a pre-registered family'] : [], notes: ['no pre-registered primary family (a v2 study): no verdict to re-derive'] };
+  // Every registered endpoint has a row, an unmeasured one too (p = 1): a family always decides.
+  if (f.decision === null) return { rows: [], problems: ['no decision, yet a family is registered: each of its endpoints needs a row, an unmeasured one with p = 1'], notes: [] };
   const problems: string[] = [];
-  if (f.decision === null) {
-    if (f.unmeasured.length === 0) problems.push('no decision, yet no endpoint is listed as unmeasured');
-    return { rows: [], problems, notes: [`the family decided nothing: ${f.unmeasured.map((u) => `(${u.subClaim}) not measured — ${u.why}`).join('; ')}`] };
-  }
-  if (f.unmeasured.length > 0) problems.push(`a decision although ${f.unmeasured.length} endpoint(s) are unmeasured: the family Holm corrects over would be smaller than registered`);
   const { alpha, rows } = f.decision;
   // Holm's family is the registered one: a row dropped or added would change every adjusted p.
   if (canonical(rows.map((r) => r.endpoint)) !== canonical(f.family)) problems.push(`the decided endpoints (${rows.map((r) => r.endpoint.subClaim).join(', ')}) are not the pre-registered family (${f.family.map((e) => e.subClaim).join(', ')}), in order`);
+  // The rows marked unmeasured, with their reasons, are the ones the top-level list names.
+  const whyText = (u: readonly { subClaim: string; why: string }[]) => [...u].sort((x, y) => (x.subClaim < y.subClaim ? -1 : x.subClaim > y.subClaim ? 1 : 0)).map((x) => `(${x.subClaim}) ${x.why}`);
+  const fromRows = whyText(rows.flatMap((r) => (r.unmeasured !== null ? [{ subClaim: r.endpoint.subClaim, why: r.unmeasured }] : [])));
+  const listed = whyText(f.unmeasured);
+  if (canonical(fromRows) !== canonical(listed)) problems.push(`the rows not measured (${fromRows.join('; ') || 'none'}) are not the ones listed as unmeasured (${listed.join('; ') || 'none'})`);
   const tests = rows.map((r) => {
     const t = rederiveTest(r);
     if (typeof t === 'string') problems.push(`${label(r)}: ${t}`);
@@ -127,7 +146,8 @@ export function rederive(f: PrimaryFile): Rederivation {
     if (!agree) problems.push(`${label(r)}: the bundle states ${says(bundle)}; re-derived ${says({ p, holmP, rejected, observed, verdict })}`);
     return { label: label(r), bundle, rederived: { p, holmP, rejected, observed, verdict }, agree };
   });
-  return { rows: checks, problems, notes: [`Holm over the ${rows.length} endpoint(s) at α = ${alpha} (the bundle's)`] };
+  const holes = fromRows.length ? `, ${fromRows.length} of them not measured and entered as p = 1: ${fromRows.join('; ')}` : '';
+  return { rows: checks, problems, notes: [`Holm over the ${rows.length} endpoint(s) at α = ${alpha} (the bundle's)${holes}`] };
 }
 
 /**

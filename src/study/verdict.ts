@@ -4,9 +4,10 @@
  * endpoint per sub-claim before any run; a sub-claim is supported or contradicted only when its
  * primary endpoint is Holm-significant at α = 0.05 over the primary family, in that direction.
  * Otherwise it is inconclusive, and the verdict carries the smallest effect the design could have
- * detected (power 0.8) at the n it used. Every other endpoint is exploratory: raw p and a
- * descriptive interval, and it cannot change a verdict — `decideClaims` computes the verdicts from
- * the primary family alone, before it looks at the exploratory ones.
+ * detected (power 0.8) at the n it used. An endpoint the runs could not measure enters Holm with
+ * p = 1 and is inconclusive, saying why; the family keeps its registered size. Every other endpoint
+ * is exploratory: raw p and a descriptive interval, and it cannot change a verdict — `decideClaims`
+ * computes the verdicts from the primary family alone, before it looks at the exploratory ones.
  *
  * Pure: plain arrays in, plain objects out, so the verdicts can be re-derived from a data bundle.
  */
@@ -72,7 +73,18 @@ export interface PrimaryEndpoint {
    * runs fail); its multipliers are then the long-horizon phase's.
    */
   readonly phase?: EndpointPhase;
+  /**
+   * 'first-failure': of the listed multipliers (the ladder's rungs), read only the stress cell at the
+   * first rung where either optimizer failed in at least half its runs — the rung the arms run at
+   * (failure.ts: firstFailure, armMultipliers); when neither failed at any, the highest rung the
+   * ladder ran (both mostly censored there: "neither failed by the cap"). Time to failure on the
+   * stress runs with no arm only. Absent: the runs at every listed multiplier, pooled.
+   */
+  readonly rung?: EndpointRung;
 }
+
+/** How an endpoint picks among its listed multipliers (PrimaryEndpoint.rung). */
+export type EndpointRung = 'first-failure';
 
 /** One endpoint's data: per-run values, or per-run survival observations (time to failure, censored at the horizon). */
 export type EndpointSamples =
@@ -85,8 +97,11 @@ export type VerdictKind = 'supported' | 'contradicted' | 'inconclusive';
 export interface EndpointResult {
   /** Two-sided p of the endpoint's own test. */
   readonly p: number;
-  /** Which null distribution gave p: the rank-sum's (exact.ts), or 'permutation' for the log-rank's seeded relabellings. */
-  readonly method: RankSumTest['method'] | 'permutation';
+  /**
+   * Which null distribution gave p: the rank-sum's (exact.ts), or 'permutation' for the log-rank's
+   * seeded relabellings; null for an unmeasured primary endpoint (no test ran, p = 1 by rule).
+   */
+  readonly method: RankSumTest['method'] | 'permutation' | null;
   /** Seeded random permutations behind p (Monte-Carlo rank-sum and permutation log-rank); null for an exact p. */
   readonly permutations: number | null;
   /** Observed direction: 'treatment-lower' / 'treatment-higher', or null for an exact tie (U = mn/2, O = E). */
@@ -103,8 +118,11 @@ export interface EndpointResult {
 
 export interface PrimaryResult extends EndpointResult {
   readonly endpoint: PrimaryEndpoint;
-  /** The data that entered the test, so that a published bundle can carry it for re-derivation. */
-  readonly samples: EndpointSamples;
+  /**
+   * The data that entered the test, so that a published bundle can carry it for re-derivation; null
+   * for an unmeasured endpoint (its p = 1 is the rule's, not a test's).
+   */
+  readonly samples: EndpointSamples | null;
   /** Holm-adjusted p over the primary family. */
   readonly holmP: number;
   /** Holm rejects the endpoint's null: holmP ≤ α. A verdict other than inconclusive needs it and an observed direction. */
@@ -112,9 +130,15 @@ export interface PrimaryResult extends EndpointResult {
   readonly verdict: VerdictKind;
   /**
    * For an inconclusive verdict: the smallest effect the design could detect with power 0.8 at this
-   * n (rank-sum: Noether) or this number of failures (log-rank: Schoenfeld) and family size.
+   * n (rank-sum: Noether) or this number of failures (log-rank: Schoenfeld) and family size (null
+   * for an endpoint not measured).
    */
   readonly detectable: DetectableEffect | DetectableHazard | null;
+  /**
+   * Why the runs could not measure this endpoint, or null when they did. An unmeasured endpoint has
+   * p = 1, no direction, no shift, effect NaN and n 0 / 0; it is inconclusive.
+   */
+  readonly unmeasured: string | null;
 }
 
 export interface ExploratoryEndpoint {
@@ -142,15 +166,21 @@ export interface UnmeasuredEndpoint {
 }
 
 /**
- * What the analysis made of a study's primary family: the verdicts when every endpoint was measured,
- * else none — deciding on the measured part alone would shrink the family Holm corrects for after
- * seeing the data, so a family with a hole decides nothing and says which endpoint is missing.
+ * What the analysis made of a study's primary family: a verdict for every pre-registered endpoint.
+ * One the runs could not measure enters Holm with p = 1 — a test that cannot reject, still a valid
+ * p-value — and is inconclusive with its reason, so the family stays the registered size k and no
+ * other endpoint faces an easier threshold: sorted last, it leaves the others Holm's strictest
+ * steps (α/k first). Dropping it instead would shrink the family after seeing the data.
  */
 export interface PrimaryOutcome {
   readonly family: readonly PrimaryEndpoint[];
-  readonly decision: ClaimDecision | null;
+  readonly decision: ClaimDecision;
+  /** The endpoints the runs could not measure, with why (also on their rows of `decision`). */
   readonly unmeasured: readonly UnmeasuredEndpoint[];
-  /** Per sub-claim, the multipliers whose runs the endpoint pooled (an arm endpoint uses those of its listed ones where the arm ran). */
+  /**
+   * Per measured sub-claim, the multipliers whose runs the endpoint pooled: an arm endpoint those of
+   * its listed ones where the arm ran, a 'first-failure' endpoint the one rung it read.
+   */
   readonly multipliersUsed: Readonly<Partial<Record<SubClaimId, readonly number[]>>>;
 }
 
@@ -159,6 +189,11 @@ export interface DecideOptions {
   /** Seed of the permutation log-rank (and of Monte-Carlo rank-sum p past the exact limit). Default 0. */
   readonly seed?: number;
   readonly power?: number;
+  /**
+   * Pre-registered endpoints the runs could not measure, by sub-claim, with why: each enters Holm
+   * with p = 1 and is inconclusive. Every endpoint of the family needs samples or a reason here.
+   */
+  readonly unmeasured?: Readonly<Partial<Record<SubClaimId, string>>>;
 }
 
 /** The metrics a primary endpoint can name (measured in primary.ts); a spike metric needs its detector. */
@@ -180,8 +215,15 @@ export function validatePrimaryFamily(family: readonly PrimaryEndpoint[]): void 
     if (e.phase === 'long' && (e.arm !== 'none' || e.test !== 'rank-sum')) {
       throw new Error(`primary family: (${e.subClaim}) reads the long-horizon phase: needs arm none (the phase runs no arms) and a per-run value tested by rank-sum (time to failure is the ladder's)`);
     }
+    if (e.rung !== undefined && e.rung !== 'first-failure') throw new Error(`primary family: (${e.subClaim}) rung ${JSON.stringify(e.rung)}: expected first-failure`);
+    if (e.rung === 'first-failure' && (e.arm !== 'none' || phaseOf(e) !== 'stress' || e.test !== 'log-rank')) {
+      throw new Error(`primary family: (${e.subClaim}) reads the first-failure rung: needs arm none, the stress phase and time to failure tested by log-rank (the rule that places the arms, on the runs it reads)`);
+    }
   }
 }
+
+/** An endpoint the runs could not measure: p = 1 (it cannot reject), no direction, no data. */
+const UNMEASURED: EndpointResult = { p: 1, method: null, permutations: null, observed: null, shift: null, effect: NaN, nTreatment: 0, nBaseline: 0, events: null };
 
 function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
   if (samples.kind === 'values') {
@@ -215,9 +257,10 @@ function evaluate(samples: EndpointSamples, seed: number): EndpointResult {
 }
 
 /**
- * The verdicts of the primary family, and the exploratory endpoints beside them. `samples` must hold
- * the data of every primary endpoint (a pre-registered endpoint that was not measured is an error,
- * not a silent drop). The Holm correction spans the primary family only.
+ * The verdicts of the primary family, and the exploratory endpoints beside them. Every primary
+ * endpoint needs its data in `samples` or its reason in `options.unmeasured`, never neither or both:
+ * an endpoint is not dropped silently. An unmeasured one enters Holm with p = 1 (PrimaryOutcome).
+ * The Holm correction spans the whole primary family, and only it.
  */
 export function decideClaims(
   family: readonly PrimaryEndpoint[],
@@ -228,10 +271,17 @@ export function decideClaims(
   validatePrimaryFamily(family);
   const alpha = options.alpha ?? FAMILY_ALPHA;
   const seed = options.seed ?? 0;
-  const samplesOf = family.map((e) => samples[e.subClaim]);
+  const why = options.unmeasured ?? {};
+  const stray = Object.keys(why).filter((id) => !family.some((e) => e.subClaim === id));
+  if (stray.length) throw new Error(`unmeasured sub-claim(s) ${stray.join(', ')}: not in the primary family`);
+  // null for an unmeasured endpoint: it has no data, and its row says so (PrimaryResult.samples).
+  const samplesOf = family.map((e) => (why[e.subClaim] === undefined ? (samples[e.subClaim] ?? null) : null));
   const results = family.map((e, i) => {
     const s = samplesOf[i];
-    if (!s) throw new Error(`primary endpoint (${e.subClaim}) ${e.task}/${e.arm}: no samples`);
+    const reason = why[e.subClaim];
+    if (samples[e.subClaim] && reason !== undefined) throw new Error(`primary endpoint (${e.subClaim}): both samples and a reason it was not measured`);
+    if (reason !== undefined) return UNMEASURED;
+    if (!s) throw new Error(`primary endpoint (${e.subClaim}) ${e.task}/${e.arm}: no samples, and no reason it was not measured`);
     const wanted = e.test === 'rank-sum' ? 'values' : 'survival';
     if (s.kind !== wanted) throw new Error(`primary endpoint (${e.subClaim}): the ${e.test} test needs ${wanted} samples, got ${s.kind}`);
     return evaluate(s, seed);
@@ -240,16 +290,18 @@ export function decideClaims(
   const primary = family.map((endpoint, i): PrimaryResult => {
     const r = results[i]!;
     const holmP = adjusted[i]!;
+    const unmeasured = why[endpoint.subClaim] ?? null;
     const rejected = holmP <= alpha;
     const decided = rejected && r.observed !== null;
     const verdict: VerdictKind = !decided ? 'inconclusive' : r.observed === endpoint.supportsWhen ? 'supported' : 'contradicted';
     const power = options.power ?? 0.8;
-    const detectable = decided
-      ? null
-      : r.events === null
-        ? noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, power)
-        : schoenfeldDetectableHazard(r.events, r.nTreatment, r.nBaseline, family.length, alpha, power);
-    return { ...r, endpoint, samples: samplesOf[i]!, holmP, rejected, verdict, detectable };
+    const detectable =
+      decided || unmeasured !== null
+        ? null
+        : r.events === null
+          ? noetherDetectableEffect(r.nTreatment, r.nBaseline, family.length, alpha, power)
+          : schoenfeldDetectableHazard(r.events, r.nTreatment, r.nBaseline, family.length, alpha, power);
+    return { ...r, endpoint, samples: samplesOf[i] ?? null, holmP, rejected, verdict, detectable, unmeasured };
   });
   // Exploratory endpoints are evaluated only after the verdicts are fixed, and never enter Holm.
   const explored = exploratory.map((x): ExploratoryResult => ({ id: x.id, ...evaluate(x.samples, seed) }));

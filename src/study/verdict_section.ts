@@ -1,21 +1,34 @@
 /**
  * The answer first: the opening of REPORT.md (and report.html) — the pre-registered primary family,
  * the sub-claim verdicts by the v3 rule (verdict.ts: Holm over the primary family only), what each
- * inconclusive design could have detected, and, for a study without a family (v2), an honest note
- * that nothing in it was decided by that rule.
+ * inconclusive design could have detected, which endpoints the runs could not measure (each entered
+ * Holm with p = 1 and is inconclusive), and, for a study without a family (v2), an honest note that
+ * nothing in it was decided by that rule.
  */
 import { overallParagraph, type SubClaim } from './claims.js';
-import { fmt3 } from './protocol.js';
+import { multLabel } from './protocol.js';
 import { num } from './report_format.js';
 import type { StudyResults } from './results.js';
-import { phaseOf, type PrimaryEndpoint, type PrimaryResult, type VerdictKind } from './verdict.js';
+import { phaseOf, type PrimaryEndpoint, type PrimaryResult, type UnmeasuredEndpoint, type VerdictKind } from './verdict.js';
+
+/**
+ * The multipliers an endpoint read (`used`, once measured) or lists: "2×", "1× + 2×"; for rung
+ * 'first-failure' "first-failure rung (4×)", or before the runs "first-failure rung of 1×–256×".
+ */
+export function multipliersText(e: PrimaryEndpoint, used?: readonly number[], join = ' + '): string {
+  if (e.rung === 'first-failure') {
+    return used ? `first-failure rung (${used.map(multLabel).join(join)})` : `first-failure rung of ${multLabel(Math.min(...e.multipliers))}–${multLabel(Math.max(...e.multipliers))}`;
+  }
+  return (used ?? e.multipliers).map(multLabel).join(join);
+}
 
 /** The endpoint's cells and measure, e.g. "lm-moe, long-horizon phase, no arm, 1×, late spikes/1k (median)". */
-const endpointText = (e: PrimaryEndpoint, mults: readonly number[] = e.multipliers) =>
-  `${e.task}, ${phaseOf(e) === 'long' ? 'long-horizon phase, ' : ''}${e.arm === 'none' ? 'no arm' : `arm ${e.arm}`}, ${mults.map((m) => `${fmt3(m)}×`).join(' + ')}, ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
+const endpointText = (e: PrimaryEndpoint, used?: readonly number[]) =>
+  `${e.task}, ${phaseOf(e) === 'long' ? 'long-horizon phase, ' : ''}${e.arm === 'none' ? 'no arm' : `arm ${e.arm}`}, ${multipliersText(e, used)}, ${e.metric}${e.detector ? ` (${e.detector})` : ''}`;
 
-/** The effect with its interval: the Hodges–Lehmann shift, or O/E of the treatment's failures. */
+/** The effect with its interval: the Hodges–Lehmann shift, or O/E of the treatment's failures; "—" when not measured. */
 function effectText(p: PrimaryResult): string {
+  if (p.unmeasured !== null) return '—';
   if (p.shift) {
     const end = (x: number) => (Number.isFinite(x) ? num(x) : x > 0 ? '∞' : '−∞');
     return `${num(p.shift.estimate)} [${end(p.shift.lo)}, ${end(p.shift.hi)}]`;
@@ -24,6 +37,7 @@ function effectText(p: PrimaryResult): string {
 }
 
 function detectableText(p: PrimaryResult): string {
+  if (p.unmeasured !== null) return `not measured: ${p.unmeasured}`;
   const d = p.detectable;
   if (!d) return '—';
   if (d.kind === 'hazard') return d.hazardRatio === null ? 'none (no failures)' : `hazard ratio ${num(d.hazardRatio)}`;
@@ -37,19 +51,23 @@ function binom(n: number, k: number): number {
   return c;
 }
 
-/** The verdicts table, one row per primary endpoint (REPORT.md and report.html); null without verdicts. */
+/**
+ * The verdicts table, one row per primary endpoint (REPORT.md and report.html); null without a
+ * family. An endpoint not measured shows "—" for n and effect, its p as the 1 it entered Holm with,
+ * and why in the last column.
+ */
 export function verdictTable(r: StudyResults): { head: string[]; rows: string[][] } | null {
   const o = r.primary;
-  if (!o?.decision) return null;
+  if (!o) return null;
   const { treatment: t, baseline: b } = r.spec;
   return {
     head: ['sub-claim', 'endpoint', `n (${t} / ${b})`, 'effect [interval]', 'exact p', 'Holm p', 'verdict', 'detectable (power 0.8)'],
     rows: o.decision.primary.map((p) => [
       `(${p.endpoint.subClaim})`,
       endpointText(p.endpoint, o.multipliersUsed[p.endpoint.subClaim]),
-      `${p.nTreatment} / ${p.nBaseline}`,
+      p.unmeasured !== null ? '—' : `${p.nTreatment} / ${p.nBaseline}`,
       effectText(p),
-      num(p.p),
+      p.unmeasured !== null ? '— (1 in Holm)' : num(p.p),
       num(p.holmP),
       p.verdict,
       p.verdict === 'inconclusive' ? detectableText(p) : '—',
@@ -61,11 +79,11 @@ const BOLD: Record<VerdictKind, string> = { supported: '**supported**', contradi
 
 /** The sub-claims as the overall paragraph reads them, from the primary verdicts; a sub-claim outside the family is "not pre-registered". */
 function primaryClaims(r: StudyResults): SubClaim[] {
-  const decided = r.primary?.decision?.primary ?? [];
+  const decided = r.primary?.decision.primary ?? [];
   return (['a', 'b', 'c', 'd', 'e', 'f'] as const).map((id) => {
     const p = decided.find((x) => x.endpoint.subClaim === id);
     return p
-      ? { id, text: endpointText(p.endpoint), endpoints: [], verdict: p.verdict }
+      ? { id, text: endpointText(p.endpoint, r.primary!.multipliersUsed[id]), endpoints: [], verdict: p.verdict }
       : { id, text: '', endpoints: [], verdict: null, note: 'no primary endpoint in this study' };
   });
 }
@@ -78,10 +96,16 @@ export function verdictLines(r: StudyResults): string[] {
       `This study pre-registered no primary family (a v2 study): no verdict was decided by Holm over pre-registered endpoints. The v2 rule over every endpoint's family-wise interval says ${r.verdict}; read it as exploratory (REPORT.md, Claim check).`,
     ];
   }
-  if (!o.decision) return [`The primary family decided nothing: ${o.unmeasured.map((u) => `(${u.endpoint.subClaim}) not measured — ${u.why}`).join('; ')}.`];
   return [
     `Sub-claim verdicts (table below): a sub-claim is supported or contradicted only when its pre-registered endpoint is Holm-significant at ${o.decision.alpha} over these ${o.family.length} endpoints, in that direction; every other number in the report is exploratory. Effect: ${r.spec.treatment} − ${r.spec.baseline}, Hodges–Lehmann shift [95 % interval] or observed ÷ expected failures.`,
+    ...(o.unmeasured.length ? [unmeasuredText(o.unmeasured, o.family.length)] : []),
   ];
+}
+
+/** What the runs could not measure, and how the rule treated it (`lead`: the opening words, e.g. in bold). */
+function unmeasuredText(unmeasured: readonly UnmeasuredEndpoint[], k: number, lead = 'Not measured'): string {
+  const list = unmeasured.map((u) => `(${u.endpoint.subClaim}) ${u.why}`).join('; ');
+  return `${lead}: ${list}. Each entered Holm with p = 1 and is inconclusive; the family keeps its ${k} endpoints, so no other endpoint faced an easier threshold.`;
 }
 
 /** The opening section of REPORT.md; `forest` is the Markdown of the forest plot ('' for none). */
@@ -101,19 +125,9 @@ export function verdictSection(r: StudyResults, forest = ''): string {
     '',
     ...o.family.map(
       (e) =>
-        `- (${e.subClaim}) ${endpointText(e)}; supports the sub-claim when the ${t} (treatment) is ${e.supportsWhen === 'treatment-lower' ? 'lower' : 'higher'}${e.test === 'log-rank' ? ' in failure hazard' : ''}; test: ${e.test === 'rank-sum' ? 'exact rank-sum' : 'permutation log-rank'}.`,
+        `- (${e.subClaim}) ${endpointText(e, o.multipliersUsed[e.subClaim])}; supports the sub-claim when the ${t} (treatment) is ${e.supportsWhen === 'treatment-lower' ? 'lower' : 'higher'}${e.test === 'log-rank' ? ' in failure hazard' : ''}; test: ${e.test === 'rank-sum' ? 'exact rank-sum' : 'permutation log-rank'}.`,
     ),
   ];
-  if (!o.decision) {
-    return [
-      ...head,
-      `**No verdict**: ${o.unmeasured.length} pre-registered endpoint(s) could not be measured, and deciding on the rest would shrink the family after seeing the data.`,
-      '',
-      ...o.unmeasured.map((u) => `- (${u.endpoint.subClaim}) ${endpointText(u.endpoint)}: ${u.why}`),
-      '',
-      ...family,
-    ].join('\n');
-  }
   const table = verdictTable(r)!;
   const cells = (row: readonly string[]) => `| ${row.join(' | ')} |`;
   const rows = table.rows.map((row) => cells(row.map((c, i) => (i === 6 ? BOLD[c as VerdictKind] : c))));
@@ -121,6 +135,7 @@ export function verdictSection(r: StudyResults, forest = ''): string {
     ...head,
     `Each sub-claim is decided by its one pre-registered endpoint: **supported** or **contradicted** only when it is Holm-significant at ${o.decision.alpha} over the ${o.family.length} primary endpoints, in that direction; otherwise inconclusive, with the smallest effect the design could have detected (power 0.8) at its n. Effect: ${t} − ${b}; per-run values give the Hodges–Lehmann shift with its 95 % distribution-free interval, time to failure gives the treatment's observed ÷ expected failures. Every other comparison in this report is **exploratory** (raw p, descriptive intervals) and decides nothing.`,
     '',
+    ...(o.unmeasured.length ? [unmeasuredText(o.unmeasured, o.family.length, '**Not measured**'), ''] : []),
     cells(table.head),
     cells(table.head.map(() => '---')),
     ...rows,

@@ -1,7 +1,7 @@
 /**
  * The answer first: a synthetic study with a pre-registered primary family reports its verdicts
- * table and forest plot before the protocol; a family with an unmeasured endpoint decides nothing
- * and says why; a v2 study (no family) still reports, labelled as such. An endpoint on the
+ * table and forest plot before the protocol; an endpoint the runs could not measure is inconclusive
+ * with its reason, enters Holm as p = 1 and leaves the rest decided; a v2 study (no family) still reports, labelled as such. An endpoint on the
  * long-horizon phase reads that phase's cells and is named so in the table and the forest plot.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,7 +61,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('the primary family in the report', () => {
   it('decides each pre-registered endpoint from the runs: values per run, Holm over the family of 2', () => {
     const r = analyzeStudy(dirs.v3!);
-    const d = r.primary!.decision!;
+    const d = r.primary!.decision;
     expect(d.primary.map((p) => p.endpoint.subClaim)).toEqual(['a', 'c']);
     const [a, c] = d.primary;
     // Three runs a side: adamw 1 late spike in 60 steps (16.7/1k), muon none.
@@ -115,12 +115,29 @@ describe('the primary family in the report', () => {
     expect(pages.markdown).not.toContain('forest-primary');
   });
 
-  it('decides nothing when a pre-registered endpoint was not measured, and says which', () => {
+  it('an endpoint not measured is inconclusive with its reason, enters Holm as p = 1, and the rest is decided', async () => {
     const r = analyzeStudy(dirs.hole!);
-    expect(r.primary!.decision).toBeNull();
     expect(r.primary!.unmeasured.map((u) => u.endpoint.subClaim)).toEqual(['c']);
-    expect(forestFigure(r.primary!, 'muon', 'adamw')).toBeNull();
-    expect(renderReport(r)).toMatch(/\*\*No verdict\*\*: 1 pre-registered endpoint\(s\) could not be measured[\s\S]*- \(c\) tiny-moe, arm qkNorm.*arm qkNorm did not run/);
+    const [a, c] = r.primary!.decision.primary;
+    expect(c).toMatchObject({ p: 1, holmP: 1, verdict: 'inconclusive', observed: null, shift: null, detectable: null, unmeasured: 'arm qkNorm did not run at 4×' });
+    // (a) is measured as in the full family, and Holm still counts 2 endpoints: its p 0.1 sorts first, × 2.
+    expect(a!.unmeasured).toBeNull();
+    expect(a!.p).toBeCloseTo(0.1, 10);
+    expect(a!.holmP).toBeCloseTo(0.2, 10);
+    const text = renderReport(r);
+    expect(text).not.toContain('No verdict');
+    expect(text).toContain('**Not measured**: (c) arm qkNorm did not run at 4×. Each entered Holm with p = 1 and is inconclusive; the family keeps its 2 endpoints');
+    expect(text).toMatch(/\| \(a\) \| tiny-moe, no arm, 2×, late spikes\/1k \(median\) \| 3 \/ 3 \| .* \| 0\.1 \| 0\.2 \| inconclusive \|/);
+    expect(text).toContain('| (c) | tiny-moe, arm qkNorm, 4×, time to failure | — | — | — (1 in Holm) | 1 | inconclusive | not measured: arm qkNorm did not run at 4× |');
+    // The forest plot keeps the row, labelled, with the zero line and no interval or point.
+    const f = forestFigure(r.primary!, 'muon', 'adamw');
+    expect(JSON.stringify(f.spec)).toContain('(c) tiny-moe qkNorm 4× time to failure: not measured (arm qkNorm did not run at 4×)');
+    const { svg, warnings } = await renderSvg(f.spec);
+    expect(warnings).toEqual([]);
+    expect(svg).toMatch(/interval0_marks/);
+    expect(svg).toMatch(/point0_marks/);
+    expect(svg).not.toMatch(/interval1_marks|point1_marks/);
+    expect(svg).toContain('not measured');
   });
 
   it('reports a v2 study without a family, labelled so, with its v2 numbers', () => {
@@ -207,7 +224,7 @@ describe('a primary endpoint on the long-horizon phase', () => {
   it('reads the long-horizon cells: their seeds, their horizon’s last half', () => {
     expect(() => validateStudy(spec)).not.toThrow();
     const r = analyzeCells(collectCells({ spec, experiments: { 'tiny-lm': tinyLm }, runs }));
-    const [a, b] = r.primary!.decision!.primary;
+    const [a, b] = r.primary!.decision.primary;
     expect([a!.nTreatment, a!.nBaseline]).toEqual([4, 4]);
     // One event in the last half of the long horizon (steps > ⌊steps/2⌋) per AdamW run.
     expect(a!.shift!.estimate).toBeCloseTo(-1000 / (longSteps - Math.floor(longSteps / 2)), 6);
@@ -228,10 +245,120 @@ describe('a primary endpoint on the long-horizon phase', () => {
   it('is unmeasured without long-horizon runs, and refused on a task or multiplier that phase never runs', () => {
     const stressOnly = new Map([...runs].filter(([name]) => !name.startsWith('long__')));
     const r = analyzeCells(collectCells({ spec, experiments: { 'tiny-lm': tinyLm }, runs: stressOnly }));
-    expect(r.primary!.decision).toBeNull();
     expect(r.primary!.unmeasured.map((u) => [u.endpoint.subClaim, u.why])).toEqual([['a', expect.stringMatching(/has no sample at 1×/)]]);
+    // (b), on the stress cells, is still decided, at the same p as with the long runs present.
+    const [a, b] = r.primary!.decision.primary;
+    expect([a!.verdict, a!.p, a!.unmeasured]).toEqual(['inconclusive', 1, expect.stringMatching(/has no sample at 1×/)]);
+    expect(b!.observed).toBe('treatment-higher');
+    expect(b!.p).toBe(analyzeCells(collectCells({ spec, experiments: { 'tiny-lm': tinyLm }, runs })).primary!.decision.primary[1]!.p);
     expect(() => validateStudy({ ...spec, primary: [{ ...spikesA, multipliers: [2] }] })).toThrow(/multiplier\(s\) 2 that task tiny-lm's long-horizon runs never use/);
     const { long: _long, ...noLong } = spec;
     expect(() => validateStudy(noLong)).toThrow(/long-horizon runs never use/);
+  });
+});
+
+describe('a time-to-failure endpoint at the first-failure rung', () => {
+  // A ladder to 8× on tiny-lm, 3 seeds; failures are divergences (the failure rule's first criterion),
+  // so no tuning runs are needed. (c) lists every rung and reads only the arms' rung.
+  const failureC: PrimaryEndpoint = {
+    subClaim: 'c',
+    task: 'tiny-lm',
+    arm: 'none',
+    multipliers: [1, 2, 4, 8],
+    metric: 'time to failure',
+    detector: null,
+    supportsWhen: 'treatment-lower',
+    test: 'log-rank',
+    rung: 'first-failure',
+  };
+  const spec: StudySpec = {
+    name: 'rung-primary',
+    description: 'test fixture',
+    tasks: [{ experiment: 'tiny-lm', arms: ['qkNorm'] }],
+    baseline: 'adamw',
+    treatment: 'muon',
+    seeds: [0, 1, 2],
+    tune: { grid: { adamw: [1e-3, 1e-2], muon: [0.01, 0.1] }, steps: 5 },
+    stress: { multipliers: [1], steps: 40, ladder: { cap: 8 } },
+    primary: [failureC],
+  };
+  const summary = (label: string, diverged: boolean): RunSummary => ({
+    experiment: 'tiny-lm',
+    optimizer: label,
+    optimizerName: label,
+    seed: 0,
+    lrScale: 1,
+    steps: diverged ? 10 : 40,
+    plannedSteps: 40,
+    finalLoss: diverged ? NaN : 2,
+    minLoss: 2,
+    initialLoss: 4,
+    evalLoss: diverged ? null : 2,
+    spikes: {},
+    spikeDetails: {},
+    diverged,
+    divergedAtStep: diverged ? 10 : null,
+    interrupted: false,
+    wallSeconds: 1,
+    backend: 'wasm',
+    configHash: '0',
+  });
+  /** Stress runs at each rung given: per optimizer, how many of its 3 seeds diverge there. */
+  function ladder(failures: Record<number, { adamw: number; muon: number }>): Map<string, StudyRun> {
+    const runs = new Map<string, StudyRun>();
+    for (const [m, byLabel] of Object.entries(failures)) {
+      for (const label of ['adamw', 'muon'] as const) {
+        for (const seed of spec.seeds) {
+          const name = stressDirName('tiny-lm', label, Number(m), seed);
+          runs.set(name, { name, summary: summary(label, seed < byLabel[label]), metrics: undefined });
+        }
+      }
+    }
+    return runs;
+  }
+  const decide = (runs: Map<string, StudyRun>) => {
+    const cells = collectCells({ spec, experiments: { 'tiny-lm': tinyLm }, runs });
+    return { outcome: analyzeCells(cells).primary!, arms: cells.tasks[0]!.arms };
+  };
+
+  it('reads the first rung where either optimizer failed in at least half its runs: the arms’ rung', () => {
+    expect(() => validateStudy(spec)).not.toThrow();
+    // 1×: none; 2×: muon 1 of 3 (under half); 4×: adamw 2 of 3, muon 1; 8×: both all.
+    const runs = ladder({ 1: { adamw: 0, muon: 0 }, 2: { adamw: 0, muon: 1 }, 4: { adamw: 2, muon: 1 }, 8: { adamw: 3, muon: 3 } });
+    const { outcome, arms } = decide(runs);
+    expect(outcome.multipliersUsed.c).toEqual([4]);
+    expect(arms[0]!.multipliers[0]).toBe(4);
+    const c = outcome.decision.primary[0]!;
+    // The 4× cell alone: 3 runs a side, adamw 2 failures and muon 1 (1×, 2× and 8× pooled would give 3 + 5 runs more).
+    expect([c.nTreatment, c.nBaseline, c.events]).toEqual([3, 3, 3]);
+    expect(c.observed).toBe('treatment-lower');
+    // Without the rung rule the same endpoint pools every listed rung: 12 runs a side.
+    const pooled = analyzeCells(collectCells({ spec: { ...spec, primary: [{ ...failureC, rung: undefined }] }, experiments: { 'tiny-lm': tinyLm }, runs })).primary!;
+    expect(pooled.multipliersUsed.c).toEqual([1, 2, 4, 8]);
+    expect(pooled.decision.primary[0]!.nTreatment).toBe(12);
+    const text = renderReport(analyzeCells(collectCells({ spec, experiments: { 'tiny-lm': tinyLm }, runs })));
+    expect(text).toContain('| (c) | tiny-lm, no arm, first-failure rung (4×), time to failure | 3 / 3 |');
+    expect(text).toContain('- (c) tiny-lm, no arm, first-failure rung (4×), time to failure; supports');
+    expect(JSON.stringify(forestFigure(outcome, 'muon', 'adamw').spec)).toContain('(c) tiny-lm first-failure rung (4×) time to failure');
+  });
+
+  it('takes the lower rung when the optimizers first fail apart; the highest rung that ran when neither fails', () => {
+    const apart = decide(ladder({ 1: { adamw: 0, muon: 0 }, 2: { adamw: 0, muon: 2 }, 4: { adamw: 3, muon: 3 } }));
+    expect(apart.arms[0]!.multipliers).toEqual([2, 4]);
+    expect(apart.outcome.multipliersUsed.c).toEqual([2]);
+    expect(apart.outcome.decision.primary[0]!.events).toBe(2);
+    // Neither fails by the cap: the ladder ran every rung, and the endpoint reads 8×, all censored.
+    const none = decide(ladder({ 1: { adamw: 0, muon: 0 }, 2: { adamw: 0, muon: 0 }, 4: { adamw: 1, muon: 1 }, 8: { adamw: 1, muon: 0 } }));
+    expect(none.outcome.multipliersUsed.c).toEqual([8]);
+    expect(none.arms[0]!.multipliers).toEqual([8]);
+    expect(none.outcome.decision.primary[0]).toMatchObject({ nTreatment: 3, nBaseline: 3, events: 1, verdict: 'inconclusive' });
+    // No run at all: the first rung's cell is empty, so not measured, with why.
+    expect(decide(new Map()).outcome.unmeasured.map((u) => u.why)).toEqual(['a side has no finished run']);
+  });
+
+  it('is refused on an arm, the long-horizon phase or a per-run value', () => {
+    expect(() => validateStudy({ ...spec, primary: [{ ...failureC, arm: 'qkNorm' }] })).toThrow(/first-failure rung: needs arm none/);
+    expect(() => validateStudy({ ...spec, primary: [{ ...failureC, metric: 'final eval loss', test: 'rank-sum' }] })).toThrow(/first-failure rung/);
+    expect(() => validateStudy({ ...spec, primary: [{ ...failureC, rung: 'last' as 'first-failure' }] })).toThrow(/rung "last"/);
   });
 });

@@ -95,12 +95,14 @@ describe('primary.json in a published bundle', () => {
     // Three runs a side: adamw one late spike in the 60-step last half (16.7/1k), muon none.
     expect(a!.samples).toEqual({ kind: 'values', treatment: [0, 0, 0], baseline: [1000 / 60, 1000 / 60, 1000 / 60] });
     expect(a!.test.method).toBe('exact-midrank');
-    expect(b!.samples.kind).toBe('values');
-    expect(b!.samples.treatment).toHaveLength(3);
+    expect(b!.samples!.kind).toBe('values');
+    expect(b!.samples!.treatment).toHaveLength(3);
     // Failure at 4×: adamw diverges at steps 40, 50, 60; muon only seed 2, at 90.
-    expect(c!.samples.kind).toBe('survival');
-    expect(c!.samples.baseline.filter((o) => (o as SurvivalObservation).event)).toHaveLength(3);
-    expect(c!.samples.treatment.filter((o) => (o as SurvivalObservation).event)).toHaveLength(1);
+    expect(c!.samples!.kind).toBe('survival');
+    expect(c!.samples!.baseline.filter((o) => (o as SurvivalObservation).event)).toHaveLength(3);
+    expect(c!.samples!.treatment.filter((o) => (o as SurvivalObservation).event)).toHaveLength(1);
+    expect(f.unmeasured).toEqual([]);
+    expect(f.decision!.rows.map((r) => r.unmeasured)).toEqual([null, null, null]);
     expect(c!.test).toEqual({ method: 'permutation', seed: 0, permutations: 100_000 });
     f.decision!.rows.forEach((r, i) => {
       const p = d.primary[i]!;
@@ -110,14 +112,13 @@ describe('primary.json in a published bundle', () => {
 });
 
 describe('a family without verdicts', () => {
-  it('a v2 bundle (no family) and a family with an unmeasured endpoint have nothing to re-derive; a decision-less family must say why', () => {
+  it('a v2 bundle (no family) has nothing to re-derive; a registered family always decides, so a missing decision is a problem, unmeasured endpoints or not', () => {
     const f = readPrimary(bundle);
     expect(rederive({ ...f, family: null, decision: null })).toEqual({ rows: [], problems: [], notes: [expect.stringMatching(/no pre-registered primary family/)] });
-    const hole = rederive({ ...f, decision: null, unmeasured: [{ subClaim: 'c', why: 'arm qkNorm did not run' }] });
-    expect(hole.problems).toEqual([]);
-    expect(hole.notes[0]).toMatch(/decided nothing: \(c\) not measured — arm qkNorm did not run/);
-    expect(rederive({ ...f, decision: null }).problems).toEqual([expect.stringMatching(/no decision, yet no endpoint is listed as unmeasured/)]);
-    expect(rederive({ ...f, unmeasured: [{ subClaim: 'c', why: 'x' }] }).problems[0]).toMatch(/a decision although 1 endpoint/);
+    const noDecision = [expect.stringMatching(/no decision, yet a family is registered/)];
+    expect(rederive({ ...f, decision: null }).problems).toEqual(noDecision);
+    // Version 1's way of stating a hole (no decision, the endpoint listed) is no longer a valid bundle.
+    expect(rederive({ ...f, decision: null, unmeasured: [{ subClaim: 'c', why: 'arm qkNorm did not run' }] }).problems).toEqual(noDecision);
   });
 });
 
@@ -153,7 +154,7 @@ describe('verify-bundle', () => {
 
   it('catches a survival observation edited after publishing', async () => {
     const dir = tampered('survival', (f) =>
-      editRow(f, 2, (r) => ({ samples: { kind: 'survival', treatment: r.samples.treatment, baseline: (r.samples.baseline as SurvivalObservation[]).map((o) => ({ ...o, event: false })) } })),
+      editRow(f, 2, (r) => ({ samples: { kind: 'survival', treatment: r.samples!.treatment, baseline: (r.samples!.baseline as SurvivalObservation[]).map((o) => ({ ...o, event: false })) } })),
     );
     await caught(dir, /\(c\) .*re-derived p /);
   }, 60_000);
@@ -194,7 +195,87 @@ describe('verify-bundle', () => {
     r = await cli(['verify-bundle', tampered('nan', (f) => editRow(f, 0, (x) => ({ samples: { ...x.samples, treatment: ['x', 0, 0] } })))]);
     expect(r.status).toBe(2);
     expect(r.errors[0]).toMatch(/row 1: samples must be finite numbers/);
+    // A version-1 file (a hole meant no decision) is refused rather than misread.
+    r = await cli(['verify-bundle', tampered('v1', (f) => ({ ...f, version: 1 }))]);
+    expect(r.status).toBe(2);
+    expect(r.errors[0]).toMatch(/version 1, this code reads version 2/);
+    // Only an unmeasured row may go without samples.
+    r = await cli(['verify-bundle', tampered('nosamples', (f) => editRow(f, 1, () => ({ samples: null })))]);
+    expect(r.status).toBe(2);
+    expect(r.errors[0]).toMatch(/row 2: no samples, yet the endpoint is not listed as unmeasured/);
   }, 60_000);
+});
+
+describe('a family with an unmeasured endpoint', () => {
+  // (b) at 16×: the fixture's ladder stops at 4×, so the analysis cannot measure it.
+  const lossAt16: PrimaryEndpoint = { ...lossAt1, multipliers: [16] };
+  let holed: string;
+  beforeAll(async () => {
+    const study = join(root, 'study-holed');
+    writeStudyFixture(study);
+    const path = join(study, STUDY_FILE);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as StudyFile;
+    writeFileSync(path, JSON.stringify({ ...file, spec: { ...file.spec, primary: [spikesAt2, lossAt16, failureAt4] } }));
+    holed = join(root, 'results', 'holed');
+    expect((await cli(['publish', study, '--out', holed])).status).toBe(0);
+  }, 120_000);
+
+  it('primary.json writes its row with the reason, no samples, p = 1 and Holm p as decided, and lists it at the top', () => {
+    const f = readPrimary(holed);
+    const d = analyzeStudy(holed).primary!.decision;
+    const [a, b, c] = f.decision!.rows;
+    expect(f.unmeasured).toEqual([{ subClaim: 'b', why: 'no stress cell at 16×' }]);
+    expect(b).toEqual({
+      endpoint: lossAt16,
+      unmeasured: 'no stress cell at 16×',
+      multipliersUsed: [],
+      test: { method: null, seed: 0, permutations: null },
+      samples: null,
+      p: 1,
+      observed: null,
+      holmP: d.primary[1]!.holmP,
+      rejected: false,
+      verdict: 'inconclusive',
+    });
+    // The measured endpoints keep their data, and Holm corrects over the registered three, not the
+    // two measured: (a)'s Holm p is larger than it would be in the shrunk family.
+    expect([a!.unmeasured, c!.unmeasured]).toEqual([null, null]);
+    expect(a!.samples!.kind).toBe('values');
+    expect(c!.samples!.kind).toBe('survival');
+    expect([a!.holmP, b!.holmP, c!.holmP]).toEqual(holm([a!.p, 1, c!.p]));
+    expect(a!.holmP).toBeGreaterThan(holm([a!.p, c!.p])[0]!);
+  });
+
+  it('verify-bundle re-derives it (p = 1 in its own Holm) and agrees with REPORT.md', async () => {
+    const { status, out, errors } = await cli(['verify-bundle', holed]);
+    expect(status, errors.join('\n')).toBe(0);
+    const row = out.split('\n').find((l) => l.startsWith('| (b)'))!;
+    expect(row).toMatch(/^\| \(b\) tiny-moe no arm not measured final eval loss +\| +1 +\| +1 +\| inconclusive .*\| yes +\|$/);
+    expect(out).toMatch(/Holm over the 3 endpoint\(s\) at α = 0\.05 \(the bundle's\), 1 of them not measured and entered as p = 1: \(b\) no stress cell at 16×/);
+    expect(out).toContain("REPORT.md's verdicts agree");
+  }, 60_000);
+
+  it("catches its p edited away from 1, data given to it, or the top-level list disagreeing with its row", async () => {
+    const rows = (f: PrimaryFile) => f.decision!.rows;
+    const copy = (name: string, edit: (f: PrimaryFile) => PrimaryFile) => {
+      const dir = join(root, name);
+      cpSync(holed, dir, { recursive: true });
+      writeFileSync(join(dir, PRIMARY_FILE), JSON.stringify(edit(readPrimary(dir))));
+      return dir;
+    };
+    const verify = async (dir: string) => cli(['verify-bundle', dir]);
+    let r = await verify(copy('holed-p', (f) => editRow(f, 1, () => ({ p: 0.001 }))));
+    expect(r.status).toBe(1);
+    expect(r.errors.join('\n')).toMatch(/\(b\) .*not measured.*: the bundle states p 0\.001, .*; re-derived p 1, /);
+    // The re-derivation puts 1 into Holm whatever the row states: the other rows still agree.
+    expect(r.out.split('\n').filter((l) => /^\| \([ac]\)/.test(l)).every((l) => /\| yes +\|$/.test(l))).toBe(true);
+    r = await verify(copy('holed-samples', (f) => editRow(f, 1, () => ({ samples: rows(readPrimary(bundle))[1]!.samples }))));
+    expect(r.status).toBe(1);
+    expect(r.errors.join('\n')).toMatch(/\(b\) .*listed as not measured \(no stress cell at 16×\), yet it states samples/);
+    r = await verify(copy('holed-list', (f) => ({ ...f, unmeasured: [] })));
+    expect(r.status).toBe(1);
+    expect(r.errors.join('\n')).toMatch(/rows not measured \(\(b\) no stress cell at 16×\) are not the ones listed as unmeasured \(none\)/);
+  }, 120_000);
 });
 
 describe('the independent statistics agree with the analysis', () => {

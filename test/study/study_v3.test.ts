@@ -182,6 +182,20 @@ describe('v3 planning', () => {
     expect(runs[2]!.lr).toBeCloseTo(0.2);
     expect(planLong(spec, experiments, spec.tasks[2]!, 'muon', 0.1)).toEqual([]);
   });
+
+  it('long horizon: a task’s own seeds (seedsByTask) in planning and in the runs the analysis expects; the others the phase’s', () => {
+    const own: StudySpec = { ...spec, long: { ...spec.long!, tasks: ['tiny-lm', 'tiny-lm-d32'], seedsByTask: { 'tiny-lm': [3, 4, 5] } } };
+    expect(() => validateStudy(own)).not.toThrow();
+    const seedsOf = (task: number) => [...new Set(planLong(own, experiments, own.tasks[task]!, 'adamw', 1e-3).map((p) => p.seed))];
+    expect(seedsOf(1)).toEqual([3, 4, 5]);
+    expect(seedsOf(2)).toEqual([3, 4]);
+    const cells = collectCells({ spec: own, experiments: Object.fromEntries(experiments), runs: new Map() });
+    const expected = (task: string) => cells.expected.filter((n) => n.startsWith(`long__${task}__muon__x1__`));
+    expect(expected('tiny-lm')).toEqual([3, 4, 5].map((s) => `long__tiny-lm__muon__x1__s${s}`));
+    expect(expected('tiny-lm-d32')).toEqual([3, 4].map((s) => `long__tiny-lm-d32__muon__x1__s${s}`));
+    expect(() => validateStudy({ ...own, long: { ...own.long!, seedsByTask: { 'tiny-mlp': [1] } } })).toThrow('long.seedsByTask names tiny-mlp, which is not in long.tasks');
+    expect(() => validateStudy({ ...own, long: { ...own.long!, seedsByTask: { 'tiny-lm': [] } } })).toThrow(/long needs seeds/);
+  });
 });
 
 describe('parameter counts', () => {
@@ -265,6 +279,18 @@ describe('the shipped v3 study', () => {
     quickExperiments = await loadStudyExperiments(quick);
   });
 
+  it('(c) and (f) read the first-failure rung of the whole ladder; (d) and (e) pool the arms’ rungs', () => {
+    for (const [study, cap] of [
+      [full, 256],
+      [quick, 4],
+    ] as const) {
+      const byId = Object.fromEntries(study.primary!.map((e) => [e.subClaim, e]));
+      for (const id of ['c', 'f']) expect(byId[id], id).toMatchObject({ arm: 'none', rung: 'first-failure', multipliers: ladderRungs(cap), test: 'log-rank' });
+      for (const id of ['d', 'e']) expect(byId[id]!.rung, id).toBeUndefined();
+      expect(() => validateStudy(study)).not.toThrow();
+    }
+  });
+
   it('20 seeds per optimizer in the primary cells, 5 elsewhere; the control at its hand-picked LRs', () => {
     const task = (n: string) => full.tasks.find((t) => t.experiment === n)!;
     for (const n of ['lm-moe', 'lm-brown', 'adam-spike-control']) expect(task(n).seeds, n).toHaveLength(20);
@@ -288,9 +314,16 @@ describe('the shipped v3 study', () => {
     expect(p.config.model).toMatchObject({ dModel: 128, heads: 8, context: 32, moe: { expertHidden: 128 } });
   });
 
-  it('long horizon: ≥ 20 tokens per active parameter on both LMs, 10 seeds, the counts its header states', () => {
+  it('long horizon: ≥ 20 tokens per active parameter on both LMs; 20 seeds on lm-moe ((a)’s cell), 10 on lm-brown; the counts its header states', () => {
     expect(full.long).toMatchObject({ tasks: ['lm-moe', 'lm-brown'], tokensPerActiveParam: 20 });
-    expect(full.long!.seeds).toHaveLength(10);
+    const planned = (study: StudySpec, experiments: Map<string, ExperimentSpec>, n: string) =>
+      planLong(study, experiments, study.tasks.find((t) => t.experiment === n)!, 'muon', 0.01).map((p) => p.seed);
+    expect(planned(full, fullExperiments, 'lm-moe')).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(planned(full, fullExperiments, 'lm-brown')).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(planned(quick, quickExperiments, 'lm-moe')).toHaveLength(3);
+    expect(planned(quick, quickExperiments, 'lm-brown')).toHaveLength(2);
+    // (a) reads that cell, and its n is that cell's seeds.
+    expect(full.primary!.find((e) => e.subClaim === 'a')).toMatchObject({ task: 'lm-moe', phase: 'long', multipliers: [1] });
     const h = (n: string) => longHorizon(full, fullExperiments, full.tasks.find((t) => t.experiment === n)!);
     expect(h('lm-moe')).toMatchObject({ params: { total: 180160, embedding: 7488, activeNonEmbedding: 72832 }, tokensPerStep: 512, steps: 2845, tokens: 1456640 });
     expect(h('lm-brown')).toMatchObject({ params: { total: 111552, embedding: 7488, activeNonEmbedding: 104064 }, steps: 4065, tokens: 2081280 });
@@ -349,6 +382,9 @@ describe('the shipped v3 study', () => {
     expect(q.total).toBeLessThan(5 * 60);
     const f = estimateStudy(full, fullExperiments, { workers: 2 });
     expect(f.ladderRungs).toBe(8);
+    // The long phase is costed at each task's own seeds: lm-moe's 10 extra runs a side cost time.
+    const { seedsByTask: _own, ...sameSeeds } = full.long!;
+    expect(f.long).toBeGreaterThan(estimateStudy({ ...full, long: sameSeeds }, fullExperiments, { workers: 2 }).long);
     // The LR does not change a run's cost, so 8 further rungs of the ladder tasks cost more than their first.
     expect(f.ladder).toBeGreaterThan(f.stress);
   });

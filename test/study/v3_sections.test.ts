@@ -300,7 +300,7 @@ describe('the protocol and the sections’ presence', () => {
     const ex = await loadStudyExperiments(full);
     const t = renderReport(analyzeCells(collectCells({ spec: full, experiments: Object.fromEntries(ex), runs: new Map() })));
     expect(t).toContain('lm-moe 0–19 (n = 20), its arms qkClip, zLoss, fp4, muon-match-rms, wsd 0–4 (n = 5); lm-brown 0–19 (n = 20);');
-    expect(t).toContain('Long horizon: 0–9 (n = 10).');
+    expect(t).toContain('Long horizon: lm-moe 0–19 (n = 20); lm-brown 0–9 (n = 10).');
     expect(t).toContain('lm-moe 2845 steps (1.457e6 tokens); lm-brown 4065 steps (2.081e6 tokens)');
     // Nothing ran: every ladder is unfinished at its first rung.
     expect(section(t, 'Stress ladder')).toContain('unfinished: rung 1× has runs missing');

@@ -2,7 +2,8 @@
  * The verdict rule on synthetic samples: decided only when the primary endpoint is Holm-significant
  * at 0.05 over the primary family, in the direction it shows; a 5 vs 5 complete separation (exact
  * p = 2/252 ≈ 0.0079) is inconclusive in a family of 7 (0.05/7 ≈ 0.0071) and decides in a family of
- * 6 (0.05/6 ≈ 0.0083); exploratory endpoints never change a verdict.
+ * 6 (0.05/6 ≈ 0.0083); exploratory endpoints never change a verdict; an endpoint not measured
+ * enters Holm with p = 1, so the family keeps its size and the others their thresholds.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -106,8 +107,36 @@ describe('decideClaims', () => {
     expect(undecided.detectable?.kind).toBe('hazard');
   });
 
+  it('an endpoint not measured enters Holm with p = 1 over k = 7: the others are decided at their full-family thresholds', () => {
+    const rng = new Rng(5);
+    const base = Array.from({ length: 20 }, () => rng.normal());
+    const lower = Array.from({ length: 20 }, () => rng.normal() - 2);
+    const family = familyOf(7);
+    const samples = Object.fromEntries(
+      family.filter((e) => e.subClaim !== 'c').map((e) => [e.subClaim, e.subClaim === 'b' ? { kind: 'values' as const, treatment: lower, baseline: base } : noEffect(20)]),
+    );
+    const d = decideClaims(family, samples, [], { unmeasured: { c: 'arm qkNorm did not run at 4×' } });
+    expect(d.primary.map((r) => r.endpoint.subClaim)).toEqual(IDS);
+    const b = d.primary[1]!;
+    expect(b.p).toBeLessThan(0.05 / 7);
+    // The smallest p faces Holm's first step over all 7, not 6.
+    expect(b.holmP).toBeCloseTo(7 * b.p, 12);
+    expect(b.verdict).toBe('supported');
+    expect(b.unmeasured).toBeNull();
+    const c = d.primary[2]!;
+    expect(c).toMatchObject({ p: 1, holmP: 1, verdict: 'inconclusive', observed: null, shift: null, nTreatment: 0, nBaseline: 0, detectable: null, unmeasured: 'arm qkNorm did not run at 4×' });
+    // No test ran and no data entered: nothing for a bundle to re-derive but the rule's p = 1.
+    expect([c.samples, c.method, c.permutations, c.rejected]).toEqual([null, null, null, false]);
+    expect(b.samples).toEqual({ kind: 'values', treatment: lower, baseline: base });
+    // The measured endpoints get the same p and Holm p as if the missing one had been measured with p = 1.
+    const measured = decideClaims(family, { ...samples, c: noEffect(20) });
+    expect(d.primary.map((r) => r.holmP)).toEqual(measured.primary.map((r) => r.holmP));
+  });
+
   it('refuses a family with a missing sample, a doubled sub-claim or the wrong kind of data', () => {
-    expect(() => decideClaims(familyOf(2), { a: separated })).toThrow(/\(b\).*no samples/);
+    expect(() => decideClaims(familyOf(2), { a: separated })).toThrow(/\(b\).*no samples, and no reason it was not measured/);
+    expect(() => decideClaims(familyOf(2), { a: separated, b: separated }, [], { unmeasured: { b: 'x' } })).toThrow(/\(b\): both samples and a reason/);
+    expect(() => decideClaims(familyOf(2), { a: separated, b: separated }, [], { unmeasured: { c: 'x' } })).toThrow(/unmeasured sub-claim\(s\) c: not in the primary family/);
     expect(() => validatePrimaryFamily([endpoint('a'), endpoint('a')])).toThrow(/more than one/);
     expect(() => decideClaims([endpoint('a', { metric: 'time to failure', test: 'log-rank', detector: null })], { a: separated })).toThrow(/survival/);
   });
@@ -117,6 +146,13 @@ describe('decideClaims', () => {
     expect(() => validatePrimaryFamily([endpoint('a', { phase: 'long', arm: 'qkNorm' })])).toThrow(/\(a\) reads the long-horizon phase: needs arm none/);
     expect(() => validatePrimaryFamily([endpoint('a', { phase: 'long', metric: 'time to failure', detector: null, test: 'log-rank' })])).toThrow(/long-horizon/);
     expect(() => validatePrimaryFamily([endpoint('a', { phase: 'ladder' as 'long' })])).toThrow(/phase "ladder"/);
+  });
+
+  it('the first-failure rung: time to failure on the stress runs with no arm only', () => {
+    const ttf = { metric: 'time to failure', detector: null, test: 'log-rank', multipliers: [1, 2, 4], rung: 'first-failure' } as const;
+    expect(() => validatePrimaryFamily([endpoint('c', ttf), endpoint('f', { ...ttf, phase: 'stress' })])).not.toThrow();
+    expect(() => validatePrimaryFamily([endpoint('c', { ...ttf, arm: 'bf16' })])).toThrow(/\(c\) reads the first-failure rung: needs arm none/);
+    expect(() => validatePrimaryFamily([endpoint('c', { rung: 'first-failure' })])).toThrow(/first-failure rung/);
   });
 
   it('property: exploratory endpoints never change a verdict, a p or a Holm p of the primary family', () => {
