@@ -5,8 +5,8 @@
  * rendered from the results.
  */
 import { renderTable } from '../text/table.js';
-import type { StudyCells } from './cells.js';
-import { firstFailure, isFailed, ladderNext } from './failure.js';
+import { failureRungs, type StudyCells } from './cells.js';
+import { isFailed, ladderNext } from './failure.js';
 import { ladderRungs, multLabel, onLadder, seedsOf } from './protocol.js';
 import { exploratory, pct } from './report_format.js';
 import type { LadderResult, StudyResults } from './results.js';
@@ -28,7 +28,8 @@ export function ladderResults(cells: StudyCells): LadderResult[] {
         return [...runs, ...Array.from({ length: Math.max(0, seeds - runs.length) }, () => undefined)];
       };
       const next = ladderNext(ladderRungs(cap), labels, runsAt, t.failure);
-      const firsts = Object.fromEntries(labels.map((l) => [l, firstFailure(new Map(t.stress.map((c) => [c.multiplier, found(l, c.multiplier)])), t.failure)]));
+      // Where each optimizer first failed in half its runs: the rule that places the arms (cells.ts).
+      const { firsts } = failureRungs(t.stress, labels, t.failure, []);
       const rungs = t.stress
         .filter((c) => labels.some((l) => found(l, c.multiplier).length > 0))
         .map((c) => ({
