@@ -4,16 +4,24 @@
  */
 import type { ExperimentSpec } from '../train/config.js';
 import type { StepRecord } from '../train/loop.js';
+import type { CurveField } from '../study/digest.js';
 import { count } from '../text/plural.js';
 import type { CurvePanel, CurveSeries } from './specs.js';
-import { band, divergenceEvents, field, hasMetric, spikeEvents, traceOf, type MetricAccessor } from './traces.js';
+import { band, divergenceEvents, field, spikeEvents, traceOf, type Trace } from './traces.js';
 
-/** One run as the figures need it. */
+/** One run as the figures need it: its trace of any per-step metric, by field name. */
 export interface RunData {
   readonly seed: number;
-  readonly records: readonly StepRecord[];
   readonly diverged: boolean;
+  readonly trace: (field: string) => Trace;
 }
+
+/** A run folder's data, traced from its per-step records. */
+export const recordsRunData = (seed: number, records: readonly StepRecord[], diverged: boolean): RunData => ({
+  seed,
+  diverged,
+  trace: (name) => traceOf(seed, records, field(name), diverged),
+});
 
 /** Regression tasks are trained on mean squared error; the others (MNIST, language) on cross-entropy, in nats. */
 const MSE_DATA = new Set(['regimes', 'teacher']);
@@ -24,8 +32,8 @@ export function lossUnit(spec: Pick<ExperimentSpec, 'data'> | undefined): string
 
 /** A per-step metric that gets its own figure when the runs record it. */
 export interface MetricFigure {
-  /** StepRecord field. */
-  readonly field: string;
+  /** StepRecord field; one a study run's digest keeps a curve of (study/digest.ts), so the study figures can draw it. */
+  readonly field: CurveField;
   /** File-name part. */
   readonly slug: string;
   readonly name: string;
@@ -71,17 +79,14 @@ export const EXTRA_METRICS: readonly MetricFigure[] = [
   },
 ];
 
-/** Per-step fields the study figures read: the loss curves, the evaluations and the extra metrics (a bundle keeps these). */
-export const FIGURE_RECORD_FIELDS: readonly string[] = ['loss', 'evalLoss', ...EXTRA_METRICS.map((m) => m.field)];
 
 export function metricsPresent(runs: readonly RunData[]): MetricFigure[] {
-  const records = runs.map((r) => r.records);
-  return EXTRA_METRICS.filter((m) => hasMetric(records, m.field));
+  return EXTRA_METRICS.filter((m) => runs.some((r) => r.trace(m.field).values.length > 0));
 }
 
 /** One series (an optimizer's runs) of one metric: band over seeds, spike and divergence markers. */
-export function curveSeries(label: string, runs: readonly RunData[], metric: MetricAccessor, opts: { spikes: boolean; maxPoints?: number }): CurveSeries {
-  const traces = runs.map((r) => traceOf(r.seed, r.records, metric, r.diverged));
+export function curveSeries(label: string, runs: readonly RunData[], fieldName: string, opts: { spikes: boolean; maxPoints?: number }): CurveSeries {
+  const traces = runs.map((r) => r.trace(fieldName));
   return {
     label,
     band: band(traces, opts.maxPoints ?? 200),
@@ -96,8 +101,7 @@ export function curvePanels(
   fieldName: string,
   opts: { spikes: boolean },
 ): CurvePanel[] {
-  const metric = field(fieldName);
-  return groups.map((g) => ({ title: g.title, series: g.series.filter((s) => s.runs.length > 0).map((s) => curveSeries(s.label, s.runs, metric, opts)) }));
+  return groups.map((g) => ({ title: g.title, series: g.series.filter((s) => s.runs.length > 0).map((s) => curveSeries(s.label, s.runs, fieldName, opts)) }));
 }
 
 /** "3 seeds" or "2–3 seeds" over the given series. */

@@ -5,7 +5,7 @@
  * task's variants (a study's arms, precisions, tuning runs) are its panels, side by side.
  */
 import { runSeries, type LoadedRun, type RunSeries } from '../train/run_dirs.js';
-import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
+import { curvePanels, lossUnit, metricsPresent, recordsRunData, seedsPhrase, type RunData } from './curves.js';
 import { seriesColours, shadesOf } from '../text/palette.js';
 import { curveFigure, type Figure } from './specs.js';
 
@@ -34,7 +34,7 @@ function nameColours(series: readonly RunSeries[]): Map<string, string> {
   return out;
 }
 
-const toRunData = (r: LoadedRun): RunData => ({ seed: r.config.seed, records: r.metrics, diverged: r.summary?.diverged === true });
+const toRunData = (r: LoadedRun): RunData => recordsRunData(r.config.seed, r.metrics, r.summary?.diverged === true);
 
 const LEGEND_TITLE = 'optimizer and LR';
 
@@ -72,7 +72,7 @@ export function runFigures(runs: readonly LoadedRun[]): Figure[] {
       }),
     );
     const all = groups.flatMap((g) => g.series.flatMap((s) => s.runs));
-    if (all.some((r) => r.records.some((x) => typeof x.evalLoss === 'number'))) {
+    if (all.some((r) => r.trace('evalLoss').values.length > 0)) {
       push(
         curveFigure({
           id: `eval-${experiment}`,

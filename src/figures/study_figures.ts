@@ -13,7 +13,7 @@ import type { RunSummary } from '../train/run.js';
 import { curvePanels, lossUnit, metricsPresent, seedsPhrase, type RunData } from './curves.js';
 import { seriesColours } from '../text/palette.js';
 import { curveFigure, lrSensitivityFigure, rateFigure, type Figure, type RatePanel } from './specs.js';
-import { meanWithCI } from './traces.js';
+import { digestTrace, meanWithCI } from './traces.js';
 import { forestFigure } from './forest.js';
 
 interface StressRun extends RunData {
@@ -33,7 +33,12 @@ function stressRuns(r: StudyResults, task: string): Map<number, Map<string, Stre
       const runs = cell?.runs[label] ?? [];
       byLabel.set(
         label,
-        runs.flatMap((x) => (x.metrics ? [{ seed: x.summary.seed, summary: x.summary, diverged: x.summary.diverged, records: x.metrics }] : [])),
+        runs.flatMap((x) => {
+          const digest = x.digest;
+          if (!digest) return [];
+          const { seed, diverged } = x.summary;
+          return [{ seed, summary: x.summary, diverged, trace: (name: string) => digestTrace(seed, digest, name, diverged) }];
+        }),
       );
     }
     out.set(m, byLabel);

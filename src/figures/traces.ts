@@ -1,10 +1,11 @@
 /**
- * From per-step records to the rows a figure plots: a median/IQR band over seeds (downsampled so a
+ * From per-step records (or a study run's digest) to the rows a figure plots: a median/IQR band over seeds (downsampled so a
  * 10k-step curve stays a few hundred points), spike events, divergence points, and bootstrap CIs of
  * per-run rates. Pure functions of numbers; no file access.
  */
 import { bootstrapDiffCI, quantile } from '../study/stats.js';
 import type { StepRecord } from '../train/loop.js';
+import { bucketCentre, eventStarts, type RunDigest } from '../study/digest.js';
 
 /** One run's series of one metric, and what happened to the run. */
 export interface Trace {
@@ -12,10 +13,15 @@ export interface Trace {
   /** Steps with a finite value of the metric, ascending. */
   readonly steps: readonly number[];
   readonly values: readonly number[];
-  /** First step of each spike event (a run of consecutive flagged steps) and the detectors that fired. */
-  readonly spikes: readonly { step: number; detectors: readonly string[] }[];
+  /**
+   * First step of each spike event (a run of consecutive flagged steps), the detectors that fired,
+   * and the metric's value there (or the last one before it; null when there is none yet).
+   */
+  readonly spikes: readonly { step: number; detectors: readonly string[]; value: number | null }[];
   /** Step at which the run diverged (its last record), or null. */
   readonly divergedAt: number | null;
+  /** The last finite value of the metric (where a divergence marker sits), or null. */
+  readonly lastValue: number | null;
 }
 
 export type MetricAccessor = (r: StepRecord) => number | null | undefined;
@@ -28,12 +34,6 @@ export function field(name: string): MetricAccessor {
   };
 }
 
-/** True when some record carries a finite number in `name` (e.g. LM-only metrics). */
-export function hasMetric(records: readonly (readonly StepRecord[])[], name: string): boolean {
-  const get = field(name);
-  return records.some((rs) => rs.some((r) => Number.isFinite(get(r) ?? NaN)));
-}
-
 /**
  * One run's trace of a metric. `diverged` comes from the summary (when there is one): a diverged
  * run's last record is the divergence step, whose loss is not finite.
@@ -41,7 +41,7 @@ export function hasMetric(records: readonly (readonly StepRecord[])[], name: str
 export function traceOf(seed: number, records: readonly StepRecord[], metric: MetricAccessor, diverged: boolean): Trace {
   const steps: number[] = [];
   const values: number[] = [];
-  const spikes: { step: number; detectors: string[] }[] = [];
+  const spikes: { step: number; detectors: string[]; value: number | null }[] = [];
   let previousFlagged = false;
   for (const r of records) {
     const v = metric(r);
@@ -50,10 +50,28 @@ export function traceOf(seed: number, records: readonly StepRecord[], metric: Me
       values.push(v);
     }
     const flagged = (r.spikes?.length ?? 0) > 0;
-    if (flagged && !previousFlagged) spikes.push({ step: r.step, detectors: [...r.spikes!] });
+    if (flagged && !previousFlagged) spikes.push({ step: r.step, detectors: [...r.spikes!], value: values.at(-1) ?? null });
     previousFlagged = flagged;
   }
-  return { seed, steps, values, spikes, divergedAt: diverged ? (records.at(-1)?.step ?? null) : null };
+  return { seed, steps, values, spikes, divergedAt: diverged ? (records.at(-1)?.step ?? null) : null, lastValue: values.at(-1) ?? null };
+}
+
+/**
+ * One run's trace of a metric from its digest (study/digest.ts): a point per curve bucket at the
+ * mean step of its values, and the spike and divergence markers at the run's own values. Empty
+ * when the run did not record the metric.
+ */
+export function digestTrace(seed: number, digest: RunDigest, name: string, diverged: boolean): Trace {
+  const curve = digest.curves[name];
+  const steps: number[] = [];
+  const values: number[] = [];
+  curve?.means.forEach((v, b) => {
+    if (v === null) return;
+    steps.push(curve.steps?.[b] ?? bucketCentre(b, digest.width, digest.lastStep));
+    values.push(v);
+  });
+  const spikes = eventStarts(digest.flagged).map(([step, detectors], k) => ({ step, detectors, value: curve?.atEvents[k] ?? null }));
+  return { seed, steps, values, spikes, divergedAt: diverged ? digest.lastStep : null, lastValue: curve?.last ?? null };
 }
 
 export interface BandPoint {
@@ -114,29 +132,18 @@ export interface EventPoint {
   readonly note: string;
 }
 
-/** The value of a trace at `step`, or the last one before it. */
-function valueAt(t: Trace, step: number): number | undefined {
-  let v: number | undefined;
-  for (let i = 0; i < t.steps.length && t.steps[i]! <= step; i++) v = t.values[i];
-  return v;
-}
-
 /** Every spike event of every run, at the run's own value of the metric. */
 export function spikeEvents(traces: readonly Trace[]): EventPoint[] {
   return traces.flatMap((t) =>
-    t.spikes.flatMap((s) => {
-      const value = valueAt(t, s.step);
-      return value === undefined ? [] : [{ seed: t.seed, step: s.step, value, note: `spike (${s.detectors.join(', ')})` }];
-    }),
+    t.spikes.flatMap((s) => (s.value === null ? [] : [{ seed: t.seed, step: s.step, value: s.value, note: `spike (${s.detectors.join(', ')})` }])),
   );
 }
 
 /** One point per diverged run: its divergence step, at its last finite value. */
 export function divergenceEvents(traces: readonly Trace[]): EventPoint[] {
   return traces.flatMap((t) => {
-    if (t.divergedAt === null) return [];
-    const value = t.values.at(-1);
-    return value === undefined ? [] : [{ seed: t.seed, step: t.divergedAt, value, note: `diverged at step ${t.divergedAt}` }];
+    if (t.divergedAt === null || t.lastValue === null) return [];
+    return [{ seed: t.seed, step: t.divergedAt, value: t.lastValue, note: `diverged at step ${t.divergedAt}` }];
   });
 }
 

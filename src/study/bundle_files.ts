@@ -9,3 +9,5 @@ export const BUNDLE_RUNS_FILE = 'runs.json.gz';
 export const PRIMARY_FILE = 'primary.json';
 /** The report `report` writes into a study folder or a bundle. */
 export const REPORT_FILE = 'REPORT.md';
+/** A restored run's digest (digest.ts) in place of its per-step records (restore.ts). */
+export const DIGEST_FILE = 'digest.json';

@@ -5,7 +5,7 @@
  * which cell each belongs to, is decided afterwards without I/O (cells.ts), so the same data could
  * come from another source than a folder.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentSpec } from '../train/config.js';
 import type { StepRecord } from '../train/loop.js';
@@ -14,6 +14,8 @@ import { UsageError } from '../errors.js';
 import { METRICS_FILE, readMetrics } from '../train/run_files.js';
 import { loadSummary, warnToStderr } from '../train/run_readers.js';
 import { armLabels } from './arms.js';
+import { DIGEST_FILE } from './bundle_files.js';
+import { digestRun, type RunDigest } from './digest.js';
 import { armDirName, armSeedsOf, longDirName, longSeedsOf, planTuning, seedsOf, stressDirName, stressMultipliersOf, type StudySpec } from './protocol.js';
 import { readStudyFile, RUNS_DIR, STUDY_FILE, runnableArms } from './study.js';
 
@@ -22,8 +24,11 @@ export interface StudyRun {
   /** Its folder name inside runs/. */
   readonly name: string;
   readonly summary: RunSummary;
-  /** Per-step records of a stress or arm run; undefined for tuning runs and when metrics.jsonl is missing or damaged. */
-  readonly metrics: readonly StepRecord[] | undefined;
+  /**
+   * What the analysis reads of a stress, arm or long-horizon run's per-step records (digest.ts);
+   * undefined for tuning runs and when the records are missing or damaged.
+   */
+  readonly digest: RunDigest | undefined;
 }
 
 export interface LoadedStudy {
@@ -36,16 +41,20 @@ export interface LoadedStudy {
 /** A damaged summary is reported once and its run is absent from `runs`: the analysis counts it as missing. */
 const MISSING = 'counted as missing; rerun the study command to redo it';
 
-/** Per-step records, or undefined (a damaged file is reported once). */
-function readRecords(runDir: string): StepRecord[] | undefined {
+/**
+ * The digest of a run's per-step records, or undefined (a damaged file is reported once). A run
+ * restored from a bundle (restore.ts) has its digest in DIGEST_FILE instead of records.
+ */
+function readDigest(runDir: string, plannedSteps: number): RunDigest | undefined {
   const path = join(runDir, METRICS_FILE);
-  if (!existsSync(path)) return undefined;
+  const stored = join(runDir, DIGEST_FILE);
   try {
-    return readMetrics<StepRecord>(path);
+    if (existsSync(path)) return digestRun(readMetrics<StepRecord>(path), plannedSteps);
+    if (existsSync(stored)) return JSON.parse(readFileSync(stored, 'utf8')) as RunDigest;
   } catch (e) {
-    warnToStderr(`${(e as Error).message}; its curves are left out`);
-    return undefined;
+    warnToStderr(`${(e as Error).message.split('\n', 1)[0]}; its curves are left out`);
   }
+  return undefined;
 }
 
 /**
@@ -88,7 +97,7 @@ export function loadStudy(dir: string): LoadedStudy {
     const runDir = join(dir, RUNS_DIR, name);
     if (!existsSync(runDir)) continue;
     const summary = loadSummary(runDir, warnToStderr, MISSING);
-    if (summary) runs.set(name, { name, summary, metrics: records ? readRecords(runDir) : undefined });
+    if (summary) runs.set(name, { name, summary, digest: records ? readDigest(runDir, summary.plannedSteps) : undefined });
   }
   return { spec: file.spec, experiments: file.experiments, runs };
 }

@@ -3,11 +3,11 @@
  * report tabulates; per endpoint, the raw per-run values of each side that the statistics compare
  * (compare.ts); and the survival data of time to divergence. Pure functions of the cell's runs.
  */
-import type { StepRecord } from '../train/loop.js';
 import type { RunSummary } from '../train/run.js';
 import type { ArmName } from './arms.js';
 import type { StudyRun } from './collect.js';
 import type { Cell } from './cells.js';
+import { halfOf, type RunDigest } from './digest.js';
 import { failureReason, initialLossOf, type FailureContext, type FailureReason } from './failure.js';
 import type { LabelCell, SurvivalCurve } from './results.js';
 import { spikesPer1k, summarize, type Summary } from './stats.js';
@@ -16,31 +16,19 @@ import { kaplanMeier, logRank, type LogRank, type SurvivalObservation } from './
 /** Spike comparisons need at least this many non-diverged runs on each side. */
 export const MIN_STABLE_RUNS = 2;
 
-/** First step of the "last half" of a horizon: steps > this one. */
-export const halfOf = (plannedSteps: number) => Math.floor(plannedSteps / 2);
-
 /** Spike events of one detector per 1k completed steps, from the run's summary. */
 export const spikeRate = (s: RunSummary, detector: string) => spikesPer1k(s.spikes[detector] ?? 0, Math.max(1, s.steps));
 
 /**
  * Spike events of one detector that start in the last half (step > ⌊planned/2⌋), per 1k steps of the
- * last half the run completed; from metrics.jsonl, where each record lists the detectors that
- * flagged it (an event is a run of consecutive flagged steps, as in the summary's count).
+ * last half the run completed; from the run's flagged steps (an event is a run of consecutive
+ * steps the detector flagged, as in the summary's count).
  */
-function lateSpikeRate(records: readonly StepRecord[], detector: string, plannedSteps: number): number {
+function lateSpikeRate(digest: RunDigest, detector: string, plannedSteps: number): number {
   const half = halfOf(plannedSteps);
-  let events = 0;
-  let prevFlagged = false;
-  let prevStep = -1;
-  let lastStep = 0;
-  for (const r of records) {
-    const flagged = r.spikes?.includes(detector) === true;
-    if (flagged && r.step > half && !(prevFlagged && prevStep === r.step - 1)) events++;
-    prevFlagged = flagged;
-    prevStep = r.step;
-    lastStep = Math.max(lastStep, r.step);
-  }
-  return spikesPer1k(events, Math.max(1, lastStep - half));
+  const steps = digest.flagged.filter(([, ds]) => ds.includes(detector)).map(([step]) => step);
+  const events = steps.filter((step, i) => step > half && !(i > 0 && steps[i - 1] === step - 1)).length;
+  return spikesPer1k(events, Math.max(1, digest.lastStep - half));
 }
 
 /** The horizon minus the step a run diverged at; 0 for a run that did not diverge. */
@@ -61,15 +49,15 @@ export const failureObs = (s: RunSummary, failure: FailureContext): SurvivalObse
     ? { time: s.steps, event: false }
     : { time: s.diverged ? (s.divergedAtStep ?? s.steps) : s.steps, event: true };
 
-/** The per-step records of those runs that have them. */
-const recordsOf = (runs: readonly StudyRun[]) => runs.flatMap((r) => (r.metrics ? [r.metrics] : []));
+/** The digests of those runs that have records. */
+const digestsOf = (runs: readonly StudyRun[]) => runs.flatMap((r) => (r.digest ? [r.digest] : []));
 
 /** Per optimizer with runs: counts, rates and medians of the cell (baseline, then treatment). */
 export function labelCells(cell: Cell, failure: FailureContext, detectors: readonly string[]): Record<string, LabelCell> {
   const entries = Object.entries(cell.runsByLabel).flatMap(([label, runs]): [string, LabelCell][] => {
     if (runs.length === 0) return [];
     const stable = runs.filter((r) => !r.summary.diverged);
-    const withRecords = recordsOf(stable);
+    const withRecords = digestsOf(stable);
     const spikes: Record<string, Summary> = {};
     const late: Record<string, Summary> = {};
     if (stable.length > 0) {
@@ -171,10 +159,10 @@ export function endpointSamples(
   if (stableBase.length >= MIN_STABLE_RUNS && stableTreat.length >= MIN_STABLE_RUNS) {
     const rate = (rs: readonly StudyRun[], d: string) => rs.map((r) => spikeRate(r.summary, d));
     for (const d of detectors) out.push(sample('spikes', `spikes/1k (${d})`, rate(stableBase, d), rate(stableTreat, d), d));
-    const mb = recordsOf(stableBase);
-    const mt = recordsOf(stableTreat);
+    const mb = digestsOf(stableBase);
+    const mt = digestsOf(stableTreat);
     if (mb.length >= MIN_STABLE_RUNS && mt.length >= MIN_STABLE_RUNS) {
-      const late = (ms: readonly (readonly StepRecord[])[], d: string) => ms.map((m) => lateSpikeRate(m, d, cell.plannedSteps));
+      const late = (ms: readonly RunDigest[], d: string) => ms.map((m) => lateSpikeRate(m, d, cell.plannedSteps));
       for (const d of detectors) out.push(sample('lateSpikes', `late spikes/1k (${d})`, late(mb, d), late(mt, d), d));
     }
   }

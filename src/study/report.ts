@@ -7,7 +7,7 @@
 import { renderChart } from '../text/chart.js';
 import { renderTable } from '../text/table.js';
 import type { Comparison, StressCell, StudyResults } from './results.js';
-import { GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './signals.js';
+import { CURVE_POINTS, GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './digest.js';
 import { ARMS } from './arms.js';
 import { claimSection } from './claim_section.js';
 import { controlSection } from './control_section.js';
@@ -156,16 +156,17 @@ function balanceSection(r: StudyResults): string {
 }
 
 function curvesSection(r: StudyResults): string {
-  const parts = ['## Representative curves', '', 'Training loss, median over seeds, at 1× and at the largest multiplier.', ''];
+  const parts = ['## Representative curves', '', `Training loss at 1× and at the largest multiplier: per bucket of ⌈steps/${CURVE_POINTS}⌉ steps, the median over seeds of each run's mean loss in the bucket.`, ''];
   for (const [task, byMult] of Object.entries(r.curves)) {
     const mults = Object.keys(byMult).sort((a, b) => Number(a) - Number(b));
     for (const m of [...new Set([mults[0]!, mults[mults.length - 1]!])]) {
-      const series = Object.entries(byMult[m]!).map(([label, c]) => ({
+      const curves = Object.entries(byMult[m]!);
+      const series = curves.map(([label, c]) => ({
         label,
         values: c.values,
         note: `${c.n} seeds${c.diverged ? `, ${c.diverged} diverged (curve = median of the runs still going)` : ''}`,
       }));
-      parts.push('```', renderChart(series, { width: 90, height: 10, color: false, logY: true, title: `${task} at ${m}× tuned LR` }), '```', '');
+      parts.push('```', renderChart(series, { width: 90, height: 10, color: false, logY: true, title: `${task} at ${m}× tuned LR`, stepsPerValue: curves[0]![1].stepsPerValue }), '```', '');
     }
   }
   return parts.join('\n');

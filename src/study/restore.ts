@@ -1,16 +1,16 @@
 /**
  * A published bundle (bundle.ts) reopened as a study folder: study.json, and for every bundled run
- * runs/<name>/summary.json and, for the runs whose records the bundle keeps, metrics.jsonl.
+ * runs/<name>/summary.json and, for the runs with per-step records, their digest (digest.json).
  *
  * Why: a bundle is the only study artefact small enough to commit, so on machines whose sessions
  * keep nothing but what is committed, a long study carries over from one sitting to the next as a
  * bundle. Restored into a folder, the study command skips every restored run (a run counts as done
  * when summary.json holds its planned config's hash and the backend, train/run.ts completedSummary),
  * the ladder plans its next rung from the restored summaries, and only the rest is run. The
- * analysis reads the folder as it would the bundle (collect.ts reads summary.json and metrics.jsonl).
+ * analysis reads the folder as it would the bundle (collect.ts reads summary.json and digest.json).
  *
- * What a restored run lacks: config.json and the checkpoint (not in a bundle), and every per-step
- * field the analysis does not read (the bundle keeps only those). So the report of a finished
+ * What a restored run lacks: config.json, the checkpoint and metrics.jsonl (not in a bundle; the
+ * digest is what the analysis reads of the records). So the report of a finished
  * study is the one of the same study run in one go, and publishing it again gives the same bundle
  * data for the restored runs; `view` and `sample`, which need config.json or checkpoints, do not
  * apply to restored runs.
@@ -21,7 +21,8 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { ensureDir, METRICS_FILE, SUMMARY_FILE, toJSONLine, writeFileAtomic, writeJSONAtomic } from '../train/run_files.js';
+import { ensureDir, SUMMARY_FILE, writeJSONAtomic } from '../train/run_files.js';
+import { DIGEST_FILE } from './bundle_files.js';
 import { readSummary, warnToStderr } from '../train/run_readers.js';
 import { lockFolder } from '../train/lock.js';
 import { isBundle, loadBundle } from './bundle.js';
@@ -80,7 +81,7 @@ export function restoreBundle(bundle: string, out: string, warn: (line: string) 
       // An unfinished or damaged run: its checkpoint and metrics belong to a run the bundle has finished.
       rmSync(dir, { recursive: true, force: true });
       ensureDir(dir);
-      if (run.metrics) writeFileAtomic(join(dir, METRICS_FILE), run.metrics.map((r) => `${toJSONLine(r)}\n`).join(''));
+      if (run.digest) writeJSONAtomic(join(dir, DIGEST_FILE), run.digest);
       // Last, as a run writes it: summary.json is the mark of a finished run.
       writeJSONAtomic(join(dir, SUMMARY_FILE), run.summary);
       restored++;

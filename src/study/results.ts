@@ -144,7 +144,10 @@ export interface ArmStatus {
 
 /** A median training-loss curve of one label in one stress cell. */
 export interface MedianCurve {
+  /** Per curve bucket (digest.ts), the median over runs of each run's bucket mean. */
   readonly values: readonly number[];
+  /** Steps per value: value i covers steps i·stepsPerValue + 1 … (i + 1)·stepsPerValue. */
+  readonly stepsPerValue: number;
   readonly diverged: number;
   readonly n: number;
 }

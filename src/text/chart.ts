@@ -24,6 +24,8 @@ export interface ChartOptions {
   title?: string;
   /** Default 'step'. */
   xLabel?: string;
+  /** Steps each value stands for (a curve of bucket means): the x axis and divergence steps are scaled by it. Default 1. */
+  stepsPerValue?: number;
 }
 
 /**
@@ -130,6 +132,7 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
   const logY = options.logY ?? false;
   const color = options.color ?? useColor();
   const xLabel = options.xLabel ?? 'step';
+  const perValue = options.stepsPerValue ?? 1;
 
   // The figures' palette (src/figures/palette.ts), so an optimizer has one colour everywhere.
   const colours = seriesColours(series.map((s) => s.label));
@@ -139,7 +142,7 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
     const smoothed = smooth > 0 ? ema(kept, smooth) : [...kept];
     // Non-positive values have no logarithm: they become gaps, filled after downsampling.
     const ys = logY ? smoothed.map((v) => (v > 0 ? Math.log10(v) : Number.NaN)) : smoothed;
-    return { s, ys, last: kept.at(-1), divergedAt: cut < 0 ? null : cut + 1, color: ansiForeground(colours.get(s.label)!) };
+    return { s, ys, last: kept.at(-1), divergedAt: cut < 0 ? null : cut * perValue + 1, color: ansiForeground(colours.get(s.label)!) };
   });
   const steps = Math.max(0, ...series.map((s) => s.values.length));
   const finite = prepared.flatMap((p) => p.ys.filter(Number.isFinite));
@@ -181,7 +184,7 @@ export function renderChart(series: readonly ChartSeries[], options: ChartOption
     // Lines end with asciichart's blank column; trimming keeps them inside `width`.
     lines.push(...chart.split('\n').map((l) => l.trimEnd()));
     const span = Math.max(...curves.map((c) => c.length));
-    lines.push(xAxis(gutter, span, steps, xLabel, width));
+    lines.push(xAxis(gutter, span, steps * perValue, xLabel, width));
   }
 
   for (const [i, p] of prepared.entries()) {

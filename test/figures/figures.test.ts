@@ -67,6 +67,7 @@ describe('traces', () => {
     values,
     spikes: [],
     divergedAt,
+    lastValue: values.at(-1) ?? null,
   });
 
   it('band: per-step median and type-7 quartiles over the runs that have the step', () => {
@@ -90,8 +91,8 @@ describe('traces', () => {
     const t = traceOf(3, records, (r) => r.loss, true);
     expect(t.steps).toEqual([1, 2, 3, 4, 5]);
     expect(t.spikes).toEqual([
-      { step: 2, detectors: ['median'] },
-      { step: 5, detectors: ['gradnorm'] },
+      { step: 2, detectors: ['median'], value: 5 },
+      { step: 5, detectors: ['gradnorm'], value: 4 },
     ]);
     expect(t.divergedAt).toBe(6);
     expect(spikeEvents([t]).map((e) => [e.step, e.value])).toEqual([

@@ -21,6 +21,7 @@ import { STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { PrimaryEndpoint } from '../../src/study/verdict.js';
 import { writeStudyFixture } from '../figures/study_fixture.js';
 import type { StepRecord } from '../../src/train/loop.js';
+import { digestRun } from '../../src/study/digest.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { tempDir, tinyLm } from '../train/fixtures.js';
 
@@ -208,7 +209,7 @@ describe('a primary endpoint on the long-horizon phase', () => {
       backend: 'wasm',
       configHash: '0',
     };
-    return { name, summary, metrics };
+    return { name, summary, digest: digestRun(metrics, steps) };
   }
   const runs = new Map<string, StudyRun>();
   const add = (r: StudyRun) => runs.set(r.name, r);
@@ -310,7 +311,7 @@ describe('a time-to-failure endpoint at the first-failure rung', () => {
       for (const label of ['adamw', 'muon'] as const) {
         for (const seed of spec.seeds) {
           const name = stressDirName('tiny-lm', label, Number(m), seed);
-          runs.set(name, { name, summary: summary(label, seed < byLabel[label]), metrics: undefined });
+          runs.set(name, { name, summary: summary(label, seed < byLabel[label]), digest: undefined });
         }
       }
     }

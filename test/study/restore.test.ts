@@ -14,15 +14,14 @@ import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
 import { analyzeStudy } from '../../src/study/analyze.js';
 import { BUNDLE_FILE, BUNDLE_RUNS_FILE, loadBundle } from '../../src/study/bundle.js';
+import { DIGEST_FILE } from '../../src/study/bundle_files.js';
 import { loadStudy } from '../../src/study/collect.js';
-import { halfOf } from '../../src/study/endpoints.js';
 import { stopSignal } from '../../src/study/pool.js';
 import type { StudySpec } from '../../src/study/protocol.js';
 import { renderReport } from '../../src/study/report.js';
 import { restoreBundle } from '../../src/study/restore.js';
 import { assertSameStudy, RUNS_DIR, runStudy, STUDY_FILE, type StudyProgress } from '../../src/study/study.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
-import type { StepRecord } from '../../src/train/loop.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { CONFIG_FILE, METRICS_FILE, readJSON, SUMMARY_FILE } from '../../src/train/run_files.js';
 import { tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
@@ -128,7 +127,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
 describe('a finished study, published', () => {
-  it('keeps the last half of each long-horizon run (spike flags, growth signals): what (a) and the long-horizon section read', async () => {
+  it('keeps each long-horizon run’s digest (its late spike flags, growth fits): what (a) and the long-horizon section read', async () => {
     const out = join(root, 'results', 'single');
     expect((await cli(['publish', single, '--out', out])).status).toBe(0);
     const fromBundle = loadBundle(out);
@@ -136,10 +135,9 @@ describe('a finished study, published', () => {
     const long = [...fromFolder.runs.keys()].filter((n) => n.startsWith('long__'));
     expect(long.length).toBeGreaterThan(0);
     for (const name of long) {
-      const half = halfOf(fromFolder.runs.get(name)!.summary.steps);
-      const late = (records: readonly StepRecord[] | undefined) => (records ?? []).filter((r) => r.step > half).map((r) => [r.step, r.spikes ?? []]);
-      expect(late(fromFolder.runs.get(name)!.metrics).length).toBeGreaterThan(0);
-      expect(late(fromBundle.runs.get(name)!.metrics)).toEqual(late(fromFolder.runs.get(name)!.metrics));
+      const digest = fromFolder.runs.get(name)!.digest!;
+      expect(digest.lastStep).toBe(fromFolder.runs.get(name)!.summary.steps);
+      expect(fromBundle.runs.get(name)!.digest).toEqual(digest);
     }
     expect(report(out)).toBe(report(single));
   });
@@ -188,19 +186,20 @@ describe('a partial study, published', () => {
 });
 
 describe('restore', () => {
-  it('writes study.json and each bundled run’s summary.json byte for byte, metrics.jsonl where the bundle has records', () => {
+  it('writes study.json and each bundled run’s summary.json byte for byte, digest.json where the bundle has a digest', () => {
     expect(readFileSync(join(resumed, STUDY_FILE)).equals(readFileSync(join(part, STUDY_FILE)))).toBe(true);
     const bundled = loadBundle(bundle).runs;
     expect(names(resumed)).toEqual([...bundled.keys()].sort());
     for (const [name, run] of bundled) {
       const dir = join(resumed, RUNS_DIR, name);
       expect(readFileSync(join(dir, SUMMARY_FILE)).equals(readFileSync(join(part, RUNS_DIR, name, SUMMARY_FILE))), name).toBe(true);
-      expect(existsSync(join(dir, METRICS_FILE)), name).toBe(run.metrics !== undefined);
+      expect(existsSync(join(dir, DIGEST_FILE)), name).toBe(run.digest !== undefined);
+      expect(existsSync(join(dir, METRICS_FILE)), name).toBe(false);
       expect(existsSync(join(dir, CONFIG_FILE))).toBe(false);
     }
-    // Stress and arm runs carry records; tuning runs do not.
-    expect(names(resumed).filter((n) => existsSync(join(resumed, RUNS_DIR, n, METRICS_FILE))).some((n) => n.startsWith('stress__'))).toBe(true);
-    expect(names(resumed).filter((n) => n.startsWith('tune__')).every((n) => !existsSync(join(resumed, RUNS_DIR, n, METRICS_FILE)))).toBe(true);
+    // Stress and arm runs carry digests; tuning runs do not.
+    expect(names(resumed).filter((n) => existsSync(join(resumed, RUNS_DIR, n, DIGEST_FILE))).some((n) => n.startsWith('stress__'))).toBe(true);
+    expect(names(resumed).filter((n) => n.startsWith('tune__')).every((n) => !existsSync(join(resumed, RUNS_DIR, n, DIGEST_FILE)))).toBe(true);
   });
 
   it('the restored folder reads as the bundle, and publishes back to the same bundle data', async () => {
@@ -229,7 +228,7 @@ describe('restore', () => {
     writeFileSync(join(dir, RUNS_DIR, name, METRICS_FILE), '{"step":1}\n');
     const r = restoreBundle(bundle, dir);
     expect(r.kept).toBe(0);
-    expect(readdirSync(join(dir, RUNS_DIR, name)).sort()).toEqual([METRICS_FILE, SUMMARY_FILE]);
+    expect(readdirSync(join(dir, RUNS_DIR, name)).sort()).toEqual([DIGEST_FILE, SUMMARY_FILE]);
     expect(readFileSync(join(dir, RUNS_DIR, name, SUMMARY_FILE)).equals(readFileSync(join(part, RUNS_DIR, name, SUMMARY_FILE)))).toBe(true);
   });
 });

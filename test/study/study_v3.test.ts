@@ -464,7 +464,7 @@ describe('the analysis reads the v3 phases', () => {
       'stress__tiny-lm__muon__x2__s1',
       'stress__tiny-mlp__muon__x1__s0',
     ];
-    const runs = new Map(found.map((name) => [name, { name, summary: ok, metrics: undefined }]));
+    const runs = new Map(found.map((name) => [name, { name, summary: ok, digest: undefined }]));
     const cells = collectCells({ spec, experiments: Object.fromEntries(experiments), runs });
     const lmCells = cells.tasks.find((t) => t.task.experiment === 'tiny-lm')!;
     expect(lmCells.long.map((c) => [c.multiplier, c.plannedSteps, c.runsByLabel['muon']!.length, c.runsByLabel['adamw']!.length])).toEqual([

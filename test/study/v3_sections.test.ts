@@ -15,7 +15,7 @@ import type { StudyRun } from '../../src/study/collect.js';
 import { hodgesLehmann } from '../../src/study/exact.js';
 import { ladderResults } from '../../src/study/ladder_section.js';
 import { longHorizon, widthVariant } from '../../src/study/long_width.js';
-import { halfOf } from '../../src/study/endpoints.js';
+import { digestRun, halfOf } from '../../src/study/digest.js';
 import { longDirName, stressDirName, type StudySpec } from '../../src/study/protocol.js';
 import { seedList } from '../../src/study/protocol_section.js';
 import { renderReport } from '../../src/study/report.js';
@@ -98,7 +98,7 @@ const records = (steps: number, flagged: readonly number[]): StepRecord[] =>
 
 function runs(): Map<string, StudyRun> {
   const out = new Map<string, StudyRun>();
-  const add = (name: string, s: RunSummary, metrics?: StepRecord[]) => out.set(name, { name, summary: s, metrics });
+  const add = (name: string, s: RunSummary, metrics?: StepRecord[]) => out.set(name, { name, summary: s, digest: metrics ? digestRun(metrics, s.plannedSteps) : undefined });
   for (const label of ['adamw', 'muon']) {
     for (const [m, fails] of Object.entries(LADDER_FAILS[label]!)) {
       LADDER_SEEDS.forEach((seed, i) =>
@@ -159,8 +159,8 @@ describe('stress ladder', () => {
     expect(ladderResults(collectCells({ spec, experiments: Object.fromEntries(experiments), runs: found }))[0]).toMatchObject({ stop: 'unfinished', next: 4 });
     // Muon never fails: its failing runs at 2× and 4× replaced by good ones, and rung 8× run too.
     const capped = runs();
-    for (const m of [2, 4, 8]) for (const seed of LADDER_SEEDS) capped.set(stressDirName('tiny-lm', 'muon', m, seed), { name: '', summary: summary({}), metrics: undefined });
-    for (const seed of LADDER_SEEDS) capped.set(stressDirName('tiny-lm', 'adamw', 8, seed), { name: '', summary: diverged(), metrics: undefined });
+    for (const m of [2, 4, 8]) for (const seed of LADDER_SEEDS) capped.set(stressDirName('tiny-lm', 'muon', m, seed), { name: '', summary: summary({}), digest: undefined });
+    for (const seed of LADDER_SEEDS) capped.set(stressDirName('tiny-lm', 'adamw', 8, seed), { name: '', summary: diverged(), digest: undefined });
     const c = analyze(spec, capped);
     expect(c.phases.ladder[0]).toMatchObject({ stop: 'cap', next: null, firstFailure: { adamw: 2, muon: null } });
     expect(c.phases.ladder[0]!.rungs.map((g) => g.multiplier)).toEqual([1, 2, 4, 8]);

@@ -6,7 +6,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { FIGURE_RECORD_FIELDS } from '../../figures/curves.js';
 import { isBundle, writeBundle } from '../../study/bundle.js';
 import { loadStudy, type LoadedStudy } from '../../study/collect.js';
 import { count } from '../../text/plural.js';
@@ -38,7 +37,7 @@ async function publishCommand(dir: string, flags: { out: string }): Promise<0> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { bytes } = writeBundle(out, loaded, FIGURE_RECORD_FIELDS);
+  const { bytes } = writeBundle(out, loaded);
   // The report is made from the bundle just written, not from the folder: a bundle that lost
   // something the report needs shows here, and the published files are the bundle's own.
   await writeReport(out, analyzeFolder(out));

@@ -1,0 +1,165 @@
+/**
+ * A run's per-step records reduced, once, to everything the analysis, the report and the figures
+ * read of them: the spike flags, the growth fit of each signal over the last half, the MoE balance
+ * by tenths, and each plotted field's curve at a fixed resolution. The analysis reads digests only,
+ * never records, so a study folder (digested as it is loaded, collect.ts) and a published bundle
+ * (which stores the digests, bundle.ts) give the same report byte for byte, and a bundle stays a
+ * few MB however long the runs were.
+ *
+ * What is exact and what is reduced: spike flags, the last step, growth slopes and balance tenths
+ * are computed from every step at full precision. Curves are bucket means (CURVE_POINTS buckets over
+ * the planned horizon) kept to CURVE_DIGITS significant digits: what a figure or a terminal chart
+ * of ≤ 100 columns can show. The value of each field at each spike event and at a run's last finite
+ * step are kept too, so a figure's markers sit on the run's own values, not on a bucket mean.
+ */
+import type { StepRecord } from '../train/loop.js';
+import { logSlope } from './stats.js';
+
+/** First step of the "last half" of a horizon: steps > this one. */
+export const halfOf = (plannedSteps: number) => Math.floor(plannedSteps / 2);
+
+/** A run's signal growth needs this many usable points in its last half. */
+export const MIN_GROWTH_POINTS = 5;
+/**
+ * Per-step signals whose growth over the last half is reported, in this order, when a task's runs
+ * record them: the LM's attention and output logits and the MoE router's, and the
+ * gradient norm (every task).
+ */
+export const GROWTH_SIGNALS = ['maxAttnLogit', 'outputLogZ', 'routerMaxLogit', 'gradNorm'] as const;
+/** Per-step MoE signals whose tenths make the balance traces. */
+export const BALANCE_SIGNALS = ['maxVio', 'routerMaxLogit', 'deadExperts'] as const;
+
+/** Buckets of a digested curve over the planned horizon (fewer for a horizon of fewer steps). */
+export const CURVE_POINTS = 100;
+/** Significant digits of a digested curve's values. */
+export const CURVE_DIGITS = 4;
+/**
+ * Per-step fields kept as curves when the records carry them: the training and eval loss, and the
+ * MoE and attention statistics the figures plot (figures/curves.ts EXTRA_METRICS reads a subset).
+ */
+export const CURVE_FIELDS = ['loss', 'evalLoss', 'maxVio', 'routerMaxLogit', 'maxAttnLogit', 'minAttnEntropy'] as const;
+export type CurveField = (typeof CURVE_FIELDS)[number];
+
+/** One field of one run over its horizon. */
+export interface Curve {
+  /** Mean of the field's finite values in each bucket, from bucket 0 up to the run's last; null where none. */
+  readonly means: readonly (number | null)[];
+  /**
+   * Mean step of those values, per bucket; absent when every bucket's is the centre of the steps it
+   * spans up to the run's last step (a field recorded at every step), which the reader recomputes.
+   */
+  readonly steps?: readonly (number | null)[];
+  /** The value at the start of each spike event (RunDigest.events), or the last one before it; null when none yet. */
+  readonly atEvents: readonly (number | null)[];
+  /** The last finite value (a diverged run's, before it blew up). */
+  readonly last: number | null;
+}
+
+/** What the analysis reads of one run's records. */
+export interface RunDigest {
+  /** The step of the last record. */
+  readonly lastStep: number;
+  /** Steps per curve bucket: ⌈planned steps / CURVE_POINTS⌉; bucket b spans steps b·width + 1 … (b + 1)·width. */
+  readonly width: number;
+  /** Every flagged step, ascending, with the detectors that flagged it. */
+  readonly flagged: readonly (readonly [number, readonly string[]])[];
+  /** GROWTH_SIGNALS with a positive finite value at some step. */
+  readonly positive: readonly string[];
+  /** Per GROWTH_SIGNAL: the log-slope per 1k steps over the last half, null with < MIN_GROWTH_POINTS usable points. */
+  readonly growth: Readonly<Record<string, number | null>>;
+  /** Per BALANCE_SIGNAL the records carry: its mean over each tenth of the planned horizon (null: no value there). */
+  readonly tenths: Readonly<Record<string, readonly (number | null)[]>>;
+  /** Per CURVE_FIELD the records carry. */
+  readonly curves: Readonly<Record<string, Curve>>;
+}
+
+const valueOf = (r: StepRecord, field: string): number => {
+  const v = (r as unknown as Record<string, unknown>)[field];
+  return typeof v === 'number' ? v : NaN;
+};
+
+/**
+ * Mean of a per-step series over each of `parts` equal slices of the planned horizon (value i is
+ * step i + 1). Slices a run never reached (it diverged) are NaN, so runs of different lengths line up.
+ */
+function slices(values: readonly number[], parts: number, plannedSteps: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < parts; i++) {
+    const a = Math.floor((i * plannedSteps) / parts);
+    const b = Math.max(a + 1, Math.floor(((i + 1) * plannedSteps) / parts));
+    const xs = values.slice(a, b).filter(Number.isFinite);
+    out.push(xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
+  }
+  return out;
+}
+
+const round = (x: number) => (x === 0 ? 0 : Number(x.toPrecision(CURVE_DIGITS)));
+const orNull = (x: number) => (Number.isFinite(x) ? x : null);
+
+/** Start steps of the spike events: a flagged step whose previous step is not flagged. */
+export function eventStarts(flagged: RunDigest['flagged']): (readonly [number, readonly string[]])[] {
+  return flagged.filter(([step], i) => i === 0 || flagged[i - 1]![0] !== step - 1);
+}
+
+/** The centre of the steps bucket b spans, up to `lastStep`. */
+export const bucketCentre = (b: number, width: number, lastStep: number) => (b * width + 1 + Math.min((b + 1) * width, lastStep)) / 2;
+
+function curveOf(records: readonly StepRecord[], field: string, width: number, events: readonly number[]): Curve | undefined {
+  const sums: { sum: number; count: number; stepSum: number }[] = [];
+  let last = NaN;
+  const atEvents: (number | null)[] = [];
+  let e = 0;
+  for (const r of records) {
+    const v = valueOf(r, field);
+    if (Number.isFinite(v)) {
+      const b = Math.floor((r.step - 1) / width);
+      const s = (sums[b] ??= { sum: 0, count: 0, stepSum: 0 });
+      s.sum += v;
+      s.count++;
+      s.stepSum += r.step;
+      last = v;
+    }
+    while (e < events.length && events[e]! <= r.step) {
+      atEvents.push(orNull(round(last)));
+      e++;
+    }
+  }
+  if (!Number.isFinite(last)) return undefined;
+  while (atEvents.length < events.length) atEvents.push(orNull(round(last)));
+  const lastStep = records.at(-1)!.step;
+  const buckets = Array.from({ length: sums.length }, (_, b) => sums[b]);
+  const means = buckets.map((s) => (s ? round(s.sum / s.count) : null));
+  const steps = buckets.map((s) => (s ? s.stepSum / s.count : null));
+  const dense = steps.every((x, b) => x === null || x === bucketCentre(b, width, lastStep));
+  return { means, ...(dense ? {} : { steps }), atEvents, last: round(last) };
+}
+
+/** The digest of a run's records over a horizon of `plannedSteps`. */
+export function digestRun(records: readonly StepRecord[], plannedSteps: number): RunDigest {
+  const width = Math.max(1, Math.ceil(plannedSteps / CURVE_POINTS));
+  const flagged = records.flatMap((r): (readonly [number, readonly string[]])[] => (r.spikes && r.spikes.length > 0 ? [[r.step, [...r.spikes]]] : []));
+  const events = eventStarts(flagged).map(([step]) => step);
+  const half = halfOf(plannedSteps);
+  const late = records.filter((r) => r.step > half);
+  const growth: Record<string, number | null> = {};
+  const positive: string[] = [];
+  for (const signal of GROWTH_SIGNALS) {
+    if (records.some((r) => valueOf(r, signal) > 0)) positive.push(signal);
+    if (!records.some((r) => Number.isFinite(valueOf(r, signal)))) continue;
+    const fit = logSlope(
+      late.map((r) => r.step),
+      late.map((r) => valueOf(r, signal)),
+    );
+    growth[signal] = fit && fit.n >= MIN_GROWTH_POINTS ? fit.slope * 1000 : null;
+  }
+  const tenths: Record<string, (number | null)[]> = {};
+  for (const signal of BALANCE_SIGNALS) {
+    if (records.some((r) => Number.isFinite(valueOf(r, signal)))) tenths[signal] = slices(records.map((r) => valueOf(r, signal)), 10, plannedSteps).map(orNull);
+  }
+  const curves: Record<string, Curve> = {};
+  for (const field of CURVE_FIELDS) {
+    const c = curveOf(records, field, width, events);
+    if (c) curves[field] = c;
+  }
+  return { lastStep: records.at(-1)?.step ?? 0, width, flagged, positive, growth, tenths, curves };
+}
