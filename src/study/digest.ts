@@ -71,6 +71,27 @@ export interface RunDigest {
   readonly tenths: Readonly<Record<string, readonly (number | null)[]>>;
   /** Per CURVE_FIELD the records carry. */
   readonly curves: Readonly<Record<string, Curve>>;
+  /** Per optimizer group with an Adam second moment: the signal of Adam's spike mechanism around this run's spike events. */
+  readonly mechanism: Readonly<Record<string, Mechanism>>;
+}
+
+/**
+ * Steps before a spike event over which the mechanism's signal is averaged: long enough to smooth
+ * one step's noise, short against the second moment's memory (1/(1 − β₂) = 1000 steps at β₂ = 0.999).
+ */
+export const MECHANISM_WINDOW = 10;
+
+/**
+ * Adam's second-moment spike mechanism (docs/references.md#adam-spikes): the share of a group's coordinates whose
+ * squared gradient is far below their second moment (StepRecord.smallGradShare), over the run and
+ * just before each spike event. If Adam's spikes come from this mechanism, the share is high
+ * before them.
+ */
+export interface Mechanism {
+  /** Mean share over every recorded step. */
+  readonly mean: number;
+  /** Per spike event (RunDigest's event starts): the mean share over the MECHANISM_WINDOW steps before it; null when none was recorded. */
+  readonly beforeEvents: readonly (number | null)[];
 }
 
 const valueOf = (r: StepRecord, field: string): number => {
@@ -161,5 +182,22 @@ export function digestRun(records: readonly StepRecord[], plannedSteps: number):
     const c = curveOf(records, field, width, events);
     if (c) curves[field] = c;
   }
-  return { lastStep: records.at(-1)?.step ?? 0, width, flagged, positive, growth, tenths, curves };
+  return { lastStep: records.at(-1)?.step ?? 0, width, flagged, positive, growth, tenths, curves, mechanism: mechanismOf(records, events) };
+}
+
+function mechanismOf(records: readonly StepRecord[], events: readonly number[]): Record<string, Mechanism> {
+  const groups = [...new Set(records.flatMap((r) => Object.keys(r.smallGradShare ?? {})))].sort();
+  const mean = (xs: readonly number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+  const out: Record<string, Mechanism> = {};
+  for (const g of groups) {
+    const at = records.flatMap((r) => {
+      const v = r.smallGradShare?.[g];
+      return typeof v === 'number' && Number.isFinite(v) ? [[r.step, v] as const] : [];
+    });
+    const all = mean(at.map(([, v]) => v));
+    if (all === null) continue;
+    const beforeEvents = events.map((e) => mean(at.filter(([step]) => step >= e - MECHANISM_WINDOW && step < e).map(([, v]) => v)));
+    out[g] = { mean: all, beforeEvents };
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
 /**
  * REPORT.md from StudyResults: the verdicts (verdict_section.ts), the protocol (protocol_section.ts),
  * tuned LRs, sensitivity, stress tables, study v3's exploratory phases (ladder_section.ts,
- * long_section.ts, width_section.ts, control_section.ts: each only when the study has the phase),
+ * long_section.ts, width_section.ts, control_section.ts, mechanism_section.ts: each only when the
+ * study has the phase),
  * balance, curves, then the claim check (claim_section.ts).
  */
 import { renderChart } from '../text/chart.js';
@@ -11,6 +12,7 @@ import { CURVE_POINTS, GROWTH_SIGNALS, MIN_GROWTH_POINTS } from './digest.js';
 import { ARMS } from './arms.js';
 import { claimSection } from './claim_section.js';
 import { controlSection } from './control_section.js';
+import { mechanismSection } from './mechanism_section.js';
 import { ladderSection } from './ladder_section.js';
 import { longSection } from './long_section.js';
 import { protocolSection } from './protocol_section.js';
@@ -310,7 +312,7 @@ export function renderReport(r: StudyResults, figures = '', answerFigures = ''):
     stressSection(r),
     '',
     // Study v3's phases, exploratory; each is '' (and takes no space) when the study lacks the phase.
-    ...[ladderSection(r), longSection(r), widthSection(r), controlSection(r)].flatMap((x) => (x ? [x, ''] : [])),
+    ...[ladderSection(r), longSection(r), widthSection(r), controlSection(r), mechanismSection(r)].flatMap((x) => (x ? [x, ''] : [])),
     survivalSection(r),
     '',
     growthSection(r),

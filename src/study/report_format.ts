@@ -20,4 +20,5 @@ export const phaseSections = (r: StudyResults): string[] =>
     ['Long horizon', r.phases.long],
     ['Width trend', r.phases.width],
     ['Positive control', r.phases.control],
+    ["Second-moment spike mechanism", r.phases.mechanism],
   ] as const).flatMap(([title, rows]) => (rows.length ? [title] : []));

@@ -237,6 +237,8 @@ export interface ControlResult {
   readonly spikesPer1k: Summary;
   /** Runs with at least one spike event. */
   readonly withSpike: number;
+  /** Final eval loss of the runs that did not diverge (median, min, max): the loss level its spikes came at. */
+  readonly finalEvalLoss: Summary | null;
 }
 
 /** Study v3's phases as the exploratory sections read them; each list is empty when the study lacks the phase. */
@@ -245,6 +247,27 @@ export interface PhaseResults {
   readonly long: readonly LongResult[];
   readonly width: readonly WidthTrend[];
   readonly control: readonly ControlResult[];
+  readonly mechanism: readonly MechanismRow[];
+}
+
+/** Adam's second-moment spike mechanism in one task, phase, optimizer and Adam group (mechanism_section.ts). */
+export interface MechanismRow {
+  readonly task: string;
+  readonly phase: 'stress' | 'long';
+  readonly label: string;
+  readonly group: string;
+  /** Runs that logged the signal. */
+  readonly runs: number;
+  /** Over runs: each run's mean share of coordinates with g² far below v̂. */
+  readonly runMean: Summary;
+  /** Spike events with the signal logged before them. */
+  readonly events: number;
+  /** Over events: the mean share in the window before the event. */
+  readonly before: Summary | null;
+  /** Over events: that minus its run's mean share. */
+  readonly excess: Summary | null;
+  /** Events whose share before exceeds their run's mean. */
+  readonly above: number;
 }
 
 /** A phase of the study (study.ts's order) with runs still to do. */

@@ -92,9 +92,21 @@ const CONTROL_SPIKES = [2, 0, 4];
 
 const longSteps = longHorizon(spec, experiments, lmTask).steps;
 
-/** Per-step records over `steps`, the median detector flagging `flagged`. */
+/** Mechanism: AdamW's share of small-gradient coordinates, high in the window before its spike. */
+const SHARE = { before: 0.5, else: 0.1 };
+
+/** Per-step records over `steps`, the median detector flagging `flagged`; AdamW's share high in the 10 steps before each. */
 const records = (steps: number, flagged: readonly number[]): StepRecord[] =>
-  Array.from({ length: steps }, (_, i) => ({ step: i + 1, loss: 2, gradNorm: 1, updateRms: {}, lr: 1, ms: 1, ...(flagged.includes(i + 1) ? { spikes: ['median'] } : {}) }));
+  Array.from({ length: steps }, (_, i) => ({
+    step: i + 1,
+    loss: 2,
+    gradNorm: 1,
+    updateRms: {},
+    lr: 1,
+    ms: 1,
+    smallGradShare: { adamw: flagged.some((f) => i + 1 >= f - 10 && i + 1 < f) ? SHARE.before : SHARE.else },
+    ...(flagged.includes(i + 1) ? { spikes: ['median'] } : {}),
+  }));
 
 function runs(): Map<string, StudyRun> {
   const out = new Map<string, StudyRun>();
@@ -249,7 +261,39 @@ describe('positive control', () => {
     expect(median[0]!.lr).toBe(tinyMlp.optimizers['adamw']!.options?.learningRate);
     const s = section(text, 'Positive control');
     expect(s).toContain('**Exploratory**: a check that the spike detectors fire where adamw is known to spike');
-    expect(s).toMatch(/\| tiny-mlp \| 1× +\| median +\| adamw +\| [\d.e-]+ \| 3 +\| 0 +\| 20 \[0–40\] +\| 66\.67% \(2\/3\) +\|/);
+    expect(s).toMatch(/\| tiny-mlp \| 1× +\| median +\| adamw +\| [\d.e-]+ \| 3 +\| 0 +\| 20 \[0–40\] +\| 66\.67% \(2\/3\) +\| 2\.1 \[2\.1–2\.1\] +\|/);
+    // Both reach the same loss level.
+    expect(median.map((x) => x.finalEvalLoss?.median)).toEqual([2.1, 2.1]);
+    expect(s).toContain("- tiny-mlp at 1×: the optimizers' final eval losses overlap: the spike rates compare runs at the same loss level.");
+  });
+
+  it('says when the loss levels do not overlap', () => {
+    const found = runs();
+    for (const seed of [0, 1, 2]) {
+      const name = stressDirName('tiny-mlp', 'muon', 1, seed);
+      found.set(name, { ...found.get(name)!, summary: summary({ evalLoss: 3 + seed }) });
+    }
+    const s = section(renderReport(analyze(spec, found)), 'Positive control');
+    expect(s).toContain("- tiny-mlp at 1×: the optimizers' final eval losses do not overlap: the optimizer that stays higher may avoid the spikes by not reaching their regime.");
+  });
+});
+
+describe("Second-moment spike mechanism", () => {
+  it('per task, phase, optimizer and group: the share over the run, before each spike event, and their difference', () => {
+    const long = r.phases.mechanism.filter((x) => x.phase === 'long');
+    expect(long.map((x) => [x.label, x.group, x.runs, x.events, x.above])).toEqual([
+      ['adamw', 'adamw', 4, 4, 4],
+      ['muon', 'adamw', 4, 0, 0],
+    ]);
+    const a = long[0]!;
+    const mean = (10 * SHARE.before + (longSteps - 10) * SHARE.else) / longSteps;
+    expect(a.runMean.median).toBeCloseTo(mean, 12);
+    expect(a.before!.median).toBeCloseTo(SHARE.before, 12);
+    expect(a.excess!.median).toBeCloseTo(SHARE.before - mean, 12);
+    expect(long[1]!.before).toBeNull();
+    const s = section(text, "Second-moment spike mechanism");
+    expect(s).toContain('**Exploratory**');
+    expect(s).toMatch(/\| tiny-lm +\| long +\| adamw +\| adamw +\| 4 +\| [\d.]+ \[[\d.]+–[\d.]+\] +\| 4 +\| 0\.5 \[0\.5–0\.5\] +\| [\d.]+ \[[\d.]+–[\d.]+\] +\| 100% \(4\/4\) +\|/);
   });
 });
 
@@ -263,7 +307,7 @@ describe('the protocol and the sections’ presence', () => {
     expect(p).toContain(`- Long horizon: tiny-lm at 1× each optimizer's tuned LR (the experiment's warm-up, then constant) for 0.5 tokens per active non-embedding parameter: tiny-lm ${longSteps} steps`);
     expect(p).toContain('or (f = 0.5) it lost at least the share f');
     // The sections follow the stress tables, in phase order.
-    const at = ['## Stress test', '## Stress ladder', '## Long horizon', '## Width trend', '## Positive control', '## Time to divergence'].map((h) => text.indexOf(h));
+    const at = ['## Stress test', '## Stress ladder', '## Long horizon', '## Width trend', '## Positive control', '## Second-moment spike mechanism', '## Time to divergence'].map((h) => text.indexOf(h));
     expect([...at].sort((a, b) => a - b)).toEqual(at);
   });
 
@@ -271,9 +315,9 @@ describe('the protocol and the sections’ presence', () => {
     const plain: StudySpec = { ...spec, tasks: [{ experiment: 'tiny-lm' }], stress: { multipliers: [1, 2, 4], steps: 100 }, long: undefined, failureProgressShare: undefined };
     const found = new Map([...runs()].filter(([name]) => name.startsWith('stress__tiny-lm__')));
     const p = analyze(plain, found);
-    expect(p.phases).toEqual({ ladder: [], long: [], width: [], control: [] });
+    expect(p.phases).toEqual({ ladder: [], long: [], width: [], control: [], mechanism: [] });
     const t = renderReport(p);
-    for (const h of ['Stress ladder', 'Long horizon', 'Width trend', 'Positive control']) expect(t).not.toContain(`## ${h}`);
+    for (const h of ['Stress ladder', 'Long horizon', 'Width trend', 'Positive control', 'Second-moment spike mechanism']) expect(t).not.toContain(`## ${h}`);
     expect(t).toContain('- Seeds: 0, 1 (n = 2), the same for every optimizer, LR and multiplier.');
     expect(t).toContain("- Stress: each experiment's own warm-up, then a constant LR at 1×, 2×, 4× each optimizer's tuned LR, for each task's stress horizon (below).");
     expect(t).not.toContain('lost at least the share f');
@@ -285,7 +329,7 @@ describe('the protocol and the sections’ presence', () => {
       const html = readFileSync((await writeStudyPages(dir, r)).htmlPath, 'utf8');
       expect(html).toContain('seeds 0, 1 for tuning (per task in REPORT.md)');
       // HTML-escaped: study's.
-      expect(html).toContain('the exploratory sections of the study&#39;s phases (stress ladder, long horizon, width trend, positive control)');
+      expect(html).toContain('the exploratory sections of the study&#39;s phases (stress ladder, long horizon, width trend, positive control, second-moment spike mechanism)');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
