@@ -76,10 +76,14 @@ export interface RunDigest {
 }
 
 /**
- * Steps before a spike event over which the mechanism's signal is averaged: long enough to smooth
- * one step's noise, short against the second moment's memory (1/(1 − β₂) = 1000 steps at β₂ = 0.999).
+ * The window before a spike event over which the mechanism's signal is averaged: MECHANISM_WINDOW
+ * steps ending MECHANISM_GAP steps before the flagged step. The gap skips the instability's own
+ * rise, which starts before a detector flags it (≈ 12 steps of exponential growth in the positive
+ * control) and during which large gradients already pull the share down; the window is long enough
+ * to average a step's noise and short against v̂'s memory (1/(1 − β₂) = 1000 steps at β₂ = 0.999).
  */
-export const MECHANISM_WINDOW = 10;
+export const MECHANISM_WINDOW = 50;
+export const MECHANISM_GAP = 20;
 
 /**
  * Adam's second-moment spike mechanism (docs/references.md#adam-spikes): the share of a group's coordinates whose
@@ -90,7 +94,7 @@ export const MECHANISM_WINDOW = 10;
 export interface Mechanism {
   /** Mean share over every recorded step. */
   readonly mean: number;
-  /** Per spike event (RunDigest's event starts): the mean share over the MECHANISM_WINDOW steps before it; null when none was recorded. */
+  /** Per spike event (RunDigest's event starts): the mean share over its window (MECHANISM_WINDOW); null when none was recorded. */
   readonly beforeEvents: readonly (number | null)[];
 }
 
@@ -196,7 +200,7 @@ function mechanismOf(records: readonly StepRecord[], events: readonly number[]):
     });
     const all = mean(at.map(([, v]) => v));
     if (all === null) continue;
-    const beforeEvents = events.map((e) => mean(at.filter(([step]) => step >= e - MECHANISM_WINDOW && step < e).map(([, v]) => v)));
+    const beforeEvents = events.map((e) => mean(at.filter(([step]) => step >= e - MECHANISM_GAP - MECHANISM_WINDOW && step < e - MECHANISM_GAP).map(([, v]) => v)));
     out[g] = { mean: all, beforeEvents };
   }
   return out;

@@ -8,7 +8,7 @@
 import { renderTable } from '../text/table.js';
 import { SMALL_GRAD_FRACTION } from '../optimizers/transforms.js';
 import type { Cell, StudyCells } from './cells.js';
-import { MECHANISM_WINDOW } from './digest.js';
+import { MECHANISM_GAP, MECHANISM_WINDOW } from './digest.js';
 import { exploratory, medIqr, pct } from './report_format.js';
 import type { MechanismRow, StudyResults } from './results.js';
 import { summarize } from './stats.js';
@@ -63,7 +63,7 @@ export function mechanismSection(r: StudyResults): string {
     '',
     exploratory('whether spike events follow the second-moment mechanism, where there are any'),
     '',
-    `Bai et al. 2025 trace Adam's loss spikes to the second-moment estimate v decaying while the squared gradients sit far below it, so that when gradients return the update g/√v is far larger than intended. The signal: per Adam group (${r.spec.baseline}'s parameters, and the non-matrix parameters Muon updates with its internal AdamW), the share of coordinates with g² < ${SMALL_GRAD_FRACTION}·v̂ at a step. Per task and phase, pooled over its cells: the share's mean over each run (median [IQR] over runs), the mean over the ${MECHANISM_WINDOW} steps before each spike event (any detector; median [IQR] over events), that minus its run's mean, and the events where it is higher. If the mechanism drives the spikes, the share before them is well above the run's mean.`,
+    `Bai et al. 2025 trace Adam's loss spikes to the second-moment estimate v decaying while the squared gradients sit far below it, so that when gradients return the update g/√v is far larger than intended. The signal: per Adam group (${r.spec.baseline}'s parameters, and the non-matrix parameters Muon updates with its internal AdamW), the share of coordinates with g² < ${SMALL_GRAD_FRACTION}·v̂ at a step. Per task and phase, pooled over its cells: the share's mean over each run (median [IQR] over runs), the mean over the ${MECHANISM_WINDOW} steps ending ${MECHANISM_GAP} steps before each spike event's first flagged step (any detector; the gap skips the instability's own rise, during which large gradients already lower the share; median [IQR] over events), that minus its run's mean, and the events where it is higher. If the mechanism drives the spikes, the share before them is well above the run's mean.`,
     '',
     renderTable(
       ['task', 'phase', 'optimizer', 'group', 'runs', 'share, run mean', 'spike events', 'share before events', 'before − run mean', 'events above run mean'],
