@@ -79,7 +79,6 @@ export const EXTRA_METRICS: readonly MetricFigure[] = [
   },
 ];
 
-
 export function metricsPresent(runs: readonly RunData[]): MetricFigure[] {
   return EXTRA_METRICS.filter((m) => runs.some((r) => r.trace(m.field).values.length > 0));
 }
