@@ -86,15 +86,17 @@ export const MECHANISM_WINDOW = 50;
 export const MECHANISM_GAP = 20;
 
 /**
- * Adam's second-moment spike mechanism (docs/references.md#adam-spikes): the share of a group's coordinates whose
- * squared gradient is far below their second moment (StepRecord.smallGradShare), over the run and
- * just before each spike event. If Adam's spikes come from this mechanism, the share is high
- * before them.
+ * Adam's second-moment spike mechanism (docs/references.md#adam-spikes): the share of a group's
+ * coordinates whose squared gradient is far below their second moment (StepRecord.smallGradShare),
+ * over the last half of the run and before each spike event that starts there. If Adam's spikes
+ * come from this mechanism, the share is high before them. The last half only, as for the late
+ * spike endpoints: early in a run the share moves with the warm-up and v̂'s bias correction, so an
+ * early event's window and the run's mean would compare different regimes.
  */
 export interface Mechanism {
-  /** Mean share over every recorded step. */
+  /** Mean share over the recorded steps of the last half. */
   readonly mean: number;
-  /** Per spike event (RunDigest's event starts): the mean share over its window (MECHANISM_WINDOW); null when none was recorded. */
+  /** Per spike event starting in the last half, in order: the mean share over its window (MECHANISM_WINDOW, which may reach back before the half); null when none was recorded. */
   readonly beforeEvents: readonly (number | null)[];
 }
 
@@ -186,10 +188,11 @@ export function digestRun(records: readonly StepRecord[], plannedSteps: number):
     const c = curveOf(records, field, width, events);
     if (c) curves[field] = c;
   }
-  return { lastStep: records.at(-1)?.step ?? 0, width, flagged, positive, growth, tenths, curves, mechanism: mechanismOf(records, events) };
+  return { lastStep: records.at(-1)?.step ?? 0, width, flagged, positive, growth, tenths, curves, mechanism: mechanismOf(records, half, events.filter((e) => e > half)) };
 }
 
-function mechanismOf(records: readonly StepRecord[], events: readonly number[]): Record<string, Mechanism> {
+/** The mechanism's signal per Adam group over the steps after `half` and before each of `events` (those starting there). */
+function mechanismOf(records: readonly StepRecord[], half: number, events: readonly number[]): Record<string, Mechanism> {
   const groups = [...new Set(records.flatMap((r) => Object.keys(r.smallGradShare ?? {})))].sort();
   const mean = (xs: readonly number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
   const out: Record<string, Mechanism> = {};
@@ -198,7 +201,7 @@ function mechanismOf(records: readonly StepRecord[], events: readonly number[]):
       const v = r.smallGradShare?.[g];
       return typeof v === 'number' && Number.isFinite(v) ? [[r.step, v] as const] : [];
     });
-    const all = mean(at.map(([, v]) => v));
+    const all = mean(at.filter(([step]) => step > half).map(([, v]) => v));
     if (all === null) continue;
     const beforeEvents = events.map((e) => mean(at.filter(([step]) => step >= e - MECHANISM_GAP - MECHANISM_WINDOW && step < e - MECHANISM_GAP).map(([, v]) => v)));
     out[g] = { mean: all, beforeEvents };

@@ -1,7 +1,7 @@
 /**
  * A run's digest (what the analysis reads of its records): bucket means to 4 digits, the steps of a
  * sparse field, spike events and the values at them, growth fits over the last half and balance
- * tenths at full precision; and the figures' trace of a digest.
+ * tenths at full precision; the spike mechanism's signal; and the figures' trace of a digest.
  */
 import { describe, expect, it } from 'vitest';
 import { digestTrace } from '../../src/figures/traces.js';
@@ -88,6 +88,20 @@ describe('digestRun', () => {
     expect(t.steps.at(-1)).toBe(332);
     expect(t.divergedAt).toBe(334);
     expect(t.lastValue).toBe(1.333);
+  });
+});
+
+describe('the mechanism’s signal', () => {
+  it('over the last half, and in the window of 50 steps ending 20 before each event that starts there', () => {
+    const withShare = records.map((r) => ({ ...r, smallGradShare: { adamw: r.step >= 830 && r.step < 880 ? 0.9 : 0.2 } }));
+    const m = digestRun(withShare, PLANNED).mechanism;
+    expect(Object.keys(m)).toEqual(['adamw']);
+    // Last half: steps 501..1000, 50 of them at 0.9.
+    expect(m['adamw']!.mean).toBeCloseTo((50 * 0.9 + 450 * 0.2) / 500, 12);
+    // The event at 500 starts at the half, not after it; the one at 900 has the window 830..879.
+    expect(m['adamw']!.beforeEvents).toHaveLength(1);
+    expect(m['adamw']!.beforeEvents[0]).toBeCloseTo(0.9, 12);
+    expect(digestRun(records, PLANNED).mechanism).toEqual({});
   });
 });
 

@@ -63,6 +63,14 @@ describe('renderChart', () => {
     expect(renderChart([{ label: 'dead', values: [Number.NaN] }], { color: false })).toContain('(diverged at step 1)');
   });
 
+  it('scales the x axis and the divergence step by stepsPerValue (a curve of bucket means)', () => {
+    const out = renderChart(SERIES, { width: 80, color: false, stepsPerValue: 10 });
+    const xAxis = out.split('\n').find((l) => l.includes(' step '))!;
+    expect(xAxis.trim().endsWith('30000')).toBe(true);
+    // muon-hot's first non-finite value is its 701st: bucket 700, which starts at step 7001.
+    expect(legendLines(out)[2]).toContain('(diverged at step 7001)');
+  });
+
   it('log-y skips zeros and non-positive values without throwing', () => {
     const values = [1, 0, 0.5, 0, 0.25, -1, 0.1];
     expect(() => renderChart([{ label: 'z', values }], { logY: true, color: false })).not.toThrow();
