@@ -16,6 +16,7 @@ import { assignShares } from './balance.js';
 import { finishStudy, PhaseNotReady, phaseJobName, phaseRounds, runPhaseTask, STUDY_PHASES, type StudyPhase } from './phases.js';
 import { CPUS_FROM_SLURM, type JobScript } from './scripts.js';
 import { jobOfEnv, logDir, writeStatus } from './submit.js';
+import { formatDuration } from '../text/duration.js';
 
 /** How a task ended without an error: 'stopped' by SIGTERM or Ctrl-C (a requeued or rerun task resumes). */
 export type TaskOutcome = 'done' | 'stopped';
@@ -23,7 +24,6 @@ export type TaskOutcome = 'done' | 'stopped';
 export type Log = (line: string) => void;
 
 /** Wall time in the unit that reads best. */
-export const minutes = (s: number) => (s < 60 ? `${Math.ceil(s)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`);
 
 /** The sandbox as the scripts run it: one node process (tsx as a loader, not a wrapper), so SIGTERM reaches it. */
 const sandbox = (...args: string[]) => [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args];
@@ -172,7 +172,7 @@ export function finishTask(study: StudySpec, experiments: ReadonlyMap<string, Ex
       if (e instanceof UsageError) throw new EnvironmentError(`${firstLine(e.message)} (the shards are kept in ${join(out, 'shards')})`);
       throw e;
     }
-    log(`merged → ${out}: ${r.runs} runs (${r.copied} copied, ${r.duplicates} duplicates), ${minutes(r.workerSeconds)} of worker time`);
+    log(`merged → ${out}: ${r.runs} runs (${r.copied} copied, ${r.duplicates} duplicates), ${formatDuration(r.workerSeconds)} of worker time`);
     await report(out);
   });
 }

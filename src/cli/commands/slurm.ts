@@ -8,7 +8,7 @@
 import { Option, type Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { DEFAULT_STUDY, TUNING_STUDY, loadExperiment, loadExperimentSpec, loadStudy, loadStudyExperiments } from '../../catalog/experiments.js';
-import { finishTask, minutes, parsePhase, runJobs, runTask, studyJobs, studyTask, tuneJobs, tuneTask, type TaskOutcome } from '../../cluster/commands.js';
+import { finishTask, parsePhase, runJobs, runTask, studyJobs, studyTask, tuneJobs, tuneTask, type TaskOutcome } from '../../cluster/commands.js';
 import { estimatePhases, STUDY_PHASES } from '../../cluster/phases.js';
 import type { SlurmResources } from '../../cluster/scripts.js';
 import { logDir, shardIndex, writeAndSubmit, type SubmitOptions, type Submission } from '../../cluster/submit.js';
@@ -25,6 +25,7 @@ import { parsePositiveInt, parseSeeds } from '../args.js';
 import { collect, flag, resolveBackend, resolveCheckpointEvery, resolveRunOverrides, resolveWorkers, withOptions, type BackendFlags, type RunOverrideFlags, type WorkersFlags } from '../flags.js';
 import { INTERRUPTED, type ExitStatus, type RegisterCommand } from '../session.js';
 import { reportCommand } from './report.js';
+import { formatDuration } from '../../text/duration.js';
 
 const log = (line: string) => console.error(line);
 const statusOf = (outcome: TaskOutcome): ExitStatus => (outcome === 'stopped' ? INTERRUPTED : 0);
@@ -219,7 +220,7 @@ async function slurmStudy(f: StudyTaskFlags & ResourceFlags): Promise<ExitStatus
   ensureDir(out);
   console.log(`study ${study.name} → ${out}, ${tasks} array tasks per phase; estimated compute (FLOP model, 1 CPU; arms an upper bound):`);
   for (const e of estimatePhases(study, experiments, tasks)) {
-    console.log(`  ${e.phase}: ${e.runs} runs, ${minutes(e.workerSeconds)} in all, longest task ${minutes(e.longestTaskSeconds / r.cpusPerTask)} with --tasks ${tasks}`);
+    console.log(`  ${e.phase}: ${e.runs} runs, ${formatDuration(e.workerSeconds)} in all, longest task ${formatDuration(e.longestTaskSeconds / r.cpusPerTask)} with --tasks ${tasks}`);
   }
   const jobs = studyJobs(study, tasks, ['--out', out, '--tasks', String(tasks), ...forwardStudy(f)]);
   const s = submitJobs({ out, tasks, jobs, resources: r, command: resumeCommand(), dryRun: f.dryRun === true });
@@ -234,7 +235,7 @@ async function slurmTune(name: string, f: TuneFlags & ResourceFlags): Promise<Ex
   const r = resolveResources(f);
   ensureDir(out);
   const costs = planned.map((p) => estimateRunSeconds(p.config));
-  console.log(`tune ${name} → ${out}: ${planned.length} runs, ${minutes(costs.reduce((a, c) => a + c, 0))} of compute (FLOP model), ${tasks} array tasks`);
+  console.log(`tune ${name} → ${out}: ${planned.length} runs, ${formatDuration(costs.reduce((a, c) => a + c, 0))} of compute (FLOP model), ${tasks} array tasks`);
   const seeds = f.seeds !== undefined ? ['--seeds', f.seeds] : [];
   const jobs = tuneJobs(tasks, [name, '--out', out, '--tasks', String(tasks), ...seeds, ...forwardCommon(f)], [name, '--out', out, '--workers', '1', ...seeds, ...forwardCommon(f)]);
   const s = submitJobs({ out, tasks, jobs, resources: r, command: resumeCommand(), dryRun: f.dryRun === true });
@@ -247,7 +248,7 @@ async function slurmRun(names: string[], f: RunFlags & ResourceFlags): Promise<E
   const out = resolve(f.out);
   ensureDir(out);
   const r = resolveResources(f);
-  console.log(`${configs.length} runs → ${out}: one array task each; longest ${minutes(Math.max(...configs.map(estimateRunSeconds)))} (FLOP model)`);
+  console.log(`${configs.length} runs → ${out}: one array task each; longest ${formatDuration(Math.max(...configs.map(estimateRunSeconds)))} (FLOP model)`);
   const jobs = runJobs(configs.length, [...names.map(resolveSpec), '--out', out, ...forwardRun(f)]);
   const s = submitJobs({ out, tasks: configs.length, jobs, resources: r, command: resumeCommand(), dryRun: f.dryRun === true });
   printSubmission(s, out, f.dryRun === true, `view the runs: npm run view -- ${out}`);

@@ -13,6 +13,7 @@ import { outDir, parseShard } from '../args.js';
 import { flag, resolveBackend, resolveCheckpointEvery, resolveWorkers, withOptions, type BackendFlags, type WorkersFlags } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { INTERRUPTED, progressEvents, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
+import { formatDuration } from '../../text/duration.js';
 
 interface StudyFlags extends BackendFlags, WorkersFlags {
   quick?: boolean;
@@ -23,7 +24,6 @@ interface StudyFlags extends BackendFlags, WorkersFlags {
   checkpointEvery?: string;
 }
 
-const minutes = (s: number) => (s < 60 ? `${Math.ceil(s)} s` : `${(s / 60).toFixed(1)} min`);
 
 async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
   const workers = resolveWorkers(flags);
@@ -43,14 +43,14 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
   );
   const estimate = estimateStudy(study, experiments, { workers, ...(shard ? { shard } : {}) });
   const phases = [
-    `tuning ${minutes(estimate.tune)}`,
-    `stress ${minutes(estimate.stress)}`,
-    ...(estimate.ladderRungs > 0 ? [`ladder ≤ ${minutes(estimate.ladder)} (${count(estimate.ladderRungs, 'further rung')} to the cap)`] : []),
-    ...(estimate.long > 0 ? [`long horizon ${minutes(estimate.long)}`] : []),
-    `arms ≤ ${minutes(estimate.arms)}`,
+    `tuning ${formatDuration(estimate.tune)}`,
+    `stress ${formatDuration(estimate.stress)}`,
+    ...(estimate.ladderRungs > 0 ? [`ladder ≤ ${formatDuration(estimate.ladder)} (${count(estimate.ladderRungs, 'further rung')} to the cap)`] : []),
+    ...(estimate.long > 0 ? [`long horizon ${formatDuration(estimate.long)}`] : []),
+    `arms ≤ ${formatDuration(estimate.arms)}`,
   ];
   console.error(
-    `estimated wall time: ≤ ${minutes(estimate.total)} for ≤ ${count(estimate.runs, 'run')} (${phases.join(', ')}; ` +
+    `estimated wall time: ≤ ${formatDuration(estimate.total)} for ≤ ${count(estimate.runs, 'run')} (${phases.join(', ')}; ` +
       `FLOP model on ${count(workers, 'worker')}, before skipping finished runs; diverged runs end early, the ladder stops where both optimizers fail)`,
   );
   const started = performance.now();
@@ -65,7 +65,7 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
           progress.stop();
           const secs = estimates ? estimates.map((e) => e.seconds) : [];
           console.error(
-            `${phase}: ${count(runs, 'run')} to do${skipped ? `, ${skipped} already complete` : ''}${runs ? ` (estimated ${minutes(estimateWallSeconds(secs, workers))})` : ''}`,
+            `${phase}: ${count(runs, 'run')} to do${skipped ? `, ${skipped} already complete` : ''}${runs ? ` (estimated ${formatDuration(estimateWallSeconds(secs, workers))})` : ''}`,
           );
           progress = createProgress();
           progress.start(steps, runs, estimates);
