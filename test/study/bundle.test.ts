@@ -8,7 +8,7 @@ import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { main } from '../../src/cli/main.js';
+import { cli } from './cli.js';
 import { BUNDLE_FILE, BUNDLE_RUNS_FILE, loadBundle } from '../../src/study/bundle.js';
 import { PRIMARY_FILE } from '../../src/study/bundle_files.js';
 import { loadStudy, type LoadedStudy } from '../../src/study/collect.js';
@@ -40,16 +40,6 @@ function filesUnder(dir: string, skip: readonly string[] = []): Map<string, Buff
 }
 
 const bytesOf = (files: Map<string, Buffer>) => [...files.values()].reduce((a, b) => a + b.length, 0);
-
-/** Run the CLI, returning its exit status and what it printed to stderr. */
-async function cli(args: string[]): Promise<{ status: number; errors: string[] }> {
-  const errors: string[] = [];
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.map(String).join(' ')));
-  vi.spyOn(console, 'log').mockImplementation(() => {});
-  const status = await main(args);
-  vi.restoreAllMocks();
-  return { status, errors };
-}
 
 const REPORT_FILES = ['REPORT.md', 'report.html', 'figures'];
 

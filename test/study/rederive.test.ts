@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { main } from '../../src/cli/main.js';
+import { cli } from './cli.js';
 import { Rng } from '../../src/data/rng.js';
 import { analyzeStudy } from '../../src/study/analyze.js';
 import { PRIMARY_FILE, REPORT_FILE } from '../../src/study/bundle_files.js';
@@ -44,16 +44,6 @@ const failureAt4: PrimaryEndpoint = { ...spikesAt2, subClaim: 'c', multipliers: 
 
 let root: string;
 let bundle: string;
-
-async function cli(args: string[]): Promise<{ status: number; out: string; errors: string[] }> {
-  const out: string[] = [];
-  const errors: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.map(String).join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.map(String).join(' ')));
-  const status = await main(args);
-  vi.restoreAllMocks();
-  return { status, out: out.join('\n'), errors };
-}
 
 const readPrimary = (dir: string) => JSON.parse(readFileSync(join(dir, PRIMARY_FILE), 'utf8')) as PrimaryFile;
 

@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
-import { main } from '../../src/cli/main.js';
+import { cli } from './cli.js';
 import { analyzeStudy } from '../../src/study/analyze.js';
 import { BUNDLE_FILE, BUNDLE_RUNS_FILE, loadBundle } from '../../src/study/bundle.js';
 import { DIGEST_FILE } from '../../src/study/bundle_files.js';
@@ -75,16 +75,6 @@ function filesUnder(dir: string): Map<string, [Buffer, number]> {
   };
   visit(dir);
   return out;
-}
-
-/** Run the CLI, returning its exit status and what it printed to stderr. */
-async function cli(args: string[]): Promise<{ status: number; errors: string[] }> {
-  const errors: string[] = [];
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.map(String).join(' ')));
-  vi.spyOn(console, 'log').mockImplementation(() => {});
-  const status = await main(args);
-  vi.restoreAllMocks();
-  return { status, errors };
 }
 
 const phaseEvents = (into: PhaseCount[]): StudyProgress => ({ onPhase: (phase, runs, skipped) => void into.push([phase, runs, skipped]) });
