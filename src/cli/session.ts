@@ -1,5 +1,5 @@
 /**
- * What the commands share while they run: exit statuses, Ctrl-C, the progress events of a batch
+ * What the commands share while they run: exit statuses, Ctrl-C and SIGTERM, the progress events of a batch
  * of runs (with a line for each run resumed from a checkpoint), and figure warnings.
  */
 import { basename } from 'node:path';
@@ -11,8 +11,8 @@ import { count } from '../text/plural.js';
 import type { ProgressReporter } from './progress.js';
 
 /**
- * How a command that returns ends: 0 done, 1 a check it ran failed, 130 interrupted by Ctrl-C (a
- * rerun resumes). Errors are thrown instead, typed (src/errors.ts), and main maps them to 1 or 2.
+ * How a command that returns ends: 0 done, 1 a check it ran failed, 130 interrupted by Ctrl-C or
+ * SIGTERM (a rerun resumes; the Slurm tasks use the same status). Errors are thrown instead, typed (src/errors.ts), and main maps them to 1 or 2.
  */
 export type ExitStatus = 0 | 1 | 130;
 export const INTERRUPTED: ExitStatus = 130;
@@ -20,15 +20,23 @@ export const INTERRUPTED: ExitStatus = 130;
 /** A command file registers its command; its action hands its status to `exit`. */
 export type RegisterCommand = (program: Command, exit: (status: ExitStatus) => void) => void;
 
-/** Run `work` with Ctrl-C asking runs to stop after their current step; a second Ctrl-C quits. */
-export function withStopOnSigint<T>(work: () => Promise<T>): Promise<T> {
-  const onSigint = () => {
-    if (stopSignal.requested) process.exit(130);
+/**
+ * Run `work` with Ctrl-C (SIGINT) or SIGTERM (`kill`, `timeout`, a service manager, the end of a
+ * sitting) asking runs to stop after their current step, so that they keep a checkpoint; a second
+ * signal quits at once.
+ */
+export function withGracefulStop<T>(work: () => Promise<T>): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopSignal.requested) process.exit(INTERRUPTED);
     stopSignal.requested = true;
-    console.error('\nstopping after the current step (Ctrl-C again to quit now); finished runs are kept');
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+    console.error(`\n${signal === 'SIGINT' ? '' : `${signal}: `}stopping after the current step (${again} again to quit now); finished runs are kept`);
   };
-  process.on('SIGINT', onSigint);
-  return work().finally(() => process.off('SIGINT', onSigint));
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  for (const s of signals) process.on(s, onSignal);
+  return work().finally(() => {
+    for (const s of signals) process.off(s, onSignal);
+  });
 }
 
 /** The line for a run that continues from a checkpoint: which run, from which step, what remains. */

@@ -3,7 +3,7 @@
  * equal an uninterrupted execution's, number for number (except `ms` and `wallSeconds`). Kills come
  * from outside (SIGKILL sent by this test at a random moment while the runs train) and from the
  * OPT_SANDBOX_FAULTS test hook (`kill@K`: the process SIGKILLs itself right after step K's line).
- * Ctrl-C (SIGINT) stops the runs after their current step, and a rerun resumes them.
+ * Ctrl-C (SIGINT) and SIGTERM stop the runs after their current step, and a rerun resumes them.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -133,11 +133,15 @@ describe('a study killed twice', () => {
   }, SLOW);
 });
 
-describe('Ctrl-C stops after the current step', () => {
+describe('Ctrl-C or SIGTERM stops after the current step', () => {
   // One worker trains in the main thread, two in worker threads: either way the loop must let the
   // signal (or the pool's stop message) in between steps, not only when a run ends.
-  it.each([1, 2])('--workers %i: SIGINT stops the runs well before their planned steps, exit 130; rerun → the same files', async (workers) => {
-    const dir = join(tmp, `sigint-${workers}`);
+  it.each([
+    ['SIGINT', 1],
+    ['SIGINT', 2],
+    ['SIGTERM', 2],
+  ] as const)('%s, --workers %i: stops the runs well before their planned steps, exit 130; rerun → the same files', async (signal, workers) => {
+    const dir = join(tmp, `${signal}-${workers}`);
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...RUN_ARGS, '--workers', String(workers), '--out', dir], {
       cwd: ROOT,
       env: env(),
@@ -153,7 +157,7 @@ describe('Ctrl-C stops after the current step', () => {
             .reduce((a, p) => a + readFileSync(p, 'utf8').split('\n').length - 1, 0)
         : 0;
     while (lines() < 5 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-    child.kill('SIGINT');
+    child.kill(signal);
     expect(await exited).toBe(130);
     // 2 runs × 80 steps planned. A stop seen only when a run ends leaves at least one whole run (80 lines) and its summary.
     expect(lines()).toBeLessThan(80);

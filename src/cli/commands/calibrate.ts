@@ -12,7 +12,7 @@ import { loadVariants } from '../../variants/modules.js';
 import { outDir, parsePositiveInt, UsageError } from '../args.js';
 import { flag, resolveBackend, resolveWorkers, withOptions, type BackendFlags, type WorkersFlags } from '../flags.js';
 import { createProgress } from '../progress.js';
-import { INTERRUPTED, progressEvents, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
+import { INTERRUPTED, progressEvents, withGracefulStop, type ExitStatus, type RegisterCommand } from '../session.js';
 
 interface CalibrateFlags extends BackendFlags, WorkersFlags {
   seeds?: string;
@@ -54,7 +54,7 @@ async function calibrateCommand(name: string, flags: CalibrateFlags): Promise<Ex
     `calibrate ${spec.name}: ${labels.join(', ')} × (${n} clean + ${n} injected seeds) = ${count(4 * n, 'run')} of ${steps} steps → ${runsDir} (backend ${backend.name}, ${count(workers, 'worker')}); rerun the same command to resume`,
   );
   let progress = createProgress();
-  const result = await withStopOnSigint(() =>
+  const result = await withGracefulStop(() =>
     runCalibration({
       spec,
       labels,

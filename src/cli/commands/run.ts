@@ -28,7 +28,7 @@ import {
 } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { findRunDirs, loadRuns, renderRuns } from '../runs_view.js';
-import { INTERRUPTED, progressEvents, reportWarnings, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
+import { INTERRUPTED, progressEvents, reportWarnings, withGracefulStop, type ExitStatus, type RegisterCommand } from '../session.js';
 
 export interface RunFlags extends BackendFlags, WorkersFlags, ChartFlags, RunOverrideFlags {
   out?: string;
@@ -92,7 +92,7 @@ export async function runExperiments(names: readonly string[], flags: RunFlags, 
     tasks.length,
   );
   const started = performance.now();
-  await withStopOnSigint(() =>
+  await withGracefulStop(() =>
     runTasks(
       tasks,
       workers,

@@ -12,7 +12,7 @@ import { loadVariants } from '../../variants/modules.js';
 import { outDir, parseShard } from '../args.js';
 import { flag, resolveBackend, resolveCheckpointEvery, resolveWorkers, withOptions, type BackendFlags, type WorkersFlags } from '../flags.js';
 import { createProgress } from '../progress.js';
-import { INTERRUPTED, progressEvents, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
+import { INTERRUPTED, progressEvents, withGracefulStop, type ExitStatus, type RegisterCommand } from '../session.js';
 import { formatDuration } from '../../text/duration.js';
 
 interface StudyFlags extends BackendFlags, WorkersFlags {
@@ -55,7 +55,7 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
   );
   const started = performance.now();
   let progress = createProgress();
-  const result = await withStopOnSigint(() =>
+  const result = await withGracefulStop(() =>
     runStudy(study, experiments, dir, {
       workers,
       checkpointEvery: every,
@@ -74,15 +74,15 @@ async function studyCommand(flags: StudyFlags): Promise<ExitStatus> {
       },
     }).finally(() => progress.stop()),
   );
-  const elapsed = ((performance.now() - started) / 60000).toFixed(1);
+  const elapsed = formatDuration((performance.now() - started) / 1000);
   if (stopSignal.requested) {
-    console.log(`interrupted after ${elapsed} min; rerun the same command to resume (finished runs are skipped)`);
+    console.log(`interrupted after ${elapsed}; rerun the same command to resume (finished runs are skipped)`);
     return INTERRUPTED;
   }
   for (const [key, lr] of result.tuned) console.log(`tuned LR ${key.replace('\u0000', '/')}: ${lr}`);
   for (const [task, ms] of result.armMultipliers) console.log(`arms on ${task} at ${ms.map((m) => `${m}×`).join(', ')} (where either optimizer first fails)`);
   console.log(
-    `done in ${elapsed} min: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.long.length} long-horizon + ${result.arms.length} arm runs in ${dir}`,
+    `done in ${elapsed}: ${result.tuning.length} tuning + ${result.stress.length} stress + ${result.long.length} long-horizon + ${result.arms.length} arm runs in ${dir}`,
   );
   console.log(shard ? `merge the shards with: npm run merge -- <shard dirs> --out DIR` : `report: npm run report -- ${dir}`);
   return 0;

@@ -11,7 +11,7 @@ import { loadVariants } from '../../variants/modules.js';
 import { outDir, parseSeeds } from '../args.js';
 import { flag, resolveBackend, resolveWorkers, withOptions, type BackendFlags, type WorkersFlags } from '../flags.js';
 import { createProgress } from '../progress.js';
-import { INTERRUPTED, progressEvents, withStopOnSigint, type ExitStatus, type RegisterCommand } from '../session.js';
+import { INTERRUPTED, progressEvents, withGracefulStop, type ExitStatus, type RegisterCommand } from '../session.js';
 
 interface TuneFlags extends BackendFlags, WorkersFlags {
   seeds?: string;
@@ -39,7 +39,7 @@ async function tuneCommand(name: string, flags: TuneFlags): Promise<ExitStatus> 
     `tune ${spec.name}: ${Object.entries(grids).map(([l, g]) => `${l} ${g.length} LRs`).join(', ')} × ${count(seeds.length, 'seed')} = ${count(runs, 'run')} of ${spec.steps} steps → ${runsDir} (backend ${backend.name}, ${count(workers, 'worker')}); rerun the same command to resume`,
   );
   let progress = createProgress();
-  const record = await withStopOnSigint(() =>
+  const record = await withGracefulStop(() =>
     tuneExperiment(spec, {
       grids,
       seeds,
