@@ -34,6 +34,7 @@ import {
   multLabel,
   seedsOf,
   stressMultipliersOf,
+  taskOf,
   validateStudy,
   type PlannedRun,
   type StudySpec,
@@ -443,10 +444,13 @@ async function runStudyLocked(
       stress = study.stress.ladder ? plan.runs : plan.runs.filter((p) => owned(study.tasks.find((t) => t.experiment === p.task)!, p.label)(p));
       const batch = round === 0 ? [...stress, ...long] : stress;
       if (round > 0 && !plan.pending) break;
+      const rungs = (next: Iterable<[string, number]>) => [...next].map(([t, m]) => `${t} ${multLabel(m)}`).join(', ');
+      // A resumed study's first round also holds the ladder rungs it had reached: name them.
+      const reached = [...plan.next].filter(([t, m]) => m > stressMultipliersOf(study, taskOf(study, t)!)[0]!);
       const name =
         round === 0
-          ? long.length > 0 ? 'stress + long' : 'stress'
-          : `ladder ${[...plan.next].map(([t, m]) => `${t} ${multLabel(m)}`).join(', ')}`;
+          ? `${long.length > 0 ? 'stress + long' : 'stress'}${reached.length > 0 ? `, ladder up to ${rungs(reached)}` : ''}`
+          : `ladder ${rungs(plan.next)}`;
       await execute(dir, batch, pool, name, events, options.checkpointEvery);
       if (stopSignal.requested) return { ...none, stress, long, tuned };
       const unfinished = batch.find((p) => !summaryOf(p));

@@ -272,7 +272,10 @@ describe('finishing the study from the restored folder', () => {
     expect(phases.reduce((a, [, runs]) => a + runs, 0)).toBe(started.length);
     expect(phases[0]).toEqual(['tune', 0, singlePhases[0]![1]]);
     expect(phases[1]![1]).toBe(2);
-    expect(phases.map((p) => p[0])).toEqual(singlePhases.map((p) => p[0]).filter((p) => p !== 'ladder tiny-mlp 2×'));
+    // That first round names the rung it resumes.
+    const resumedNames = singlePhases.map((p) => p[0]).filter((p) => p !== 'ladder tiny-mlp 2×');
+    expect(resumedNames[1]).toBe('stress + long');
+    expect(phases.map((p) => p[0])).toEqual(resumedNames.with(1, 'stress + long, ladder up to tiny-mlp 2×'));
     expect(singlePhases.map((p) => p[0])).toContain('ladder tiny-mlp 4×');
     // The restored files were not touched.
     for (const [path, [bytes, mtime]] of restoredFiles) {
