@@ -13,15 +13,15 @@
  * digest is what the analysis reads of the records). So the report of a finished
  * study is the one of the same study run in one go, and publishing it again gives the same bundle
  * data for the restored runs; `view` and `sample`, which need config.json or checkpoints, do not
- * apply to restored runs.
+ * apply to restored runs (restoredRunsNote says so).
  *
  * Never overwritten: a run already finished in the folder (restoring twice changes nothing). An
  * unfinished run there (a checkpoint without summary.json) is replaced by the bundle's finished one.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { ensureDir, SUMMARY_FILE, writeJSONAtomic } from '../train/run_files.js';
+import { CONFIG_FILE, ensureDir, SUMMARY_FILE, writeJSONAtomic } from '../train/run_files.js';
 import { DIGEST_FILE } from './bundle_files.js';
 import { readSummary, warnToStderr } from '../train/run_readers.js';
 import { lockFolder } from '../train/lock.js';
@@ -91,4 +91,23 @@ export function restoreBundle(bundle: string, out: string, warn: (line: string) 
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Why `view` or `sample` cannot use `path`, when it is a restored run (summary.json, no config.json)
+ * or a study folder whose runs are all restored: a line that says so and names the report, which
+ * draws their curves from the digests. Undefined for anything else.
+ */
+export function restoredRunsNote(path: string): string | undefined {
+  const isRestoredRun = (dir: string) => existsSync(join(dir, SUMMARY_FILE)) && !existsSync(join(dir, CONFIG_FILE));
+  if (isRestoredRun(path)) {
+    const study = dirname(dirname(resolve(path)));
+    const where = existsSync(join(study, STUDY_FILE)) ? study : '<study folder>';
+    return `${path}: a run restored from a results bundle keeps its summary and digest, not its per-step records or checkpoint; its study's report draws its curves: npm run report -- ${where}`;
+  }
+  const runs = join(path, RUNS_DIR);
+  if (!existsSync(join(path, STUDY_FILE)) || !existsSync(runs)) return undefined;
+  const names = readdirSync(runs);
+  if (names.length === 0 || !names.every((n) => isRestoredRun(join(runs, n)))) return undefined;
+  return `${path}: a study restored from a results bundle keeps no per-step records; its report draws the curves: npm run report -- ${path}`;
 }

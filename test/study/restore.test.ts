@@ -256,6 +256,21 @@ describe('refusals, one line each, nothing written', () => {
   });
 });
 
+describe('view and sample on restored runs', () => {
+  it('say in one line that a restored run has no records to draw, and name the report', async () => {
+    const run = join(resumed, RUNS_DIR, names(resumed).find((n) => n.startsWith('stress__'))!);
+    const cases: [string[], string][] = [
+      [['view', resumed], `error: ${resumed}: a study restored from a results bundle keeps no per-step records; its report draws the curves: npm run report -- ${resumed}`],
+      [['view', run], `error: ${run}: a run restored from a results bundle keeps its summary and digest, not its per-step records or checkpoint; its study's report draws its curves: npm run report -- ${resumed}`],
+      [['sample', run], `error: ${run}: a run restored from a results bundle keeps its summary and digest, not its per-step records or checkpoint; its study's report draws its curves: npm run report -- ${resumed}`],
+    ];
+    for (const [args, line] of cases) {
+      const { status, errors } = await cli(args);
+      expect([status, errors], args.join(' ')).toEqual([2, [line]]);
+    }
+  });
+});
+
 describe('finishing the study from the restored folder', () => {
   it('skips every restored run, climbs the ladder on from the restored rungs, and equals the study run in one go', async () => {
     const phases: PhaseCount[] = [];
@@ -275,7 +290,7 @@ describe('finishing the study from the restored folder', () => {
     // That first round names the rung it resumes.
     const resumedNames = singlePhases.map((p) => p[0]).filter((p) => p !== 'ladder tiny-mlp 2×');
     expect(resumedNames[1]).toBe('stress + long');
-    expect(phases.map((p) => p[0])).toEqual(resumedNames.with(1, 'stress + long, ladder up to tiny-mlp 2×'));
+    expect(phases.map((p) => p[0])).toEqual(resumedNames.map((n, i) => (i === 1 ? 'stress + long, ladder up to tiny-mlp 2×' : n)));
     expect(singlePhases.map((p) => p[0])).toContain('ladder tiny-mlp 4×');
     // The restored files were not touched.
     for (const [path, [bytes, mtime]] of restoredFiles) {

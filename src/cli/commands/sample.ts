@@ -6,6 +6,7 @@ import { UsageError } from '../../errors.js';
 import { parsePositiveInt, parseSeeds } from '../args.js';
 import { flag, resolveBackend, withOptions, type BackendFlags } from '../flags.js';
 import type { RegisterCommand } from '../session.js';
+import { restoredRunsNote } from '../../study/restore.js';
 
 interface SampleFlags extends BackendFlags {
   length?: string;
@@ -28,6 +29,8 @@ async function sampleCommand(dir: string, flags: SampleFlags): Promise<0> {
     ...(flags.seed !== undefined ? { seed: parseSeeds(`${flags.seed},`)[0]! } : {}),
   };
   if (!existsSync(resolve(dir))) throw new UsageError(`${dir}: no such run folder`);
+  const restored = restoredRunsNote(dir);
+  if (restored) throw new UsageError(restored);
   await resolveBackend(flags);
   const { sampleText } = await import('../../train/sample.js');
   console.log(sampleText(resolve(dir), options));

@@ -7,6 +7,7 @@ import { writeRunPages } from '../../figures/pages.js';
 import { chartFlags, resolveView, withOptions, type ChartFlags } from '../flags.js';
 import { findRunDirs, loadRuns, renderRuns } from '../runs_view.js';
 import { reportWarnings, type RegisterCommand } from '../session.js';
+import { restoredRunsNote } from '../../study/restore.js';
 
 interface ViewFlags extends ChartFlags {
   html?: string;
@@ -29,6 +30,10 @@ function checkOutputs(flags: ViewFlags): void {
 async function viewCommand(dirs: readonly string[], flags: ViewFlags): Promise<0> {
   const view = resolveView(flags);
   checkOutputs(flags);
+  for (const d of dirs) {
+    const note = restoredRunsNote(d);
+    if (note) throw new UsageError(note);
+  }
   const runs = loadRuns(findRunDirs(dirs));
   console.log(renderRuns(runs, view));
   if (flags.html === undefined && flags.svg === undefined) return 0;
