@@ -5,7 +5,7 @@
  * always had, word for word.
  */
 import { DEFAULT_DIVERGENCE_FACTOR } from '../train/config.js';
-import { DETECTOR_DEFAULTS_DOC } from '../train/spikes.js';
+import { DETECTOR_DEFAULTS_DOC, describeDetector, type DetectorSpec } from '../train/spikes.js';
 import { ADJUSTED_TAIL_RESAMPLES, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from './compare.js';
 import { MIN_STABLE_RUNS } from './endpoints.js';
 import { ladderRungs, longSeedsOf, multLabel, seedsOf, stressStepsOf, tuneStepsOf, type LongHorizonSpec, type StudySpec, type StudyTask } from './protocol.js';
@@ -25,6 +25,24 @@ export function seedList(seeds: readonly number[]): string {
     i = j + 1;
   }
   return `${parts.join(', ')} (n = ${seeds.length})`;
+}
+
+/**
+ * Tasks with detector settings of their own (StudyTask.detectors: v3's LM tasks, calibrated): one
+ * line per setting, naming its tasks, since the defaults listed above do not apply to them.
+ */
+function ownDetectorLines(s: StudySpec): string[] {
+  const bySetting = new Map<string, { tasks: string[]; detectors: readonly DetectorSpec[] }>();
+  for (const t of s.tasks) {
+    if (!t.detectors) continue;
+    const key = JSON.stringify(t.detectors);
+    const g = bySetting.get(key) ?? { tasks: [], detectors: t.detectors };
+    g.tasks.push(t.experiment);
+    bySetting.set(key, g);
+  }
+  return [...bySetting.values()].map(
+    (g) => `  - **${g.tasks.join(', ')}** ${g.tasks.length === 1 ? 'uses its' : 'use their'} own settings, not the defaults above: ${g.detectors.map(describeDetector).join('; ')}.`,
+  );
 }
 
 /** A task's arms with seeds of their own, grouped by seed list: "; its arms a, b: 0–4 (n = 5)". */
@@ -154,6 +172,7 @@ export function protocolSection(r: StudyResults): string {
     DETECTOR_DEFAULTS_DOC.split('\n')
       .map((l) => `  ${l}`)
       .join('\n'),
+    ...ownDetectorLines(s),
     `- Statistics: median [IQR] per cell; for each difference, the difference of means with a percentile bootstrap 95% CI (${BOOTSTRAP_RESAMPLES} resamples per group, seeded by the endpoint's identity from ${BOOTSTRAP_SEED}); P(${s.treatment} better) = Mann–Whitney U/(m·n) (ties count ½) with its two-sided p-value (exact without ties and n < 50, else normal approximation with tie correction).`,
     `- Multiplicity: the ${r.endpoints.length} endpoints are one family. Each also gets a family-wise interval at confidence 1 − ${FAMILY_ALPHA}/${r.endpoints.length} = ${pct(r.familyConfidence)} (Bonferroni; the same bootstrap with enough resamples for ≥ ${ADJUSTED_TAIL_RESAMPLES} beyond each end), and **every verdict uses the family-wise intervals**, so one chance 95% CI cannot decide one. p-values are given raw and Holm-adjusted over all tests (the endpoints and the log-rank tests).`,
     `- Backend${r.backends.length > 1 ? 's' : ''}: ${r.backends.join(', ') || '—'}${r.backends.length > 1 ? ' (mixed: numbers differ slightly between backends)' : ''}.`,

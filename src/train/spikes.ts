@@ -112,6 +112,25 @@ export const DETECTOR_DEFAULTS_DOC = [
     `(divergence is counted apart). A run of consecutive flagged steps is one event.`,
 ].join('\n');
 
+/** One detector's rule with every setting resolved, in a line (a study task's own settings, in its report). */
+export function describeDetector(d: DetectorSpec): string {
+  const floor = (minJump: number, rise: string) => (minJump > 0 ? ` and ${rise} > ${minJump}` : ', no absolute floor');
+  switch (d.kind) {
+    case 'rollingMedian': {
+      const c = { ...M, ...d };
+      return `${c.name ?? DEFAULT_NAMES.rollingMedian}: loss above the median of the last ${c.window} losses by more than ${c.threshold}× that median${floor(c.minJump, 'loss − median')} (flags after ${c.warmup})`;
+    }
+    case 'zscore': {
+      const c = { ...Z, ...d };
+      return `${c.name ?? DEFAULT_NAMES.zscore}: (loss − mean) / std > ${c.sigma} over the last ${c.window} losses${floor(c.minJump, 'loss − mean')} (flags after ${c.warmup})`;
+    }
+    case 'gradNormEma': {
+      const c = { ...G, ...d };
+      return `${c.name ?? DEFAULT_NAMES.gradNormEma}: grad-norm z-score > ${c.z} against an EMA mean and variance (α = ${c.alpha}, ${c.warmup} warm-up steps)`;
+    }
+  }
+}
+
 /**
  * Below this std relative to the mean, the std is treated as this: a perfectly flat signal would
  * otherwise make any rounding-level wiggle an infinite z-score.

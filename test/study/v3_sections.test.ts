@@ -18,6 +18,7 @@ import { longHorizon, widthVariant } from '../../src/study/long_width.js';
 import { digestRun, halfOf } from '../../src/study/digest.js';
 import { longDirName, stressDirName, type StudySpec } from '../../src/study/protocol.js';
 import { seedList } from '../../src/study/protocol_section.js';
+import { calibratedSpec } from '../../src/study/calibration.js';
 import { renderReport } from '../../src/study/report.js';
 import type { StudyResults } from '../../src/study/results.js';
 import { slopeRange, slopeWeights } from '../../src/study/width_section.js';
@@ -61,7 +62,8 @@ const experiments: ReadonlyMap<string, ExperimentSpec> = new Map([
 ]);
 const LADDER_SEEDS = [0, 1, 2, 3];
 const WIDTH_SEEDS = [0, 1, 2, 3, 4];
-const lmTask = { experiment: 'tiny-lm', seeds: LADDER_SEEDS, width: { of: 'tiny-lm', dModel: 16 } } as const;
+/** tiny-lm counts spikes with settings of its own (as v3's LM tasks do with their calibrated ones). */
+const lmTask = { experiment: 'tiny-lm', seeds: LADDER_SEEDS, width: { of: 'tiny-lm', dModel: 16 }, detectors: [calibratedSpec('median', 0.07), calibratedSpec('gradnorm', 6)] } as const;
 const spec: StudySpec = {
   name: 'v3-sections',
   description: 'test fixture',
@@ -311,6 +313,11 @@ describe('the protocol and the sections’ presence', () => {
     expect(p).toContain('Tasks with their own multiples (off the ladder): tiny-lm-d8 1×; tiny-lm-d32 1×; tiny-mlp 1×.');
     expect(p).toContain(`- Long horizon: tiny-lm at 1× each optimizer's tuned LR (the experiment's warm-up, then constant) for 0.5 tokens per active non-embedding parameter: tiny-lm ${longSteps} steps`);
     expect(p).toContain('or (f = 0.5) it lost at least the share f');
+    // The defaults are listed, then the task's own settings, which replace them there.
+    expect(p).toContain('  - **median**: loss > 3× the median of the last 50 losses');
+    expect(p).toContain(
+      '  - **tiny-lm** uses its own settings, not the defaults above: median: loss above the median of the last 50 losses by more than 0.07× that median, no absolute floor (flags after 20); gradnorm: grad-norm z-score > 6 against an EMA mean and variance (α = 0.97, 25 warm-up steps).',
+    );
     // The sections follow the stress tables, in phase order.
     const at = ['## Stress test', '## Stress ladder', '## Long horizon', '## Width trend', '## Positive control', '## Second-moment spike mechanism', '## Time to divergence'].map((h) => text.indexOf(h));
     expect([...at].sort((a, b) => a - b)).toEqual(at);

@@ -8,6 +8,7 @@ import {
   createDetector,
   DEFAULT_DETECTORS,
   DETECTOR_DEFAULTS_DOC,
+  describeDetector,
   SpikeTracker,
   type DetectorSpec,
   type StepSignal,
@@ -120,6 +121,19 @@ describe('spike detectors on synthetic curves', () => {
     expect(() => new SpikeTracker([{ kind: 'zscore' }, { kind: 'zscore' }])).toThrow(/duplicate/);
     expect(DEFAULT_DETECTORS.map((s) => createDetector(s).name)).toEqual(['median', 'zscore', 'gradnorm']);
     expect(DETECTOR_DEFAULTS_DOC.split('\n').every((l) => l.startsWith('- '))).toBe(true);
+  });
+});
+
+describe('describeDetector', () => {
+  it('states each rule with its settings resolved: defaults filled in, a floor only when there is one', () => {
+    expect(DEFAULT_DETECTORS.map(describeDetector)).toEqual([
+      'median: loss above the median of the last 50 losses by more than 2× that median and loss − median > 0.1 (flags after 20)',
+      'zscore: (loss − mean) / std > 7 over the last 100 losses and loss − mean > 0.1 (flags after 50)',
+      'gradnorm: grad-norm z-score > 5 against an EMA mean and variance (α = 0.97, 25 warm-up steps)',
+    ]);
+    expect(describeDetector({ kind: 'zscore', name: 'z3', sigma: 3, window: 60, minJump: 0 })).toBe(
+      'z3: (loss − mean) / std > 3 over the last 60 losses, no absolute floor (flags after 50)',
+    );
   });
 });
 
