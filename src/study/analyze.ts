@@ -17,6 +17,7 @@ import { compareFamily, favours, verdictFrom } from './compare.js';
 import { endpointSamples, labelCells, survivalSample, type EndpointSample, type SurvivalSample } from './endpoints.js';
 import { controlResults } from './control_section.js';
 import { mechanismResults } from './mechanism_section.js';
+import { noiseResults } from './noise_section.js';
 import { ladderResults } from './ladder_section.js';
 import { longResults } from './long_section.js';
 import { decidePrimary } from './primary.js';
@@ -137,7 +138,7 @@ export function analyzeCells(cells: StudyCells): StudyResults {
     detectors,
     curves,
     // Study v3's phases, exploratory: outside every family above.
-    phases: { ladder: ladderResults(cells), long: longResults(cells), width: widthTrends(cells), control: controlResults(cells), mechanism: mechanismResults(cells) },
+    phases: { ladder: ladderResults(cells), long: longResults(cells), width: widthTrends(cells), control: controlResults(cells), mechanism: mechanismResults(cells), noise: noiseResults(cells) },
   };
 }
 

@@ -13,7 +13,7 @@
  * step are kept too, so a figure's markers sit on the run's own values, not on a bucket mean.
  */
 import type { StepRecord } from '../train/loop.js';
-import { logSlope } from './stats.js';
+import { logSlope, median } from './stats.js';
 
 /** First step of the "last half" of a horizon: steps > this one. */
 export const halfOf = (plannedSteps: number) => Math.floor(plannedSteps / 2);
@@ -73,6 +73,37 @@ export interface RunDigest {
   readonly curves: Readonly<Record<string, Curve>>;
   /** Per optimizer group with an Adam second moment: the signal of Adam's spike mechanism around this run's spike events. */
   readonly mechanism: Readonly<Record<string, Mechanism>>;
+  /** The batch-loss noise of the last half; absent with fewer than MIN_NOISE_STEPS steps to measure it at (and in digests made before it existed). */
+  readonly noise?: LossNoise;
+}
+
+/**
+ * The window of the loss noise's reference median: the study's median spike detector's (spikes.ts),
+ * so the noise is measured against what that detector compares a loss with.
+ */
+export const NOISE_WINDOW = 50;
+/** The loss noise needs this many measured steps in the last half. */
+export const MIN_NOISE_STEPS = 20;
+/** MAD × this estimates a normal distribution's σ. */
+const MAD_TO_SIGMA = 1.4826;
+
+/**
+ * How much a run's minibatch loss moves from step to step late in training, and the largest rise:
+ * what a loss spike must stand out from. Per step t of the last half (with NOISE_WINDOW steps before
+ * it), the log-rise r_t = ln(loss_t / median of the NOISE_WINDOW losses before t). Why: a spike rule
+ * with a fixed threshold counts noise once the noise grows to that threshold (a 512-token batch's
+ * loss spreads more at the end of a long run than early in a short one), so each run carries the
+ * scale its detector's threshold must be read against.
+ */
+export interface LossNoise {
+  /** The median of r_t: below 0 while the loss still falls (the reference median lags it). */
+  readonly centre: number;
+  /** Robust σ of r_t: 1.4826 × its median absolute deviation, which a few real spikes barely move. */
+  readonly sigma: number;
+  /** The largest r_t. */
+  readonly maxRise: number;
+  /** Steps measured. */
+  readonly steps: number;
 }
 
 /**
@@ -188,7 +219,34 @@ export function digestRun(records: readonly StepRecord[], plannedSteps: number):
     const c = curveOf(records, field, width, events);
     if (c) curves[field] = c;
   }
-  return { lastStep: records.at(-1)?.step ?? 0, width, flagged, positive, growth, tenths, curves, mechanism: mechanismOf(records, half, events.filter((e) => e > half)) };
+  const noise = lossNoise(records, half);
+  return {
+    lastStep: records.at(-1)?.step ?? 0,
+    width,
+    flagged,
+    positive,
+    growth,
+    tenths,
+    curves,
+    mechanism: mechanismOf(records, half, events.filter((e) => e > half)),
+    ...(noise ? { noise } : {}),
+  };
+}
+
+/** LossNoise over the records after `half`; undefined with too few measurable steps. */
+function lossNoise(records: readonly StepRecord[], half: number): LossNoise | undefined {
+  const rises: number[] = [];
+  for (let i = NOISE_WINDOW; i < records.length; i++) {
+    const loss = records[i]!.loss;
+    if (records[i]!.step <= half || !(loss > 0) || !Number.isFinite(loss)) continue;
+    const window = records.slice(i - NOISE_WINDOW, i).map((r) => r.loss);
+    if (!window.every((x) => x > 0 && Number.isFinite(x))) continue;
+    rises.push(Math.log(loss / median(window)));
+  }
+  if (rises.length < MIN_NOISE_STEPS) return undefined;
+  const centre = median(rises);
+  const sigma = MAD_TO_SIGMA * median(rises.map((x) => Math.abs(x - centre)));
+  return { centre: round(centre), sigma: round(sigma), maxRise: round(Math.max(...rises)), steps: rises.length };
 }
 
 /** The mechanism's signal per Adam group over the steps after `half` and before each of `events` (those starting there). */

@@ -24,7 +24,7 @@ export const spikeRate = (s: RunSummary, detector: string) => spikesPer1k(s.spik
  * last half the run completed; from the run's flagged steps (an event is a run of consecutive
  * steps the detector flagged, as in the summary's count).
  */
-function lateSpikeRate(digest: RunDigest, detector: string, plannedSteps: number): number {
+export function lateSpikeRate(digest: RunDigest, detector: string, plannedSteps: number): number {
   const half = halfOf(plannedSteps);
   const steps = digest.flagged.filter(([, ds]) => ds.includes(detector)).map(([step]) => step);
   const events = steps.filter((step, i) => step > half && !(i > 0 && steps[i - 1] === step - 1)).length;

@@ -13,6 +13,7 @@ import { ARMS } from './arms.js';
 import { claimSection } from './claim_section.js';
 import { controlSection } from './control_section.js';
 import { mechanismSection } from './mechanism_section.js';
+import { noiseSection } from './noise_section.js';
 import { ladderSection } from './ladder_section.js';
 import { longSection } from './long_section.js';
 import { protocolSection } from './protocol_section.js';
@@ -312,7 +313,7 @@ export function renderReport(r: StudyResults, figures = '', answerFigures = ''):
     stressSection(r),
     '',
     // Study v3's phases, exploratory; each is '' (and takes no space) when the study lacks the phase.
-    ...[ladderSection(r), longSection(r), widthSection(r), controlSection(r), mechanismSection(r)].flatMap((x) => (x ? [x, ''] : [])),
+    ...[ladderSection(r), longSection(r), widthSection(r), controlSection(r), mechanismSection(r), noiseSection(r)].flatMap((x) => (x ? [x, ''] : [])),
     survivalSection(r),
     '',
     growthSection(r),

@@ -13,6 +13,8 @@ export const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
 /** The opening line of every section of study v3's phases: what it shows, and that it decides nothing. */
 export const exploratory = (what: string) =>
   `**Exploratory**: ${what}. It decides no verdict; verdicts come only from the pre-registered primary family ("Sub-claim verdicts", at the top).`;
+/** The title of the post-hoc check of the spike detector against the loss noise (noise_section.ts). */
+export const NOISE_TITLE = 'Spike detector against the loss noise';
 /** The exploratory sections of study v3's phases a study's report has, by title (REPORT.md's "## " headings). */
 export const phaseSections = (r: StudyResults): string[] =>
   ([
@@ -21,4 +23,5 @@ export const phaseSections = (r: StudyResults): string[] =>
     ['Width trend', r.phases.width],
     ['Positive control', r.phases.control],
     ["Second-moment spike mechanism", r.phases.mechanism],
+    [NOISE_TITLE, r.phases.noise],
   ] as const).flatMap(([title, rows]) => (rows.length ? [title] : []));

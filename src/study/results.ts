@@ -248,6 +248,34 @@ export interface PhaseResults {
   readonly width: readonly WidthTrend[];
   readonly control: readonly ControlResult[];
   readonly mechanism: readonly MechanismRow[];
+  readonly noise: readonly NoiseRow[];
+}
+
+/** The median spike detector against the batch-loss noise in one cell and optimizer (noise_section.ts). */
+export interface NoiseRow {
+  readonly task: string;
+  readonly phase: 'stress' | 'long';
+  readonly multiplier: number;
+  readonly label: string;
+  /** Runs that did not diverge and whose noise was measured. */
+  readonly runs: number;
+  /** The task's rolling-median detector, and ln(1 + its threshold): the log-rise it flags. */
+  readonly detector: string;
+  readonly logThreshold: number;
+  /** Over runs: the noise σ of the log-rise (digest.ts LossNoise). */
+  readonly sigma: Summary;
+  /** Over runs: how far the threshold lies above the run's median log-rise, in its σ. */
+  readonly thresholdInSigma: Summary;
+  /** Over runs: steps per 1k on which Gaussian noise of the run's centre and σ would cross the threshold. */
+  readonly gaussianFlagsPer1k: Summary;
+  /** Over runs: the largest log-rise above the run's median one, in its σ. */
+  readonly maxRiseInSigma: Summary;
+  /** The largest log-rise of any run. */
+  readonly largestRise: number;
+  /** Median over runs of the steps measured. */
+  readonly steps: number;
+  /** Over runs: the detector's events starting in the last half, per 1k steps. */
+  readonly lateSpikesPer1k: Summary;
 }
 
 /** Adam's second-moment spike mechanism in one task, phase, optimizer and Adam group (mechanism_section.ts). */

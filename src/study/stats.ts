@@ -207,7 +207,7 @@ export function mannWhitneyNullDistribution(m: number, n: number): Float64Array 
 }
 
 /** Standard normal upper tail 1 − Φ(z) for z ≥ 0, via simple-statistics' erf (|error| ≲ 1.2e-7). */
-function normalUpperTail(z: number): number {
+export function normalUpperTail(z: number): number {
   return 0.5 * (1 - errorFunction(z / Math.SQRT2));
 }
 

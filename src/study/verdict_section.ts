@@ -7,6 +7,7 @@
  */
 import { overallParagraph, type SubClaim } from './claims.js';
 import { multLabel } from './protocol.js';
+import { primaryNoiseNotes } from './noise_section.js';
 import { num } from './report_format.js';
 import type { StudyResults } from './results.js';
 import { phaseOf, type PrimaryEndpoint, type PrimaryResult, type UnmeasuredEndpoint, type VerdictKind } from './verdict.js';
@@ -129,6 +130,7 @@ export function verdictSection(r: StudyResults, forest = ''): string {
     ),
   ];
   const table = verdictTable(r)!;
+  const noiseNotes = primaryNoiseNotes(r);
   const cells = (row: readonly string[]) => `| ${row.join(' | ')} |`;
   const rows = table.rows.map((row) => cells(row.map((c, i) => (i === 6 ? BOLD[c as VerdictKind] : c))));
   return [
@@ -140,6 +142,7 @@ export function verdictSection(r: StudyResults, forest = ''): string {
     cells(table.head.map(() => '---')),
     ...rows,
     '',
+    ...(noiseNotes.length ? [...noiseNotes, ''] : []),
     `Overall: ${overallParagraph(primaryClaims(r), t, b, 'every verdict is Holm over the pre-registered primary family')}`,
     '',
     ...(forest ? [forest, ''] : []),

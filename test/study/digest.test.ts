@@ -1,11 +1,13 @@
 /**
  * A run's digest (what the analysis reads of its records): bucket means to 4 digits, the steps of a
  * sparse field, spike events and the values at them, growth fits over the last half and balance
- * tenths at full precision; the spike mechanism's signal; and the figures' trace of a digest.
+ * tenths at full precision; the spike mechanism's signal; the loss noise of the last half; and the
+ * figures' trace of a digest.
  */
 import { describe, expect, it } from 'vitest';
 import { digestTrace } from '../../src/figures/traces.js';
-import { CURVE_POINTS, digestRun, eventStarts } from '../../src/study/digest.js';
+import { CURVE_POINTS, digestRun, eventStarts, MIN_NOISE_STEPS, NOISE_WINDOW } from '../../src/study/digest.js';
+import { Rng } from '../../src/data/rng.js';
 import { logSlope } from '../../src/study/stats.js';
 import type { StepRecord } from '../../src/train/loop.js';
 
@@ -102,6 +104,40 @@ describe('the mechanism’s signal', () => {
     expect(m['adamw']!.beforeEvents).toHaveLength(1);
     expect(m['adamw']!.beforeEvents[0]).toBeCloseTo(0.9, 12);
     expect(digestRun(records, PLANNED).mechanism).toEqual({});
+  });
+});
+
+describe('the loss noise of the last half', () => {
+  /** Losses 2·e^(σz) with z standard normal (seeded), over `steps`; `shape` multiplies step t's loss. */
+  const noisy = (steps: number, sigma: number, shape: (step: number) => number = () => 1): StepRecord[] => {
+    const rng = new Rng(7);
+    return Array.from({ length: steps }, (_, i) => ({ step: i + 1, loss: shape(i + 1) * 2 * Math.exp(sigma * rng.normal()), gradNorm: 1, updateRms: {}, lr: 1, ms: 1 }));
+  };
+
+  it('σ of the log-rise over the 50-step median, robust to a spike; the spike is the largest rise', () => {
+    const base = noisy(4000, 0.04);
+    const n = digestRun(base, 4000).noise!;
+    expect(n.steps).toBe(2000);
+    expect(n.sigma).toBeGreaterThan(0.038);
+    expect(n.sigma).toBeLessThan(0.042);
+    expect(Math.abs(n.centre)).toBeLessThan(0.005);
+    // Gaussian noise over 2000 steps: the largest rise is a few σ.
+    expect(n.maxRise / n.sigma).toBeGreaterThan(2.5);
+    expect(n.maxRise / n.sigma).toBeLessThan(4.5);
+    // A spike to 1.5× at step 3000: the largest rise is ln 1.5 over the median before it; σ barely moves.
+    const spiked = digestRun(base.map((r) => (r.step === 3000 ? { ...r, loss: 3 } : r)), 4000).noise!;
+    const before = base.slice(3000 - 1 - NOISE_WINDOW, 3000 - 1).map((r) => r.loss).sort((a, b) => a - b);
+    expect(spiked.maxRise).toBeCloseTo(Math.log(3 / ((before[24]! + before[25]!) / 2)), 3);
+    expect(Math.abs(spiked.sigma - n.sigma)).toBeLessThan(0.0005);
+  });
+
+  it('centred below 0 on a falling curve (the median lags it); absent with too few steps; 0 for a loss that never moved', () => {
+    const falling = digestRun(noisy(1000, 0.02, (t) => Math.exp(-t / 500)), 1000).noise!;
+    // The median of the 50 losses before is ≈ 25 steps back: ln e^(−25/500) = −0.05.
+    expect(falling.centre).toBeCloseTo(-0.05, 2);
+    expect(digestRun(noisy(2 * (NOISE_WINDOW + MIN_NOISE_STEPS) - 2, 0.04), 2 * (NOISE_WINDOW + MIN_NOISE_STEPS) - 2).noise).toBeDefined();
+    expect(digestRun(noisy(NOISE_WINDOW + MIN_NOISE_STEPS - 1, 0.04), 2 * NOISE_WINDOW).noise).toBeUndefined();
+    expect(digestRun(noisy(200, 0), 200).noise).toEqual({ centre: 0, sigma: 0, maxRise: 0, steps: 100 });
   });
 });
 

@@ -19,6 +19,8 @@ import { digestRun, halfOf } from '../../src/study/digest.js';
 import { longDirName, stressDirName, type StudySpec } from '../../src/study/protocol.js';
 import { seedList } from '../../src/study/protocol_section.js';
 import { calibratedSpec } from '../../src/study/calibration.js';
+import { Rng } from '../../src/data/rng.js';
+import type { PrimaryEndpoint } from '../../src/study/verdict.js';
 import { renderReport } from '../../src/study/report.js';
 import type { StudyResults } from '../../src/study/results.js';
 import { slopeRange, slopeWeights } from '../../src/study/width_section.js';
@@ -304,6 +306,72 @@ describe("Second-moment spike mechanism", () => {
   });
 });
 
+describe('spike detector against the loss noise', () => {
+  /** The fixture's long horizon made long enough to measure noise over its last half (≥ 150 steps). */
+  const noiseSpec: StudySpec = { ...spec, long: { ...spec.long!, tokensPerActiveParam: 4 } };
+  const steps = longHorizon(noiseSpec, experiments, lmTask).steps;
+  /** The long runs over `steps`, losses 2·e^(σz) with σ by optimizer; AdamW's one flag at the last step, Muon's seed 8 diverged. */
+  const SIGMA: Record<string, number> = { adamw: 0.02, muon: 0.04 };
+  const withNoise = (): Map<string, StudyRun> => {
+    const found = runs();
+    const rng = new Rng(3);
+    for (const [name, run] of found) {
+      if (!name.startsWith('long__') || run.summary.diverged) continue;
+      const label = name.split('__')[2]!;
+      const noisy = records(steps, label === 'adamw' ? [steps] : []).map((x) => ({ ...x, loss: 2 * Math.exp(SIGMA[label]! * rng.normal()) }));
+      found.set(name, { ...run, summary: { ...run.summary, steps, plannedSteps: steps }, digest: digestRun(noisy, steps) });
+    }
+    return found;
+  };
+  const late: PrimaryEndpoint = { subClaim: 'a', task: 'tiny-lm', arm: 'none', multipliers: [1], metric: 'late spikes/1k', detector: 'median', supportsWhen: 'treatment-lower', test: 'rank-sum', phase: 'long' };
+
+  it('per long-horizon cell and optimizer: σ, the threshold in σ, Gaussian flags, the largest rise; only for a relative-only median rule', () => {
+    expect(steps).toBeGreaterThanOrEqual(150);
+    const n = analyze(noiseSpec, withNoise());
+    // The stress runs have no records here: the long-horizon cell only.
+    expect(n.phases.noise.map((x) => [x.phase, x.multiplier, x.label, x.runs])).toEqual([
+      ['long', 1, 'adamw', 4],
+      ['long', 1, 'muon', 3],
+    ]);
+    for (const x of n.phases.noise) {
+      const sigma = SIGMA[x.label]!;
+      expect(x.sigma.median / sigma).toBeGreaterThan(0.75);
+      expect(x.sigma.median / sigma).toBeLessThan(1.25);
+      expect(x.logThreshold).toBeCloseTo(Math.log(1.07), 12);
+      expect(x.thresholdInSigma.median / (Math.log(1.07) / sigma)).toBeGreaterThan(0.75);
+      expect(x.thresholdInSigma.median / (Math.log(1.07) / sigma)).toBeLessThan(1.25);
+    }
+    // 1.7σ for muon: noise crosses it often; 3.4σ for adamw: rarely.
+    const [adamw, muon] = n.phases.noise;
+    expect(muon!.gaussianFlagsPer1k.median).toBeGreaterThan(20);
+    expect(adamw!.gaussianFlagsPer1k.median).toBeLessThan(5);
+    expect(adamw!.lateSpikesPer1k.median).toBeCloseTo(1000 / (steps - halfOf(steps)), 9);
+    expect(muon!.lateSpikesPer1k.median).toBe(0);
+    const s = section(renderReport(n), 'Spike detector against the loss noise');
+    expect(s).toContain('a post-hoc check, added after the long-horizon runs were seen. It decides no verdict');
+    expect(s).toMatch(/\| tiny-lm +\| long +\| 1× +\| muon +\| 3 +\| 0\.0\d+ \[/);
+    // A median rule with the absolute floor (the defaults): not checked.
+    const floored = analyze({ ...noiseSpec, tasks: noiseSpec.tasks.map((t) => (t.experiment === 'tiny-lm' ? { ...t, detectors: undefined } : t)) }, withNoise());
+    expect(floored.phases.noise).toEqual([]);
+    expect(renderReport(floored)).not.toContain('## Spike detector against the loss noise');
+  });
+
+  it('a note under the verdicts for each pre-registered spike endpoint, saying what noise alone would count; no verdict changes', () => {
+    const found = withNoise();
+    const withPrimary = analyze({ ...noiseSpec, primary: [late] }, found);
+    const verdicts = section(renderReport(withPrimary), 'Sub-claim verdicts');
+    const note = verdicts.split('\n').find((l) => l.startsWith('- (a) post-hoc check, changes no verdict'));
+    expect(note).toMatch(/the median detector flags a rise of 7 %, which is [\d.]+σ and [\d.]+σ of these runs' batch-loss noise/);
+    expect(note).toContain("Noise alone crosses this threshold more often than the calibration's budget of 1 false event per 1k steps");
+    // The verdicts are those of the same analysis without the noise measured.
+    const without = new Map([...found].map(([k, v]) => [k, v.digest ? { ...v, digest: { ...v.digest, noise: undefined } } : v]));
+    const plain = analyze({ ...noiseSpec, primary: [late] }, without);
+    expect(plain.phases.noise).toEqual([]);
+    expect(withPrimary.primary).toEqual(plain.primary);
+    expect(section(renderReport(plain), 'Sub-claim verdicts')).not.toContain('post-hoc check');
+  });
+});
+
 describe('the protocol and the sections’ presence', () => {
   it('prints per-task seeds, the ladder and the long horizon', () => {
     const p = section(text, 'Protocol');
@@ -327,9 +395,9 @@ describe('the protocol and the sections’ presence', () => {
     const plain: StudySpec = { ...spec, tasks: [{ experiment: 'tiny-lm' }], stress: { multipliers: [1, 2, 4], steps: 100 }, long: undefined, failureProgressShare: undefined };
     const found = new Map([...runs()].filter(([name]) => name.startsWith('stress__tiny-lm__')));
     const p = analyze(plain, found);
-    expect(p.phases).toEqual({ ladder: [], long: [], width: [], control: [], mechanism: [] });
+    expect(p.phases).toEqual({ ladder: [], long: [], width: [], control: [], mechanism: [], noise: [] });
     const t = renderReport(p);
-    for (const h of ['Stress ladder', 'Long horizon', 'Width trend', 'Positive control', 'Second-moment spike mechanism']) expect(t).not.toContain(`## ${h}`);
+    for (const h of ['Stress ladder', 'Long horizon', 'Width trend', 'Positive control', 'Second-moment spike mechanism', 'Spike detector against the loss noise']) expect(t).not.toContain(`## ${h}`);
     expect(t).toContain('- Seeds: 0, 1 (n = 2), the same for every optimizer, LR and multiplier.');
     expect(t).toContain("- Stress: each experiment's own warm-up, then a constant LR at 1×, 2×, 4× each optimizer's tuned LR, for each task's stress horizon (below).");
     expect(t).not.toContain('lost at least the share f');
