@@ -356,13 +356,20 @@ describe('spike detector against the loss noise', () => {
     expect(renderReport(floored)).not.toContain('## Spike detector against the loss noise');
   });
 
-  it('a note under the verdicts for each pre-registered spike endpoint, saying what noise alone would count; no verdict changes', () => {
+  it('a note under the verdicts for each pre-registered spike endpoint, saying what noise alone would count; no verdict changes', async () => {
     const found = withNoise();
     const withPrimary = analyze({ ...noiseSpec, primary: [late] }, found);
     const verdicts = section(renderReport(withPrimary), 'Sub-claim verdicts');
     const note = verdicts.split('\n').find((l) => l.startsWith('- (a) post-hoc check, changes no verdict'));
     expect(note).toMatch(/the median detector flags a rise of 7 %, which is [\d.]+σ and [\d.]+σ of these runs' batch-loss noise/);
     expect(note).toContain("Noise alone crosses this threshold more often than the calibration's budget of 1 false event per 1k steps");
+    // report.html states it under its verdicts too.
+    const dir = tempDir('v3-noise-');
+    try {
+      expect(readFileSync((await writeStudyPages(dir, withPrimary)).htmlPath, 'utf8')).toContain('(a) post-hoc check, changes no verdict');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     // The verdicts are those of the same analysis without the noise measured.
     const without = new Map([...found].map(([k, v]) => [k, v.digest ? { ...v, digest: { ...v.digest, noise: undefined } } : v]));
     const plain = analyze({ ...noiseSpec, primary: [late] }, without);
