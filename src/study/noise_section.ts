@@ -102,7 +102,7 @@ export function noiseSection(r: StudyResults): string {
     '',
     exploratory('whether the spike detector counts spikes or batch-loss noise; a post-hoc check, added after the long-horizon runs were seen'),
     '',
-    `A loss spike is a rise well beyond the run's own step-to-step noise. Noise: ${what}. For tasks whose median detector is relative only (no absolute floor), per cell that a spike endpoint reads (stress at 1× and at the pre-registered spike endpoints' multipliers, and the long-horizon phase), over the runs that did not diverge (median [IQR] over runs): the noise σ; the detector's threshold ln(1 + threshold) above r's median, in σ, and the steps per 1k on which Gaussian noise of that centre and σ would cross it (the calibration's budget was ${MAX_FP_PER_1K} false event per 1k steps); each run's largest rise in σ beside the largest that Gaussian noise reaches over as many steps (Blom's approximation), and the largest rise of any run; the detector's late events per 1k steps. A threshold only a few σ above the noise counts noise; a rise no larger than the noise's own extremes is not a spike.`,
+    `A loss spike is a rise well beyond the run's own step-to-step noise. Noise: ${what}. For tasks whose median detector is relative only (no absolute floor), per cell that a spike endpoint reads (stress at 1× and at the pre-registered spike endpoints' multipliers, and the long-horizon phase), over the runs that did not diverge (median [IQR] over runs): the noise σ; the detector's threshold ln(1 + threshold) above r's median, in σ, and the steps per 1k on which Gaussian noise of that centre and σ would cross it (the calibration's budget was ${MAX_FP_PER_1K} false event per 1k steps); each run's largest rise in σ beside the largest that Gaussian noise reaches over as many steps (Blom's approximation), and the largest rise of any run (as a rise of the loss, and the largest in σ); the detector's late events per 1k steps. A threshold only a few σ above the noise counts noise; a rise no larger than the noise's own extremes is not a spike.`,
     '',
     renderTable(
       ['task', 'phase', 'LR', 'optimizer', 'runs', 'noise σ', 'threshold', 'Gaussian flags/1k', 'largest rise per run', 'Gaussian largest', 'largest rise, any run', 'late events/1k'],
@@ -117,7 +117,7 @@ export function noiseSection(r: StudyResults): string {
         medIqr(x.gaussianFlagsPer1k),
         `${medIqr(x.maxRiseInSigma)}σ`,
         `${sigmas(gaussianLargest(x.steps))} (${num(x.steps)} steps)`,
-        percentRise(x.largestRise),
+        `${percentRise(x.largestRise)}; ${sigmas(x.maxRiseInSigma.max)}`,
         medIqr(x.lateSpikesPer1k),
       ]),
     ),
