@@ -273,11 +273,13 @@ function multiplicitySection(r: StudyResults): string {
   const holmSig = e.filter((x) => x.comparison.pHolm < FAMILY_ALPHA);
   const ci95 = e.filter((x) => x.comparison.hi < 0 || x.comparison.lo > 0);
   const fw = e.filter((x) => x.favours !== null);
+  // With a pre-registered family (v3) the family-wise intervals feed only the exploratory v2 claim check at the end.
+  const counts = r.primary ? 'they count only in the exploratory claim check at the end; the sub-claim verdicts at the top come from the pre-registered primary family' : 'only these count in the verdicts';
   const lines = [
     '## Multiplicity',
     '',
     `- Endpoints: ${e.length}; log-rank tests: ${[...r.stress, ...r.armCells].filter((c) => c.survival).length}.`,
-    `- 95% CIs that exclude 0: ${ci95.length}; family-wise intervals (${pct(r.familyConfidence)}) that exclude 0: ${fw.length} — only these count in the verdicts.`,
+    `- 95% CIs that exclude 0: ${ci95.length}; family-wise intervals (${pct(r.familyConfidence)}) that exclude 0: ${fw.length} — ${counts}.`,
     `- p < ${FAMILY_ALPHA} raw: ${rawSig.length}; after Holm: ${holmSig.length}.`,
   ];
   const shown = e.filter((x) => x.comparison.pValue < FAMILY_ALPHA || x.favours !== null || x.comparison.hi < 0 || x.comparison.lo > 0);
@@ -287,7 +289,7 @@ function multiplicitySection(r: StudyResults): string {
       'Endpoints with p < 0.05 or an interval excluding 0:',
       '',
       renderTable(
-        ['task', 'arm', 'LR', 'metric', 'Δ [95% CI]', 'family-wise', 'p', 'p (Holm)', 'decides'],
+        ['task', 'arm', 'LR', 'metric', 'Δ [95% CI]', 'family-wise', 'p', 'p (Holm)', r.primary ? 'favours (v2 rule)' : 'decides'],
         shown.map((x) => [x.task, x.arm, multLabel(x.multiplier), x.metric, ci(x.comparison), adj(x.comparison), num(x.comparison.pValue), num(x.comparison.pHolm), x.favours ?? 'no']),
       ),
     );

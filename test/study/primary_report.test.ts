@@ -86,6 +86,11 @@ describe('the primary family in the report', () => {
     expect(text).toMatch(/\| \(a\) \| tiny-moe, no arm, 2×, late spikes\/1k \(median\) \| 3 \/ 3 \| .* \| 0\.1 \| .* \| inconclusive \| none: exact p ≥ 0\.1 > 0\.025 \|/);
     expect(text).toContain('### Pre-registered primary family (from study.json)');
     expect(text).toContain('*Exploratory*: the verdicts of this section follow the v2 rule');
+    // The protocol and the multiplicity summary say the family-wise intervals decide no sub-claim here.
+    expect(text).toContain('the exploratory claim check at the end uses the family-wise intervals (the sub-claim verdicts at the top come from the pre-registered primary family');
+    expect(text).toMatch(/that exclude 0: \d+ — they count only in the exploratory claim check at the end; the sub-claim verdicts at the top come from the pre-registered primary family\./);
+    expect(text).not.toContain('every verdict uses the family-wise intervals');
+    expect(text).not.toContain('only these count in the verdicts');
   });
 
   it('draws the forest plot: one interval and one point per endpoint, coloured by verdict', async () => {
@@ -146,6 +151,9 @@ describe('the primary family in the report', () => {
     expect(r.primary).toBeNull();
     const text = renderReport(r);
     expect(text.indexOf('pre-registered **no primary family**')).toBeLessThan(text.indexOf('## Protocol'));
+    // v2's own rule, as it always read.
+    expect(text).toContain('**every verdict uses the family-wise intervals**');
+    expect(text).toContain('only these count in the verdicts.');
     expect(studyFigures(r).some((f) => f.id === FOREST_ID)).toBe(false);
   });
 
