@@ -3,7 +3,7 @@
  * endpoints that decide it, the sub-claims (a)–(f) (claims.ts) and the limits of a small-scale test.
  */
 import { overallParagraph, subClaims } from './claims.js';
-import { claimTasksOf, multLabel, stressStepsOf } from './protocol.js';
+import { claimTasksOf, multLabel, seedsOf, stressStepsOf } from './protocol.js';
 import { adj, ci, num, pct } from './report_format.js';
 import type { StudyResults } from './results.js';
 import { FAMILY_ALPHA } from './stats.js';
@@ -79,18 +79,32 @@ export function claimSection(r: StudyResults): string {
     '### Limits of a small-scale test',
     '',
     `- Scale: models of ~10⁴–10⁵ parameters trained for ${stressRange(r)} steps on a CPU, not billion-parameter MoE models over trillions of tokens; this tests the direction of the claim, not its magnitude at scale (docs/references.md#the-claim).`,
-    `- Seeds: n = ${r.spec.seeds.length} per cell, so intervals are wide and a bootstrap over so few values is itself approximate. A percentile interval cannot reach beyond the resampled means, so when the two sides do not overlap at all (e.g. every run of one optimizer diverged and none of the other) even the family-wise interval excludes 0, at any confidence, while the exact two-sided Mann–Whitney p at ${r.spec.seeds.length} vs ${r.spec.seeds.length} cannot go below ${num(minMannWhitneyP(r.spec.seeds.length))} (the tie-corrected normal approximation a little lower), which Holm over ${r.endpoints.length}+ tests multiplies far above 0.05. The family-wise intervals keep partial overlaps from deciding a verdict, not complete separations: read the Holm p-values beside them (Multiplicity).`,
-    hasAttention(r)
+    seedsLimit(r),
+    r.spec.long
+      ? `- "Late-stage": the long-horizon phase (${r.spec.long.tasks.join(', ')}) trains for ${r.spec.long.tokensPerActiveParam} tokens per active parameter at a constant LR after the warm-up; the stress runs hold multiples of the tuned LR for hundreds of steps. Attention-logit growth and entropy collapse can show (see Growth), but MoE outlier activations and data-order effects of trillion-token runs cannot.`
+      : hasAttention(r)
       ? '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR past the tuning horizon, in runs of hundreds of steps; the language models have attention, so attention-logit growth and entropy collapse can show (see Growth), but MoE outlier activations and data-order effects of trillion-token runs cannot.'
       : '- "Late-stage" is emulated by a constant LR held at multiples of the tuned LR; real late-stage instabilities (attention-logit growth, MoE outlier activations, data-order effects) have no counterpart in an MLP or a one-layer MoE.',
-    '- Spike detectors are relative thresholds tuned for minibatch noise at this scale; the counts depend on those thresholds (see Protocol), and Muon and AdamW reach different loss levels, which changes the noise each detector sees.',
+    `- Spike detectors are relative thresholds tuned for minibatch noise at this scale; the counts depend on those thresholds (see Protocol), and Muon and AdamW reach different loss levels, which changes the noise each detector sees${r.phases.noise.length ? ' (measured in "Spike detector against the loss noise")' : ''}.`,
     `- Muon here is plain Muon in the stress runs; ${modificationsTested(r)}`,
   ].join('\n');
 }
 
-/** The stress horizons of the study's tasks, e.g. "200" or "200–450". */
+/**
+ * The Limits line on seeds. The bootstrap's blind spot is worst at the smallest n a cell has; with a
+ * pre-registered family (v3) the cells it reads have their own, larger n and exact tests.
+ */
+function seedsLimit(r: StudyResults): string {
+  const ns = r.spec.tasks.map((t) => seedsOf(r.spec, t).length);
+  const [lo, hi] = [Math.min(...ns), Math.max(...ns)];
+  const blindSpot = `A percentile interval cannot reach beyond the resampled means, so when the two sides do not overlap at all (e.g. every run of one optimizer diverged and none of the other) even the family-wise interval excludes 0, at any confidence, while the exact two-sided Mann–Whitney p at ${lo} vs ${lo} cannot go below ${num(minMannWhitneyP(lo))} (the tie-corrected normal approximation a little lower), which Holm over ${r.endpoints.length}+ tests multiplies far above 0.05. The family-wise intervals keep partial overlaps from deciding a verdict, not complete separations: read the Holm p-values beside them (Multiplicity).`;
+  if (lo === hi) return `- Seeds: n = ${lo} per cell, so intervals are wide and a bootstrap over so few values is itself approximate. ${blindSpot}`;
+  return `- Seeds: n = ${lo}–${hi} per cell (per task under Protocol)${r.primary ? `; the cells of the pre-registered endpoints are decided by exact tests at their own n` : ''}. Where n = ${lo}, intervals are wide and a bootstrap over so few values is itself approximate. ${blindSpot}`;
+}
+
+/** The horizons of the study's stress and long-horizon runs, e.g. "200" or "200–4065". */
 function stressRange(r: StudyResults): string {
-  const steps = r.spec.tasks.map((t) => stressStepsOf(r.spec, t));
+  const steps = [...r.spec.tasks.map((t) => stressStepsOf(r.spec, t)), ...r.phases.long.map((l) => l.steps)];
   const [lo, hi] = [Math.min(...steps), Math.max(...steps)];
   return lo === hi ? String(lo) : `${lo}–${hi}`;
 }

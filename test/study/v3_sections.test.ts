@@ -398,6 +398,14 @@ describe('the protocol and the sections’ presence', () => {
     expect([...at].sort((a, b) => a - b)).toEqual(at);
   });
 
+  it('states the limits of this design: seeds per cell from 3 to 5, the long horizon, its steps in the horizons', () => {
+    const limits = text.slice(text.indexOf('### Limits of a small-scale test'));
+    expect(limits).toContain(`trained for ${longSteps}–100 steps on a CPU`);
+    expect(limits).toContain('- Seeds: n = 3–5 per cell (per task under Protocol). Where n = 3, intervals are wide');
+    expect(limits).toContain('the exact two-sided Mann–Whitney p at 3 vs 3 cannot go below 0.1');
+    expect(limits).toContain('- "Late-stage": the long-horizon phase (tiny-lm) trains for 0.5 tokens per active parameter');
+  });
+
   it('leaves every section out of a study without the phases, and keeps the study-wide lines', () => {
     const plain: StudySpec = { ...spec, tasks: [{ experiment: 'tiny-lm' }], stress: { multipliers: [1, 2, 4], steps: 100 }, long: undefined, failureProgressShare: undefined };
     const found = new Map([...runs()].filter(([name]) => name.startsWith('stress__tiny-lm__')));
