@@ -177,8 +177,8 @@ export interface LongSide {
   readonly diverged: number;
   /** Over the runs that did not diverge. */
   readonly finalEvalLoss: Summary | null;
-  /** Of the long phase's detector, over the runs that did not diverge and have per-step records. */
-  readonly lateSpikes: Summary | null;
+  /** Per detector the runs recorded (LongResult.detectors), over the runs that did not diverge and have per-step records. */
+  readonly lateSpikes: Readonly<Record<string, Summary>>;
 }
 
 /** A long-horizon cell (task × multiplier), with exact rank-sum p-values (exploratory, unadjusted). */
@@ -188,12 +188,13 @@ export interface LongResult {
   readonly steps: number;
   readonly tokens: number;
   readonly tokensPerActiveParam: number;
-  readonly detector: string;
+  /** The detectors the runs recorded: the rolling median first (LONG_DETECTOR), then the others, sorted. */
+  readonly detectors: readonly string[];
   readonly byLabel: Readonly<Record<string, LongSide>>;
   /** Two-sided exact rank-sum p of final eval loss (a diverged run counts as its initial loss); null without both sides. */
   readonly finalEvalP: number | null;
-  /** The same for late spikes/1k; null without enough non-diverged runs with records on each side. */
-  readonly lateSpikesP: number | null;
+  /** The same for late spikes/1k, per detector; null without enough non-diverged runs with records on each side. */
+  readonly lateSpikesP: Readonly<Record<string, number | null>>;
 }
 
 /** One width of a width trend: the treatment − baseline shift of final eval loss at the trend's multiplier. */

@@ -191,23 +191,44 @@ describe('long horizon', () => {
     const [c] = r.phases.long;
     expect(r.phases.long).toHaveLength(1);
     const h = longHorizon(spec, experiments, lmTask);
-    expect(c).toMatchObject({ task: 'tiny-lm', multiplier: 1, steps: h.steps, tokens: h.tokens, detector: 'median' });
+    expect(c).toMatchObject({ task: 'tiny-lm', multiplier: 1, steps: h.steps, tokens: h.tokens, detectors: ['median'] });
     expect(c!.byLabel['adamw']).toMatchObject({ n: 4, diverged: 0 });
     expect(c!.byLabel['muon']).toMatchObject({ n: 4, diverged: 1 });
     expect(c!.byLabel['adamw']!.finalEvalLoss!.median).toBeCloseTo(2.15, 12);
     expect(c!.byLabel['muon']!.finalEvalLoss!.median).toBeCloseTo(1.6, 12);
     // One spike event in the last half of every AdamW run: 1000 / (steps − half) per 1k steps.
-    expect(c!.byLabel['adamw']!.lateSpikes!.median).toBeCloseTo(1000 / (h.steps - halfOf(h.steps)), 9);
-    expect(c!.byLabel['muon']!.lateSpikes!.median).toBe(0);
+    expect(c!.byLabel['adamw']!.lateSpikes['median']!.median).toBeCloseTo(1000 / (h.steps - halfOf(h.steps)), 9);
+    expect(c!.byLabel['muon']!.lateSpikes['median']!.median).toBe(0);
     // Final eval loss: Muon {1.5, 1.6, 1.7, 4.4 (diverged: its initial loss)} vs AdamW {2.0, …, 2.3}: U = 4 of 16 pairs;
     // P(U ≤ 4) = 12/70 at 4 vs 4 without ties, two-sided 24/70.
     expect(c!.finalEvalP).toBeCloseTo(24 / 70, 12);
     // Late spikes: 3 Muon zeros against 4 equal AdamW rates, complete separation: 2/C(7,3).
-    expect(c!.lateSpikesP).toBeCloseTo(2 / 35, 12);
+    expect(c!.lateSpikesP['median']).toBeCloseTo(2 / 35, 12);
     const s = section(text, 'Long horizon');
     expect(s).toContain('**Exploratory**');
     expect(s).toMatch(new RegExp(`\\| tiny-lm +\\| 1× +\\| ${h.steps} \\(${h.tokens}; [\\d.]+/param\\) +\\| muon +\\| 4 +\\| 1 +\\| 1\\.6 +\\| 0 +\\|`));
     expect(s).toMatch(/\| exact p, unadjusted +\|[ |]+\| 0\.3429 +\| 0\.05714 +\|/);
+  });
+
+  it('every detector the runs recorded, the rolling median first, each with its p', () => {
+    // Muon's non-diverged long runs also flag one grad-norm step at the last step; AdamW's record none.
+    const found = runs();
+    for (const [name, run] of found) {
+      if (!name.startsWith('long__') || run.summary.diverged) continue;
+      const muon = name.split('__')[2] === 'muon';
+      const steps = run.summary.steps;
+      const recs = records(steps, muon ? [] : [steps]).map((x) => (muon && x.step === steps ? { ...x, spikes: ['gradnorm'] } : x));
+      found.set(name, { ...run, summary: { ...run.summary, spikes: { ...run.summary.spikes, gradnorm: muon ? 1 : 0 } }, digest: digestRun(recs, steps) });
+    }
+    const [c] = analyze(spec, found).phases.long;
+    expect(c!.detectors).toEqual(['median', 'gradnorm']);
+    const half = 1000 / (longSteps - halfOf(longSteps));
+    expect(c!.byLabel['muon']!.lateSpikes['gradnorm']!.median).toBeCloseTo(half, 9);
+    expect(c!.byLabel['adamw']!.lateSpikes['gradnorm']!.median).toBe(0);
+    // 3 Muon runs at one rate against 4 AdamW zeros: 2/C(7,3), as for the median detector the other way round.
+    expect(c!.lateSpikesP).toEqual({ median: expect.closeTo(2 / 35, 12), gradnorm: expect.closeTo(2 / 35, 12) });
+    const s = section(renderReport(analyze(spec, found)), 'Long horizon');
+    expect(s).toContain('| late spikes/1k (median), median | late spikes/1k (gradnorm), median |');
   });
 });
 
