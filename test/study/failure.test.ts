@@ -7,31 +7,10 @@ import { applyArm, ARM_NAMES, armLabels, armNeeds } from '../../src/study/arms.j
 import { estimateWallSeconds } from '../../src/study/cost.js';
 import { armMultipliers, FAILURE_LOSS_FACTOR, failureReason, firstFailure, initialLossOf } from '../../src/study/failure.js';
 import type { RunSummary } from '../../src/train/run.js';
-import { oneRun, tinyLm, tinyMoe } from '../train/fixtures.js';
+import { fakeSummary, oneRun, tinyLm, tinyMoe } from '../train/fixtures.js';
 
-const summary = (p: Partial<RunSummary>): RunSummary => ({
-  experiment: 'x',
-  optimizer: 'muon',
-  optimizerName: 'muon',
-  seed: 0,
-  lrScale: 1,
-  steps: 100,
-  plannedSteps: 100,
-  finalLoss: 0.2,
-  minLoss: 0.1,
-  initialLoss: 2.4,
-  initialEvalLoss: 2.3,
-  evalLoss: 0.2,
-  spikes: {},
-  spikeDetails: {},
-  diverged: false,
-  divergedAtStep: null,
-  interrupted: false,
-  wallSeconds: 1,
-  backend: 'wasm',
-  configHash: '0',
-  ...p,
-});
+const summary = (p: Partial<RunSummary>): RunSummary =>
+  fakeSummary({ finalLoss: 0.2, minLoss: 0.1, initialLoss: 2.4, initialEvalLoss: 2.3, evalLoss: 0.2, ...p });
 const ctx = { bestTunedLoss: 0.15, lossFactor: FAILURE_LOSS_FACTOR };
 
 describe('failureReason', () => {

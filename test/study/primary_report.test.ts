@@ -23,7 +23,7 @@ import { writeStudyFixture } from '../figures/study_fixture.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import { digestRun } from '../../src/study/digest.js';
 import type { RunSummary } from '../../src/train/run.js';
-import { tempDir, tinyLm } from '../train/fixtures.js';
+import { fakeSummary, tempDir, tinyLm } from '../train/fixtures.js';
 
 // The fixture plants median/zscore spikes in adamw's runs at 2× (steps 30, 60, 90 of 120: one in
 // the last half) and none in muon's; at 4× every adamw run diverges and one muon run of three.
@@ -291,27 +291,19 @@ describe('a time-to-failure endpoint at the first-failure rung', () => {
     stress: { multipliers: [1], steps: 40, ladder: { cap: 8 } },
     primary: [failureC],
   };
-  const summary = (label: string, diverged: boolean): RunSummary => ({
-    experiment: 'tiny-lm',
-    optimizer: label,
-    optimizerName: label,
-    seed: 0,
-    lrScale: 1,
-    steps: diverged ? 10 : 40,
-    plannedSteps: 40,
-    finalLoss: diverged ? NaN : 2,
-    minLoss: 2,
-    initialLoss: 4,
-    evalLoss: diverged ? null : 2,
-    spikes: {},
-    spikeDetails: {},
-    diverged,
-    divergedAtStep: diverged ? 10 : null,
-    interrupted: false,
-    wallSeconds: 1,
-    backend: 'wasm',
-    configHash: '0',
-  });
+  const summary = (label: string, diverged: boolean): RunSummary =>
+    fakeSummary({
+      experiment: 'tiny-lm',
+      optimizer: label,
+      optimizerName: label,
+      steps: diverged ? 10 : 40,
+      plannedSteps: 40,
+      finalLoss: diverged ? NaN : 2,
+      initialLoss: 4,
+      evalLoss: diverged ? null : 2,
+      diverged,
+      divergedAtStep: diverged ? 10 : null,
+    });
   /** Stress runs at each rung given: per optimizer, how many of its 3 seeds diverge there. */
   function ladder(failures: Record<number, { adamw: number; muon: number }>): Map<string, StudyRun> {
     const runs = new Map<string, StudyRun>();

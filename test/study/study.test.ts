@@ -17,7 +17,7 @@ import { chooseTunedLr } from '../../src/study/tuning.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { METRICS_FILE, SUMMARY_FILE, ensureDir, readJSON, writeJSONAtomic } from '../../src/train/run_files.js';
-import { tempDir, tinyMlp, tinyMoe } from '../train/fixtures.js';
+import { fakeSummary, tempDir, tinyMlp, tinyMoe } from '../train/fixtures.js';
 
 const experiments: ReadonlyMap<string, ExperimentSpec> = new Map([
   ['tiny-mlp', tinyMlp],
@@ -276,28 +276,8 @@ describe('inShard', () => {
 });
 
 describe('tunedLr', () => {
-  const summary = (p: Partial<RunSummary>): RunSummary => ({
-    experiment: 'x',
-    optimizer: 'adamw',
-    optimizerName: 'adamw',
-    seed: 0,
-    lrScale: 1,
-    steps: 10,
-    plannedSteps: 10,
-    finalLoss: 1,
-    minLoss: 1,
-    initialLoss: 2.3,
-    evalLoss: 1,
-    spikes: {},
-    spikeDetails: {},
-    diverged: false,
-    divergedAtStep: null,
-    interrupted: false,
-    wallSeconds: 0,
-    backend: 'wasm',
-    configHash: '0',
-    ...p,
-  });
+  const summary = (p: Partial<RunSummary>): RunSummary =>
+    fakeSummary({ optimizer: 'adamw', optimizerName: 'adamw', steps: 10, plannedSteps: 10, finalLoss: 1, minLoss: 1, initialLoss: 2.3, evalLoss: 1, wallSeconds: 0, ...p });
   const at = (lr: number, evals: (number | null)[], extra: Partial<RunSummary> = {}) =>
     evals.map((evalLoss, seed) => ({ lr, summary: summary({ evalLoss, seed, ...extra }) }));
 

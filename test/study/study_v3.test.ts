@@ -41,31 +41,9 @@ import { readJSON, SUMMARY_FILE } from '../../src/train/run_files.js';
 import { UsageError } from '../../src/errors.js';
 import { collectCells } from '../../src/study/cells.js';
 import { longHorizon, planLong, widthVariant } from '../../src/study/long_width.js';
-import { tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
+import { fakeSummary, tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
 
-const summary = (p: Partial<RunSummary>): RunSummary => ({
-  experiment: 'x',
-  optimizer: 'muon',
-  optimizerName: 'muon',
-  seed: 0,
-  lrScale: 1,
-  steps: 100,
-  plannedSteps: 100,
-  finalLoss: 2.1,
-  minLoss: 2,
-  initialLoss: 4.4,
-  initialEvalLoss: 4.4,
-  evalLoss: 2.1,
-  spikes: {},
-  spikeDetails: {},
-  diverged: false,
-  divergedAtStep: null,
-  interrupted: false,
-  wallSeconds: 1,
-  backend: 'wasm',
-  configHash: '0',
-  ...p,
-});
+const summary = (p: Partial<RunSummary>): RunSummary => fakeSummary({ initialEvalLoss: 4.4, ...p });
 const ok = summary({});
 const broken = summary({ diverged: true, divergedAtStep: 10 });
 /** An LM that stalled at the unigram level: finite, below its initial loss, below 5 × the tuned loss. */

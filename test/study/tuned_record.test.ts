@@ -19,7 +19,7 @@ import {
 } from '../../src/study/tuned_record.js';
 import type { ExperimentSpec } from '../../src/train/config.js';
 import type { RunSummary } from '../../src/train/run.js';
-import { tinyMlp, tinyMoe } from '../train/fixtures.js';
+import { fakeSummary, tinyMlp, tinyMoe } from '../train/fixtures.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -76,28 +76,8 @@ describe('specHash', () => {
   });
 });
 
-const summary = (p: Partial<RunSummary>): RunSummary => ({
-  experiment: 'tiny-moe',
-  optimizer: 'adamw',
-  optimizerName: 'adamw',
-  seed: 0,
-  lrScale: 1,
-  steps: 30,
-  plannedSteps: 30,
-  finalLoss: 1,
-  minLoss: 1,
-  initialLoss: 2,
-  evalLoss: 1,
-  spikes: {},
-  spikeDetails: {},
-  diverged: false,
-  divergedAtStep: null,
-  interrupted: false,
-  wallSeconds: 0,
-  backend: 'wasm',
-  configHash: '0',
-  ...p,
-});
+const summary = (p: Partial<RunSummary>): RunSummary =>
+  fakeSummary({ experiment: 'tiny-moe', optimizer: 'adamw', optimizerName: 'adamw', steps: 30, plannedSteps: 30, finalLoss: 1, minLoss: 1, initialLoss: 2, evalLoss: 1, wallSeconds: 0, ...p });
 const META = { seeds: [0, 1, 2], backend: 'wasm', commit: 'abc', commitDirty: false, date: '2026-01-01T00:00:00.000Z', wallSeconds: 1, command: 'test' };
 
 /** adamw: 1e-3 → medians 0.9, 1e-2 → 0.5; muon: 0.02 → 0.6, 0.1 → 0.4 but one seed diverged (not eligible). */

@@ -28,32 +28,10 @@ import type { ExperimentSpec } from '../../src/train/config.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import type { RunSummary } from '../../src/train/run.js';
 import { writeStudyPages } from '../../src/figures/pages.js';
-import { tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
+import { fakeSummary, tempDir, tinyLm, tinyMlp } from '../train/fixtures.js';
 
 const INIT = 4.4;
-const summary = (p: Partial<RunSummary>): RunSummary => ({
-  experiment: 'x',
-  optimizer: 'muon',
-  optimizerName: 'muon',
-  seed: 0,
-  lrScale: 1,
-  steps: 100,
-  plannedSteps: 100,
-  finalLoss: 2.1,
-  minLoss: 2,
-  initialLoss: INIT,
-  initialEvalLoss: INIT,
-  evalLoss: 2.1,
-  spikes: { median: 0 },
-  spikeDetails: {},
-  diverged: false,
-  divergedAtStep: null,
-  interrupted: false,
-  wallSeconds: 1,
-  backend: 'wasm',
-  configHash: '0',
-  ...p,
-});
+const summary = (p: Partial<RunSummary>): RunSummary => fakeSummary({ initialLoss: INIT, initialEvalLoss: INIT, spikes: { median: 0 }, ...p });
 const diverged = (p: Partial<RunSummary> = {}) => summary({ diverged: true, divergedAtStep: 10, steps: 10, evalLoss: null, ...p });
 
 const experiments: ReadonlyMap<string, ExperimentSpec> = new Map([

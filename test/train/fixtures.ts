@@ -1,8 +1,9 @@
-/** Tiny experiment specs shared by the training, run-file and pool tests: seconds, not minutes. */
+/** Tiny experiment specs shared by the training, run-file and pool tests (seconds, not minutes), and a run summary without a run. */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineExperiment, expandRuns, type ExperimentSpec, type ResolveOverrides, type RunConfig } from '../../src/train/config.js';
+import type { RunSummary } from '../../src/train/run.js';
 
 /** MNIST, 30 digits per class (240 train / 60 test), 784-32-10 MLP, AdamW and Muon. */
 export const tinyMlp: ExperimentSpec = defineExperiment({
@@ -66,4 +67,32 @@ export const tinyLm: ExperimentSpec = defineExperiment({
     muon: { name: 'muon', options: { learningRate: 0.02, adamw: { learningRate: 3e-3 } } },
   },
   seeds: [0],
+});
+
+/**
+ * A finished run's summary for the analysis tests, without training: a muon run of 100 steps at 1×
+ * from loss 4.4 to 2.1, no spikes. Every field can be overridden; initialEvalLoss is absent (as in
+ * summaries from before it existed) unless given.
+ */
+export const fakeSummary = (p: Partial<RunSummary> = {}): RunSummary => ({
+  experiment: 'x',
+  optimizer: 'muon',
+  optimizerName: 'muon',
+  seed: 0,
+  lrScale: 1,
+  steps: 100,
+  plannedSteps: 100,
+  finalLoss: 2.1,
+  minLoss: 2,
+  initialLoss: 4.4,
+  evalLoss: 2.1,
+  spikes: {},
+  spikeDetails: {},
+  diverged: false,
+  divergedAtStep: null,
+  interrupted: false,
+  wallSeconds: 1,
+  backend: 'wasm',
+  configHash: '0',
+  ...p,
 });
