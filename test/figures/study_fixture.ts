@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/data/rng.js';
 import { planStress, planTuning, type StudySpec } from '../../src/study/protocol.js';
+import type { PrimaryEndpoint } from '../../src/study/verdict.js';
 import { RUNS_DIR, STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { ExperimentSpec, RunConfig } from '../../src/train/config.js';
 import type { StepRecord } from '../../src/train/loop.js';
@@ -22,6 +23,22 @@ export const FIXTURE_TUNE_STEPS = 40;
 export const FIXTURE_DETECTORS = ['gradnorm', 'median', 'zscore'];
 export const FIXTURE_TASKS = ['tiny-mlp', 'tiny-moe'];
 const INITIAL = 2.3;
+
+/**
+ * Primary endpoints this fixture can decide: adamw's planted late spikes at 2× (none in muon's), and
+ * time to failure at 4× (every adamw run diverges there, one muon run of three).
+ */
+export const FIXTURE_SPIKES_AT_2: PrimaryEndpoint = {
+  subClaim: 'a',
+  task: 'tiny-moe',
+  arm: 'none',
+  multipliers: [2],
+  metric: 'late spikes/1k',
+  detector: 'median',
+  supportsWhen: 'treatment-lower',
+  test: 'rank-sum',
+};
+export const FIXTURE_FAILURE_AT_4: PrimaryEndpoint = { ...FIXTURE_SPIKES_AT_2, subClaim: 'c', multipliers: [4], metric: 'time to failure', detector: null, test: 'log-rank' };
 
 export const fixtureExperiments: ReadonlyMap<string, ExperimentSpec> = new Map([
   ['tiny-mlp', tinyMlp],

@@ -19,7 +19,7 @@ import { longDirName, stressDirName, validateStudy, type StudySpec } from '../..
 import { renderReport } from '../../src/study/report.js';
 import { STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { PrimaryEndpoint } from '../../src/study/verdict.js';
-import { writeStudyFixture } from '../figures/study_fixture.js';
+import { FIXTURE_FAILURE_AT_4, FIXTURE_SPIKES_AT_2, writeStudyFixture } from '../figures/study_fixture.js';
 import type { StepRecord } from '../../src/train/loop.js';
 import { digestRun } from '../../src/study/digest.js';
 import type { RunSummary } from '../../src/train/run.js';
@@ -27,17 +27,8 @@ import { fakeSummary, tempDir, tinyLm } from '../train/fixtures.js';
 
 // The fixture plants median/zscore spikes in adamw's runs at 2× (steps 30, 60, 90 of 120: one in
 // the last half) and none in muon's; at 4× every adamw run diverges and one muon run of three.
-const spikesAt2: PrimaryEndpoint = {
-  subClaim: 'a',
-  task: 'tiny-moe',
-  arm: 'none',
-  multipliers: [2],
-  metric: 'late spikes/1k',
-  detector: 'median',
-  supportsWhen: 'treatment-lower',
-  test: 'rank-sum',
-};
-const failureAt4: PrimaryEndpoint = { ...spikesAt2, subClaim: 'c', multipliers: [4], metric: 'time to failure', detector: null, test: 'log-rank' };
+const spikesAt2 = FIXTURE_SPIKES_AT_2;
+const failureAt4 = FIXTURE_FAILURE_AT_4;
 
 let root: string;
 const dirs: Record<string, string> = {};

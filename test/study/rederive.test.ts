@@ -24,23 +24,14 @@ import { holm } from '../../src/study/stats.js';
 import { STUDY_FILE, type StudyFile } from '../../src/study/study.js';
 import type { SurvivalObservation } from '../../src/study/survival.js';
 import { decideClaims, type EndpointSamples, type PrimaryEndpoint } from '../../src/study/verdict.js';
-import { writeStudyFixture } from '../figures/study_fixture.js';
+import { FIXTURE_FAILURE_AT_4, FIXTURE_SPIKES_AT_2, writeStudyFixture } from '../figures/study_fixture.js';
 import { tempDir } from '../train/fixtures.js';
 
 // The fixture (test/figures/study_fixture.ts) plants late spikes in adamw's runs at 2× only, and at
 // 4× every adamw run diverges and one muon run of three: per-run values, and survival with events.
-const spikesAt2: PrimaryEndpoint = {
-  subClaim: 'a',
-  task: 'tiny-moe',
-  arm: 'none',
-  multipliers: [2],
-  metric: 'late spikes/1k',
-  detector: 'median',
-  supportsWhen: 'treatment-lower',
-  test: 'rank-sum',
-};
+const spikesAt2 = FIXTURE_SPIKES_AT_2;
 const lossAt1: PrimaryEndpoint = { ...spikesAt2, subClaim: 'b', multipliers: [1], metric: 'final eval loss', detector: null };
-const failureAt4: PrimaryEndpoint = { ...spikesAt2, subClaim: 'c', multipliers: [4], metric: 'time to failure', detector: null, test: 'log-rank' };
+const failureAt4 = FIXTURE_FAILURE_AT_4;
 
 let root: string;
 let bundle: string;
