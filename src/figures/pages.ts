@@ -12,7 +12,7 @@ import { runFigures } from './run_figures.js';
 import { studyFigures } from './study_figures.js';
 import { VERDICT_SECTION } from './forest.js';
 import { phaseSections } from '../study/report_format.js';
-import { primaryNoiseNotes } from '../study/noise_section.js';
+import { primaryNoiseChecks } from '../study/noise_section.js';
 import { verdictLines, verdictTable } from '../study/verdict_section.js';
 
 export const STUDY_HTML = 'report.html';
@@ -41,7 +41,7 @@ export async function writeStudyPages(dir: string, r: StudyResults): Promise<Stu
         `${r.spec.description}. ${r.spec.treatment} (treatment) vs ${r.spec.baseline} (baseline) on ${r.spec.tasks.map((t) => t.experiment).join(', ')}; seeds ${r.spec.seeds.join(', ')}${ownSeeds ? ' for tuning (per task in REPORT.md)' : ''}; ${r.runsFound} of ${r.runsExpected} runs found.`,
         ...verdictLines(r),
         // The post-hoc notes under the verdicts (noise_section.ts), as REPORT.md has them there.
-        ...primaryNoiseNotes(r).map((l) => l.replace(/^- /, '')),
+        ...primaryNoiseChecks(r).map((c) => c.note.replace(/^- /, '')),
         `The protocol, every exploratory endpoint with its interval${phases.length ? `, the exploratory sections of the study's phases (${phases.join(', ').toLowerCase()})` : ''}, and the limits are in REPORT.md next to this file.`,
       ],
       ...(verdictTable(r) ? { table: verdictTable(r)! } : {}),

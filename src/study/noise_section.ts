@@ -124,13 +124,20 @@ export function noiseSection(r: StudyResults): string {
   ].join('\n');
 }
 
+/** The post-hoc check of one pre-registered spike endpoint: its note, and whether noise alone crosses its threshold more often than the calibration's budget. */
+export interface PrimaryNoiseCheck {
+  readonly subClaim: string;
+  readonly note: string;
+  readonly overBudget: boolean;
+}
+
 /**
  * Under the verdict table: for each pre-registered spike endpoint with noise rows, its threshold
  * against the noise of its cells' runs, per optimizer, beside the events it counted.
  */
-export function primaryNoiseNotes(r: StudyResults): string[] {
+export function primaryNoiseChecks(r: StudyResults): PrimaryNoiseCheck[] {
   const family = r.primary?.family ?? [];
-  return family.flatMap((e) => {
+  return family.flatMap((e): PrimaryNoiseCheck[] => {
     if (e.detector === null || e.arm !== 'none') return [];
     const phase = e.phase ?? 'stress';
     const rows = r.phases.noise.filter((x) => x.task === e.task && x.phase === phase && x.detector === e.detector && e.multipliers.includes(x.multiplier));
@@ -138,11 +145,11 @@ export function primaryNoiseNotes(r: StudyResults): string[] {
     if (labels.length === 0) return [];
     const per = (f: (x: NoiseRow) => string) => labels.map((l) => rows.filter((x) => x.label === l).map(f).join(', ')).join(' and ');
     const overBudget = rows.some((x) => x.gaussianFlagsPer1k.median > MAX_FP_PER_1K);
-    return [
+    const note =
       `- (${e.subClaim}) post-hoc check, changes no verdict (section "${NOISE_TITLE}"; ${labels.join(' and ')}, medians over runs): the ${e.detector} detector flags a rise of ${percentRise(rows[0]!.logThreshold)}, which is ${per((x) => sigmas(x.thresholdInSigma.median))} of these runs' batch-loss noise (σ ${per((x) => num(x.sigma.median))}); Gaussian noise alone would cross it on ${per((x) => num(x.gaussianFlagsPer1k.median))} steps per 1k, and the detector counted ${per((x) => num(x.lateSpikesPer1k.median))} late events per 1k. The largest rise of a run's last half is ${per((x) => sigmas(x.maxRiseInSigma.median))}, where Gaussian noise over as many steps reaches ${per((x) => sigmas(gaussianLargest(x.steps)))}. ` +
         (overBudget
           ? `Noise alone crosses this threshold more often than the calibration's budget of ${MAX_FP_PER_1K} false event per 1k steps, so the endpoint counts noise as well as spikes, and a difference in it can be a difference in noise level.`
-          : `Noise alone crosses it less often than the calibration's budget of ${MAX_FP_PER_1K} false event per 1k steps.`),
-    ];
+          : `Noise alone crosses it less often than the calibration's budget of ${MAX_FP_PER_1K} false event per 1k steps.`);
+    return [{ subClaim: e.subClaim, note, overBudget }];
   });
 }

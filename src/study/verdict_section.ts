@@ -7,7 +7,7 @@
  */
 import { overallParagraph, type SubClaim } from './claims.js';
 import { multLabel } from './protocol.js';
-import { primaryNoiseNotes } from './noise_section.js';
+import { primaryNoiseChecks } from './noise_section.js';
 import { num } from './report_format.js';
 import type { StudyResults } from './results.js';
 import { phaseOf, type PrimaryEndpoint, type PrimaryResult, type UnmeasuredEndpoint, type VerdictKind } from './verdict.js';
@@ -130,7 +130,9 @@ export function verdictSection(r: StudyResults, forest = ''): string {
     ),
   ];
   const table = verdictTable(r)!;
-  const noiseNotes = primaryNoiseNotes(r);
+  const noise = primaryNoiseChecks(r);
+  const noiseNotes = noise.map((c) => c.note);
+  const noiseBound = noise.filter((c) => c.overBudget).map((c) => `(${c.subClaim})`);
   const cells = (row: readonly string[]) => `| ${row.join(' | ')} |`;
   const rows = table.rows.map((row) => cells(row.map((c, i) => (i === 6 ? BOLD[c as VerdictKind] : c))));
   return [
@@ -143,7 +145,9 @@ export function verdictSection(r: StudyResults, forest = ''): string {
     ...rows,
     '',
     ...(noiseNotes.length ? [...noiseNotes, ''] : []),
-    `Overall: ${overallParagraph(primaryClaims(r), t, b, 'every verdict is Holm over the pre-registered primary family')}`,
+    `Overall: ${overallParagraph(primaryClaims(r), t, b, 'every verdict is Holm over the pre-registered primary family')}${
+      noiseBound.length ? ` Read ${noiseBound.join(' and ')} with the post-hoc check above: noise alone crosses ${noiseBound.length > 1 ? 'their' : 'its'} detector's threshold more often than the calibration allowed.` : ''
+    }`,
     '',
     ...(forest ? [forest, ''] : []),
     ...family,

@@ -362,6 +362,7 @@ describe('spike detector against the loss noise', () => {
     const note = verdicts.split('\n').find((l) => l.startsWith('- (a) post-hoc check, changes no verdict'));
     expect(note).toMatch(/the median detector flags a rise of 7 %, which is [\d.]+σ and [\d.]+σ of these runs' batch-loss noise/);
     expect(note).toContain("Noise alone crosses this threshold more often than the calibration's budget of 1 false event per 1k steps");
+    expect(verdicts).toContain("Read (a) with the post-hoc check above: noise alone crosses its detector's threshold more often than the calibration allowed.");
     // report.html states it under its verdicts too.
     const dir = tempDir('v3-noise-');
     try {
