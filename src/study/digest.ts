@@ -85,7 +85,7 @@ export const NOISE_WINDOW = 50;
 /** The loss noise needs this many measured steps in the last half. */
 export const MIN_NOISE_STEPS = 20;
 /** MAD × this estimates a normal distribution's σ. */
-const MAD_TO_SIGMA = 1.4826;
+export const MAD_TO_SIGMA = 1.4826;
 
 /**
  * How much a run's minibatch loss moves from step to step late in training, and the largest rise:

@@ -14,7 +14,7 @@ import { renderTable } from '../text/table.js';
 import { DEFAULT_DETECTORS, DEFAULT_NAMES, type DetectorSpec } from '../train/spikes.js';
 import { MAX_FP_PER_1K } from './calibration.js';
 import type { Cell, StudyCells, TaskCells } from './cells.js';
-import { NOISE_WINDOW } from './digest.js';
+import { MAD_TO_SIGMA, NOISE_WINDOW } from './digest.js';
 import { lateSpikeRate } from './endpoints.js';
 import { multLabel } from './protocol.js';
 import { exploratory, medIqr, NOISE_TITLE, num } from './report_format.js';
@@ -91,7 +91,7 @@ const percentRise = (logRise: number) => `${num(100 * Math.expm1(logRise))} %`;
 
 const what =
   `per run, the log-rise r of each step's loss over the median of the ${NOISE_WINDOW} losses before it, over the last half; ` +
-  "the noise σ is 1.4826 × r's median absolute deviation (a few real spikes barely move it), measured from r's median (below 0 while the loss still falls)";
+  `the noise σ is ${MAD_TO_SIGMA} × r's median absolute deviation (a few real spikes barely move it), measured from r's median (below 0 while the loss still falls)`;
 
 /** The section, or '' when no run's digest measured the noise. */
 export function noiseSection(r: StudyResults): string {
