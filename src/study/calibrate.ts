@@ -5,25 +5,25 @@
  */
 import { join } from 'node:path';
 import { currentBackend } from '../backend.js';
-import { formatNumber, renderTable } from '../text/table.js';
+import { renderTable } from '../text/table.js';
 import type { ExperimentSpec } from '../train/config.js';
-import type { Injection } from '../train/inject.js';
 import type { StepRecord } from '../train/loop.js';
 import { completedSummary } from '../train/run.js';
 import { ensureDir, METRICS_FILE, readMetrics, writeJSONAtomic } from '../train/run_files.js';
-import type { DetectorSpec } from '../train/spikes.js';
 import {
   calibratedDetectors,
+  calibrationTable,
+  choiceLines,
   chooseThresholds,
+  injectionsText,
   planCalibration,
   PRE_REGISTRATION_RULE,
   preRegister,
   scoreCalibration,
   THRESHOLD_RULE,
   type CalibrationPlanInput,
+  type CalibrationResult,
   type CalibrationSeries,
-  type Choice,
-  type ScoreRow,
 } from './calibration.js';
 import { openPool, stopSignal, type PoolEvents } from './pool.js';
 import type { StudyTask } from './protocol.js';
@@ -48,26 +48,6 @@ export interface CalibrateOptions extends CalibrationPlanInput {
   readonly workers: number;
   readonly command: string;
   readonly events?: PoolEvents & { onPlan?(todo: number, skipped: number, steps: number): void };
-}
-
-export interface CalibrationResult {
-  readonly experiment: string;
-  readonly labels: readonly string[];
-  readonly steps: number;
-  readonly cleanSeeds: readonly number[];
-  readonly injectedSeeds: readonly number[];
-  readonly injections: readonly Injection[];
-  readonly window: number;
-  readonly backend: string;
-  readonly command: string;
-  readonly thresholdRule: string;
-  readonly preRegistrationRule: string;
-  readonly rows: readonly ScoreRow[];
-  readonly choices: readonly Choice[];
-  /** The detector the primary spike endpoints use, or null when none met the budget. */
-  readonly preRegistered: string | null;
-  /** The calibrated settings, ready to be the task's `detectors`. */
-  readonly detectors: readonly DetectorSpec[];
 }
 
 const finite = (x: number | null | undefined): number => (typeof x === 'number' ? x : NaN);
@@ -119,32 +99,18 @@ export async function runCalibration(o: CalibrateOptions): Promise<CalibrationRe
   return result;
 }
 
-const pct = (t: { detected: number; injected: number } | undefined): string => (t && t.injected > 0 ? `${t.detected}/${t.injected}` : '—');
-
 /** The detector × setting table, the chosen settings and the pre-registered detector. */
 export function renderCalibration(r: CalibrationResult): string {
-  const labels = r.labels;
-  const chosen = new Set(r.choices.map((c) => `${c.detector}|${c.chosen.setting}`));
-  const rows = r.rows.map((row) => [
-    row.detector,
-    `${row.setting}${chosen.has(`${row.detector}|${row.setting}`) ? ' ←' : ''}`,
-    formatNumber(row.detectionRate, 3),
-    pct(row.byKind.lr),
-    pct(row.byKind.batch),
-    ...labels.map((l) => formatNumber(row.fpPer1kByLabel[l], 3)),
-  ]);
+  const table = calibrationTable(r);
   const lines = [
     `${r.experiment}: ${r.labels.join(' and ')}, ${r.steps} steps, clean seeds ${r.cleanSeeds.join(',')}, injected seeds ${r.injectedSeeds.join(',')} (backend ${r.backend})`,
-    `injections: ${r.injections.map((i) => (i.kind === 'lr' ? `${i.factor}× LR @${i.step}` : `shuffled targets @${i.step}`)).join(', ')}; detected = a flag within ${r.window} steps after`,
+    `injections: ${injectionsText(r)}; detected = a flag within ${r.window} steps after`,
     ...(r.rows[0] && r.rows[0].unreached > 0
       ? [`${r.rows[0].unreached} injection(s) not scored: their run diverged before the detection window closed (divergence is counted apart)`]
       : []),
-    renderTable(['detector', 'setting', 'detection', 'LR steps', 'bad batches', ...labels.map((l) => `FP/1k ${l}`)], rows),
+    renderTable(table.head, table.rows),
     `Threshold rule: ${r.thresholdRule}.`,
-    ...r.choices.map(
-      (c) =>
-        `  ${c.detector}: ${c.chosen.setting}${c.withinBudget ? '' : ' (OVER the FP budget)'} — detects ${formatNumber(c.chosen.detectionRate, 3)}, FP/1k ≤ ${formatNumber(c.chosen.fpPer1k, 3)}`,
-    ),
+    ...choiceLines(r).map((l) => `  ${l}`),
     `Pre-registration rule: ${r.preRegistrationRule}.`,
     `  → ${r.preRegistered ?? 'none (no detector met the false-positive budget)'}`,
   ];

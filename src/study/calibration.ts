@@ -10,6 +10,7 @@
  * control their 0.1 absolute floor hid every spike; a detector that was never shown to find a
  * known spike on these models cannot decide a claim about spikes.
  */
+import { formatNumber } from '../text/table.js';
 import { expandRuns, type ExperimentSpec, type RunConfig } from '../train/config.js';
 import type { Injection, InjectionKind } from '../train/inject.js';
 import { warmupSteps, type ScheduleSpec } from '../train/schedule.js';
@@ -292,3 +293,52 @@ export function preRegister(choices: readonly Choice[]): Choice | undefined {
     .filter((c) => c.withinBudget && Number.isFinite(c.chosen.detectionRate))
     .sort((a, b) => b.chosen.detectionRate - a.chosen.detectionRate || a.chosen.fpPer1k - b.chosen.fpPer1k || rank(a.detector) - rank(b.detector))[0];
 }
+
+/** A finished calibration (calibrate.ts writes it as calibration.json; a study spec can record it). */
+export interface CalibrationResult {
+  readonly experiment: string;
+  readonly labels: readonly string[];
+  readonly steps: number;
+  readonly cleanSeeds: readonly number[];
+  readonly injectedSeeds: readonly number[];
+  readonly injections: readonly Injection[];
+  readonly window: number;
+  readonly backend: string;
+  readonly command: string;
+  readonly thresholdRule: string;
+  readonly preRegistrationRule: string;
+  readonly rows: readonly ScoreRow[];
+  readonly choices: readonly Choice[];
+  /** The detector the primary spike endpoints use, or null when none met the budget. */
+  readonly preRegistered: string | null;
+  /** The calibrated settings, ready to be the task's `detectors`. */
+  readonly detectors: readonly DetectorSpec[];
+}
+
+/** The injections of a calibration's injected runs, e.g. "10× LR @120, shuffled targets @165". */
+export const injectionsText = (r: CalibrationResult): string =>
+  r.injections.map((i) => (i.kind === 'lr' ? `${i.factor}× LR @${i.step}` : `shuffled targets @${i.step}`)).join(', ');
+
+const tallyText = (t: Tally | undefined): string => (t && t.injected > 0 ? `${t.detected}/${t.injected}` : '—');
+
+/** The detector × setting table of a calibration (the terminal's and the report's): chosen settings marked ←. */
+export function calibrationTable(r: CalibrationResult): { head: string[]; rows: string[][] } {
+  const chosen = new Set(r.choices.map((c) => `${c.detector}|${c.chosen.setting}`));
+  return {
+    head: ['detector', 'setting', 'detection', 'LR steps', 'bad batches', ...r.labels.map((l) => `FP/1k ${l}`)],
+    rows: r.rows.map((row) => [
+      row.detector,
+      `${row.setting}${row.isDefault ? ' (v2 default)' : ''}${chosen.has(`${row.detector}|${row.setting}`) ? ' ←' : ''}`,
+      formatNumber(row.detectionRate, 3),
+      tallyText(row.byKind.lr),
+      tallyText(row.byKind.batch),
+      ...r.labels.map((l) => formatNumber(row.fpPer1kByLabel[l] ?? null, 3)),
+    ]),
+  };
+}
+
+/** One line per calibrated detector: its chosen setting, detection rate and false-positive rate. */
+export const choiceLines = (r: CalibrationResult): string[] =>
+  r.choices.map(
+    (c) => `${c.detector}: ${c.chosen.setting}${c.withinBudget ? '' : ' (OVER the FP budget)'} — detects ${formatNumber(c.chosen.detectionRate, 3)}, FP/1k ≤ ${formatNumber(c.chosen.fpPer1k, 3)}`,
+  );

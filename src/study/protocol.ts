@@ -13,6 +13,7 @@ import { expandRuns } from '../train/config.js';
 import { applyArm, ARMS, armLabels, isArmName, type ArmName } from './arms.js';
 import { baseLr, gridRuns } from './tuning.js';
 import { validatePrimaryFamily, type PrimaryEndpoint } from './verdict.js';
+import type { CalibrationResult } from './calibration.js';
 
 export { baseLr };
 
@@ -128,6 +129,18 @@ export interface StudySpec {
    * and its report says that it decided nothing by this rule.
    */
   readonly primary?: readonly PrimaryEndpoint[];
+  /**
+   * The detector calibration that set some tasks' `detectors` before the study (calibrate.ts), as its
+   * calibration.json recorded it: the report shows it. Each task it names must carry exactly the
+   * detectors it chose.
+   */
+  readonly calibration?: StudyCalibration;
+}
+
+/** A calibration recorded in a study spec, and the tasks whose detectors it set. */
+export interface StudyCalibration {
+  readonly tasks: readonly string[];
+  readonly result: CalibrationResult;
 }
 
 /** The roles of a study's tasks: its own, else the defaults. */
@@ -205,6 +218,14 @@ export function validateStudy(study: StudySpec): void {
       const reachable = long ? (study.long?.tasks.includes(e.task) ? study.long.multipliers : []) : stressMultipliersOf(study, task);
       const stray = e.multipliers.filter((m) => !reachable.includes(m));
       if (stray.length) throw new Error(`${where}: primary endpoint (${e.subClaim}) names multiplier(s) ${stray.join(', ')} that task ${e.task}'s ${long ? 'long-horizon' : 'stress'} runs never use`);
+    }
+  }
+  for (const name of study.calibration?.tasks ?? []) {
+    const task = taskOf(study, name);
+    if (!task) throw new Error(`${where}: calibration names task ${name}, which is not in the study`);
+    // The report says these detectors came from this calibration: they must be the ones it chose.
+    if (JSON.stringify(task.detectors ?? null) !== JSON.stringify(study.calibration!.result.detectors)) {
+      throw new Error(`${where}: task ${name}'s detectors are not the ones its calibration chose`);
     }
   }
   for (const task of study.tasks) {

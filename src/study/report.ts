@@ -1,8 +1,8 @@
 /**
  * REPORT.md from StudyResults: the verdicts (verdict_section.ts), the protocol (protocol_section.ts),
- * tuned LRs, sensitivity, stress tables, study v3's exploratory phases (ladder_section.ts,
- * long_section.ts, width_section.ts, control_section.ts, mechanism_section.ts: each only when the
- * study has the phase),
+ * the detector calibration the spec records (calibration_section.ts), tuned LRs, sensitivity, stress
+ * tables, study v3's exploratory phases (ladder_section.ts, long_section.ts, width_section.ts,
+ * control_section.ts, mechanism_section.ts, noise_section.ts: each only when the study has the phase),
  * balance, curves, then the claim check (claim_section.ts).
  */
 import { renderChart } from '../text/chart.js';
@@ -13,6 +13,7 @@ import { ARMS } from './arms.js';
 import { claimSection } from './claim_section.js';
 import { controlSection } from './control_section.js';
 import { mechanismSection } from './mechanism_section.js';
+import { calibrationSection } from './calibration_section.js';
 import { noiseSection } from './noise_section.js';
 import { ladderSection } from './ladder_section.js';
 import { longSection } from './long_section.js';
@@ -310,6 +311,8 @@ export function renderReport(r: StudyResults, figures = '', answerFigures = ''):
     '',
     protocolSection(r),
     '',
+    // The instrument before what it counted; '' for a spec that records no calibration.
+    ...[calibrationSection(r)].flatMap((x) => (x ? [x, ''] : [])),
     tuningSection(r),
     '',
     stressSection(r),

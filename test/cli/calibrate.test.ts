@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { main } from '../../src/cli/main.js';
-import { CALIBRATION_FILE, type CalibrationResult } from '../../src/study/calibrate.js';
+import { CALIBRATION_FILE } from '../../src/study/calibrate.js';
+import type { CalibrationResult } from '../../src/study/calibration.js';
 import { readJSON } from '../../src/train/run_files.js';
 
 let tmp: string;

@@ -16,9 +16,20 @@ import { hodgesLehmann } from '../../src/study/exact.js';
 import { ladderResults } from '../../src/study/ladder_section.js';
 import { longHorizon, widthVariant } from '../../src/study/long_width.js';
 import { digestRun, halfOf } from '../../src/study/digest.js';
-import { longDirName, stressDirName, type StudySpec } from '../../src/study/protocol.js';
+import { longDirName, stressDirName, validateStudy, type StudySpec } from '../../src/study/protocol.js';
 import { seedList } from '../../src/study/protocol_section.js';
-import { calibratedSpec } from '../../src/study/calibration.js';
+import {
+  calibratedDetectors,
+  calibratedSpec,
+  chooseThresholds,
+  PRE_REGISTRATION_RULE,
+  preRegister,
+  scoreCalibration,
+  THRESHOLD_RULE,
+  type CalibrationResult,
+  type CalibrationSeries,
+} from '../../src/study/calibration.js';
+import type { Injection } from '../../src/train/inject.js';
 import { Rng } from '../../src/data/rng.js';
 import type { PrimaryEndpoint } from '../../src/study/verdict.js';
 import { renderReport } from '../../src/study/report.js';
@@ -376,6 +387,68 @@ describe('spike detector against the loss noise', () => {
     expect(plain.phases.noise).toEqual([]);
     expect(withPrimary.primary).toEqual(plain.primary);
     expect(section(renderReport(plain), 'Sub-claim verdicts')).not.toContain('post-hoc check');
+  });
+});
+
+describe('detector calibration', () => {
+  /** A noisy flat loss (±2 %) and grad norm; injected runs jump 1.5× at steps 120 (10× LR) and 200 (shuffled batch). */
+  const injections: Injection[] = [
+    { step: 120, kind: 'lr', factor: 10 },
+    { step: 200, kind: 'batch' },
+  ];
+  const series = (label: string, seed: number, injected: boolean): CalibrationSeries => {
+    const rng = new Rng(seed);
+    const signals = Array.from({ length: 300 }, (_, i) => {
+      const f = injected && injections.some((x) => x.step === i + 1) ? 1.5 : 1;
+      return { step: i + 1, loss: 2 * (1 + 0.02 * (rng.next() - 0.5)) * f, gradNorm: (1 + 0.02 * (rng.next() - 0.5)) * f };
+    });
+    return { label, seed, injections: injected ? injections : [], signals };
+  };
+  const rows = scoreCalibration(['adamw', 'muon'].flatMap((l, k) => [series(l, 10 + k, false), series(l, 20 + k, true)]));
+  const choices = chooseThresholds(rows);
+  const result: CalibrationResult = {
+    experiment: 'tiny-lm',
+    labels: ['adamw', 'muon'],
+    steps: 300,
+    cleanSeeds: [10000],
+    injectedSeeds: [11000],
+    injections,
+    window: 5,
+    backend: 'wasm',
+    command: 'npm run sandbox -- calibrate tiny-lm --seeds 1 --steps 300',
+    thresholdRule: THRESHOLD_RULE,
+    preRegistrationRule: PRE_REGISTRATION_RULE,
+    rows,
+    choices,
+    preRegistered: preRegister(choices)?.detector ?? null,
+    detectors: calibratedDetectors(choices),
+  };
+  /** The fixture with tiny-lm's detectors set by this calibration, as the spec records it. */
+  const calibrated: StudySpec = {
+    ...spec,
+    tasks: spec.tasks.map((t) => (t.experiment === 'tiny-lm' ? { ...t, detectors: result.detectors } : t)),
+    calibration: { tasks: ['tiny-lm'], result },
+  };
+
+  it('the report shows it after the protocol: its runs, the table with the chosen settings, the rules, the pre-registered detector', () => {
+    validateStudy(calibrated);
+    const t = renderReport(analyze(calibrated, runs()));
+    const s = section(t, 'Detector calibration');
+    expect(t.indexOf('## Detector calibration')).toBeGreaterThan(t.indexOf('## Protocol'));
+    expect(t.indexOf('## Detector calibration')).toBeLessThan(t.indexOf('## Tuned learning rates'));
+    expect(s).toContain('it set the spike detectors of tiny-lm');
+    expect(s).toContain('clean seeds 10000 and injected seeds 11000 (backend wasm; `npm run sandbox -- calibrate tiny-lm --seeds 1 --steps 300`)');
+    expect(s).toContain('Each injected run gets 10× LR @120, shuffled targets @200');
+    // Every scored row, the chosen ones marked.
+    expect(s.split('\n').filter((l) => /^\| (median|zscore|gradnorm) /.test(l))).toHaveLength(rows.length);
+    for (const c of choices) expect(s).toMatch(new RegExp(`\\| ${c.detector} +\\| ${c.chosen.setting} ← `));
+    expect(s).toContain(`Pre-registered: **${result.preRegistered}**.`);
+    expect(renderReport(analyze(spec, runs()))).not.toContain('## Detector calibration');
+  });
+
+  it('is refused when a task it names is not in the study, or does not carry the detectors it chose', () => {
+    expect(() => validateStudy({ ...calibrated, calibration: { tasks: ['tiny-moe'], result } })).toThrow(/calibration names task tiny-moe, which is not in the study/);
+    expect(() => validateStudy({ ...spec, calibration: { tasks: ['tiny-lm'], result } })).toThrow(/task tiny-lm's detectors are not the ones its calibration chose/);
   });
 });
 
