@@ -34,12 +34,13 @@
  * steps, 2,081,280 tokens. `longHorizon` computes these from the spec; test/study/study_v3.test.ts
  * checks them.
  */
-import { calibratedSpec } from '../../src/study/calibration.js';
+import { calibratedSpec, type CalibrationResult } from '../../src/study/calibration.js';
 import { ladderRungs, logGrid, type StudySpec, type StudyTask } from '../../src/study/protocol.js';
 import type { EndpointPhase, EndpointRung, PrimaryEndpoint, SubClaimId } from '../../src/study/verdict.js';
 import { widthVariant } from '../../src/study/long_width.js';
 import { full as v2, quick as v2quick } from './stability.js';
 import lmMoe from '../lm-moe.js';
+import lmMoeCalibration from '../calibration/lm-moe.json' with { type: 'json' };
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /** 20 seeds in primary cells, 5 elsewhere (the tuning grid's seeds). */
@@ -67,6 +68,19 @@ const v2Task = (study: StudySpec, name: string): StudyTask => study.tasks.find((
  * its toy size they are not calibrated.
  */
 export const LM_DETECTORS = [calibratedSpec('median', 0.07), calibratedSpec('zscore', 3), calibratedSpec('gradnorm', 6)] as const;
+
+/**
+ * That calibration as `calibrate` wrote it (calibration.json of the command above, wasm; rerun on
+ * 2026-12-05 with the same seeds, it reproduced the table that set LM_DETECTORS number for number).
+ * The spec records it so that the report shows it; validateStudy checks that the tasks it names
+ * carry exactly the detectors it chose. JSON imports are untyped: the shape is calibrate.ts's.
+ */
+const LM_CALIBRATION = lmMoeCalibration as unknown as CalibrationResult;
+/** The tasks whose detectors LM_DETECTORS are (tasksOf): the MoE LM, its width variants and the dense LM. */
+const calibrationOf = (tasks: readonly StudyTask[]): StudySpec['calibration'] => ({
+  tasks: tasks.filter((t) => JSON.stringify(t.detectors) === JSON.stringify(LM_DETECTORS)).map((t) => t.experiment),
+  result: LM_CALIBRATION,
+});
 
 /** The v3 tasks from a v2 spec's tasks: the same models and horizons, v3's seeds, width variants, the control. */
 function tasksOf(study: StudySpec, widths: readonly number[], control: Partial<StudyTask>, primarySeeds: readonly number[], seeds: readonly number[]): StudyTask[] {
@@ -141,12 +155,15 @@ const primaryFamily = (cap: number): readonly PrimaryEndpoint[] => {
   ];
 };
 
+const FULL_TASKS = tasksOf(v2, [32, 128], { stressSteps: 4000 }, PRIMARY_SEEDS, SEEDS);
+const QUICK_TASKS = tasksOf(v2quick, [8, 32], { stressSteps: 300, evalSize: 256 }, [0, 1, 2], [0, 1]);
+
 export const full: StudySpec = {
   ...v2,
   name: 'stability-v3',
   description:
     'Muon vs AdamW, v3: tuned LRs, a stress ladder to failure (1–256× the tuned LR), a long-horizon phase at 20 tokens per active parameter, a width trend on the MoE LM, and a positive control where AdamW spikes; 20 seeds in the cells of the pre-registered primary endpoints',
-  tasks: tasksOf(v2, [32, 128], { stressSteps: 4000 }, PRIMARY_SEEDS, SEEDS),
+  tasks: FULL_TASKS,
   seeds: SEEDS,
   tune: { grid: { adamw: logGrid(1e-4, 0.316, 8), muon: logGrid(1e-3, 1, 7) }, steps: 300 },
   stress: { multipliers: [1], steps: 1000, ladder: { cap: 256 } },
@@ -154,6 +171,7 @@ export const full: StudySpec = {
   // lm-moe's long cell is (a)'s: 20 seeds like every primary cell; lm-brown's is exploratory.
   long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: range(10), seedsByTask: { 'lm-moe': PRIMARY_SEEDS }, tokensPerActiveParam: 20 },
   primary: primaryFamily(256),
+  calibration: calibrationOf(FULL_TASKS),
 };
 
 /**
@@ -165,12 +183,14 @@ export const full: StudySpec = {
 export const quick: StudySpec = {
   ...v2quick,
   name: 'stability-v3-quick',
-  tasks: tasksOf(v2quick, [8, 32], { stressSteps: 300, evalSize: 256 }, [0, 1, 2], [0, 1]),
+  tasks: QUICK_TASKS,
   seeds: [0, 1, 2],
   stress: { multipliers: [1], steps: 200, ladder: { cap: 4 } },
   failureProgressShare: 0.5,
   long: { tasks: ['lm-moe', 'lm-brown'], multipliers: [1], seeds: [0, 1], seedsByTask: { 'lm-moe': [0, 1, 2] }, tokensPerActiveParam: 1 },
   primary: primaryFamily(4),
+  // The quick LMs use the same settings (not calibrated at their toy size): the section shows where they came from.
+  calibration: calibrationOf(QUICK_TASKS),
 };
 
 export default full;

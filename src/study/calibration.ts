@@ -328,7 +328,7 @@ export function calibrationTable(r: CalibrationResult): { head: string[]; rows: 
     head: ['detector', 'setting', 'detection', 'LR steps', 'bad batches', ...r.labels.map((l) => `FP/1k ${l}`)],
     rows: r.rows.map((row) => [
       row.detector,
-      `${row.setting}${row.isDefault ? ' (v2 default)' : ''}${chosen.has(`${row.detector}|${row.setting}`) ? ' ←' : ''}`,
+      `${row.setting}${chosen.has(`${row.detector}|${row.setting}`) ? ' ←' : ''}`,
       formatNumber(row.detectionRate, 3),
       tallyText(row.byKind.lr),
       tallyText(row.byKind.batch),

@@ -516,5 +516,16 @@ describe('the protocol and the sections’ presence', () => {
     expect(t).toContain('lm-moe 2845 steps (1.457e6 tokens); lm-brown 4065 steps (2.081e6 tokens)');
     // Nothing ran: every ladder is unfinished at its first rung.
     expect(section(t, 'Stress ladder')).toContain('unfinished: rung 1× has runs missing');
+    // The calibration that set the LM detectors, as recorded (experiments/calibration/lm-moe.json).
+    expect(full.calibration!.tasks).toEqual(['lm-moe', 'lm-brown', 'lm-moe-d32', 'lm-moe-d128']);
+    expect(full.calibration!.result.choices.map((c) => [c.detector, c.chosen.setting, c.chosen.detectionRate, c.chosen.fpPer1k])).toEqual([
+      ['median', 'threshold 0.07', 0.975, expect.closeTo(2 / 3, 9)],
+      ['zscore', 'σ 3', 0.725, expect.closeTo(2 / 3, 9)],
+      ['gradnorm', 'z 6', 0.25, expect.closeTo(2 / 3, 9)],
+    ]);
+    const cal = section(t, 'Detector calibration');
+    expect(cal).toContain('it set the spike detectors of lm-moe, lm-brown, lm-moe-d32, lm-moe-d128');
+    expect(cal).toMatch(/\| median +\| threshold 0\.07 ← +\| 0\.975 +\| 19\/20 +\| 20\/20 +\| 0\.667 +\| 0\.667 +\|/);
+    expect(cal).toContain('Pre-registered: **median**.');
   });
 });
