@@ -11,16 +11,12 @@ import type { StepRecord } from '../train/loop.js';
 import { completedSummary } from '../train/run.js';
 import { ensureDir, METRICS_FILE, readMetrics, writeJSONAtomic } from '../train/run_files.js';
 import {
-  calibratedDetectors,
+  calibrationResult,
   calibrationTable,
   choiceLines,
-  chooseThresholds,
   injectionsText,
   planCalibration,
-  PRE_REGISTRATION_RULE,
-  preRegister,
   scoreCalibration,
-  THRESHOLD_RULE,
   type CalibrationPlanInput,
   type CalibrationResult,
   type CalibrationSeries,
@@ -77,8 +73,7 @@ export async function runCalibration(o: CalibrateOptions): Promise<CalibrationRe
     };
   });
   const rows = scoreCalibration(series, undefined, o.window);
-  const choices = chooseThresholds(rows);
-  const result: CalibrationResult = {
+  const result = calibrationResult({
     experiment: o.spec.name,
     labels: o.labels,
     steps: o.steps,
@@ -88,13 +83,8 @@ export async function runCalibration(o: CalibrateOptions): Promise<CalibrationRe
     window: o.window,
     backend,
     command: o.command,
-    thresholdRule: THRESHOLD_RULE,
-    preRegistrationRule: PRE_REGISTRATION_RULE,
     rows,
-    choices,
-    preRegistered: preRegister(choices)?.detector ?? null,
-    detectors: calibratedDetectors(choices),
-  };
+  });
   writeJSONAtomic(join(o.runsDir, CALIBRATION_FILE), result);
   return result;
 }

@@ -319,6 +319,31 @@ export interface CalibrationResult {
 export const injectionsText = (r: CalibrationResult): string =>
   r.injections.map((i) => (i.kind === 'lr' ? `${i.factor}× LR @${i.step}` : `shuffled targets @${i.step}`)).join(', ');
 
+/** What a calibration ran and scored; the rest of its result follows from the rules (calibrationResult). */
+export type ScoredCalibration = Omit<CalibrationResult, 'thresholdRule' | 'preRegistrationRule' | 'choices' | 'preRegistered' | 'detectors'>;
+
+/** A scored calibration with THRESHOLD_RULE's choices, PRE_REGISTRATION_RULE's detector and the calibrated settings. */
+export function calibrationResult(run: ScoredCalibration): CalibrationResult {
+  const choices = chooseThresholds(run.rows);
+  return {
+    experiment: run.experiment,
+    labels: run.labels,
+    steps: run.steps,
+    cleanSeeds: run.cleanSeeds,
+    injectedSeeds: run.injectedSeeds,
+    injections: run.injections,
+    window: run.window,
+    backend: run.backend,
+    command: run.command,
+    thresholdRule: THRESHOLD_RULE,
+    preRegistrationRule: PRE_REGISTRATION_RULE,
+    rows: run.rows,
+    choices,
+    preRegistered: preRegister(choices)?.detector ?? null,
+    detectors: calibratedDetectors(choices),
+  };
+}
+
 const tallyText = (t: Tally | undefined): string => (t && t.injected > 0 ? `${t.detected}/${t.injected}` : '—');
 
 /** The detector × setting table of a calibration (the terminal's and the report's): chosen settings marked ←. */

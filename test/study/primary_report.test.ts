@@ -187,27 +187,19 @@ describe('a primary endpoint on the long-horizon phase', () => {
       ...(i + 1 === spikeAt ? { spikes: ['median'] } : {}),
     }));
     const events = spikeAt === null ? 0 : 1;
-    const summary: RunSummary = {
+    const optimizer = name.includes('__muon__') ? 'muon' : 'adamw';
+    const summary = fakeSummary({
       experiment: 'tiny-lm',
-      optimizer: name.includes('__muon__') ? 'muon' : 'adamw',
-      optimizerName: name.includes('__muon__') ? 'muon' : 'adamw',
-      seed: 0,
-      lrScale: 1,
+      optimizer,
+      optimizerName: optimizer,
       steps,
       plannedSteps: steps,
       finalLoss: 2,
-      minLoss: 2,
       initialLoss: 4,
       evalLoss: 2,
       spikes: { median: events },
       spikeDetails: { median: { events, flaggedSteps: events, firstStep: spikeAt } },
-      diverged: false,
-      divergedAtStep: null,
-      interrupted: false,
-      wallSeconds: 1,
-      backend: 'wasm',
-      configHash: '0',
-    };
+    });
     return { name, summary, digest: digestRun(metrics, steps) };
   }
   const runs = new Map<string, StudyRun>();

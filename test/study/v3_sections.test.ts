@@ -18,17 +18,7 @@ import { longHorizon, widthVariant } from '../../src/study/long_width.js';
 import { digestRun, halfOf } from '../../src/study/digest.js';
 import { longDirName, stressDirName, validateStudy, type StudySpec } from '../../src/study/protocol.js';
 import { seedList } from '../../src/study/protocol_section.js';
-import {
-  calibratedDetectors,
-  calibratedSpec,
-  chooseThresholds,
-  PRE_REGISTRATION_RULE,
-  preRegister,
-  scoreCalibration,
-  THRESHOLD_RULE,
-  type CalibrationResult,
-  type CalibrationSeries,
-} from '../../src/study/calibration.js';
+import { calibratedSpec, calibrationResult, scoreCalibration, type CalibrationSeries } from '../../src/study/calibration.js';
 import type { Injection } from '../../src/train/inject.js';
 import { Rng } from '../../src/data/rng.js';
 import type { PrimaryEndpoint } from '../../src/study/verdict.js';
@@ -405,8 +395,7 @@ describe('detector calibration', () => {
     return { label, seed, injections: injected ? injections : [], signals };
   };
   const rows = scoreCalibration(['adamw', 'muon'].flatMap((l, k) => [series(l, 10 + k, false), series(l, 20 + k, true)]));
-  const choices = chooseThresholds(rows);
-  const result: CalibrationResult = {
+  const result = calibrationResult({
     experiment: 'tiny-lm',
     labels: ['adamw', 'muon'],
     steps: 300,
@@ -416,13 +405,9 @@ describe('detector calibration', () => {
     window: 5,
     backend: 'wasm',
     command: 'npm run sandbox -- calibrate tiny-lm --seeds 1 --steps 300',
-    thresholdRule: THRESHOLD_RULE,
-    preRegistrationRule: PRE_REGISTRATION_RULE,
     rows,
-    choices,
-    preRegistered: preRegister(choices)?.detector ?? null,
-    detectors: calibratedDetectors(choices),
-  };
+  });
+  const { choices } = result;
   /** The fixture with tiny-lm's detectors set by this calibration, as the spec records it. */
   const calibrated: StudySpec = {
     ...spec,
