@@ -101,11 +101,16 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
   }
   const asEndpoints = core.map((c) => ({ favours: c.verdict === 'supported' ? ('treatment' as const) : c.verdict === 'contradicted' ? ('baseline' as const) : null }));
   const overall = verdictFrom(asEndpoints);
+  const decided = core.filter((c) => c.verdict === 'supported' || c.verdict === 'contradicted');
+  const split = new Set(decided.map((c) => c.verdict)).size > 1;
+  const ids = (cs: readonly SubClaim[]) => cs.map((c) => `(${c.id})`).join(', ');
   const list = (cs: readonly SubClaim[]) => cs.map((c) => `(${c.id}) ${c.verdict === null ? 'not run' : word(c.verdict)}`).join(', ');
   const head = {
     supported: `**Supported in its own setting at this scale**: ${list([by.a, by.b, by.c])}; no sub-claim of (a)–(c) is contradicted.`,
     contradicted: `**Contradicted in its own setting at this scale**: ${list([by.a, by.b, by.c])}; no sub-claim of (a)–(c) is supported.`,
-    inconclusive: `**Inconclusive in its own setting at this scale**: ${list([by.a, by.b, by.c])}.`,
+    inconclusive: `**Inconclusive in its own setting at this scale**: ${list([by.a, by.b, by.c])}${
+      split ? '; the sub-claims that are decided point in opposite directions' : ''
+    }.`,
   }[overall];
   const qualify = (c: SubClaim, setting: string) => {
     if (c.verdict === null) return `${setting} it was not tested: (${c.id}) ${c.note}.`;
@@ -113,14 +118,21 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
     if (c.verdict === 'contradicted') return `${setting} it is reversed: (${c.id}) contradicted, ${baseline} is the more stable there.`;
     return `${setting} it is not established: (${c.id}) inconclusive.`;
   };
-  const dense =
-    by.f.verdict === null
-      ? `Whether it is specific to MoE was not tested (${by.f.note}).`
-      : by.f.verdict === 'inconclusive' && overall === 'inconclusive'
+  // (f) is read against the MoE sub-claims decided in its direction, not the overall verdict: with
+  // (a)–(c) split, (f) can agree with one of them, and "not specific to MoE" is then true of that one.
+  const dense = (() => {
+    const f = by.f.verdict;
+    if (f === null) return `Whether it is specific to MoE was not tested (${by.f.note}).`;
+    if (f === 'inconclusive') {
+      return decided.length === 0
         ? 'The dense LM is inconclusive too ((f) inconclusive), so the study cannot say whether anything here is specific to MoE.'
-        : by.f.verdict === overall && overall !== 'inconclusive'
-        ? `The dense LM shows the same ((f) ${word(by.f.verdict)}), so the difference is not specific to MoE.`
-        : `The dense LM does not show the same ((f) ${word(by.f.verdict)}), so whatever holds in (a)–(c) may be specific to MoE.`;
+        : `The dense LM does not show the same ((f) inconclusive), so what ${ids(decided)} found may be specific to MoE.`;
+    }
+    const same = decided.filter((c) => c.verdict === f);
+    return same.length > 0
+      ? `The dense LM shows the same as ${ids(same)} ((f) ${word(f)}), so that difference is not specific to MoE.`
+      : `The dense LM shows a difference the MoE LM's (a)–(c) do not ((f) ${word(f)}).`;
+  })();
   return [
     head,
     qualify(by.d, 'With the mitigations'),

@@ -40,11 +40,26 @@ describe('overallParagraph', () => {
     const p = overallParagraph(set({ a: 'supported', b: 'supported', c: 'supported', d: 'contradicted', e: null, f: 'supported' }), 'muon', 'adamw');
     expect(p).toContain('With the mitigations it is reversed: (d) contradicted, adamw is the more stable there.');
     expect(p).toContain('In low precision it was not tested: (e) not run in this study (needs thing e).');
-    expect(p).toContain('The dense LM shows the same ((f) supported), so the difference is not specific to MoE.');
+    expect(p).toContain('The dense LM shows the same as (a), (b), (c) ((f) supported), so that difference is not specific to MoE.');
     const q = overallParagraph(set({ a: 'supported', b: 'supported', c: 'supported', d: 'supported', e: 'inconclusive', f: 'inconclusive' }), 'muon', 'adamw');
     expect(q).toContain('With the mitigations it still holds: (d) supported.');
     expect(q).toContain('In low precision it is not established: (e) inconclusive.');
-    expect(q).toContain('The dense LM does not show the same ((f) inconclusive), so whatever holds in (a)–(c) may be specific to MoE.');
+    expect(q).toContain('The dense LM does not show the same ((f) inconclusive), so what (a), (b), (c) found may be specific to MoE.');
     expect(overallParagraph(set({ a: 'supported' }), 'muon', 'adamw')).toContain('Whether it is specific to MoE was not tested (not run in this study (needs thing f)).');
+    expect(overallParagraph(set({ a: 'inconclusive', b: 'inconclusive', c: 'inconclusive', f: 'inconclusive' }), 'muon', 'adamw')).toContain(
+      'The dense LM is inconclusive too ((f) inconclusive), so the study cannot say whether anything here is specific to MoE.',
+    );
+    expect(overallParagraph(set({ a: 'inconclusive', b: 'inconclusive', c: 'inconclusive', f: 'contradicted' }), 'muon', 'adamw')).toContain(
+      "The dense LM shows a difference the MoE LM's (a)–(c) do not ((f) contradicted).",
+    );
+  });
+
+  it('a split (a)–(c) is inconclusive, says so, and (f) is read against the sub-claim it agrees with', () => {
+    const p = overallParagraph(set({ a: 'contradicted', b: 'inconclusive', c: 'supported', f: 'supported' }), 'muon', 'adamw');
+    expect(p).toMatch(
+      /^\*\*Inconclusive in its own setting at this scale\*\*: \(a\) contradicted, \(b\) inconclusive, \(c\) supported; the sub-claims that are decided point in opposite directions\./,
+    );
+    expect(p).toContain('The dense LM shows the same as (c) ((f) supported), so that difference is not specific to MoE.');
+    expect(p).not.toContain('may be specific to MoE');
   });
 });

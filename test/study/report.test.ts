@@ -622,7 +622,7 @@ describe('claim check v2 from a fixture with the roles mapped to the fixture tas
     expect(claims).toMatch(/- \(f\) the same on the dense LM \(tiny-mlp\): is it about MoE at all\?: \*\*inconclusive\*\* — 18 endpoints, 0 favour muon, 0 favour adamw/);
     expect(claims).toContain('Overall: **Supported in its own setting at this scale**: (a) supported, (b) inconclusive, (c) supported;');
     expect(claims).toContain('With the mitigations it was not tested: (d) not run in this study');
-    expect(claims).toContain('The dense LM does not show the same ((f) inconclusive), so whatever holds in (a)–(c) may be specific to MoE.');
+    expect(claims).toContain('The dense LM does not show the same ((f) inconclusive), so what (a), (c) found may be specific to MoE.');
   });
 
   it('multiplicity: Holm over every endpoint and log-rank test; the family-wise level is 1 − 0.05/m', () => {
