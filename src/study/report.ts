@@ -88,14 +88,14 @@ function cellRows(r: StudyResults, c: StressCell): string[][] {
     [multLabel(c.multiplier), 'steps lost to divergence', medIqr(B?.stepsLost), medIqr(T?.stepsLost), ...stats(c.stepsLost)],
   ];
   for (const det of r.detectors) {
-    rows.push([multLabel(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det]), spikeCell(T?.spikesPer1k[det]), ...stats(c.spikes[det])]);
+    rows.push([multLabel(c.multiplier), `spikes/1k (${det})`, spikeCell(B?.spikesPer1k[det], B), spikeCell(T?.spikesPer1k[det], T), ...stats(c.spikes[det])]);
   }
   for (const det of r.detectors) {
     rows.push([
       multLabel(c.multiplier),
       `late spikes/1k (${det})`,
-      spikeCell(B?.lateSpikesPer1k[det]),
-      spikeCell(T?.lateSpikesPer1k[det]),
+      spikeCell(B?.lateSpikesPer1k[det], B),
+      spikeCell(T?.lateSpikesPer1k[det], T),
       ...stats(c.lateSpikes[det]),
     ]);
   }

@@ -6,7 +6,9 @@ import type { Summary } from './stats.js';
 /** A value for a table or sentence: compact, "—" when missing (text/table formatNumber). */
 export const num = (x: number | null | undefined) => formatNumber(x ?? null);
 export const medIqr = (s: Summary | null | undefined) => (s ? `${num(s.median)} [${num(s.q1)}–${num(s.q3)}]` : '—');
-export const spikeCell = (s: Summary | undefined) => (s ? `${medIqr(s)} (n=${s.n})` : '— (all diverged)');
+/** A spike rate's cell: "—" alone when the cell has no runs yet (an unfinished study), else why it is missing. */
+export const spikeCell = (s: Summary | undefined, runs: { readonly n: number; readonly diverged: number } | undefined) =>
+  s ? `${medIqr(s)} (n=${s.n})` : !runs || runs.n === 0 ? '—' : runs.diverged === runs.n ? '— (all diverged)' : '— (not recorded)';
 export const ci = (c: Comparison | undefined) => (c ? `${num(c.estimate)} [${num(c.lo)}, ${num(c.hi)}]` : '—');
 export const adj = (c: Comparison | undefined) => (c ? `[${num(c.adjLo)}, ${num(c.adjHi)}]` : '—');
 export const pct = (x: number) => `${Number((100 * x).toPrecision(4))}%`;
