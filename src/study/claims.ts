@@ -129,8 +129,9 @@ export function overallParagraph(claims: readonly SubClaim[], treatment: string,
         : `The dense LM does not show the same ((f) inconclusive), so what ${ids(decided)} found may be specific to MoE.`;
     }
     const same = decided.filter((c) => c.verdict === f);
-    return same.length > 0
-      ? `The dense LM shows the same as ${ids(same)} ((f) ${word(f)}), so that difference is not specific to MoE.`
+    if (same.length > 0) return `The dense LM shows the same as ${ids(same)} ((f) ${word(f)}), so that difference is not specific to MoE.`;
+    return decided.length > 0
+      ? `The dense LM goes the other way from ${ids(decided)} ((f) ${word(f)}), so the MoE LM's result may be specific to MoE.`
       : `The dense LM shows a difference the MoE LM's (a)–(c) do not ((f) ${word(f)}).`;
   })();
   return [

@@ -61,5 +61,8 @@ describe('overallParagraph', () => {
     );
     expect(p).toContain('The dense LM shows the same as (c) ((f) supported), so that difference is not specific to MoE.');
     expect(p).not.toContain('may be specific to MoE');
+    expect(overallParagraph(set({ a: 'inconclusive', b: 'inconclusive', c: 'supported', f: 'contradicted' }), 'muon', 'adamw')).toContain(
+      "The dense LM goes the other way from (c) ((f) contradicted), so the MoE LM's result may be specific to MoE.",
+    );
   });
 });
