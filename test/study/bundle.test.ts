@@ -4,7 +4,7 @@
  * is smaller than the folder; it restores the run digests the analysis made from the folder;
  * a damaged or unknown-version bundle is refused with one line.
  */
-import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend.js';
@@ -15,7 +15,7 @@ import { loadStudy, type LoadedStudy } from '../../src/study/collect.js';
 import { RUNS_DIR } from '../../src/study/study.js';
 import { METRICS_FILE } from '../../src/train/run_files.js';
 import { FIXTURE_TASKS, writeStudyFixture } from '../figures/study_fixture.js';
-import { tempDir } from '../train/fixtures.js';
+import { filesUnder, tempDir } from '../train/fixtures.js';
 
 let root: string;
 let study: string;
@@ -25,19 +25,6 @@ let fromFolder: Map<string, Buffer>;
 let loadedFromFolder: LoadedStudy;
 /** A stress run whose metrics.jsonl is removed: the analysis has its summary but no records. */
 const NO_RECORDS = `stress__${FIXTURE_TASKS[1]}__muon__x2__s1`;
-
-/** Every file under `dir` (recursively) except those under `skip`, path relative to `dir` → bytes. */
-function filesUnder(dir: string, skip: readonly string[] = []): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const visit = (rel: string) => {
-    const abs = join(dir, rel);
-    if (statSync(abs).isDirectory()) {
-      for (const e of readdirSync(abs).sort()) if (!skip.includes(join(rel, e))) visit(join(rel, e));
-    } else out.set(rel, readFileSync(abs));
-  };
-  for (const e of readdirSync(dir).sort()) if (!skip.includes(e)) visit(e);
-  return out;
-}
 
 const bytesOf = (files: Map<string, Buffer>) => [...files.values()].reduce((a, b) => a + b.length, 0);
 

@@ -3,12 +3,12 @@
  * file of each from its data alone, byte for byte (REPORT.md, report.html, the figures,
  * primary.json), and `verify-bundle` re-derives its verdicts independently and agrees.
  */
-import { cpSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend.js';
 import { isBundle } from '../../src/study/bundle.js';
-import { tempDir } from '../train/fixtures.js';
+import { filesUnder, tempDir } from '../train/fixtures.js';
 import { cli } from './cli.js';
 
 const RESULTS = join(import.meta.dirname, '..', '..', 'results');
@@ -19,19 +19,6 @@ const published = readdirSync(RESULTS)
   .map((name) => join(RESULTS, name))
   .filter((dir) => statSync(dir).isDirectory() && isBundle(dir))
   .sort();
-
-/** Every file below `dir`, by its path relative to `dir`. */
-function files(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const visit = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.isDirectory()) visit(join(d, e.name));
-      else out.set(relative(dir, join(d, e.name)), readFileSync(join(d, e.name)));
-    }
-  };
-  visit(dir);
-  return out;
-}
 
 let root: string;
 beforeAll(async () => {
@@ -48,10 +35,10 @@ describe.each(published.map((dir) => [relative(RESULTS, dir), dir] as const))('r
   it('report regenerates every file byte for byte from the bundle alone', async () => {
     const copy = join(root, relative(RESULTS, dir));
     cpSync(dir, copy, { recursive: true });
-    const committed = files(dir);
+    const committed = filesUnder(dir);
     const r = await cli(['report', copy]);
     expect(r.status).toBe(0);
-    const regenerated = files(copy);
+    const regenerated = filesUnder(copy);
     expect([...regenerated.keys()]).toEqual([...committed.keys()]);
     for (const [path, bytes] of committed) expect(regenerated.get(path)!.equals(bytes), path).toBe(true);
   }, 600_000);

@@ -1,5 +1,5 @@
 /** Tiny experiment specs shared by the training, run-file and pool tests (seconds, not minutes), and a run summary without a run. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineExperiment, expandRuns, type ExperimentSpec, type ResolveOverrides, type RunConfig } from '../../src/train/config.js';
@@ -49,6 +49,19 @@ export function oneRun(spec: ExperimentSpec, label: string, seed = 0, o: Resolve
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `opt-sandbox-${label}-`));
+}
+
+/** Every file under `dir` (recursively) except those under `skip`, path relative to `dir` → bytes. */
+export function filesUnder(dir: string, skip: readonly string[] = []): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const visit = (rel: string) => {
+    const abs = join(dir, rel);
+    if (statSync(abs).isDirectory()) {
+      for (const e of readdirSync(abs).sort()) if (!skip.includes(join(rel, e))) visit(join(rel, e));
+    } else out.set(rel, readFileSync(abs));
+  };
+  for (const e of readdirSync(dir).sort()) if (!skip.includes(e)) visit(e);
+  return out;
 }
 
 /** A tiny transformer LM on the Brown text: d 16, 2 heads, 2 blocks, context 16, batch 4. */
